@@ -1,0 +1,1 @@
+"""The gridmap HTTP API: thin FastAPI routes over ``geo``."""

@@ -1,0 +1,25 @@
+"""Request-scoped dependencies. The engine and session factory live on ``app.state`` (lifespan)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from api.settings import ApiSettings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One session per request; committed by the route's domain call when it writes."""
+    with request.app.state.sessionmaker() as session:
+        yield session
+
+
+def get_api_settings(request: Request) -> ApiSettings:
+    return request.app.state.api_settings
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+ApiSettingsDep = Annotated[ApiSettings, Depends(get_api_settings)]

@@ -1,0 +1,96 @@
+"""The one place where errors become HTTP responses.
+
+Bodies look like ``{"error": {"code", "message", ...details}}``; validation errors list each
+field with the reason. Internal error text and SQL never reach the client.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import ORJSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from geo import errors as ge
+
+log = logging.getLogger("gridmap.api")
+
+STATUS_BY_ERROR: list[tuple[type[ge.GridmapError], int]] = [
+    (ge.NotFound, 404),
+    (ge.InvalidInput, 422),
+    (ge.InvalidState, 409),
+    (ge.NoActiveGeneration, 503),
+]
+
+
+class FieldError(Exception):
+    """A request field that parsed but makes no sense (raised by routes, answered with 422)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def error_body(code: str, message: str, **extra: object) -> dict:
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+def _field_name(loc: tuple) -> str:
+    # ("query", "lon") -> "lon"; ("body", "location", "lat") -> "location.lat"
+    parts = [str(p) for p in loc if p not in ("query", "path", "body", "header")]
+    return ".".join(parts) or "request"
+
+
+async def _validation(_: Request, exc: RequestValidationError) -> ORJSONResponse:
+    fields = [{"field": _field_name(tuple(e.get("loc", ()))), "reason": e.get("msg", "invalid")} for e in exc.errors()]
+    message = "; ".join(f"{f['field']}: {f['reason']}" for f in fields)
+    return ORJSONResponse(error_body("invalid_request", message, fields=fields), status_code=422)
+
+
+async def _field_error(_: Request, exc: FieldError) -> ORJSONResponse:
+    fields = [{"field": exc.field, "reason": exc.reason}]
+    return ORJSONResponse(
+        error_body("invalid_request", f"{exc.field}: {exc.reason}", fields=fields), status_code=422
+    )
+
+
+async def _domain(_: Request, exc: ge.GridmapError) -> ORJSONResponse:
+    status = next((s for cls, s in STATUS_BY_ERROR if isinstance(exc, cls)), 400)
+    if isinstance(exc, ge.InvalidInput) and "field" in exc.details:
+        fields = [{"field": exc.details["field"], "reason": exc.message}]
+        return ORJSONResponse(
+            error_body("invalid_request", f"{exc.details['field']}: {exc.message}", fields=fields), status_code=422
+        )
+    return ORJSONResponse(error_body(exc.code, exc.message, **exc.details), status_code=status)
+
+
+async def _http(_: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+    code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(exc.status_code, "http_error")
+    return ORJSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+
+
+async def _database(_: Request, exc: DBAPIError) -> ORJSONResponse:
+    log.exception("database error", exc_info=exc)
+    if isinstance(exc, OperationalError) or exc.connection_invalidated:
+        return ORJSONResponse(
+            error_body("database_unavailable", "the database is unavailable; try again shortly"), status_code=503
+        )
+    return ORJSONResponse(error_body("internal_error", "internal error"), status_code=500)
+
+
+async def _unexpected(_: Request, exc: Exception) -> ORJSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return ORJSONResponse(error_body("internal_error", "internal error"), status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(FieldError, _field_error)
+    app.add_exception_handler(ge.GridmapError, _domain)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(DBAPIError, _database)
+    app.add_exception_handler(Exception, _unexpected)

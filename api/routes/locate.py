@@ -1,0 +1,47 @@
+"""Who is responsible for this location? Point → exactly one grid."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.deps import SessionDep
+from api.errors import FieldError
+from api.routes.grids import GenerationQuery
+from api.schemas import LocateOut
+from api.views import area_detail_feature
+from geo.locate import locate
+
+router = APIRouter(tags=["locate"])
+
+
+def check_lon_lat(lon: float, lat: float) -> None:
+    """Range checks with a hint when the two look swapped (a very common client bug)."""
+    if not -90 <= lat <= 90:
+        hint = "; lon and lat look swapped" if -90 <= lon <= 90 and -180 <= lat <= 180 else ""
+        raise FieldError("lat", f"must be within [-90, 90], got {lat}{hint}")
+    if not -180 <= lon <= 180:
+        raise FieldError("lon", f"must be within [-180, 180], got {lon}")
+
+
+@router.get(
+    "/locate",
+    response_model=LocateOut,
+    responses={404: {"description": "outside_jurisdiction: no grid covers the point; nearest grid and distance given"}},
+)
+def get_locate(
+    session: SessionDep,
+    lon: Annotated[float, Query(allow_inf_nan=False, description="Longitude, WGS-84 degrees")],
+    lat: Annotated[float, Query(allow_inf_nan=False, description="Latitude, WGS-84 degrees")],
+    generation: GenerationQuery = None,
+):
+    """The grid covering (lon, lat); on a shared edge or vertex, the smallest grid code."""
+    check_lon_lat(lon, lat)
+    match = locate(session, lon=lon, lat=lat, generation=generation)
+    return LocateOut(
+        grid=area_detail_feature(session, code=match.grid_code, generation=match.generation),
+        match=match.kind,
+        covering_codes=list(match.covering_codes),
+        generation=match.generation,
+    )

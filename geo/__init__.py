@@ -1,0 +1,1 @@
+"""gridmap domain and data: models, matching, coordinates, generations. No web framework here."""

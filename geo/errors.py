@@ -1,0 +1,44 @@
+"""Domain exceptions. ``api.errors`` maps each to one HTTP status; messages are safe to show."""
+
+from __future__ import annotations
+
+
+class GridmapError(Exception):
+    """Base of every domain error. ``code`` is a stable machine-readable identifier."""
+
+    code = "gridmap_error"
+
+    def __init__(self, message: str, **details: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class NotFound(GridmapError):
+    code = "not_found"
+
+
+class AreaNotFound(NotFound):
+    code = "area_not_found"
+
+
+class GenerationNotFound(NotFound):
+    code = "generation_not_found"
+
+
+class NoActiveGeneration(GridmapError):
+    code = "no_active_generation"
+
+
+class OutsideJurisdiction(NotFound):
+    """A point no grid covers. ``details`` carries the nearest grid and its distance (metres)."""
+
+    code = "outside_jurisdiction"
+
+
+class InvalidState(GridmapError):
+    code = "invalid_state"
+
+
+class InvalidInput(GridmapError):
+    code = "invalid_input"

@@ -1,0 +1,35 @@
+"""Run the Alembic migrations shipped inside the package (no alembic.ini in the working dir needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def alembic_config(*, url: str | None = None, connection: Connection | None = None) -> Config:
+    """An Alembic config pointing at ``geo/migrations`` and at the given database."""
+    cfg = Config(str(MIGRATIONS_DIR / "alembic.ini"))
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url is not None:
+        # ConfigParser interpolation: a literal % in a password must be doubled.
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def upgrade(*, url: str | None = None, connection: Connection | None = None, revision: str = "head") -> None:
+    """Bring the database schema to ``revision`` (default: the newest)."""
+    command.upgrade(alembic_config(url=url, connection=connection), revision)
+
+
+def current_revision(*, connection: Connection) -> str | None:
+    """The revision the database is at, or None for an unmigrated database."""
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(connection).get_current_revision()

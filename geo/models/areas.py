@@ -1,0 +1,143 @@
+"""Boundary generations and the area hierarchy (city → district → street → community → grid).
+
+Areas follow MapIt's generations: a row is valid from ``generation_low`` to
+``generation_high`` inclusive. A new boundary set is loaded into a draft generation,
+unchanged areas are carried forward by raising their ``generation_high``, and activating the
+draft is one transaction. Codes are stable across generations; geometry is SRID 4326.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from geoalchemy2 import Geometry
+from sqlalchemy.dialects.postgresql import ExcludeConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from geo.models.base import SRID, Base, str_enum
+
+
+class GenerationStatus(str, enum.Enum):
+    draft = "draft"
+    active = "active"
+    retired = "retired"
+
+
+class AreaLevel(str, enum.Enum):
+    city = "city"
+    district = "district"
+    street = "street"
+    community = "community"
+    grid = "grid"
+
+    @property
+    def code_length(self) -> int:
+        return CODE_LENGTH[self]
+
+    @property
+    def depth(self) -> int:
+        return LEVEL_ORDER.index(self)
+
+
+LEVEL_ORDER = [AreaLevel.city, AreaLevel.district, AreaLevel.street, AreaLevel.community, AreaLevel.grid]
+# GB/T 2260 (6) + street (3) + community (3) + grid (3); the city carries its 6-digit prefecture code.
+CODE_LENGTH = {
+    AreaLevel.city: 6,
+    AreaLevel.district: 6,
+    AreaLevel.street: 9,
+    AreaLevel.community: 12,
+    AreaLevel.grid: 15,
+}
+
+
+class AreaKind(str, enum.Enum):
+    urban = "urban"
+    rural = "rural"
+    dedicated = "dedicated"
+
+
+class Generation(Base):
+    __tablename__ = "generations"
+
+    id: Mapped[int] = mapped_column(sa.Integer, sa.Identity(), primary_key=True)
+    status: Mapped[GenerationStatus] = mapped_column(
+        str_enum(GenerationStatus, "generation_status"), nullable=False, default=GenerationStatus.draft
+    )
+    description: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
+    created_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    )
+    activated_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+    __table_args__ = (
+        # At most one active generation; activation swaps statuses inside one transaction.
+        sa.Index(
+            "uq_generations_one_active",
+            "status",
+            unique=True,
+            postgresql_where=sa.text("status = 'active'"),
+        ),
+    )
+
+
+class Area(Base):
+    __tablename__ = "areas"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(15), nullable=False)
+    level: Mapped[AreaLevel] = mapped_column(str_enum(AreaLevel, "area_level"), nullable=False)
+    name: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    kind: Mapped[AreaKind | None] = mapped_column(str_enum(AreaKind, "area_kind"))
+    parent_code: Mapped[str | None] = mapped_column(sa.String(15))
+    households: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    population: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False), nullable=False)
+    generation_low: Mapped[int] = mapped_column(sa.ForeignKey("generations.id"), nullable=False)
+    generation_high: Mapped[int] = mapped_column(sa.ForeignKey("generations.id"), nullable=False)
+
+    __table_args__ = (
+        sa.CheckConstraint("generation_low <= generation_high", name="generation_range"),
+        sa.CheckConstraint("code ~ '^[0-9]+$'", name="code_digits"),
+        sa.CheckConstraint(
+            "char_length(code) = CASE level WHEN 'city' THEN 6 WHEN 'district' THEN 6 "
+            "WHEN 'street' THEN 9 WHEN 'community' THEN 12 ELSE 15 END",
+            name="code_length",
+        ),
+        sa.CheckConstraint("households >= 0 AND population >= 0", name="counts_nonnegative"),
+        sa.CheckConstraint("ST_IsValid(geom) AND NOT ST_IsEmpty(geom)", name="geom_valid"),
+        # One version of a code per generation, enforced by the database (needs btree_gist).
+        ExcludeConstraint(
+            (sa.column("code"), "="),
+            (sa.func.int4range(sa.column("generation_low"), sa.column("generation_high"), "[]"), "&&"),
+            name="ex_areas_code_generations",
+            using="gist",
+        ),
+        sa.Index("ix_areas_geom", "geom", postgresql_using="gist"),
+        sa.Index("ix_areas_level_code", "level", "code"),
+        sa.Index("ix_areas_parent_code", "parent_code"),
+        sa.Index("ix_areas_generations", "generation_low", "generation_high"),
+    )
+
+
+class AreaPiece(Base):
+    """``ST_Subdivide`` pieces of each area: small boxes make the GiST index selective.
+
+    Denormalised (code, level, generation range) so a point lookup touches one table.
+    """
+
+    __tablename__ = "area_pieces"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    area_id: Mapped[int] = mapped_column(sa.ForeignKey("areas.id", ondelete="CASCADE"), nullable=False)
+    code: Mapped[str] = mapped_column(sa.String(15), nullable=False)
+    level: Mapped[AreaLevel] = mapped_column(str_enum(AreaLevel, "area_piece_level"), nullable=False)
+    generation_low: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    generation_high: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    geom = mapped_column(Geometry("POLYGON", srid=SRID, spatial_index=False), nullable=False)
+
+    __table_args__ = (
+        sa.Index("ix_area_pieces_geom", "geom", postgresql_using="gist"),
+        sa.Index("ix_area_pieces_area_id", "area_id"),
+    )

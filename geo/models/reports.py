@@ -1,0 +1,96 @@
+"""Geotagged reports. The matched grid *and* the generation it was matched under are stored,
+so a later boundary change never silently re-homes an old case (FixMyStreet's lesson)."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+from geoalchemy2 import Geometry
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from geo.models.base import SRID, Base, str_enum
+
+
+class ReportSource(str, enum.Enum):
+    citizen = "citizen"
+    grid_worker = "grid_worker"
+    hotline_12345 = "hotline_12345"
+    video = "video"
+    other = "other"
+
+
+class ReportStatus(str, enum.Enum):
+    registered = "registered"
+    dispatched = "dispatched"
+    in_progress = "in_progress"
+    resolved = "resolved"
+    closed = "closed"
+    rejected = "rejected"
+    duplicate = "duplicate"
+
+
+OPEN_STATUSES = (ReportStatus.registered, ReportStatus.dispatched, ReportStatus.in_progress)
+
+
+class MatchKind(str, enum.Enum):
+    inside = "inside"
+    edge = "edge"  # several grids cover the point; the smallest code won
+    snapped = "snapped"
+    unassigned = "unassigned"
+
+
+class Report(Base):
+    __tablename__ = "reports"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    category: Mapped[str] = mapped_column(sa.String(2), nullable=False)
+    subcategory: Mapped[str | None] = mapped_column(sa.String(4))
+    description: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
+    source: Mapped[ReportSource] = mapped_column(str_enum(ReportSource, "report_source"), nullable=False)
+    location = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False), nullable=False)
+    # As received, before conversion to WGS-84 (GCJ-02 phones, projected survey data, ...).
+    orig_x: Mapped[float | None] = mapped_column(sa.Float(53))
+    orig_y: Mapped[float | None] = mapped_column(sa.Float(53))
+    orig_crs: Mapped[str | None] = mapped_column(sa.String(16))
+    accuracy_m: Mapped[float | None] = mapped_column(sa.Float)
+    reported_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+    status: Mapped[ReportStatus] = mapped_column(str_enum(ReportStatus, "report_status"), nullable=False)
+    grid_code: Mapped[str | None] = mapped_column(sa.String(15))
+    generation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("generations.id"))
+    match_kind: Mapped[MatchKind | None] = mapped_column(str_enum(MatchKind, "match_kind"))
+    assigned_worker_id: Mapped[int | None] = mapped_column(sa.ForeignKey("workers.id"))
+    dispatched_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    due_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    rating: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    reporter_name: Mapped[str | None] = mapped_column(sa.Text)  # personal data
+    reporter_phone: Mapped[str | None] = mapped_column(sa.String(32))  # personal data
+    created_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    )
+
+    __table_args__ = (
+        sa.CheckConstraint("category ~ '^[0-9]{2}$'", name="category_code"),
+        sa.CheckConstraint(
+            "subcategory IS NULL OR (subcategory ~ '^[0-9]{4}$' AND left(subcategory, 2) = category)",
+            name="subcategory_code",
+        ),
+        sa.CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating_range"),
+        sa.CheckConstraint(
+            "(grid_code IS NULL) = (generation_id IS NULL)", name="grid_with_generation"
+        ),
+        sa.Index("ix_reports_location", "location", postgresql_using="gist"),
+        sa.Index("ix_reports_reported_at", "reported_at"),
+        sa.Index("ix_reports_category_reported_at", "category", "reported_at"),
+        sa.Index("ix_reports_grid_code_reported_at", "grid_code", "reported_at"),
+        sa.Index(
+            "ix_reports_open_status",
+            "status",
+            postgresql_where=sa.text("status IN ('registered', 'dispatched', 'in_progress')"),
+        ),
+    )

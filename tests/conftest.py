@@ -1,0 +1,85 @@
+"""Test database plumbing: a fresh PostGIS database per session, a rolled-back transaction per test.
+
+The database is never optional: if PostGIS cannot be reached the session errors out (and a
+skipped test fails the run), so CI cannot go green without having exercised PostGIS.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from geo.migrate import upgrade
+from geo.settings import DatabaseSettings
+
+TEMPLATE_DB = "gridmap_template"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
+    if skipped and exitstatus == 0:
+        reporter.write_line(f"FAILED: {skipped} test(s) skipped; every test must run (PostGIS included).", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _admin_engine(url: str) -> sa.Engine:
+    return sa.create_engine(url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """Create ``gridmap_test_<random>`` next to the configured database, migrate it, drop it after."""
+    base = make_url(os.environ.get("GRIDMAP_TEST_DATABASE_URL") or DatabaseSettings().url)
+    name = f"gridmap_test_{uuid.uuid4().hex[:10]}"
+    admin = _admin_engine(base.render_as_string(hide_password=False))
+    try:
+        with admin.connect() as conn:
+            quote = conn.dialect.identifier_preparer.quote
+            has_template = conn.scalar(
+                sa.select(sa.literal(1)).select_from(sa.table("pg_database", sa.column("datname"), sa.column("datistemplate")))
+                .where(sa.column("datname") == TEMPLATE_DB, sa.column("datistemplate"))
+            )
+            # Identifiers cannot be bound parameters; both names are ours and quoted by the dialect.
+            ddl = f"CREATE DATABASE {quote(name)}" + (f" TEMPLATE {quote(TEMPLATE_DB)}" if has_template else "")
+            conn.exec_driver_sql(ddl)
+    except sa.exc.OperationalError as exc:
+        pytest.exit(
+            f"cannot reach PostgreSQL at {base.render_as_string(hide_password=True)}: {exc.orig}\n"
+            "Run `make db` (installs and starts PostGIS) or set GRIDMAP_DATABASE_URL.",
+            returncode=3,
+        )
+    url = base.set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url=url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {conn.dialect.identifier_preparer.quote(name)} WITH (FORCE)")
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[sa.Engine]:
+    eng = sa.create_engine(database_url, pool_size=5)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture()
+def db(engine: sa.Engine) -> Iterator[Session]:
+    """A session inside a transaction that is rolled back after the test, whatever it committed."""
+    with engine.connect() as conn:
+        outer = conn.begin()
+        session = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        try:
+            yield session
+        finally:
+            session.close()
+            outer.rollback()

@@ -1,0 +1,82 @@
+"""A hand-built city of four 0.01° square grids with known answers (around Beijing's centre).
+
+    39.92 +-----------+-----------+
+          |  ...001   |  ...002   |
+    39.91 +-----------+-----------+
+          |  ...003   |  ...004   |
+    39.90 +-----------+-----------+
+       116.40      116.41      116.42
+
+Codes: city 110100, district 110101, street 110101001, community 110101001001, grids
+110101001001001..004 (numbered west→east, north→south).
+"""
+
+from __future__ import annotations
+
+from shapely.geometry import MultiPolygon, box
+from sqlalchemy.orm import Session
+
+from geo.generations import activate_generation, create_generation, rebuild_pieces
+from geo.models import Area, AreaKind, AreaLevel, Assignment, AssignmentRole, Worker, WorkerRole
+
+COMMUNITY = "110101001001"
+GRIDS = {
+    f"{COMMUNITY}001": (116.40, 39.91, 116.41, 39.92),
+    f"{COMMUNITY}002": (116.41, 39.91, 116.42, 39.92),
+    f"{COMMUNITY}003": (116.40, 39.90, 116.41, 39.91),
+    f"{COMMUNITY}004": (116.41, 39.90, 116.42, 39.91),
+}
+FRAME = (116.40, 39.90, 116.42, 39.92)
+
+
+def ewkt(bounds: tuple[float, float, float, float]) -> str:
+    return "SRID=4326;" + MultiPolygon([box(*bounds)]).wkt
+
+
+def add_area(session: Session, *, gen: int, code: str, level: AreaLevel, parent: str | None, bounds, name: str | None = None, households: int = 0) -> Area:
+    area = Area(
+        code=code, level=level, name=name or f"{level.value} {code}", parent_code=parent,
+        kind=None if level in (AreaLevel.city, AreaLevel.district) else AreaKind.urban,
+        households=households, population=households * 3, geom=ewkt(bounds),
+        generation_low=gen, generation_high=gen,
+    )
+    session.add(area)
+    return area
+
+
+def build_tiny_city(session: Session, *, activate: bool = True) -> int:
+    """Insert the tiny city in a new generation (activated by default); returns its id."""
+    gen = create_generation(session, description="tiny test city").id
+    add_area(session, gen=gen, code="110100", level=AreaLevel.city, parent=None, bounds=FRAME)
+    add_area(session, gen=gen, code="110101", level=AreaLevel.district, parent="110100", bounds=FRAME)
+    add_area(session, gen=gen, code="110101001", level=AreaLevel.street, parent="110101", bounds=FRAME)
+    add_area(session, gen=gen, code=COMMUNITY, level=AreaLevel.community, parent="110101001", bounds=FRAME)
+    for code, bounds in GRIDS.items():
+        add_area(session, gen=gen, code=code, level=AreaLevel.grid, parent=COMMUNITY, bounds=bounds, households=300)
+    session.flush()
+    rebuild_pieces(session, generation=gen)
+    if activate:
+        activate_generation(session, generation=gen)
+    return gen
+
+
+def add_workers(session: Session) -> dict[str, Worker]:
+    """One primary per grid (the next grid's worker as backup) and a community lead."""
+    workers: dict[str, Worker] = {}
+    for i, code in enumerate(GRIDS, 1):
+        workers[code] = Worker(
+            staff_no=f"T{i:03d}", name=f"张三{i}", phone=f"1380000000{i}", public_name=f"张网格员{i}",
+            role=WorkerRole.grid_worker, on_duty=i != 2,
+        )
+    lead = Worker(staff_no="T100", name="李四", phone="13900000000", public_name="李网格长", role=WorkerRole.community_lead)
+    session.add_all([*workers.values(), lead])
+    session.flush()
+    codes = list(GRIDS)
+    for i, code in enumerate(codes):
+        session.add(Assignment(worker_id=workers[code].id, area_code=code, role=AssignmentRole.primary))
+        backup = workers[codes[(i + 1) % len(codes)]]
+        session.add(Assignment(worker_id=backup.id, area_code=code, role=AssignmentRole.backup, rank=1))
+    session.add(Assignment(worker_id=lead.id, area_code=COMMUNITY, role=AssignmentRole.lead))
+    session.flush()
+    workers["lead"] = lead
+    return workers
