@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
 from sqlalchemy import Engine
 
 from api.errors import install_error_handlers
@@ -44,7 +43,6 @@ def create_app(
         version="0.1.0",
         description="Grid-based city governance: grids, point-in-grid lookup, reports and maps.",
         lifespan=lifespan,
-        default_response_class=ORJSONResponse,
     )
     app.state.api_settings = api_settings
     install_error_handlers(app)

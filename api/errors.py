@@ -10,7 +10,7 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -45,46 +45,46 @@ def _field_name(loc: tuple) -> str:
     return ".".join(parts) or "request"
 
 
-async def _validation(_: Request, exc: RequestValidationError) -> ORJSONResponse:
+async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
     fields = [{"field": _field_name(tuple(e.get("loc", ()))), "reason": e.get("msg", "invalid")} for e in exc.errors()]
     message = "; ".join(f"{f['field']}: {f['reason']}" for f in fields)
-    return ORJSONResponse(error_body("invalid_request", message, fields=fields), status_code=422)
+    return JSONResponse(error_body("invalid_request", message, fields=fields), status_code=422)
 
 
-async def _field_error(_: Request, exc: FieldError) -> ORJSONResponse:
+async def _field_error(_: Request, exc: FieldError) -> JSONResponse:
     fields = [{"field": exc.field, "reason": exc.reason}]
-    return ORJSONResponse(
+    return JSONResponse(
         error_body("invalid_request", f"{exc.field}: {exc.reason}", fields=fields), status_code=422
     )
 
 
-async def _domain(_: Request, exc: ge.GridmapError) -> ORJSONResponse:
+async def _domain(_: Request, exc: ge.GridmapError) -> JSONResponse:
     status = next((s for cls, s in STATUS_BY_ERROR if isinstance(exc, cls)), 400)
     if isinstance(exc, ge.InvalidInput) and "field" in exc.details:
         fields = [{"field": exc.details["field"], "reason": exc.message}]
-        return ORJSONResponse(
+        return JSONResponse(
             error_body("invalid_request", f"{exc.details['field']}: {exc.message}", fields=fields), status_code=422
         )
-    return ORJSONResponse(error_body(exc.code, exc.message, **exc.details), status_code=status)
+    return JSONResponse(error_body(exc.code, exc.message, **exc.details), status_code=status)
 
 
-async def _http(_: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
     code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(exc.status_code, "http_error")
-    return ORJSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+    return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
 
 
-async def _database(_: Request, exc: DBAPIError) -> ORJSONResponse:
+async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
     log.exception("database error", exc_info=exc)
     if isinstance(exc, OperationalError) or exc.connection_invalidated:
-        return ORJSONResponse(
+        return JSONResponse(
             error_body("database_unavailable", "the database is unavailable; try again shortly"), status_code=503
         )
-    return ORJSONResponse(error_body("internal_error", "internal error"), status_code=500)
+    return JSONResponse(error_body("internal_error", "internal error"), status_code=500)
 
 
-async def _unexpected(_: Request, exc: Exception) -> ORJSONResponse:
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
-    return ORJSONResponse(error_body("internal_error", "internal error"), status_code=500)
+    return JSONResponse(error_body("internal_error", "internal error"), status_code=500)
 
 
 def install_error_handlers(app: FastAPI) -> None:

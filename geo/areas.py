@@ -103,7 +103,7 @@ def get_area(session: Session, *, code: str, generation: int, with_geometry: boo
         sa.select(*_area_columns(with_geometry)).where(Area.code == code, valid_in(Area, generation))
     ).one_or_none()
     if r is None:
-        raise AreaNotFound(f"no area with code {code} in generation {generation}", code=code)
+        raise AreaNotFound(f"no area with code {code} in generation {generation}", area_code=code)
     return _row(r)
 
 
@@ -128,7 +128,7 @@ def area_path(session: Session, *, code: str, generation: int) -> list[AreaRow]:
         sa.select(chain, sa.null().label("geometry_json")).order_by(chain.c.depth.desc())
     ).all()
     if not rows:
-        raise AreaNotFound(f"no area with code {code} in generation {generation}", code=code)
+        raise AreaNotFound(f"no area with code {code} in generation {generation}", area_code=code)
     return [_row(r) for r in rows]
 
 

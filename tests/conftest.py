@@ -83,3 +83,17 @@ def db(engine: sa.Engine) -> Iterator[Session]:
         finally:
             session.close()
             outer.rollback()
+
+
+@pytest.fixture()
+def client(engine: sa.Engine, db: Session):
+    """An API client whose requests run inside the test's rolled-back transaction."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.deps import get_session
+
+    app = create_app(engine=engine)
+    app.dependency_overrides[get_session] = lambda: db
+    with TestClient(app) as c:
+        yield c

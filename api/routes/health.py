@@ -6,7 +6,7 @@ import logging
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.schemas import HealthOut
@@ -25,5 +25,5 @@ def healthz(request: Request):
             ).one()
     except SQLAlchemyError:
         log.warning("health check: database unavailable", exc_info=True)
-        return ORJSONResponse(HealthOut(status="unavailable").model_dump(), status_code=503)
+        return JSONResponse(HealthOut(status="unavailable").model_dump(), status_code=503)
     return HealthOut(status="ok", database=f"PostgreSQL {row[0]}", postgis=row[1])

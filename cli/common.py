@@ -1,0 +1,62 @@
+"""What every command shares: settings, the engine, and turning failures into next steps."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from geo.db import make_engine
+from geo.errors import GridmapError
+from geo.settings import DatabaseSettings
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(message: str, hint: str | None = None) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}")
+    if hint:
+        err_console.print(f"[yellow]next:[/] {hint}")
+    return typer.Exit(code=1)
+
+
+@contextmanager
+def database(*, statement_timeout: bool = False) -> Iterator[tuple[Engine, DatabaseSettings]]:
+    """An engine on ``GRIDMAP_DATABASE_URL``; connection and schema failures become advice."""
+    settings = DatabaseSettings()
+    engine = make_engine(settings, statement_timeout=statement_timeout)
+    where = make_url(settings.url).render_as_string(hide_password=True)
+    try:
+        yield engine, settings
+    except OperationalError as exc:
+        raise fail(
+            f"cannot use the database at {where}: {str(exc.orig).strip().splitlines()[0]}",
+            "run `make db` to install/start the local PostGIS, or set GRIDMAP_DATABASE_URL",
+        ) from None
+    except ProgrammingError as exc:
+        raise fail(
+            f"the database at {where} rejected a query: {str(exc.orig).strip().splitlines()[0]}",
+            "is the schema current? run `gridmap db migrate`",
+        ) from None
+    except GridmapError as exc:
+        raise fail(exc.message) from None
+    finally:
+        engine.dispose()
+
+
+def progress() -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )

@@ -1,0 +1,132 @@
+"""`gridmap`: database, demo city, grids export and the HTTP service."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.common import console, database, fail, progress
+
+app = typer.Typer(help="gridmap: grid-based city governance on PostGIS.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+demo_app = typer.Typer(help="The demo city (Panjin: 4 districts, 4,642 grids, 1 M reports).", no_args_is_help=True)
+grids_app = typer.Typer(help="Grid boundaries.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(demo_app, name="demo")
+app.add_typer(grids_app, name="grids")
+
+
+@db_app.command("migrate")
+def db_migrate(revision: Annotated[str, typer.Option(help="Target Alembic revision.")] = "head") -> None:
+    """Create or upgrade the schema (Alembic)."""
+    from geo.migrate import current_revision, upgrade
+
+    with database() as (engine, _):
+        with engine.begin() as conn:
+            before = current_revision(connection=conn)
+            upgrade(connection=conn, revision=revision)
+            after = current_revision(connection=conn)
+    console.print(f"schema at revision [bold]{after}[/]" + ("" if before == after else f" (was {before or 'empty'})"))
+
+
+@demo_app.command("load")
+def demo_load(
+    reports: Annotated[int, typer.Option(min=0, help="Number of historical reports to generate.")] = 1_000_000,
+    force: Annotated[bool, typer.Option(help="Reload even when the same demo is already loaded.")] = False,
+    small: Annotated[bool, typer.Option(help="One district only (Shuangtaizi): the test city.")] = False,
+) -> None:
+    """Generate the demo city and load it (skipped when already loaded and unchanged)."""
+    from fixtures.city import CitySpec
+    from fixtures.load import load_demo
+
+    spec = CitySpec(district_codes=("211102",), n_streets=4, n_communities=20, n_grids=120) if small else CitySpec()
+    with database() as (engine, _), progress() as bar:
+        result = load_demo(engine, spec=spec, n_reports=reports, force=force, progress=bar)
+    counts = ", ".join(f"{k} {v:,}" for k, v in result.counts.items())
+    if result.skipped:
+        console.print(f"demo already loaded and unchanged ({counts}); use --force to reload")
+    else:
+        console.print(f"demo loaded in {result.seconds:.1f} s: {counts}")
+
+
+@demo_app.command("verify")
+def demo_verify(
+    generation: Annotated[int | None, typer.Option(help="Generation to check (default: active).")] = None,
+) -> None:
+    """Check the hierarchy tiles exactly: no gaps, no overlaps, every area inside its parent."""
+    from sqlalchemy.orm import Session
+
+    from geo.generations import resolve_generation
+    from geo.topology import check_hierarchy
+
+    with database() as (engine, _), Session(engine) as session:
+        gid = resolve_generation(session, generation=generation)
+        with console.status("checking topology (unions, overlaps, nesting)..."):
+            report = check_hierarchy(session, generation=gid)
+    console.print(f"generation {gid}: " + ", ".join(f"{n:,} {lvl}" for lvl, n in report.counts.items()))
+    if not report.ok:
+        for p in report.problems:
+            console.print(f"[red]✗[/] {p}")
+        raise fail(f"{len(report.problems)} topology problem(s)", "regenerate with `gridmap demo load --force`")
+    console.print("[green]✓[/] every level tiles its parent: no gaps, no overlaps, nesting exact")
+
+
+class ExportFormat(str, Enum):
+    geojson = "geojson"
+    gpkg = "gpkg"
+
+
+@grids_app.command("export")
+def grids_export(
+    out: Annotated[Path, typer.Option("--out", "-o", help="File to write.")],
+    format: Annotated[ExportFormat, typer.Option("--format", "-f")] = ExportFormat.geojson,
+    level: Annotated[str, typer.Option(help="city, district, street, community or grid.")] = "grid",
+    generation: Annotated[int | None, typer.Option(help="Generation (default: active).")] = None,
+) -> None:
+    """Write the areas of one level to GeoJSON or GeoPackage (EPSG:4326)."""
+    from sqlalchemy.orm import Session
+
+    from geo.export import read_areas_frame
+    from geo.generations import resolve_generation
+    from geo.models import AreaLevel
+
+    try:
+        lvl = AreaLevel(level)
+    except ValueError:
+        raise fail(f"unknown level {level!r}", f"use one of: {', '.join(x.value for x in AreaLevel)}") from None
+    with database() as (engine, _), Session(engine) as session:
+        gid = resolve_generation(session, generation=generation)
+        frame = read_areas_frame(session, generation=gid, level=lvl)
+    if frame.empty:
+        raise fail(f"no {lvl.value} areas in generation {gid}", "load boundaries first: `gridmap demo load`")
+    driver = {"geojson": "GeoJSON", "gpkg": "GPKG"}[format.value]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_file(out, driver=driver, engine="pyogrio", **({"layer": lvl.value} if driver == "GPKG" else {}))
+    console.print(f"wrote {len(frame):,} {lvl.value} areas (generation {gid}) to {out}")
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default GRIDMAP_HOST or 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default GRIDMAP_PORT or 8000).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (default GRIDMAP_WORKERS or 1).")] = None,
+) -> None:
+    """Serve the API (OpenAPI docs at /docs) in the foreground."""
+    import uvicorn
+
+    from api.settings import ApiSettings
+
+    settings = ApiSettings()
+    bind_host, bind_port = host or settings.host, port or settings.port
+    console.print(f"serving on http://{bind_host}:{bind_port}  (docs: /docs, health: /healthz)")
+    uvicorn.run(
+        "api.app:create_app", factory=True, host=bind_host, port=bind_port,
+        workers=workers or settings.workers, log_level="info",
+    )
+
+
+if __name__ == "__main__":
+    app()
