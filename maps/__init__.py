@@ -1,0 +1,1 @@
+"""Folium map builders: take data, return maps. No SQL here."""

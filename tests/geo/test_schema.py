@@ -1,0 +1,63 @@
+"""The migrated schema matches the models and enforces the hierarchy's invariants itself."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from geoalchemy2 import alembic_helpers
+
+from geo.generations import activate_generation, create_generation
+from geo.models import Area, AreaLevel, Base, Generation, GenerationStatus
+from tests.tiny_city import add_area, build_tiny_city
+
+
+def test_migrations_match_models(db):
+    ctx = MigrationContext.configure(
+        db.connection(), opts={"include_object": alembic_helpers.include_object, "compare_type": True}
+    )
+    assert compare_metadata(ctx, Base.metadata) == []
+
+
+def test_code_length_must_match_level(db):
+    gen = create_generation(db).id
+    add_area(db, gen=gen, code="1101010", level=AreaLevel.street, parent="110101", bounds=(0, 0, 1, 1))
+    with pytest.raises(sa.exc.IntegrityError, match="ck_areas_code_length"):
+        db.flush()
+
+
+def test_invalid_geometry_rejected(db):
+    gen = create_generation(db).id
+    db.add(Area(code="110101", level=AreaLevel.district, name="bow-tie", households=0, population=0,
+                geom="SRID=4326;MULTIPOLYGON(((0 0,1 1,1 0,0 1,0 0)))", generation_low=gen, generation_high=gen))
+    with pytest.raises(sa.exc.IntegrityError, match="ck_areas_geom_valid"):
+        db.flush()
+
+
+def test_one_version_of_a_code_per_generation(db):
+    gen = build_tiny_city(db)
+    # A second row for grid 001 whose range also covers `gen` would make lookups ambiguous.
+    add_area(db, gen=gen, code="110101001001001", level=AreaLevel.grid, parent="110101001001", bounds=(0, 0, 1, 1))
+    with pytest.raises(sa.exc.IntegrityError, match="ex_areas_code_generations"):
+        db.flush()
+
+
+def test_only_one_active_generation(db):
+    a = create_generation(db).id
+    b = create_generation(db).id
+    activate_generation(db, generation=a)
+    activate_generation(db, generation=b)
+    statuses = dict(db.execute(sa.select(Generation.id, Generation.status).where(Generation.id.in_([a, b]))).all())
+    assert statuses == {a: GenerationStatus.retired, b: GenerationStatus.active}
+    db.add(Generation(status=GenerationStatus.active))
+    with pytest.raises(sa.exc.IntegrityError, match="uq_generations_one_active"):
+        db.flush()
+
+
+def test_only_a_draft_can_be_activated(db):
+    from geo.errors import InvalidState
+
+    gen = build_tiny_city(db)
+    with pytest.raises(InvalidState):
+        activate_generation(db, generation=gen)
