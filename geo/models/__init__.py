@@ -12,7 +12,7 @@ from geo.models.areas import (
 )
 from geo.models.base import SRID, Base
 from geo.models.meta import DatasetStamp
-from geo.models.reports import OPEN_STATUSES, MatchKind, Report, ReportSource, ReportStatus
+from geo.models.reports import OPEN_STATUSES, MatchKind, Report, ReportEvent, ReportSource, ReportStatus
 from geo.models.workers import Assignment, AssignmentRole, Worker, WorkerRole
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "GenerationStatus",
     "MatchKind",
     "Report",
+    "ReportEvent",
     "ReportSource",
     "ReportStatus",
     "Worker",

@@ -9,7 +9,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from geoalchemy2 import Geometry
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from geo.models.base import SRID, Base, str_enum
@@ -68,9 +68,22 @@ class Report(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     rating: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    rating_comment: Mapped[str | None] = mapped_column(sa.Text)
+    rated_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     reporter_name: Mapped[str | None] = mapped_column(sa.Text)  # personal data
     reporter_phone: Mapped[str | None] = mapped_column(sa.String(32))  # personal data
+    photos: Mapped[list] = mapped_column(JSONB, nullable=False, server_default=sa.text("'[]'::jsonb"), default=list)
+    # 0 = grid, 1 = community, 2 = street, 3 = district, 4 = city command centre.
+    escalation_level: Mapped[int] = mapped_column(sa.SmallInteger, nullable=False, server_default="0", default=0)
+    escalated_to: Mapped[str | None] = mapped_column(sa.String(15))
+    duplicate_of: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("reports.id"))
+    # sha256 of the canonical intake body: a retry with the same id must carry the same body.
+    request_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    snap_distance_m: Mapped[float | None] = mapped_column(sa.Float)
     created_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    )
+    updated_at: Mapped[datetime] = mapped_column(
         sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     )
 
@@ -81,6 +94,7 @@ class Report(Base):
             name="subcategory_code",
         ),
         sa.CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating_range"),
+        sa.CheckConstraint("escalation_level BETWEEN 0 AND 4", name="escalation_level_range"),
         sa.CheckConstraint(
             "(grid_code IS NULL) = (generation_id IS NULL)", name="grid_with_generation"
         ),
@@ -89,8 +103,32 @@ class Report(Base):
         sa.Index("ix_reports_category_reported_at", "category", "reported_at"),
         sa.Index("ix_reports_grid_code_reported_at", "grid_code", "reported_at"),
         sa.Index(
+            "ix_reports_open_due_at",
+            "due_at",
+            postgresql_where=sa.text("status IN ('registered', 'dispatched', 'in_progress')"),
+        ),
+        sa.Index(
             "ix_reports_open_status",
             "status",
             postgresql_where=sa.text("status IN ('registered', 'dispatched', 'in_progress')"),
         ),
     )
+
+
+class ReportEvent(Base):
+    """The append-only trail of a report ("one work order all the way"). A trigger rejects
+    UPDATE and DELETE, so history cannot be rewritten through the application."""
+
+    __tablename__ = "report_events"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    report_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("reports.id"), nullable=False)
+    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now())
+    action: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    actor: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    from_status: Mapped[str | None] = mapped_column(sa.String(32))
+    to_status: Mapped[str | None] = mapped_column(sa.String(32))
+    data: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default=sa.text("'{}'::jsonb"), default=dict)
+
+    __table_args__ = (sa.Index("ix_report_events_report_id_id", "report_id", "id"),)
