@@ -92,8 +92,26 @@ def client(engine: sa.Engine, db: Session):
 
     from api.app import create_app
     from api.deps import get_session
+    from api.settings import ApiSettings
 
-    app = create_app(engine=engine)
+    app = create_app(engine=engine, api_settings=ApiSettings(staff_tokens=STAFF_TOKEN, escalation_interval_s=0))
     app.dependency_overrides[get_session] = lambda: db
     with TestClient(app) as c:
         yield c
+
+
+SMALL_CITY_REPORTS = 3000
+STAFF_TOKEN = "test-staff-token"
+STAFF = {"Authorization": f"Bearer {STAFF_TOKEN}"}
+
+
+@pytest.fixture(scope="session")
+def small_city(engine: sa.Engine):
+    """The generator's one-district test city, loaded (committed) once per session."""
+    from fixtures.city import CitySpec
+    from fixtures.load import load_demo
+
+    spec = CitySpec(district_codes=("211102",), n_streets=4, n_communities=20, n_grids=120)
+    result = load_demo(engine, spec=spec, n_reports=SMALL_CITY_REPORTS)
+    assert not result.skipped
+    return result
