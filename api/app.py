@@ -3,17 +3,26 @@ settings, the engine and the session factory."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
 from api.errors import install_error_handlers
-from api.routes import grids, health, locate
+from api.limits import BodySizeLimit
+from api.routes import categories, dispatch, grids, health, locate, reports, stats
 from api.settings import ApiSettings
-from geo.db import make_engine, make_sessionmaker
-from geo.settings import DatabaseSettings
+from geo.cityconfig import CityConfig, load_city_config
+from geo.db import make_engine, make_sessionmaker, session_scope
+from geo.settings import CitySettings, DatabaseSettings
+from geo.workflow import escalate_overdue
+
+log = logging.getLogger("gridmap.api")
 
 
 def create_app(
@@ -21,6 +30,7 @@ def create_app(
     api_settings: ApiSettings | None = None,
     db_settings: DatabaseSettings | None = None,
     engine: Engine | None = None,
+    city_config: CityConfig | None = None,
 ) -> FastAPI:
     """Build the FastAPI app. Pass ``engine`` to share one (tests); otherwise the lifespan
     creates it from ``db_settings`` (default: ``GRIDMAP_DATABASE_*``) and disposes of it."""
@@ -32,9 +42,16 @@ def create_app(
         eng = engine if engine is not None else make_engine(db_settings or DatabaseSettings())
         app.state.engine = eng
         app.state.sessionmaker = make_sessionmaker(eng)
+        escalator = None
+        if api_settings.escalation_interval_s > 0:
+            escalator = asyncio.create_task(_escalate_forever(app, api_settings.escalation_interval_s))
         try:
             yield
         finally:
+            if escalator is not None:
+                escalator.cancel()
+                with suppress(asyncio.CancelledError):
+                    await escalator
             if owned:
                 eng.dispose()
 
@@ -45,8 +62,31 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.api_settings = api_settings
+    app.state.city_config = city_config or load_city_config(CitySettings().config)
+    if not api_settings.staff_token_set:
+        log.warning("no GRIDMAP_STAFF_TOKENS: workflow endpoints are open; personal data stays hidden")
     install_error_handlers(app)
+    app.add_middleware(
+        BodySizeLimit, default=api_settings.max_body_bytes, batch=api_settings.max_batch_body_bytes
+    )
     app.include_router(health.router)
-    app.include_router(grids.router, prefix="/api/v1")
-    app.include_router(locate.router, prefix="/api/v1")
+    for module in (grids, locate, categories, reports, stats, dispatch):
+        app.include_router(module.router, prefix="/api/v1")
     return app
+
+
+async def _escalate_forever(app: FastAPI, interval_s: float) -> None:
+    """Escalate overdue cases every ``interval_s`` seconds; errors are logged, never fatal."""
+
+    def once() -> int:
+        with session_scope(app.state.sessionmaker) as session:
+            return escalate_overdue(session, config=app.state.city_config, now=datetime.now(UTC))
+
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            moved = await run_in_threadpool(once)
+            if moved:
+                log.info("escalated %d overdue case(s)", moved)
+        except Exception:  # noqa: BLE001 - the loop must survive a database hiccup
+            log.exception("overdue escalation failed; retrying in %.0f s", interval_s)

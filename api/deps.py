@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from api.settings import ApiSettings
+from geo.cityconfig import CityConfig
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -23,3 +24,10 @@ def get_api_settings(request: Request) -> ApiSettings:
 
 SessionDep = Annotated[Session, Depends(get_session)]
 ApiSettingsDep = Annotated[ApiSettings, Depends(get_api_settings)]
+
+
+def get_city_config(request: Request) -> CityConfig:
+    return request.app.state.city_config
+
+
+CityConfigDep = Annotated[CityConfig, Depends(get_city_config)]

@@ -19,6 +19,7 @@ from geo import errors as ge
 log = logging.getLogger("gridmap.api")
 
 STATUS_BY_ERROR: list[tuple[type[ge.GridmapError], int]] = [
+    (ge.Unauthorized, 401),
     (ge.NotFound, 404),
     (ge.InvalidInput, 422),
     (ge.InvalidState, 409),

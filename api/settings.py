@@ -15,3 +15,13 @@ class ApiSettings(BaseSettings):
     page_size: int = Field(100, ge=1, le=10_000, description="Default page size of listings.")
     max_page_size: int = Field(1000, ge=1, le=10_000)
     title: str = "gridmap"
+    staff_tokens: str = Field("", description="Comma-separated bearer tokens of staff clients.")
+    max_body_bytes: int = Field(1_000_000, ge=1024, description="Largest request body (413 above).")
+    max_batch_body_bytes: int = Field(32_000_000, ge=1024, description="Largest body of a batch request.")
+    escalation_interval_s: float = Field(
+        60.0, ge=0, description="How often overdue cases are escalated in the background (0: never)."
+    )
+
+    @property
+    def staff_token_set(self) -> frozenset[str]:
+        return frozenset(t.strip() for t in self.staff_tokens.split(",") if t.strip())

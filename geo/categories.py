@@ -87,3 +87,7 @@ CATALOGUE: tuple[Category, ...] = (
 BY_CODE: dict[str, Category] = {c.code: c for c in CATALOGUE}
 SUB_BY_CODE: dict[str, Subcategory] = {s.code: s for c in CATALOGUE for s in c.subcategories}
 GROUPS: tuple[str, ...] = ("disputes", "safety", "urban", "other")
+
+# Cases whose exact location or text could expose the people involved (family disputes,
+# public-security tips, special populations): public outputs show neither.
+SENSITIVE_CATEGORIES: frozenset[str] = frozenset({"10", "40", "50"})

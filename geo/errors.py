@@ -42,3 +42,7 @@ class InvalidState(GridmapError):
 
 class InvalidInput(GridmapError):
     code = "invalid_input"
+
+
+class Unauthorized(GridmapError):
+    code = "unauthorized"

@@ -6,6 +6,8 @@ and the app factory can pass their own.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -45,3 +47,11 @@ class MatchSettings(BaseSettings):
     nearest_search_m: float = Field(
         50_000.0, gt=0, description="How far (metres) to look for the nearest grid of a point outside all grids."
     )
+
+
+class CitySettings(BaseSettings):
+    """Which city configuration file to use (``GRIDMAP_CITY_CONFIG``)."""
+
+    model_config = SettingsConfigDict(env_prefix="GRIDMAP_CITY_", env_file=".env", extra="ignore")
+
+    config: Path | None = Field(None, description="TOML city configuration; default: the packaged demo city.")

@@ -1,0 +1,115 @@
+"""Reports: intake (single and batch), the closed loop, ratings and listings."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response
+
+from api.deps import ApiSettingsDep, CityConfigDep, SessionDep
+from api.errors import FieldError
+from api.report_views import created_view, id_from_key, report_view
+from api.routes.grids import parse_bbox
+from api.schemas.reports import RatingIn, ReportCreated, ReportIn, ReportOut, ReportPage, TransitionIn
+from api.security import RequireStaff, StaffFlag
+from geo.generations import active_generation_id
+from geo.intake import ReportInput, submit_report
+from geo.models import ReportStatus
+from geo.report_queries import ReportFilter, area_prefix, list_reports
+from geo.workflow import apply_transition, get_report, rate
+
+router = APIRouter(tags=["reports"])
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_input(body: ReportIn, *, idempotency_key: str | None) -> ReportInput:
+    """The API body as the domain's ReportInput (the Idempotency-Key names the id when absent)."""
+    rid = body.id or (id_from_key(idempotency_key) if idempotency_key else None)
+    return ReportInput(
+        id=rid, category=body.category, subcategory=body.subcategory, description=body.description,
+        source=body.source, x=body.location.lon, y=body.location.lat, crs=body.location.crs,
+        accuracy_m=body.location.accuracy_m, reported_at=body.reported_at,
+        reporter_name=body.reporter.name if body.reporter else None,
+        reporter_phone=body.reporter.phone if body.reporter else None, photos=tuple(body.photos),
+    )
+
+
+@router.post(
+    "/reports", status_code=201, response_model=ReportCreated,
+    responses={200: {"description": "A retry: the original result"}, 409: {"description": "Id reused with another body"},
+               413: {"description": "Body too large"}, 422: {"description": "Invalid field"}},
+)
+def post_report(
+    body: ReportIn, response: Response, session: SessionDep, config: CityConfigDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+):
+    """Register a report: converted to WGS-84, matched to one grid and worker, dispatched."""
+    result = submit_report(session, item=to_input(body, idempotency_key=idempotency_key), config=config, now=utcnow())
+    session.commit()
+    if not result.created:
+        response.status_code = 200
+    return created_view(result)
+
+
+@router.get("/reports/{report_id}", response_model=ReportOut)
+def get_one(report_id: uuid.UUID, session: SessionDep, staff: StaffFlag):
+    """One report with its full trail ("one work order all the way")."""
+    report = get_report(session, report_id=report_id)
+    return report_view(session, report, staff=staff, now=utcnow(), with_trail=True)
+
+
+@router.get("/reports", response_model=ReportPage)
+def get_many(
+    request: Request, session: SessionDep, settings: ApiSettingsDep, staff: StaffFlag,
+    area: Annotated[str | None, Query(pattern=r"^[0-9]{6}([0-9]{3}){0,3}$", description="Any hierarchy code")] = None,
+    category: Annotated[str | None, Query(pattern=r"^[0-9]{2}$")] = None,
+    status: ReportStatus | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat")] = None,
+    overdue: bool = False,
+    unassigned: bool = False,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+):
+    """Reports newest first, filtered by area (any ancestor code), category, status, time, bbox."""
+    if limit is not None and limit > settings.max_page_size:
+        raise FieldError("limit", f"must be at most {settings.max_page_size}")
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.tzinfo is None:
+            raise FieldError(name, "must include a timezone offset")
+    page = limit or settings.page_size
+    prefix = area_prefix(session, code=area, generation=active_generation_id(session)) if area else None
+    filters = ReportFilter(area_prefix=prefix, category=category, status=status, since=since, until=until,
+                           bbox=parse_bbox(bbox), overdue=overdue, unassigned=unassigned)
+    now = utcnow()
+    rows, total = list_reports(session, filters=filters, now=now, limit=page, offset=offset)
+    nxt = str(request.url.include_query_params(offset=offset + page, limit=page)) if offset + len(rows) < total else None
+    return ReportPage(items=[report_view(session, r, staff=staff, now=now) for r in rows],
+                      numberMatched=total, numberReturned=len(rows), next=nxt)
+
+
+@router.post("/reports/{report_id}/transitions", response_model=ReportOut,
+             responses={409: {"description": "Illegal transition; `allowed` lists the legal actions"}})
+def post_transition(report_id: uuid.UUID, body: TransitionIn, session: SessionDep, config: CityConfigDep,
+                    staff: RequireStaff):
+    """Move a report through the loop; illegal moves are 409 with the allowed actions."""
+    now = utcnow()
+    report = apply_transition(session, report_id=report_id, action=body.action, actor=body.actor, note=body.note,
+                              config=config, now=now, duplicate_of=body.duplicate_of, worker_id=body.worker_id)
+    session.commit()
+    return report_view(session, report, staff=staff, now=now, with_trail=True)
+
+
+@router.post("/reports/{report_id}/rating", response_model=ReportOut)
+def post_rating(report_id: uuid.UUID, body: RatingIn, session: SessionDep):
+    """The reporter rates a closed case 1–5, once."""
+    now = utcnow()
+    report = rate(session, report_id=report_id, rating=body.rating, comment=body.comment, now=now)
+    session.commit()
+    return report_view(session, report, staff=False, now=now)

@@ -1,0 +1,94 @@
+"""Per-city configuration: time limits, snapping, duplicate rules, working hours (TOML file)."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import datetime, time, timedelta
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, Field, field_validator
+
+from geo.categories import BY_CODE, SUB_BY_CODE
+
+DEFAULT_CONFIG = Path(__file__).parent / "data" / "city.toml"
+
+
+class WorkingHours(BaseModel):
+    enabled: bool = False
+    start: time = time(8, 30)
+    end: time = time(17, 30)
+    weekdays: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5])
+
+    @field_validator("weekdays")
+    @classmethod
+    def _iso_days(cls, v: list[int]) -> list[int]:
+        if not v or any(d not in range(1, 8) for d in v):
+            raise ValueError("weekdays must be ISO day numbers 1 (Monday) to 7 (Sunday)")
+        return v
+
+
+class CityConfig(BaseModel):
+    name: str = "city"
+    timezone: str = "Asia/Shanghai"
+    snap_tolerance_m: float = Field(30.0, ge=0, le=5000)
+    duplicate_radius_m: float = Field(250.0, gt=0, le=5000)
+    duplicate_window_days: int = Field(7, ge=0, le=365)
+    max_description_chars: int = Field(2000, ge=1)
+    max_photos: int = Field(9, ge=0)
+    time_limits_h: dict[str, float] = Field(default_factory=dict)
+    working_hours: WorkingHours = Field(default_factory=WorkingHours)
+
+    @field_validator("time_limits_h")
+    @classmethod
+    def _known_codes(cls, v: dict[str, float]) -> dict[str, float]:
+        for code, hours in v.items():
+            if code not in BY_CODE and code not in SUB_BY_CODE:
+                raise ValueError(f"time limit for unknown category code {code!r}")
+            if hours <= 0:
+                raise ValueError(f"time limit for {code} must be positive hours")
+        return v
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def time_limit_h(self, category: str, subcategory: str | None) -> float:
+        """Hours allowed from dispatch: city override (subcategory, then category), else catalogue."""
+        if subcategory and subcategory in self.time_limits_h:
+            return self.time_limits_h[subcategory]
+        if category in self.time_limits_h:
+            return self.time_limits_h[category]
+        if subcategory and subcategory in SUB_BY_CODE:
+            return SUB_BY_CODE[subcategory].time_limit_h
+        return BY_CODE[category].time_limit_h
+
+    def deadline(self, start: datetime, hours: float) -> datetime:
+        """``start`` + ``hours``, counting only working hours when they are enabled."""
+        if not self.working_hours.enabled:
+            return start + timedelta(hours=hours)
+        wh = self.working_hours
+        remaining = timedelta(hours=hours)
+        t = start.astimezone(self.tz)
+        for _ in range(3660):  # ten years of days: a bound, never reached with sane limits
+            day_start = t.replace(hour=wh.start.hour, minute=wh.start.minute, second=0, microsecond=0)
+            day_end = t.replace(hour=wh.end.hour, minute=wh.end.minute, second=0, microsecond=0)
+            if t.isoweekday() in wh.weekdays and t < day_end:
+                t = max(t, day_start)
+                if t + remaining <= day_end:
+                    return t + remaining
+                remaining -= day_end - t
+            t = (t + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+        raise ValueError("deadline not reachable with these working hours")
+
+
+def load_city_config(path: Path | None = None) -> CityConfig:
+    """Read and validate a city TOML file (default: the packaged Panjin configuration)."""
+    return _load(str(path or DEFAULT_CONFIG))
+
+
+@lru_cache(maxsize=8)
+def _load(path: str) -> CityConfig:
+    with open(path, "rb") as fh:
+        return CityConfig.model_validate(tomllib.load(fh))

@@ -1,0 +1,137 @@
+"""Reading reports: filtered listings and the rates every command centre reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from geo.areas import BBox, get_area
+from geo.errors import InvalidInput
+from geo.generations import valid_in
+from geo.models import OPEN_STATUSES, Area, AreaLevel, Report, ReportStatus
+
+# Codes nest by prefix, so "in this area" is a prefix match on the grid code.
+PREFIX_LENGTH = {AreaLevel.district: 6, AreaLevel.street: 9, AreaLevel.community: 12, AreaLevel.grid: 15}
+SOLVED = (ReportStatus.resolved, ReportStatus.closed)
+NOT_CASES = (ReportStatus.rejected, ReportStatus.duplicate)
+
+
+@dataclass(frozen=True)
+class ReportFilter:
+    area_prefix: str | None = None  # from ``area_prefix()``: grid codes starting with it
+    category: str | None = None
+    status: ReportStatus | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    bbox: BBox | None = None
+    overdue: bool = False
+    unassigned: bool = False
+
+    def conditions(self, now: datetime) -> list:
+        conds = []
+        if self.area_prefix:
+            conds.append(Report.grid_code.startswith(self.area_prefix, autoescape=True))
+        if self.category:
+            conds.append(Report.category == self.category)
+        if self.status:
+            conds.append(Report.status == self.status)
+        if self.since:
+            conds.append(Report.reported_at >= self.since)
+        if self.until:
+            conds.append(Report.reported_at < self.until)
+        if self.bbox:
+            conds.append(sa.func.ST_Intersects(Report.location, self.bbox.envelope()))
+        if self.overdue:
+            conds += [Report.status.in_(OPEN_STATUSES), Report.due_at < now]
+        if self.unassigned:
+            conds.append(Report.grid_code.is_(None))
+        return conds
+
+
+def area_prefix(session: Session, *, code: str, generation: int) -> str | None:
+    """The grid-code prefix selecting reports in area ``code`` (None for the whole city).
+
+    Raises AreaNotFound for an unknown code.
+    """
+    area = get_area(session, code=code, generation=generation, with_geometry=False)
+    return None if area.level == AreaLevel.city else code
+
+
+def list_reports(session: Session, *, filters: ReportFilter, now: datetime, limit: int, offset: int) -> tuple[list[Report], int]:
+    """One page of reports matching ``filters``, newest first, and the total matched."""
+    conds = filters.conditions(now)
+    total = session.scalar(sa.select(sa.func.count()).select_from(Report).where(*conds)) or 0
+    rows = session.scalars(
+        sa.select(Report).where(*conds).order_by(Report.reported_at.desc(), Report.id).limit(limit).offset(offset)
+    )
+    return list(rows), total
+
+
+@dataclass(frozen=True)
+class AreaStatsRow:
+    code: str
+    name: str | None
+    total: int
+    response_rate: float | None
+    solved_rate: float | None
+    satisfaction_rate: float | None
+    overdue: int
+    median_hours_to_close: float | None
+
+
+def _ratio(num, den):
+    return sa.cast(num, sa.Float) / sa.func.nullif(den, 0)
+
+
+def area_stats(
+    session: Session, *, level: AreaLevel, generation: int, now: datetime,
+    since: datetime | None = None, until: datetime | None = None, category: str | None = None,
+) -> list[AreaStatsRow]:
+    """Per-area counts and rates for reports matched to grids (unassigned cases are excluded).
+
+    response rate = dispatched / all; solved rate = resolved or closed / all but rejected and
+    duplicates; satisfaction = ratings of 4–5 / all ratings; median hours from report to close.
+    """
+    if level not in PREFIX_LENGTH:
+        raise InvalidInput("level must be grid, community, street or district", field="level")
+    code = sa.func.substr(Report.grid_code, 1, PREFIX_LENGTH[level]).label("code")
+    conds = [Report.grid_code.is_not(None)]
+    conds += ReportFilter(category=category, since=since, until=until).conditions(now)
+    is_case = Report.status.not_in(NOT_CASES)
+    hours_to_close = sa.extract("epoch", Report.closed_at - Report.reported_at) / 3600.0
+    agg = (
+        sa.select(
+            code,
+            sa.func.count().label("total"),
+            _ratio(sa.func.count().filter(Report.dispatched_at.is_not(None)), sa.func.count()).label("response_rate"),
+            _ratio(sa.func.count().filter(Report.status.in_(SOLVED)), sa.func.count().filter(is_case)).label("solved_rate"),
+            _ratio(sa.func.count().filter(Report.rating >= 4), sa.func.count(Report.rating)).label("satisfaction_rate"),
+            sa.func.count().filter(Report.status.in_(OPEN_STATUSES), Report.due_at < now).label("overdue"),
+            sa.func.percentile_cont(0.5).within_group(hours_to_close).filter(Report.closed_at.is_not(None))
+            .label("median_hours"),
+        )
+        .where(*conds)
+        .group_by(code)
+        .subquery()
+    )
+    rows = session.execute(
+        sa.select(agg, Area.name)
+        .outerjoin(Area, sa.and_(Area.code == agg.c.code, valid_in(Area, generation)))
+        .order_by(agg.c.code)
+    ).all()
+    return [
+        AreaStatsRow(
+            code=r.code, name=r.name, total=r.total,
+            response_rate=_round(r.response_rate), solved_rate=_round(r.solved_rate),
+            satisfaction_rate=_round(r.satisfaction_rate), overdue=r.overdue,
+            median_hours_to_close=_round(r.median_hours, 2),
+        )
+        for r in rows
+    ]
+
+
+def _round(v, digits: int = 4):
+    return None if v is None else round(float(v), digits)

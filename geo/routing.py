@@ -1,0 +1,68 @@
+"""Who handles a case: the grid's worker, the backups, and the escalation chain above the grid.
+
+Codes nest by prefix: a grid's community is its first 12 digits, street 9, district 6; the
+city is the district's parent. Escalation level 0 = grid, 1 = community, 2 = street,
+3 = district, 4 = city command centre.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from geo.generations import valid_in
+from geo.models import Area, AreaLevel, Assignment, AssignmentRole, Worker
+
+ESCALATION_LEVELS = ("grid", "community", "street", "district", "city")
+MAX_ESCALATION = len(ESCALATION_LEVELS) - 1
+_PREFIX = {1: 12, 2: 9, 3: 6}
+
+
+def escalation_code(session: Session, *, grid_code: str | None, level: int, generation: int) -> str | None:
+    """The area code responsible at escalation ``level`` for a case in ``grid_code``."""
+    if level == 0:
+        return grid_code
+    if level in _PREFIX and grid_code:
+        return grid_code[: _PREFIX[level]]
+    district = grid_code[:6] if grid_code else None
+    query = sa.select(Area.parent_code if district else Area.code).where(valid_in(Area, generation))
+    query = query.where(Area.code == district) if district else query.where(Area.level == AreaLevel.city)
+    return session.scalar(query.order_by(Area.code).limit(1))
+
+
+def _current(role: AssignmentRole, codes):
+    return sa.and_(Assignment.role == role, Assignment.area_code.in_(codes), Assignment.ended_at.is_(None))
+
+
+def responsible_worker(session: Session, *, grid_code: str) -> Worker | None:
+    """The grid's primary worker when on duty, else the first on-duty backup, else the
+    community lead (on duty or not: someone must own the case)."""
+    rows = session.execute(
+        sa.select(Worker, Assignment.role, Assignment.rank)
+        .join(Assignment, Assignment.worker_id == Worker.id)
+        .where(
+            sa.or_(
+                _current(AssignmentRole.primary, [grid_code]),
+                _current(AssignmentRole.backup, [grid_code]),
+                _current(AssignmentRole.lead, [grid_code[:12]]),
+            )
+        )
+    ).all()
+    order = {AssignmentRole.primary: 0, AssignmentRole.backup: 1, AssignmentRole.lead: 2}
+    ranked = sorted(rows, key=lambda r: (order[r.role], r.rank, r.Worker.id))
+    for r in ranked:
+        if r.role != AssignmentRole.lead and r.Worker.on_duty:
+            return r.Worker
+    leads = [r.Worker for r in ranked if r.role == AssignmentRole.lead]
+    return leads[0] if leads else None
+
+
+def lead_of(session: Session, *, area_code: str) -> Worker | None:
+    """The current lead (contact) of a community, street, district or city."""
+    return session.scalar(
+        sa.select(Worker)
+        .join(Assignment, Assignment.worker_id == Worker.id)
+        .where(_current(AssignmentRole.lead, [area_code]))
+        .order_by(Assignment.rank, Worker.id)
+        .limit(1)
+    )
