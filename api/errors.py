@@ -46,8 +46,13 @@ def _field_name(loc: tuple) -> str:
     return ".".join(parts) or "request"
 
 
+def validation_fields(errors) -> list[dict]:
+    """pydantic errors as [{field, reason}] with dotted field names."""
+    return [{"field": _field_name(tuple(e.get("loc", ()))), "reason": e.get("msg", "invalid")} for e in errors]
+
+
 async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-    fields = [{"field": _field_name(tuple(e.get("loc", ()))), "reason": e.get("msg", "invalid")} for e in exc.errors()]
+    fields = validation_fields(exc.errors())
     message = "; ".join(f"{f['field']}: {f['reason']}" for f in fields)
     return JSONResponse(error_body("invalid_request", message, fields=fields), status_code=422)
 

@@ -17,6 +17,7 @@ grids_app = typer.Typer(help="Grid boundaries.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(grids_app, name="grids")
+app.command("match")(__import__("cli.match", fromlist=["match"]).match)
 
 
 @db_app.command("migrate")
@@ -42,7 +43,12 @@ def demo_load(
     from fixtures.city import CitySpec
     from fixtures.load import load_demo
 
+    from geo.migrate import require_current
+
     spec = CitySpec(district_codes=("211102",), n_streets=4, n_communities=20, n_grids=120) if small else CitySpec()
+    with database() as (engine, _):
+        with engine.connect() as conn:
+            require_current(connection=conn)
     with database() as (engine, _), progress() as bar:
         result = load_demo(engine, spec=spec, n_reports=reports, force=force, progress=bar)
     counts = ", ".join(f"{k} {v:,}" for k, v in result.counts.items())

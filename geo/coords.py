@@ -117,6 +117,18 @@ def wgs84_to_bd09(lon, lat):
     return gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))
 
 
+def check_lon_lat(lon: float, lat: float, *, prefix: str = "") -> None:
+    """Finite, in range, and a hint when the two look swapped (a common client bug)."""
+    for name, value in (("lon", lon), ("lat", lat)):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise InvalidInput("must be a finite number", field=f"{prefix}{name}")
+    if not -90 <= lat <= 90:
+        hint = "; lon and lat look swapped" if -90 <= lon <= 90 else ""
+        raise InvalidInput(f"must be within [-90, 90], got {lat}{hint}", field=f"{prefix}lat")
+    if not -180 <= lon <= 180:
+        raise InvalidInput(f"must be within [-180, 180], got {lon}", field=f"{prefix}lon")
+
+
 def normalise_crs(crs: str | None) -> str:
     """Canonical spelling of a crs name (``wgs84``, ``gcj02``, ``bd09``, ``cgcs2000``, ``EPSG:n``).
 

@@ -46,3 +46,7 @@ class InvalidInput(GridmapError):
 
 class Unauthorized(GridmapError):
     code = "unauthorized"
+
+
+class SchemaOutdated(GridmapError):
+    code = "schema_outdated"

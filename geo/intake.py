@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from geo.categories import BY_CODE, SUB_BY_CODE
 from geo.cityconfig import CityConfig
-from geo.coords import normalise_crs, to_wgs84
+from geo.coords import check_lon_lat, normalise_crs, to_wgs84
 from geo.errors import InvalidInput, InvalidState
 from geo.generations import active_generation_id
 from geo.matching import MatchOutcome, match_location
@@ -80,6 +80,18 @@ def validate(item: ReportInput, *, config: CityConfig, now: datetime) -> tuple[s
 
     Raises InvalidInput naming the field and the reason.
     """
+    crs = validate_fields(item, config=config, now=now)
+    lon, lat = (float(v) for v in to_wgs84(item.x, item.y, crs))
+    if crs.startswith("EPSG:"):
+        check_lon_lat(lon, lat, prefix="location.")
+    return crs, lon, lat
+
+
+def validate_fields(item: ReportInput, *, config: CityConfig, now: datetime) -> str:
+    """Every check but the converted coordinates' range; returns the normalised crs.
+
+    Raises InvalidInput naming the field and the reason.
+    """
     if item.category not in BY_CODE:
         raise InvalidInput(f"unknown category {item.category!r}; see GET /api/v1/categories", field="category")
     if item.subcategory is not None:
@@ -97,24 +109,9 @@ def validate(item: ReportInput, *, config: CityConfig, now: datetime) -> tuple[s
     if item.reported_at > now + CLOCK_SKEW:
         raise InvalidInput("is in the future", field="reported_at")
     crs = normalise_crs(item.crs)
-    if crs in ("wgs84", "cgcs2000", "gcj02", "bd09"):
+    if not crs.startswith("EPSG:"):
         check_lon_lat(item.x, item.y, prefix="location.")
-    lon, lat = (float(v) for v in to_wgs84(item.x, item.y, crs))
-    if crs.startswith("EPSG:"):
-        check_lon_lat(lon, lat, prefix="location.")
-    return crs, lon, lat
-
-
-def check_lon_lat(lon: float, lat: float, *, prefix: str = "") -> None:
-    """Finite, in range, and a hint when the two look swapped (a common client bug)."""
-    for name, value in (("lon", lon), ("lat", lat)):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise InvalidInput("must be a finite number", field=f"{prefix}{name}")
-    if not -90 <= lat <= 90:
-        hint = "; lon and lat look swapped" if -90 <= lon <= 90 else ""
-        raise InvalidInput(f"must be within [-90, 90], got {lat}{hint}", field=f"{prefix}lat")
-    if not -180 <= lon <= 180:
-        raise InvalidInput(f"must be within [-180, 180], got {lon}", field=f"{prefix}lon")
+    return crs
 
 
 def possible_duplicates(

@@ -33,3 +33,21 @@ def current_revision(*, connection: Connection) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
     return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision() -> str:
+    """The newest revision shipped with this code."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def require_current(*, connection: Connection) -> None:
+    """Raise SchemaOutdated unless the database is at the newest revision."""
+    from geo.errors import SchemaOutdated
+
+    current, head = current_revision(connection=connection), head_revision()
+    if current != head:
+        raise SchemaOutdated(
+            f"the database schema is at {current or 'nothing'}, this code needs {head}: run `gridmap db migrate`"
+        )

@@ -34,27 +34,39 @@ def _current(role: AssignmentRole, codes):
     return sa.and_(Assignment.role == role, Assignment.area_code.in_(codes), Assignment.ended_at.is_(None))
 
 
-def responsible_worker(session: Session, *, grid_code: str) -> Worker | None:
-    """The grid's primary worker when on duty, else the first on-duty backup, else the
-    community lead (on duty or not: someone must own the case)."""
+def responsible_workers(session: Session, *, grid_codes: list[str]) -> dict[str, Worker | None]:
+    """For each grid: the primary worker when on duty, else the first on-duty backup, else the
+    community lead (on duty or not: someone must own the case). One query for all grids."""
+    grids = sorted(set(grid_codes))
+    if not grids:
+        return {}
+    communities = sorted({g[:12] for g in grids})
     rows = session.execute(
-        sa.select(Worker, Assignment.role, Assignment.rank)
+        sa.select(Worker, Assignment.area_code, Assignment.role, Assignment.rank)
         .join(Assignment, Assignment.worker_id == Worker.id)
         .where(
             sa.or_(
-                _current(AssignmentRole.primary, [grid_code]),
-                _current(AssignmentRole.backup, [grid_code]),
-                _current(AssignmentRole.lead, [grid_code[:12]]),
+                _current(AssignmentRole.primary, grids),
+                _current(AssignmentRole.backup, grids),
+                _current(AssignmentRole.lead, communities),
             )
         )
     ).all()
     order = {AssignmentRole.primary: 0, AssignmentRole.backup: 1, AssignmentRole.lead: 2}
-    ranked = sorted(rows, key=lambda r: (order[r.role], r.rank, r.Worker.id))
-    for r in ranked:
-        if r.role != AssignmentRole.lead and r.Worker.on_duty:
-            return r.Worker
-    leads = [r.Worker for r in ranked if r.role == AssignmentRole.lead]
-    return leads[0] if leads else None
+    by_area: dict[str, list] = {}
+    for r in sorted(rows, key=lambda r: (order[r.role], r.rank, r.Worker.id)):
+        by_area.setdefault(r.area_code, []).append(r)
+    chosen: dict[str, Worker | None] = {}
+    for grid in grids:
+        on_duty = next((r.Worker for r in by_area.get(grid, []) if r.Worker.on_duty), None)
+        lead = next((r.Worker for r in by_area.get(grid[:12], []) if r.role == AssignmentRole.lead), None)
+        chosen[grid] = on_duty or lead
+    return chosen
+
+
+def responsible_worker(session: Session, *, grid_code: str) -> Worker | None:
+    """The one worker who gets a new case in ``grid_code`` (see ``responsible_workers``)."""
+    return responsible_workers(session, grid_codes=[grid_code])[grid_code]
 
 
 def lead_of(session: Session, *, area_code: str) -> Worker | None:

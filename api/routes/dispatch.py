@@ -12,10 +12,9 @@ from api.deps import CityConfigDep, SessionDep
 from api.report_views import worker_brief
 from api.schemas.reports import ContactOut, DispatchOut, NearbyWorker, PositionIn, PositionOut
 from api.security import RequireStaff, StaffFlag
-from geo.coords import normalise_crs, to_wgs84
+from geo.coords import check_lon_lat, normalise_crs, to_wgs84
 from geo.dispatch import Contact, escalation_chain, nearest_on_duty, responsible_contacts, update_position
 from geo.generations import active_generation_id
-from geo.intake import check_lon_lat
 from geo.matching import match_location
 
 router = APIRouter(tags=["dispatch"])

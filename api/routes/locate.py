@@ -7,22 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.deps import SessionDep
-from api.errors import FieldError
 from api.routes.grids import GenerationQuery
 from api.schemas import LocateOut
 from api.views import area_detail_feature
+from geo.coords import check_lon_lat
 from geo.locate import locate
 
 router = APIRouter(tags=["locate"])
-
-
-def check_lon_lat(lon: float, lat: float) -> None:
-    """Range checks with a hint when the two look swapped (a very common client bug)."""
-    if not -90 <= lat <= 90:
-        hint = "; lon and lat look swapped" if -90 <= lon <= 90 and -180 <= lat <= 180 else ""
-        raise FieldError("lat", f"must be within [-90, 90], got {lat}{hint}")
-    if not -180 <= lon <= 180:
-        raise FieldError("lon", f"must be within [-180, 180], got {lon}")
 
 
 @router.get(

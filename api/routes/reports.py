@@ -7,13 +7,26 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
+from pydantic import TypeAdapter, ValidationError
 
 from api.deps import ApiSettingsDep, CityConfigDep, SessionDep
 from api.errors import FieldError
-from api.report_views import created_view, id_from_key, report_view
+from api.report_views import created_view, id_from_key, report_view, worker_brief
 from api.routes.grids import parse_bbox
-from api.schemas.reports import RatingIn, ReportCreated, ReportIn, ReportOut, ReportPage, TransitionIn
+from api.errors import validation_fields
+from api.schemas.reports import (
+    BatchIn,
+    BatchItemOut,
+    BatchOut,
+    RatingIn,
+    ReportCreated,
+    ReportIn,
+    ReportOut,
+    ReportPage,
+    TransitionIn,
+)
 from api.security import RequireStaff, StaffFlag
+from geo.batch_intake import submit_batch
 from geo.generations import active_generation_id
 from geo.intake import ReportInput, submit_report
 from geo.models import ReportStatus
@@ -54,6 +67,40 @@ def post_report(
     if not result.created:
         response.status_code = 200
     return created_view(result)
+
+
+_REPORT_IN = TypeAdapter(ReportIn)
+
+
+@router.post("/reports/batch", response_model=BatchOut)
+def post_batch(body: BatchIn, session: SessionDep, config: CityConfigDep):
+    """Up to 10,000 reports; each item is validated and answered on its own (201, 200, 409 or 422),
+    so one bad item never sinks the others. Items are matched exactly like single reports."""
+    parsed, results = [], {}
+    for index, raw in enumerate(body.reports):
+        try:
+            parsed.append((index, to_input(_REPORT_IN.validate_python(raw), idempotency_key=None)))
+        except ValidationError as exc:
+            fields = validation_fields(exc.errors())
+            results[index] = BatchItemOut(index=index, status=422, error={
+                "code": "invalid_request", "message": "; ".join(f"{f['field']}: {f['reason']}" for f in fields),
+                "fields": fields})
+    for o in submit_batch(session, items=parsed, config=config, now=utcnow()):
+        if o.error is not None:
+            err = {"code": "invalid_request" if o.status == 422 else o.error.code, "message": o.error.message}
+            if "field" in o.error.details:
+                err["fields"] = [{"field": o.error.details["field"], "reason": o.error.message}]
+            results[o.index] = BatchItemOut(index=o.index, status=o.status, error=err)
+        else:
+            results[o.index] = BatchItemOut(index=o.index, status=o.status, report=ReportCreated(
+                id=o.report_id, grid_code=o.grid_code, generation=o.generation, match=o.match,
+                distance_m=o.distance_m, worker=worker_brief(o.worker),
+                status=o.report_status, due_at=o.due_at, escalation_level=o.escalation_level,
+                possible_duplicates=[]))
+    session.commit()
+    items = [results[i] for i in sorted(results)]
+    return BatchOut(created=sum(r.status == 201 for r in items), replayed=sum(r.status == 200 for r in items),
+                    failed=sum(r.status >= 400 for r in items), results=items)
 
 
 @router.get("/reports/{report_id}", response_model=ReportOut)
