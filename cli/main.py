@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 
 from cli.common import console, database, fail, progress
+from cli.maps import map_app
+from cli.match import match as match_command
 
 app = typer.Typer(help="gridmap: grid-based city governance on PostGIS.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -17,7 +19,8 @@ grids_app = typer.Typer(help="Grid boundaries.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(grids_app, name="grids")
-app.command("match")(__import__("cli.match", fromlist=["match"]).match)
+app.add_typer(map_app, name="map")
+app.command("match")(match_command)
 
 
 @db_app.command("migrate")
@@ -119,6 +122,7 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default GRIDMAP_HOST or 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default GRIDMAP_PORT or 8000).")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes (default GRIDMAP_WORKERS or 1).")] = None,
+    access_log: Annotated[bool, typer.Option(help="Log every request (costs ~5 % at full load).")] = True,
 ) -> None:
     """Serve the API (OpenAPI docs at /docs) in the foreground."""
     import uvicorn
@@ -130,7 +134,7 @@ def serve(
     console.print(f"serving on http://{bind_host}:{bind_port}  (docs: /docs, health: /healthz)")
     uvicorn.run(
         "api.app:create_app", factory=True, host=bind_host, port=bind_port,
-        workers=workers or settings.workers, log_level="info",
+        workers=workers or settings.workers, log_level="info", access_log=access_log,
     )
 
 
