@@ -25,3 +25,11 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
   || die "$PY is $("$PY" -V 2>&1); gridmap needs Python 3.11 or newer (set PYTHON=/path/to/python3.11)"
+# Debian's Chromium drives the real-browser map tests (playwright with executable_path; never
+# `playwright install`, which would download a browser from the internet).
+# A small CJK font (5 MB) so the test screenshots show the Chinese names instead of boxes.
+if { [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/truetype/wqy ]; } && command -v apt-get >/dev/null 2>&1; then
+  log "installing chromium and a CJK font (browser tests of the maps)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null
+fi

@@ -1,0 +1,256 @@
+"""Map pages (Folium, built in ``maps/``), their GeoJSON feeds and downloads, the public embed,
+the public grid page with its QR code, and the ``/assets`` mount that replaces the CDNs.
+
+Pages are built per request from aggregates (``geo.mapdata`` / ``geo.analysis``); the
+``Server-Timing`` header reports the build time in milliseconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import segno
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, Response
+from fastapi import Path as PathParam
+from fastapi.responses import HTMLResponse
+from starlette.staticfiles import StaticFiles
+
+from api.deps import SessionDep
+from api.page_cache import PageCache
+from api.routes.grids import parse_bbox
+from geo.analysis import analyse_hotspots, command_center_data, public_hexes
+from geo.areas import area_path, area_workers, get_area
+from geo.generations import active_generation_id
+from geo.mapdata import area_shapes, live_reports, parse_category, worker_positions
+from geo.models import AreaLevel
+from maps.assets import PATCHED, allowed_asset, read_asset
+from maps.base import render
+from maps.command_center import LiveSources, build_command_center
+from maps.exports import analysis_csv, analysis_geojson
+from maps.grid_page import build_grid_page
+from maps.hotspots import build_embed, build_hotspots
+from maps.settings import MapSettings
+
+router = APIRouter(tags=["maps"])
+
+Since = Annotated[datetime | None, Query(description="Window start (ISO 8601; default: 12 weeks before `until`).")]
+Until = Annotated[datetime | None, Query(description="Window end, exclusive (default: just after the newest report).")]
+Category = Annotated[str | None, Query(description="all, disputes, safety, urban, other, a key or a 2-digit code.")]
+GRID_CODE = PathParam(pattern=r"^[0-9]{6}([0-9]{3}){0,3}$", description="6, 9, 12 or 15 digits")
+
+
+class AssetFiles(StaticFiles):
+    """node_modules, but only the files the maps link (and the images/fonts their CSS loads)."""
+
+    async def get_response(self, path: str, scope):
+        rel = path.replace("\\", "/")
+        if not allowed_asset(rel):
+            raise HTTPException(status_code=404, detail="not a map asset")
+        if rel in PATCHED:  # served from memory with its CDN URLs rewritten (maps.assets)
+            return Response(read_asset(Path(self.directory), rel), media_type="text/css",
+                            headers={"Cache-Control": "public, max-age=86400"})
+        response = await super().get_response(path, scope)
+        response.headers.setdefault("Cache-Control", "public, max-age=86400")
+        return response
+
+
+def install(app: FastAPI, settings: MapSettings | None = None) -> None:
+    """Add the map routes and the ``/assets`` mount to ``app``."""
+    settings = settings or MapSettings()
+    app.state.map_settings = settings
+    app.state.map_cache = PageCache(settings.cache_ttl_s)
+    app.include_router(router)
+    app.mount("/assets", AssetFiles(directory=settings.assets_dir, check_dir=False), name="assets")
+
+
+def _settings(request: Request) -> MapSettings:
+    return request.app.state.map_settings
+
+
+def _cache(request: Request) -> PageCache:
+    return request.app.state.map_cache
+
+
+def _utc(dt: datetime | None) -> datetime | None:
+    return dt.replace(tzinfo=UTC) if dt is not None and dt.tzinfo is None else dt
+
+
+def _html(page: str, started: float, *, headers: dict[str, str] | None = None) -> HTMLResponse:
+    h = {"Server-Timing": f"build;dur={(time.perf_counter() - started) * 1000:.1f}", "Cache-Control": "no-cache"}
+    h.update(headers or {})
+    return HTMLResponse(page, headers=h)
+
+
+@router.get("/maps/command-center", response_class=HTMLResponse)
+def command_center(
+    request: Request, session: SessionDep, since: Since = None, until: Until = None,
+    level: Annotated[AreaLevel, Query(description="Hierarchy level shown first.")] = AreaLevel.grid,
+):
+    """The wall map: areas by open cases (every level an overlay), heat per group, live layers."""
+    started = time.perf_counter()
+    settings = _settings(request)
+    data = command_center_data(session, generation=active_generation_id(session), now=datetime.now(UTC),
+                               since=_utc(since), until=_utc(until), max_cells=settings.hex_max_cells)
+    live = LiveSources(
+        reports_url=str(request.url_for("live_reports_feed").path),
+        workers_url=str(request.url_for("workers_feed").path), interval_ms=settings.live_interval_ms,
+    )
+    m = build_command_center(
+        areas=data.areas, heat=data.heat, live=live, bounds=data.bounds, settings=settings,
+        default_level=level.value, window_label=f"{data.since:%Y-%m-%d} – {data.until:%Y-%m-%d}",
+    )
+    page, _ = render(m, title="gridmap command centre")
+    return _html(page, started)
+
+
+def _geojson(features: list[dict]) -> Response:
+    body = orjson.dumps({"type": "FeatureCollection", "features": features})
+    return Response(body, media_type="application/geo+json", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/maps/feeds/reports.geojson", name="live_reports_feed")
+def live_reports_feed(request: Request, session: SessionDep):
+    """New reports (last GRIDMAP_MAP_LIVE_WINDOW_H hours) and the most overdue open cases.
+    Points, category, status, grid: no reporter, phone or description."""
+    window = timedelta(hours=_settings(request).live_window_h)
+    return _geojson(live_reports(session, now=datetime.now(UTC), window=window))
+
+
+@router.get("/maps/feeds/workers.geojson", name="workers_feed")
+def workers_feed(session: SessionDep):
+    """On-duty workers' last positions with public name and role."""
+    return _geojson(worker_positions(session))
+
+
+def _analysis(request: Request, session, *, category, since, until, level, resolution, bbox):
+    label, codes = parse_category(category)
+    return analyse_hotspots(
+        session, generation=active_generation_id(session), label=label, categories=codes,
+        since=_utc(since), until=_utc(until), level=level, resolution=resolution,
+        max_cells=_settings(request).hex_max_cells, bbox=parse_bbox(bbox),
+    )
+
+
+Level = Annotated[AreaLevel, Query(description="Level of the per-area Gi* (grid, community, street, district).")]
+Resolution = Annotated[int | None, Query(ge=5, le=10, description="H3 resolution (default: from the extent).")]
+BBoxQ = Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat: analyse this extent only.")]
+
+
+@router.get("/maps/hotspots", response_class=HTMLResponse)
+def hotspots_page(
+    request: Request, session: SessionDep, category: Category = None, since: Since = None, until: Until = None,
+    level: Level = AreaLevel.grid, resolution: Resolution = None, bbox: BBoxQ = None,
+):
+    """Density, Gi* hot/cold spots per hexagon and per area, weekly animation, downloads."""
+    started = time.perf_counter()
+    query = str(request.url.query)
+    downloads = {
+        f"{unit} {fmt}": f"{request.url_for('hotspots_' + fmt).path}?{query}{'&' if query else ''}unit={unit}"
+        for unit in ("hex", "area") for fmt in ("csv", "geojson")
+    }
+
+    def build() -> str:
+        a = _analysis(request, session, category=category, since=since, until=until, level=level,
+                      resolution=resolution, bbox=bbox)
+        return render(build_hotspots(a, settings=_settings(request), downloads=downloads), title="gridmap hot spots")[0]
+
+    key = ("hotspots", active_generation_id(session), category, since, until, level, resolution, bbox)
+    page, hit = _cache(request).get_or_build(key, build)
+    return _html(page, started, headers={"X-Cache": "hit" if hit else "miss"})
+
+
+Unit = Annotated[str, Query(pattern="^(hex|area)$", description="hex: H3 cells; area: areas of `level`.")]
+
+
+@router.get("/maps/hotspots.csv", name="hotspots_csv")
+def hotspots_csv(
+    request: Request, session: SessionDep, category: Category = None, since: Since = None, until: Until = None,
+    level: Level = AreaLevel.grid, resolution: Resolution = None, bbox: BBoxQ = None, unit: Unit = "hex",
+):
+    """The analysis as CSV: one row per hexagon or area with count, Gi* z, p and class."""
+    a = _analysis(request, session, category=category, since=since, until=until, level=level,
+                  resolution=resolution, bbox=bbox)
+    return Response(analysis_csv(a, unit=unit), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="hotspots-{unit}.csv"'})
+
+
+@router.get("/maps/hotspots.geojson", name="hotspots_geojson")
+def hotspots_geojson(
+    request: Request, session: SessionDep, category: Category = None, since: Since = None, until: Until = None,
+    level: Level = AreaLevel.grid, resolution: Resolution = None, bbox: BBoxQ = None, unit: Unit = "hex",
+):
+    """The analysis as GeoJSON (hexagon polygons, or areas' simplified outlines)."""
+    a = _analysis(request, session, category=category, since=since, until=until, level=level,
+                  resolution=resolution, bbox=bbox)
+    if unit == "area":  # every area, not only the significant ones the page draws
+        a.area_shapes = area_shapes(session, generation=active_generation_id(session), level=level,
+                                    codes=list(a.areas["code"]))
+    return Response(analysis_geojson(a, unit=unit), media_type="application/geo+json",
+                    headers={"Content-Disposition": f'attachment; filename="hotspots-{unit}.geojson"'})
+
+
+@router.get("/embed/hotspots", response_class=HTMLResponse)
+def embed_hotspots(request: Request, session: SessionDep, category: Category = None, since: Since = None,
+                   until: Until = None):
+    """The public, iframe-friendly hot-spot map: hexagon counts only, cells under 5 suppressed."""
+    started = time.perf_counter()
+    settings = _settings(request)
+    label, codes = parse_category(category)
+    gid = active_generation_id(session)
+
+    def build() -> tuple[str, str]:
+        p = public_hexes(session, generation=gid, label=label, categories=codes, since=_utc(since),
+                         until=_utc(until), min_count=settings.embed_min_count, max_cells=settings.hex_max_cells)
+        page = render(build_embed(p, settings=settings), title="hot spots")[0]
+        return page, '"' + hashlib.sha256(page.encode()).hexdigest()[:32] + '"'
+
+    (page, etag), hit = _cache(request).get_or_build(("embed", gid, label, since, until), build)
+    headers = {
+        "ETag": etag,
+        "Cache-Control": f"public, max-age={settings.embed_max_age_s}",
+        "Content-Security-Policy": f"frame-ancestors {settings.frame_ancestors}",
+        "X-Cache": "hit" if hit else "miss",
+    }
+    if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers=headers)
+    return _html(page, started, headers=headers)
+
+
+def _grid_url(request: Request, code: str) -> str:
+    base = _settings(request).public_base_url
+    path = request.url_for("grid_page", code=code).path
+    return f"{base.rstrip('/')}{path}" if base else str(request.url_for("grid_page", code=code))
+
+
+@router.get("/grids/{code}", response_class=HTMLResponse, name="grid_page")
+def grid_page(request: Request, session: SessionDep, code: Annotated[str, GRID_CODE]):
+    """The public page of one area: outline, hierarchy, workers' public names and roles, report link, QR."""
+    started = time.perf_counter()
+    gid = active_generation_id(session)
+    area = get_area(session, code=code, generation=gid)
+    settings = _settings(request)
+    m = build_grid_page(
+        area=area, path=area_path(session, code=code, generation=gid),
+        workers=area_workers(session, codes=[code])[code], report_url=settings.report_url.format(code=code),
+        qr_url=request.url_for("grid_qr", code=code, fmt="svg").path, settings=settings,
+    )
+    page, _ = render(m, title=f"{area.name} {area.code}")
+    return _html(page, started, headers={"Cache-Control": "public, max-age=300"})
+
+
+@router.get("/grids/{code}/qr.{fmt}", name="grid_qr")
+def grid_qr(request: Request, session: SessionDep, code: Annotated[str, GRID_CODE],
+            fmt: Annotated[str, PathParam(pattern="^(png|svg)$")], scale: Annotated[int, Query(ge=1, le=40)] = 10):
+    """A QR code (error correction M) of the grid page's absolute URL, for printing on a sign."""
+    get_area(session, code=code, generation=active_generation_id(session), with_geometry=False)  # 404 if unknown
+    qr = segno.make(_grid_url(request, code), error="m", micro=False)
+    buf = io.BytesIO()
+    qr.save(buf, kind=fmt, scale=scale, border=4)
+    media = "image/png" if fmt == "png" else "image/svg+xml"
+    return Response(buf.getvalue(), media_type=media, headers={"Cache-Control": "public, max-age=86400"})

@@ -1,0 +1,99 @@
+"""`gridmap map ...`: standalone map pages for reports and offline use.
+
+A standalone page cannot fetch from the app, so its data is embedded (the live layers hold a
+snapshot) and every JS/CSS asset (with the images and fonts its CSS loads) is copied into
+``<name>_files/`` next to the HTML and linked relatively: the HTML file plus that folder open
+from disk, or any static host, with no network at all.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.common import console, database, fail
+
+map_app = typer.Typer(help="Standalone map pages (offline: assets copied next to the page).", no_args_is_help=True)
+
+Out = Annotated[Path, typer.Option("--out", "-o", help="HTML file to write; assets go to <name>_files/.")]
+Since = Annotated[datetime | None, typer.Option(help="Window start (default: 12 weeks before --until).")]
+Until = Annotated[datetime | None, typer.Option(help="Window end (default: just after the newest report).")]
+
+
+def _utc(dt: datetime | None) -> datetime | None:
+    return dt.replace(tzinfo=UTC) if dt is not None and dt.tzinfo is None else dt
+
+
+def _write(m, out: Path, title: str) -> None:
+    from maps.assets import copy_assets
+    from maps.base import render
+    from maps.settings import MapSettings
+
+    folder = f"{out.stem}_files"
+    page, used = render(m, asset_base=folder, title=title)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    copy_assets(used, assets_dir=MapSettings().assets_dir, dest=out.parent / folder)
+    out.write_text(page, encoding="utf-8")
+    console.print(f"wrote {out} ({len(page.encode()) / 1e6:.2f} MB) and {len(used)} assets in {out.parent / folder}/")
+
+
+@map_app.command("command-center")
+def command_center(out: Out, since: Since = None, until: Until = None,
+                   level: Annotated[str, typer.Option(help="Level shown first.")] = "grid") -> None:
+    """The command-centre map with a snapshot of the live layers."""
+    from sqlalchemy.orm import Session
+
+    from geo.analysis import command_center_data
+    from geo.generations import active_generation_id
+    from geo.mapdata import live_reports, worker_positions
+    from maps.command_center import LiveSources, build_command_center
+    from maps.settings import MapSettings
+
+    settings = MapSettings()
+    now = datetime.now(UTC)
+    with database() as (engine, _), Session(engine) as session:
+        data = command_center_data(session, generation=active_generation_id(session), now=now,
+                                   since=_utc(since), until=_utc(until), max_cells=settings.hex_max_cells)
+        live = LiveSources(
+            reports_snapshot=live_reports(session, now=now, window=timedelta(hours=settings.live_window_h)),
+            workers_snapshot=worker_positions(session),
+        )
+    if level not in data.areas:
+        raise fail(f"unknown level {level!r}", f"use one of: {', '.join(data.areas)}")
+    m = build_command_center(areas=data.areas, heat=data.heat, live=live, bounds=data.bounds, settings=settings,
+                             default_level=level, window_label=f"{data.since:%Y-%m-%d} – {data.until:%Y-%m-%d}")
+    _write(m, out, f"gridmap command centre {now:%Y-%m-%d %H:%M} UTC")
+
+
+@map_app.command("hotspots")
+def hotspots(
+    out: Out, since: Since = None, until: Until = None,
+    category: Annotated[str, typer.Option(help="all, a group (disputes, safety, urban, other), a key or code.")] = "all",
+    level: Annotated[str, typer.Option(help="Level of the per-area Gi*.")] = "grid",
+    resolution: Annotated[int | None, typer.Option(min=5, max=10, help="H3 resolution (default: by extent).")] = None,
+) -> None:
+    """The hot-spot analysis page (density, Gi* per hexagon and per area, weekly animation)."""
+    from sqlalchemy.orm import Session
+
+    from geo.analysis import analyse_hotspots
+    from geo.errors import InvalidInput
+    from geo.generations import active_generation_id
+    from geo.mapdata import parse_category
+    from geo.models import AreaLevel
+    from maps.hotspots import build_hotspots
+    from maps.settings import MapSettings
+
+    try:
+        label, codes = parse_category(category)
+        lvl = AreaLevel(level)
+    except (InvalidInput, ValueError) as exc:
+        raise fail(str(exc)) from None
+    settings = MapSettings()
+    with database() as (engine, _), Session(engine) as session:
+        a = analyse_hotspots(session, generation=active_generation_id(session), label=label, categories=codes,
+                             since=_utc(since), until=_utc(until), level=lvl, resolution=resolution,
+                             max_cells=settings.hex_max_cells)
+    _write(build_hotspots(a, settings=settings), out, f"gridmap hot spots: {label}")

@@ -1,0 +1,256 @@
+"""Hot-spot analysis and the public aggregate: queries (``geo.mapdata``) + statistics
+(``geo.hotspots``) → plain data the map builders and the download endpoints render.
+
+Default window: the 12 weeks up to the newest report (not "now", so a historical demo city
+still has data). All coordinates WGS-84 degrees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import h3
+import numpy as np
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from geo import hotspots as hs
+from geo.areas import BBox
+from geo.mapdata import (
+    ReportFilter,
+    area_adjacency,
+    area_codes,
+    area_shapes,
+    city_outline,
+    latest_report_time,
+    snapped_counts,
+    week_start,
+    window_aggregates,
+)
+from geo.models import AreaLevel
+
+DEFAULT_WINDOW = timedelta(weeks=12)
+# Entries (week × non-empty cell) the animation may ship: ≈ 25 bytes each in the page.
+ANIMATION_BUDGET = 20_000
+
+
+def default_window(session: Session, since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
+    """Fill a missing bound: ``until`` = just after the newest report (or now), ``since`` = 12 weeks earlier."""
+    if until is None:
+        latest = latest_report_time(session)
+        until = (latest + timedelta(seconds=1)) if latest else datetime.now().astimezone()
+    if since is None:
+        since = until - DEFAULT_WINDOW
+    return since, until
+
+
+def snap_for(res: int, *, per_edge: int = 3) -> float:
+    """Lattice step (degrees) for pre-aggregating in SQL: a third of the hexagon edge, so a
+    lattice cell straddling two hexagons misplaces only a sliver of reports (each lattice cell
+    goes whole to the hexagon holding its centre)."""
+    return h3.average_hexagon_edge_length(res, "km") / per_edge / 111.0
+
+
+@dataclass
+class HotspotAnalysis:
+    """Everything the hot-spot page shows. ``hexes``: cell, n, z, p, klass over the whole study
+    area (zeros included); ``areas``: code, name, n, z, p, klass per area of ``level``;
+    ``weeks``: (ISO week start, [[lat, lon, n], ...]) frames at ``animation_res``."""
+
+    label: str
+    since: datetime
+    until: datetime
+    resolution: int
+    level: AreaLevel
+    total: int
+    bounds: tuple[float, float, float, float]
+    outline: dict | None
+    hexes: pd.DataFrame
+    areas: pd.DataFrame
+    area_shapes: dict[str, tuple[str, str]] = field(default_factory=dict)
+    weeks: list[tuple[str, list[list[float]]]] = field(default_factory=list)
+    animation_res: int = 0
+
+
+def analyse_hotspots(
+    session: Session,
+    *,
+    generation: int,
+    label: str,
+    categories: tuple[str, ...] | None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    level: AreaLevel = AreaLevel.grid,
+    resolution: int | None = None,
+    max_cells: int = 1500,
+    bbox: BBox | None = None,
+) -> HotspotAnalysis:
+    """Aggregate reports to H3 cells and areas and run Gi* on both (FDR-corrected).
+
+    ``resolution`` None: chosen so the extent holds at most ``max_cells`` hexagons.
+    """
+    since, until = default_window(session, since, until)
+    outline, bounds = city_outline(session, generation=generation)
+    if bbox is not None:
+        bounds = (bbox.minlon, bbox.minlat, bbox.maxlon, bbox.maxlat)
+    bounds = bounds or (-180.0, -85.0, 180.0, 85.0)
+    res = resolution or hs.choose_resolution(bounds, max_cells=max_cells)
+    flt = ReportFilter(categories=categories, since=since, until=until, bbox=bbox)
+
+    anim_res = max(hs.MIN_RES, res - 1)
+    aggs = window_aggregates(session, flt, snap_deg=snap_for(res), coarse_snap_deg=snap_for(anim_res, per_edge=1),
+                             code_length=level.code_length)
+    counts = hs.to_cells(aggs.fine["lon"].to_numpy(), aggs.fine["lat"].to_numpy(), aggs.fine["n"].to_numpy(), res=res)
+    study = hs.study_cells(outline if bbox is None else None, res=res, extra=list(counts.index))
+    x = counts.reindex(study, fill_value=0).to_numpy()
+    gi = hs.gi_star(x, hs.hex_neighbours(study, k=1))
+    hexes = pd.DataFrame({"cell": study, "n": x, "z": gi.z, "p": gi.p, "klass": gi.klass})
+
+    codes, neigh = _area_neighbours(session, generation=generation, level=level)
+    per_area = aggs.areas.reindex(codes, fill_value=0)
+    agi = hs.gi_star(per_area.to_numpy(), neigh)
+    areas = pd.DataFrame({"code": codes, "n": per_area.to_numpy(), "z": agi.z, "p": agi.p, "klass": agi.klass})
+    significant = [c for c, k in zip(codes, agi.klass) if k != 0]
+    shapes = area_shapes(session, generation=generation, level=level, codes=significant)
+    areas["name"] = [shapes.get(c, ("", ""))[0] for c in codes]
+
+    weeks, anim_res = _weekly_frames(aggs.weekly, res=anim_res)
+    return HotspotAnalysis(
+        label=label, since=since, until=until, resolution=res, level=level, total=int(x.sum()),
+        bounds=bounds, outline=outline, hexes=hexes, areas=areas, area_shapes=shapes,
+        weeks=weeks, animation_res=anim_res,
+    )
+
+
+_neighbour_cache: dict[tuple, tuple[list[str], list[np.ndarray]]] = {}
+
+
+def _area_neighbours(session: Session, *, generation: int, level: AreaLevel) -> tuple[list[str], list[np.ndarray]]:
+    """Codes of ``level`` and, per code, the indexes of itself and its queen neighbours (cached:
+    a generation's areas never change)."""
+    key = (session.get_bind().engine.url.render_as_string(hide_password=True), generation, level.value)
+    if key not in _neighbour_cache:
+        codes = area_codes(session, generation=generation, level=level)
+        adj = area_adjacency(session, generation=generation, level=level)
+        index = {c: i for i, c in enumerate(codes)}
+        _neighbour_cache[key] = (codes, [
+            np.array([i, *(index[n] for n in adj.get(c, ()) if n in index)], dtype=np.int64)
+            for i, c in enumerate(codes)
+        ])
+    return _neighbour_cache[key]
+
+
+def _weekly_frames(pts: pd.DataFrame, *, res: int) -> tuple[list, int]:
+    """Weekly counts per H3 cell, coarsened (parent cells) until they fit ANIMATION_BUDGET."""
+    if pts.empty:
+        return [], res
+    cells = hs.cells_of(pts["lon"].to_numpy(), pts["lat"].to_numpy(), res=res)
+    frame = pd.DataFrame({"week": pts["week"], "cell": cells, "n": pts["n"]}).groupby(["week", "cell"]).sum()
+    while len(frame) > ANIMATION_BUDGET and res > hs.MIN_RES:
+        res -= 1
+        flat = frame.reset_index()
+        flat["cell"] = [h3.cell_to_parent(c, res) for c in flat["cell"]]
+        frame = flat.groupby(["week", "cell"]).sum()
+    out = []
+    for week, group in frame.reset_index().groupby("week", sort=True):
+        out.append((
+            week_start(week).isoformat(),
+            [[*hs.cell_centre(c, decimals=4), int(n)] for c, n in zip(group["cell"], group["n"])],
+        ))
+    return out, res
+
+
+@dataclass(frozen=True, slots=True)
+class PublicHexes:
+    """The only report data the public embed receives: cells with at least ``min_count`` reports."""
+
+    label: str
+    since: datetime
+    until: datetime
+    resolution: int
+    min_count: int
+    cells: list[tuple[str, int]]
+    suppressed: int
+    bounds: tuple[float, float, float, float]
+    outline: dict | None = None
+
+
+def public_hexes(
+    session: Session,
+    *,
+    generation: int,
+    label: str,
+    categories: tuple[str, ...] | None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    min_count: int = 5,
+    max_cells: int = 1500,
+) -> PublicHexes:
+    """Hexagon counts with every cell below ``min_count`` dropped (not rounded, not merged)."""
+    if min_count < 5:
+        raise ValueError("the public suppression threshold is never below 5 reports")
+    since, until = default_window(session, since, until)
+    outline, bounds = city_outline(session, generation=generation)
+    bounds = bounds or (-180.0, -85.0, 180.0, 85.0)
+    res = hs.choose_resolution(bounds, max_cells=max_cells)
+    flt = ReportFilter(categories=categories, since=since, until=until)
+    pts = snapped_counts(session, flt, snap_deg=snap_for(res))
+    counts = hs.to_cells(pts["lon"].to_numpy(), pts["lat"].to_numpy(), pts["n"].to_numpy(), res=res)
+    kept = counts[counts >= min_count].sort_index()
+    return PublicHexes(
+        label=label, since=since, until=until, resolution=res, min_count=min_count,
+        cells=[(c, int(n)) for c, n in kept.items()], suppressed=int((counts < min_count).sum()), bounds=bounds,
+        outline=outline,
+    )
+
+
+def heat_by_group(
+    session: Session, *, since: datetime, until: datetime, res: int
+) -> dict[str, list[list[float]]]:
+    """Heat points per category group (and ``all``): H3 cell centres [lat, lon, count] at ``res``."""
+    from geo.categories import BY_CODE, GROUPS
+
+    pts = snapped_counts(session, ReportFilter(since=since, until=until), snap_deg=snap_for(res, per_edge=2),
+                         by_category=True)
+    out: dict[str, list[list[float]]] = {g: [] for g in (*GROUPS, "all")}
+    if pts.empty:
+        return out
+    # One H3 lookup per lattice point for all groups, then plain group-bys.
+    pts["cell"] = hs.cells_of(pts["lon"].to_numpy(), pts["lat"].to_numpy(), res=res)
+    pts["group"] = pts["category"].map({int(code): cat.group for code, cat in BY_CODE.items()}).fillna("other")
+    totals = pts.groupby("cell")["n"].sum()
+    centre = {c: hs.cell_centre(c, decimals=4) for c in totals.index}
+    out["all"] = [[*centre[c], int(n)] for c, n in totals.items()]
+    for (group, cell), n in pts.groupby(["group", "cell"])["n"].sum().items():
+        out[group].append([*centre[cell], int(n)])
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class CommandCenterData:
+    """What the wall map shows: areas of every level below the city with open/overdue counts,
+    heat points per category group over [since, until), and the map extent."""
+
+    areas: dict[str, list]
+    heat: dict[str, list[list[float]]]
+    bounds: tuple[float, float, float, float] | None
+    since: datetime
+    until: datetime
+
+
+def command_center_data(
+    session: Session, *, generation: int, now: datetime, since: datetime | None = None,
+    until: datetime | None = None, max_cells: int = 1500,
+) -> CommandCenterData:
+    """Gather the command-centre aggregates (open counts are as of ``now``, heat over the window)."""
+    from geo.mapdata import area_status
+
+    since, until = default_window(session, since, until)
+    _, bounds = city_outline(session, generation=generation)
+    levels = [lv for lv in AreaLevel if lv is not AreaLevel.city]
+    areas = area_status(session, generation=generation, levels=levels, now=now)
+    # Heat one resolution finer than the analysis grid: blobs need more points than hexagons.
+    res = min(hs.MAX_RES, hs.choose_resolution(bounds, max_cells=max_cells) + 1) if bounds else 8
+    heat = heat_by_group(session, since=since, until=until, res=res)
+    return CommandCenterData(areas=areas, heat=heat, bounds=bounds, since=since, until=until)

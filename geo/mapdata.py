@@ -1,0 +1,385 @@
+"""The queries behind the maps: aggregated report counts, area status, live feeds.
+
+Everything is aggregated in PostGIS before it reaches Python, so results grow with the map
+extent and the number of areas, not with the number of reports. Geometry is EPSG:4326;
+GeoJSON is rounded to 5 decimals (≈ 1 m) because the maps need no more and pages stay small.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from itertools import chain
+
+import numpy as np
+import orjson
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, aliased
+
+from geo.areas import BBox
+from geo.categories import BY_CODE, CATALOGUE, GROUPS
+from geo.errors import InvalidInput
+from geo.generations import valid_in
+from geo.models import OPEN_STATUSES, Area, AreaLevel, Assignment, AssignmentRole, Report, Worker
+
+MAP_DECIMALS = 5
+# China Standard Time, UTC+8 all year (no DST): weeks start on Monday 00:00 local time.
+CITY_UTC_OFFSET_S = 8 * 3600
+# Simplification tolerance (degrees) per level: ~1 px at the zoom each level is looked at.
+SIMPLIFY_DEG = {
+    AreaLevel.city: 0.001, AreaLevel.district: 0.0005, AreaLevel.street: 0.0002,
+    AreaLevel.community: 0.0001, AreaLevel.grid: 0.00004,
+}
+
+
+def parse_category(value: str | None) -> tuple[str, tuple[str, ...] | None]:
+    """A category filter → (label, 2-digit codes or None for all).
+
+    Accepts ``all``/empty, a group (``disputes``, ``safety``, ``urban``, ``other``), a category
+    key (``urban_management``) or a 2-digit code (``30``). Raises InvalidInput(field=category).
+    """
+    v = (value or "all").strip().lower()
+    if v == "all":
+        return "all", None
+    if v in GROUPS:
+        return v, tuple(c.code for c in CATALOGUE if c.group == v)
+    for c in CATALOGUE:
+        if v in (c.code, c.key):
+            return c.key, (c.code,)
+    raise InvalidInput(
+        f"unknown category {value!r}: use all, a group ({', '.join(GROUPS)}), a key or a 2-digit code",
+        field="category",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ReportFilter:
+    """Which reports a map counts: category codes (None = all), ``since <= reported_at < until``."""
+
+    categories: tuple[str, ...] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    bbox: BBox | None = None
+
+    def conditions(self) -> list:
+        conds = []
+        if self.categories is not None:
+            conds.append(Report.category.in_(self.categories))
+        if self.since is not None:
+            conds.append(Report.reported_at >= self.since)
+        if self.until is not None:
+            conds.append(Report.reported_at < self.until)
+        if self.bbox is not None:
+            conds.append(sa.func.ST_Intersects(Report.location, self.bbox.envelope()))
+        return conds
+
+
+def latest_report_time(session: Session) -> datetime | None:
+    """``max(reported_at)``: default windows end here, so a historical demo still shows data."""
+    return session.scalar(sa.select(sa.func.max(Report.reported_at)))
+
+
+def snapped_counts(
+    session: Session, flt: ReportFilter, *, snap_deg: float, by_category: bool = False, by_week: bool = False
+) -> pd.DataFrame:
+    """Report counts on a lon/lat lattice of ``snap_deg`` degrees: columns lon, lat (cell centre,
+    degrees), n, and optionally category (as int, e.g. 30) and week (see :func:`week_start`)."""
+    ix = sa.cast(sa.func.floor(sa.func.ST_X(Report.location) / snap_deg), sa.Integer).label("ix")
+    iy = sa.cast(sa.func.floor(sa.func.ST_Y(Report.location) / snap_deg), sa.Integer).label("iy")
+    keys = [ix, iy]
+    if by_category:
+        # As an integer (codes are 2 digits) so every column is numeric: see _int_frame.
+        keys.append(sa.cast(Report.category, sa.Integer).label("category"))
+    if by_week:
+        # Monday-based week number in local time. Integer arithmetic on the epoch instead of
+        # date_trunc(..., tz): same result for a fixed-offset zone, several times cheaper.
+        local = sa.func.date_part("epoch", Report.reported_at) + CITY_UTC_OFFSET_S + 3 * 86400
+        keys.append(sa.cast(sa.func.floor(local / (7 * 86400)), sa.Integer).label("week"))
+    stmt = sa.select(*keys, sa.func.count().label("n")).where(*flt.conditions()).group_by(*keys)
+    frame = _int_frame(session, stmt, [k.name for k in keys] + ["n"])
+    frame["lon"] = (frame.pop("ix") + 0.5) * snap_deg
+    frame["lat"] = (frame.pop("iy") + 0.5) * snap_deg
+    return frame
+
+
+def _int_frame(session: Session, stmt, names: list[str]) -> pd.DataFrame:
+    """Run an all-integer query into a DataFrame through one int64 array: pandas' row-by-row
+    inference over Row objects costs more than the query itself at ~20k rows."""
+    rows = session.connection().execute(stmt).all()
+    arr = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=len(names) * len(rows))
+    arr = arr.reshape(-1, len(names))
+    return pd.DataFrame({name: arr[:, i] for i, name in enumerate(names)})
+
+
+@dataclass(frozen=True, slots=True)
+class WindowAggregates:
+    """One scan's worth of aggregates: fine lattice totals (lon, lat, n), coarse lattice per
+    week (lon, lat, week, n), and counts per area code prefix (code, n)."""
+
+    fine: pd.DataFrame
+    weekly: pd.DataFrame
+    areas: pd.Series
+
+
+def window_aggregates(
+    session: Session, flt: ReportFilter, *, snap_deg: float, coarse_snap_deg: float, code_length: int
+) -> WindowAggregates:
+    """The three aggregates of the hot-spot analysis from a single (index-only) scan, with
+    GROUPING SETS: reading 100k+ rows once instead of three times is most of the page's budget."""
+    x, y = sa.func.ST_X(Report.location), sa.func.ST_Y(Report.location)
+    local = sa.func.date_part("epoch", Report.reported_at) + CITY_UTC_OFFSET_S + 3 * 86400
+    inner = sa.select(
+        sa.cast(sa.func.floor(x / snap_deg), sa.Integer).label("ix"),
+        sa.cast(sa.func.floor(y / snap_deg), sa.Integer).label("iy"),
+        sa.cast(sa.func.floor(x / coarse_snap_deg), sa.Integer).label("cx"),
+        sa.cast(sa.func.floor(y / coarse_snap_deg), sa.Integer).label("cy"),
+        sa.cast(sa.func.floor(local / (7 * 86400)), sa.Integer).label("week"),
+        # Codes are digits (≤ 15 < 2^53): as bigint every column is numeric and the rows load
+        # straight into one int64 array instead of going through pandas' object inference.
+        sa.cast(sa.func.left(Report.grid_code, code_length), sa.BigInteger).label("code"),
+    ).where(*flt.conditions()).subquery()
+    c = inner.c
+    cols = [c.ix, c.iy, c.cx, c.cy, c.week, c.code]
+    stmt = sa.select(
+        sa.func.grouping(c.ix, c.cx, c.code), *(sa.func.coalesce(col, -1) for col in cols), sa.func.count()
+    ).group_by(sa.func.grouping_sets(sa.tuple_(c.ix, c.iy), sa.tuple_(c.cx, c.cy, c.week), sa.tuple_(c.code)))
+    # Three hash tables instead of three external sorts: lift work_mem for this transaction only.
+    session.execute(sa.select(sa.func.set_config("work_mem", "64MB", True)))
+    rows = session.connection().execute(stmt).all()
+    arr = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=8 * len(rows)).reshape(-1, 8)
+    g, ix, iy, cx, cy, week, code, n = arr.T
+    # grouping() bitmask over (ix, cx, code): 1 = not grouped by that column.
+    fine, weekly, areas = g == 0b011, g == 0b101, (g == 0b110) & (code >= 0)
+    return WindowAggregates(
+        fine=pd.DataFrame({"lon": (ix[fine] + 0.5) * snap_deg, "lat": (iy[fine] + 0.5) * snap_deg, "n": n[fine]}),
+        weekly=pd.DataFrame({"lon": (cx[weekly] + 0.5) * coarse_snap_deg, "lat": (cy[weekly] + 0.5) * coarse_snap_deg,
+                             "week": week[weekly], "n": n[weekly]}),
+        areas=pd.Series(n[areas], index=[f"{v:0{code_length}d}" for v in code[areas].tolist()], dtype="int64"),
+    )
+
+
+_area_code_cache: dict[tuple[str, int, str], list[str]] = {}
+
+
+def area_codes(session: Session, *, generation: int, level: AreaLevel) -> list[str]:
+    """Codes of the areas of ``level`` valid in ``generation``, sorted (cached: immutable)."""
+    key = (session.get_bind().engine.url.render_as_string(hide_password=True), generation, level.value)
+    if key not in _area_code_cache:
+        _area_code_cache[key] = list(session.scalars(
+            sa.select(Area.code).where(Area.level == level, valid_in(Area, generation)).order_by(Area.code)
+        ))
+    return _area_code_cache[key]
+
+
+def week_start(week: int) -> date:
+    """The local date (Monday) a week number of :func:`snapped_counts` starts on."""
+    return date(1970, 1, 1) + timedelta(days=7 * int(week) - 3)
+
+
+_city_cache: dict[tuple[str, int], tuple] = {}
+
+
+def city_outline(session: Session, *, generation: int) -> tuple[dict | None, tuple[float, float, float, float] | None]:
+    """(GeoJSON geometry of the top-level area(s), simplified; bounds minlon, minlat, maxlon, maxlat).
+    Cached per database and generation."""
+    key = (session.get_bind().engine.url.render_as_string(hide_password=True), generation)
+    if key not in _city_cache:
+        _city_cache[key] = _city_outline(session, generation=generation)
+    return _city_cache[key]
+
+
+def _city_outline(session: Session, *, generation: int) -> tuple:
+    level = AreaLevel.city if session.scalar(
+        sa.select(sa.func.count()).where(Area.level == AreaLevel.city, valid_in(Area, generation))
+    ) else AreaLevel.district
+    geom = sa.func.ST_Union(Area.geom)
+    row = session.execute(
+        sa.select(
+            sa.func.ST_AsGeoJSON(sa.func.ST_SimplifyPreserveTopology(geom, SIMPLIFY_DEG[AreaLevel.city]), MAP_DECIMALS),
+            sa.func.ST_XMin(sa.func.ST_Extent(Area.geom)), sa.func.ST_YMin(sa.func.ST_Extent(Area.geom)),
+            sa.func.ST_XMax(sa.func.ST_Extent(Area.geom)), sa.func.ST_YMax(sa.func.ST_Extent(Area.geom)),
+        ).where(Area.level == level, valid_in(Area, generation))
+    ).one()
+    if row[0] is None:
+        return None, None
+    return orjson.loads(row[0]), (row[1], row[2], row[3], row[4])
+
+
+@dataclass(frozen=True, slots=True)
+class AreaStatus:
+    """An area with its open and overdue case counts and its primary worker's public name."""
+
+    code: str
+    name: str
+    level: str
+    geometry_json: str
+    open: int
+    overdue: int
+    worker: str | None
+
+
+_outline_cache: dict[tuple[str, int, str], list[tuple[str, str, str]]] = {}
+_outline_lock = threading.Lock()
+
+
+def area_outlines(session: Session, *, generation: int, level: AreaLevel) -> list[tuple[str, str, str]]:
+    """(code, name, simplified GeoJSON) of every area of ``level`` in ``generation``, by code.
+
+    Cached per database, generation and level: simplifying 4,642 grids on every request of a
+    wall map that reloads all day would be wasted work, and a generation's areas never change.
+    """
+    key = (session.get_bind().engine.url.render_as_string(hide_password=True), generation, level.value)
+    with _outline_lock:
+        if key in _outline_cache:
+            return _outline_cache[key]
+    geom = sa.func.ST_AsGeoJSON(sa.func.ST_SimplifyPreserveTopology(Area.geom, SIMPLIFY_DEG[level]), MAP_DECIMALS)
+    rows = [tuple(r) for r in session.execute(
+        sa.select(Area.code, Area.name, geom).where(Area.level == level, valid_in(Area, generation)).order_by(Area.code)
+    )]
+    with _outline_lock:
+        _outline_cache[key] = rows
+    return rows
+
+
+def area_status(
+    session: Session, *, generation: int, levels: list[AreaLevel], now: datetime
+) -> dict[str, list[AreaStatus]]:
+    """Every area of each of ``levels`` with open/overdue counts and its current primary worker
+    (public name only). One count per grid (the partial open-status index), rolled up to every
+    level in Python by code prefix: grid codes start with their ancestors' codes."""
+    per_grid = session.execute(
+        sa.select(Report.grid_code, sa.func.count(), sa.func.count().filter(Report.due_at < now))
+        .where(Report.status.in_(OPEN_STATUSES), Report.grid_code.is_not(None))
+        .group_by(Report.grid_code)
+    ).all()
+    primaries = dict(session.execute(
+        sa.select(Assignment.area_code, Worker.public_name)
+        .join(Worker, Worker.id == Assignment.worker_id)
+        .where(Assignment.role == AssignmentRole.primary, Assignment.ended_at.is_(None))
+    ).all())
+    out: dict[str, list[AreaStatus]] = {}
+    for level in levels:
+        n = level.code_length
+        totals: dict[str, list[int]] = {}
+        for code, n_open, n_overdue in per_grid:
+            t = totals.setdefault(code[:n], [0, 0])
+            t[0] += n_open
+            t[1] += n_overdue
+        out[level.value] = [
+            AreaStatus(code, name, level.value, geometry, *totals.get(code, (0, 0)), primaries.get(code))
+            for code, name, geometry in area_outlines(session, generation=generation, level=level)
+        ]
+    return out
+
+
+def area_shapes(session: Session, *, generation: int, level: AreaLevel, codes: list[str]) -> dict[str, tuple[str, str]]:
+    """code -> (name, simplified GeoJSON geometry) for the given codes."""
+    if not codes:
+        return {}
+    geom = sa.func.ST_AsGeoJSON(sa.func.ST_SimplifyPreserveTopology(Area.geom, SIMPLIFY_DEG[level]), MAP_DECIMALS)
+    rows = session.execute(
+        sa.select(Area.code, Area.name, geom).where(Area.code.in_(codes), valid_in(Area, generation))
+    ).all()
+    return {r[0]: (r[1], r[2]) for r in rows}
+
+
+def area_counts(session: Session, flt: ReportFilter, *, generation: int, level: AreaLevel) -> pd.Series:
+    """Reports per area code of ``level`` (its grids' codes start with it), zeros included."""
+    prefix = sa.func.left(Report.grid_code, level.code_length).label("code")
+    counts = (
+        sa.select(prefix, sa.func.count().label("n"))
+        .where(*flt.conditions(), Report.grid_code.is_not(None))
+        .group_by(prefix)
+        .subquery()
+    )
+    rows = session.execute(
+        sa.select(Area.code, sa.func.coalesce(counts.c.n, 0))
+        .outerjoin(counts, counts.c.code == Area.code)
+        .where(Area.level == level, valid_in(Area, generation))
+        .order_by(Area.code)
+    ).all()
+    return pd.Series([int(r[1]) for r in rows], index=[r[0] for r in rows], dtype="int64")
+
+
+_adjacency_cache: dict[tuple[str, int, str], dict[str, list[str]]] = {}
+_adjacency_lock = threading.Lock()
+
+
+def area_adjacency(session: Session, *, generation: int, level: AreaLevel) -> dict[str, list[str]]:
+    """Queen contiguity (shared edge or vertex) of the areas of ``level`` in ``generation``.
+
+    Cached per database, generation and level: the areas valid in a generation never change.
+    """
+    key = (session.get_bind().engine.url.render_as_string(hide_password=True), generation, level.value)
+    with _adjacency_lock:
+        if key in _adjacency_cache:
+            return _adjacency_cache[key]
+    a, b = aliased(Area), aliased(Area)
+    rows = session.execute(
+        sa.select(a.code, b.code)
+        .join(b, sa.and_(sa.func.ST_Intersects(a.geom, b.geom), a.code != b.code))
+        .where(a.level == level, b.level == level, valid_in(a, generation), valid_in(b, generation))
+    ).all()
+    adj: dict[str, list[str]] = {}
+    for x, y in rows:
+        adj.setdefault(x, []).append(y)
+    with _adjacency_lock:
+        _adjacency_cache[key] = adj
+    return adj
+
+
+def live_reports(session: Session, *, now: datetime, window: timedelta, limit: int = 500) -> list[dict]:
+    """New reports of the last ``window`` and the most overdue open cases, as GeoJSON features.
+
+    Internal (command centre) only: exact points, but no reporter, phone or description.
+    """
+    cols = (Report.id, Report.category, Report.status, Report.reported_at, Report.due_at, Report.grid_code,
+            sa.func.ST_X(Report.location), sa.func.ST_Y(Report.location))
+    recent = session.execute(
+        sa.select(*cols).where(Report.reported_at >= now - window, Report.reported_at <= now)
+        .order_by(Report.reported_at.desc()).limit(limit)
+    ).all()
+    overdue = session.execute(
+        sa.select(*cols).where(Report.status.in_(OPEN_STATUSES), Report.due_at < now)
+        .order_by(Report.due_at).limit(limit)
+    ).all()
+    features, seen = [], set()
+    for r in [*recent, *overdue]:
+        if r[0] in seen:
+            continue
+        seen.add(r[0])
+        cat = BY_CODE.get(r[1])
+        is_overdue = r[2] in OPEN_STATUSES and r[4] is not None and r[4] < now
+        features.append({
+            "type": "Feature",
+            "id": str(r[0]),
+            "geometry": {"type": "Point", "coordinates": [round(r[6], MAP_DECIMALS), round(r[7], MAP_DECIMALS)]},
+            "properties": {
+                "id": str(r[0]), "category": r[1], "category_name": cat.name_en if cat else r[1],
+                "group": cat.group if cat else "other", "status": r[2].value,
+                "reported_at": r[3].isoformat(), "grid_code": r[5], "overdue": is_overdue,
+            },
+        })
+    return features
+
+
+def worker_positions(session: Session, *, limit: int = 2000) -> list[dict]:
+    """The ``limit`` most recently seen on-duty workers' positions (public name and role only)
+    as GeoJSON features. The cap keeps a 10-second poll under ~0.4 MB for a whole city."""
+    rows = session.execute(
+        sa.select(Worker.id, Worker.public_name, Worker.role, Worker.last_seen_at,
+                  sa.func.ST_X(Worker.last_position), sa.func.ST_Y(Worker.last_position))
+        .where(Worker.on_duty, Worker.last_position.is_not(None))
+        .order_by(Worker.last_seen_at.desc().nulls_last(), Worker.id).limit(limit)
+    ).all()
+    return [
+        {
+            "type": "Feature", "id": f"w{r[0]}",
+            "geometry": {"type": "Point", "coordinates": [round(r[4], MAP_DECIMALS), round(r[5], MAP_DECIMALS)]},
+            "properties": {"id": f"w{r[0]}", "public_name": r[1], "role": r[2].value,
+                           "last_seen_at": r[3].isoformat() if r[3] else None},
+        }
+        for r in rows
+    ]

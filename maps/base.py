@@ -1,0 +1,153 @@
+"""What every gridmap page shares: the map frame, configured base tiles, a legend, rendering.
+
+Builders in ``maps/`` take data (never a database session) and return ``folium.Map`` objects;
+:func:`render` localizes the assets (no CDN) and returns the HTML.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+import folium
+import orjson
+from branca.element import Element, MacroElement
+from folium.template import Template
+
+from maps.assets import localize
+from maps.settings import MapSettings
+
+PLAIN_BACKGROUND = "#eef0f2"
+TIANDITU = "https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER={layer}" \
+    "&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}"
+
+# Sequential palette (light → dark red) for counts; diverging palette for Gi* classes.
+COUNT_COLOURS = ("#fff5eb", "#fdd0a2", "#fdae6b", "#fd8d3c", "#e6550d", "#a63603")
+GI_COLOURS = {
+    3: "#b2182b", 2: "#ef8a62", 1: "#fddbc7", 0: "#f7f7f7", -1: "#d1e5f0", -2: "#67a9cf", -3: "#2166ac",
+}
+
+
+def new_map(bounds: Sequence[float] | None, settings: MapSettings, *, zoom_control: bool = True) -> folium.Map:
+    """A map fitted to ``bounds`` (minlon, minlat, maxlon, maxlat; WGS-84) with the configured tiles."""
+    m = folium.Map(tiles=None, control_scale=True, zoom_control=zoom_control, prefer_canvas=True)
+    if bounds:
+        minlon, minlat, maxlon, maxlat = bounds
+        m.location = [(minlat + maxlat) / 2, (minlon + maxlon) / 2]
+        m.fit_bounds([[minlat, minlon], [maxlat, maxlon]])
+    add_tiles(m, settings)
+    m.get_root().header.add_child(
+        Element(f"<style>.leaflet-container{{background:{PLAIN_BACKGROUND}}}"
+                ".gm-legend{background:#fff;padding:6px 8px;border-radius:4px;font:12px/1.4 sans-serif;"
+                "box-shadow:0 1px 4px rgba(0,0,0,.3)}.gm-legend i{display:inline-block;width:14px;height:10px;"
+                "margin-right:4px;border:1px solid #999}</style>"),
+        name="gridmap_css",
+    )
+    return m
+
+
+def add_tiles(m: folium.Map, settings: MapSettings) -> None:
+    """Base tiles from settings; ``none`` adds nothing, so the page never waits on the internet."""
+    if settings.tiles == "none":
+        return
+    if settings.tiles == "osm":
+        folium.TileLayer("OpenStreetMap", name="OpenStreetMap").add_to(m)
+    elif settings.tiles == "tianditu":
+        if not settings.tianditu_key:
+            raise ValueError("GRIDMAP_MAP_TILES=tianditu needs GRIDMAP_MAP_TIANDITU_KEY")
+        for layer, name in (("vec", "天地图 矢量"), ("cva", "天地图 注记")):
+            folium.TileLayer(
+                TIANDITU.format(layer=layer, key=settings.tianditu_key, s="{s}"), attr="© 天地图 Tianditu",
+                name=name, subdomains="01234567", max_zoom=18, overlay=layer == "cva", control=False,
+            ).add_to(m)
+    else:
+        folium.TileLayer(settings.tiles, attr=settings.tiles_attribution or "tiles", name="base").add_to(m)
+
+
+class Legend(MacroElement):
+    """A fixed legend box (plain HTML: branca's colormap legend would load d3 from a CDN)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function(){
+          var legend = L.control({position: {{ this.position|tojson }}});
+          legend.onAdd = function(){
+            var div = L.DomUtil.create('div', 'gm-legend {{ this.css_class }}');
+            div.innerHTML = {{ this.html_json }};
+            return div;
+          };
+          legend.addTo({{ this._parent.get_name() }});
+        })();
+        {% endmacro %}
+    """)
+
+    def __init__(self, title: str, items: Sequence[tuple[str, str]], *, position: str = "bottomright",
+                 css_class: str = "",
+                 extra_html: str = ""):
+        super().__init__()
+        self._name = "Legend"
+        rows = "".join(f'<div><i style="background:{c}"></i>{html.escape(label)}</div>' for c, label in items)
+        # extra_html is trusted markup built by the caller (e.g. download links), never user text.
+        self.html = f"<b>{html.escape(title)}</b>{rows}{extra_html}"
+        # UTF-8 JSON (readable, smaller than \\u escapes); "</" escaped so it cannot end the script.
+        self.html_json = orjson.dumps(self.html).decode().replace("</", "<\\/")
+        self.position = position
+        self.css_class = css_class
+
+
+def count_breaks(values: Sequence[int], *, classes: int = len(COUNT_COLOURS) - 1) -> list[int]:
+    """Upper bounds of up to ``classes`` quantile classes of the non-zero ``values`` (increasing)."""
+    import numpy as np
+
+    nz = np.asarray([v for v in values if v > 0])
+    if nz.size == 0:
+        return [0]
+    qs = np.unique(np.ceil(np.quantile(nz, np.linspace(0, 1, classes + 1)[1:])).astype(int))
+    return [int(q) for q in qs]
+
+
+def colour_for(value: int, breaks: Sequence[int]) -> str:
+    """Zero → the lightest colour; otherwise the colour of the first class whose bound holds it."""
+    if value <= 0:
+        return COUNT_COLOURS[0]
+    for i, b in enumerate(breaks):
+        if value <= b:
+            return COUNT_COLOURS[1 + min(i, len(COUNT_COLOURS) - 2)]
+    return COUNT_COLOURS[-1]
+
+
+def count_legend_items(breaks: Sequence[int], *, start: int = 1) -> list[tuple[str, str]]:
+    """Legend rows "low–high" per class; ``start`` is the smallest count that can be shown."""
+    items, low = [], start
+    for b in breaks:
+        items.append((colour_for(b, breaks), f"{low}–{b}" if b > low else f"{b}"))
+        low = b + 1
+    return items
+
+
+def render(m: folium.Map, *, asset_base: str = "/assets", title: str = "gridmap") -> tuple[str, set[str]]:
+    """Localize every asset link to ``asset_base`` and render the page; returns (html, assets used)."""
+    root = m.get_root()
+    root.title = title
+    used = localize(root, base=asset_base)
+    _stable_ids(root)
+    page = root.render()
+    return page, used
+
+
+def _stable_ids(root) -> None:
+    """Replace folium's random element ids with sequential ones: the same data then renders the
+    same bytes, so an ETag over the page is stable and caches work."""
+    from maps.assets import _walk
+
+    for i, el in enumerate(_walk(root)):
+        el._id = f"{i:06x}"
+
+
+def add_outline(m: folium.Map, geometry: dict | None) -> None:
+    """The city boundary as a thin line: context on the plain background, no interaction."""
+    if geometry:
+        folium.GeoJson(
+            {"type": "Feature", "geometry": geometry, "properties": {}}, name="city outline", control=False,
+            style_function=lambda f: {"color": "#666", "weight": 1.2, "fill": False}, interactive=False,
+        ).add_to(m)

@@ -1,0 +1,145 @@
+"""The command-centre wall map: areas coloured by open cases, heat per category group, and
+live layers (new and overdue reports, worker positions) that poll GeoJSON feeds.
+
+Input is already aggregated (``geo.mapdata`` / ``geo.analysis``); coordinates WGS-84.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import folium
+import orjson
+from folium.plugins import Fullscreen, HeatMap, Realtime
+from folium.utilities import JsCode
+
+from geo.mapdata import AreaStatus
+from maps.base import COUNT_COLOURS, Legend, count_breaks, count_legend_items, new_map
+from maps.layers import CompactAreas
+from maps.settings import MapSettings
+
+GROUP_LABELS = {
+    "all": "all categories", "disputes": "disputes 矛盾纠纷", "safety": "safety hazards 安全隐患",
+    "urban": "urban management 城市管理", "other": "other",
+}
+GROUP_COLOURS = {"disputes": "#7b3294", "safety": "#d7191c", "urban": "#2b83ba", "other": "#636363"}
+HEAT_GROUPS = ("all", "disputes", "safety", "urban")
+PLURAL = {"community": "communities"}
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSources:
+    """Where the live layers come from: feed URLs polled every ``interval_ms`` (served page),
+    or embedded snapshots (a standalone file has no server to poll)."""
+
+    reports_url: str | None = None
+    workers_url: str | None = None
+    interval_ms: int = 2000
+    reports_snapshot: Sequence[dict] = ()
+    workers_snapshot: Sequence[dict] = ()
+
+
+# One SVG renderer for the live markers (the map itself draws on canvas for speed): SVG
+# markers get a DOM class per report, which is what lets a test or a wall script find them.
+_REPORT_MARKER = JsCode("""
+function(f, latlng) {
+  window.gmLiveSvg = window.gmLiveSvg || L.svg();
+  var p = f.properties, o = p.overdue;
+  var colours = %s;
+  return L.circleMarker(latlng, {
+    renderer: window.gmLiveSvg, radius: o ? 7 : 5, weight: o ? 3 : 1, color: o ? '#000' : '#fff',
+    fillColor: colours[p.group] || '#636363', fillOpacity: 0.9,
+    className: 'gm-report gm-report-' + f.id + (o ? ' gm-overdue' : '')
+  });
+}""" % orjson.dumps(GROUP_COLOURS).decode())
+
+_REPORT_POPUP = JsCode("""
+function(f, layer) {
+  var p = f.properties, e = function(s) { var d = document.createElement('div'); d.textContent = s == null ? '' : String(s); return d.innerHTML; };
+  layer.bindPopup('<b>' + e(p.category_name) + '</b><br>status: ' + e(p.status) + (p.overdue ? ' <b style="color:#b2182b">OVERDUE</b>' : '')
+    + '<br>grid: ' + e(p.grid_code) + '<br>reported: ' + e(p.reported_at));
+}""")
+
+_WORKER_MARKER = JsCode("""
+function(f, latlng) {
+  return L.circleMarker(latlng, {radius: 3, weight: 1, color: '#08306b', fillColor: '#4292c6', fillOpacity: 1});
+}""")
+
+_WORKER_POPUP = JsCode("""
+function(f, layer) {
+  var p = f.properties, e = function(s) { var d = document.createElement('div'); d.textContent = s == null ? '' : String(s); return d.innerHTML; };
+  layer.bindPopup('<b>' + e(p.public_name) + '</b><br>' + e(p.role) + '<br>seen: ' + e(p.last_seen_at));
+}""")
+
+_FEATURE_ID = JsCode("function(f) { return f.id; }")
+
+
+def _area_layer(level: str, areas: Sequence[AreaStatus], *, show: bool) -> tuple[folium.FeatureGroup, list[int]]:
+    breaks = count_breaks([a.open for a in areas])
+    group = folium.FeatureGroup(name=f"{PLURAL.get(level, level + 's')} by open cases", show=show)
+    rows = [(a.code, a.name, a.worker, a.open, a.overdue, a.geometry_json) for a in areas]
+    CompactAreas(rows, breaks=breaks, colours=COUNT_COLOURS).add_to(group)
+    return group, breaks
+
+
+def build_command_center(
+    *,
+    areas: Mapping[str, Sequence[AreaStatus]],
+    heat: Mapping[str, Sequence[Sequence[float]]],
+    live: LiveSources,
+    bounds: Sequence[float] | None,
+    settings: MapSettings,
+    default_level: str = "grid",
+    window_label: str = "",
+) -> folium.Map:
+    """The wall map. ``areas``: level -> areas with open/overdue counts (one overlay each, only
+    ``default_level`` shown); ``heat``: group -> [lat, lon, count] (one toggle each)."""
+    m = new_map(bounds, settings)
+    legend_breaks = [0]
+    for level, rows in areas.items():
+        layer, breaks = _area_layer(level, rows, show=level == default_level)
+        layer.add_to(m)
+        if level == default_level:
+            legend_breaks = breaks
+    for group in HEAT_GROUPS:
+        points = heat.get(group, [])
+        top = max((p[2] for p in points), default=1) or 1
+        # leaflet.heat saturates at max=1: scale counts to 0..1 so the hottest cell is the peak.
+        HeatMap(
+            [[p[0], p[1], round(p[2] / top, 4)] for p in points] or [[0.0, 0.0, 0.0]],
+            name=f"heat: {GROUP_LABELS[group]}", show=False, radius=18, blur=14, min_opacity=0.25, max_zoom=16,
+        ).add_to(m)
+    _add_live(m, live)
+    total_open = sum(a.open for a in areas.get(default_level, []))
+    total_overdue = sum(a.overdue for a in areas.get(default_level, []))
+    Legend(f"Open cases per {default_level}", count_legend_items(legend_breaks) + [
+        ("#000", f"total open {total_open:,}, overdue {total_overdue:,}"),
+    ] + ([("#fff", f"heat window: {window_label}")] if window_label else []), css_class="gm-legend-open").add_to(m)
+    Fullscreen(position="topleft").add_to(m)
+    folium.LayerControl(collapsed=False).add_to(m)
+    return m
+
+
+def _add_live(m: folium.Map, live: LiveSources) -> None:
+    def source(url: str | None, snapshot: Sequence[dict]):
+        if url:
+            return url
+        data = orjson.dumps({"type": "FeatureCollection", "features": list(snapshot)}).decode()
+        return JsCode(f"function(ok, err) {{ ok({data}); }}")
+
+    reports = folium.FeatureGroup(name="live: new and overdue reports", show=True).add_to(m)
+    rt = Realtime(
+        source(live.reports_url, live.reports_snapshot), interval=live.interval_ms, remove_missing=True,
+        get_feature_id=_FEATURE_ID, point_to_layer=_REPORT_MARKER, on_each_feature=_REPORT_POPUP, container=reports,
+    )
+    rt.control = False  # the named container group is what the layer control toggles
+    rt.add_to(m)
+    workers = folium.FeatureGroup(name="live: worker positions", show=True).add_to(m)
+    wt = Realtime(
+        source(live.workers_url, live.workers_snapshot), interval=max(live.interval_ms * 5, 10_000),
+        remove_missing=True, get_feature_id=_FEATURE_ID, point_to_layer=_WORKER_MARKER,
+        on_each_feature=_WORKER_POPUP, container=workers,
+    )
+    wt.control = False
+    wt.add_to(m)

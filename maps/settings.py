@@ -1,0 +1,56 @@
+"""Map settings (``GRIDMAP_MAP_*``): base tiles, framing of the public embed, asset location.
+
+Nothing here reaches the internet by default: with no tiles configured the maps draw the grid
+outlines on a plain background, so a page never waits on a tile server an intranet cannot see.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class MapSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GRIDMAP_MAP_", env_file=".env", extra="ignore")
+
+    tiles: str = Field(
+        "none",
+        description="Base tiles: none | osm | tianditu | an XYZ URL template containing {z}/{x}/{y}.",
+    )
+    tianditu_key: str | None = Field(None, description="Tianditu token (tk), required when tiles=tianditu.")
+    tiles_attribution: str = Field("", description="Attribution shown for a self-hosted XYZ layer.")
+    frame_ancestors: str = Field(
+        "'self'",
+        description="CSP frame-ancestors of the public embed, e.g. \"'self' https://www.example.gov.cn\".",
+    )
+    assets_dir: Path = Field(REPO_ROOT / "node_modules", description="Where npm installed the map assets.")
+    embed_min_count: int = Field(5, ge=5, description="Hexagons with fewer reports are suppressed (never below 5).")
+    embed_max_age_s: int = Field(300, ge=0, description="Cache-Control max-age of the public embed (seconds).")
+    hex_max_cells: int = Field(
+        1500, ge=50, le=20_000, description="Upper bound of H3 cells over the map extent (picks the resolution)."
+    )
+    cache_ttl_s: float = Field(
+        60.0, ge=0, description="Seconds a built hot-spot page or embed is reused (0: build every time)."
+    )
+    live_interval_ms: int = Field(2000, ge=500, description="How often the live layers poll their feeds.")
+    live_window_h: float = Field(24.0, gt=0, description="New reports of the last N hours are on the live layer.")
+    public_base_url: str | None = Field(
+        None, description="Absolute base URL encoded in grid QR codes (default: the request's own URL)."
+    )
+    report_url: str = Field(
+        "/report?grid={code}", description="Where the public grid page's 'report a problem' link points ({code})."
+    )
+
+    @field_validator("tiles")
+    @classmethod
+    def _known_tiles(cls, value: str) -> str:
+        value = value.strip()
+        if value.lower() in ("none", "osm", "tianditu"):
+            return value.lower()
+        if all(k in value for k in ("{z}", "{x}", "{y}")):
+            return value
+        raise ValueError("must be none, osm, tianditu, or an XYZ URL template with {z}, {x} and {y}")

@@ -1,0 +1,227 @@
+"""Real-browser tests: Debian's headless Chromium (never `playwright install`) against a real
+uvicorn server on a free 127.0.0.1 port and the session's test database.
+
+Every request to any host but the app is aborted and recorded, and fails the test, as does
+any console error. Screenshots go to test-output/browser/.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+import sqlalchemy as sa
+import uvicorn
+
+from geo.models import Report, ReportEvent
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-background-networking", "--disable-gpu", "--no-first-run",
+    "--disable-component-update", "--disable-sync",
+]
+OUT = Path(__file__).resolve().parents[2] / "test-output" / "browser"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(database_url: str, small_city) -> Iterator[str]:
+    """uvicorn serving the app on the test database, in a thread; yields the base URL."""
+    from api.app import create_app
+    from api.settings import ApiSettings
+    from geo.settings import DatabaseSettings
+
+    app = create_app(api_settings=ApiSettings(escalation_interval_s=0), db_settings=DatabaseSettings(url=database_url))
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: run scripts/ensure-tools.sh"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+class Watched:
+    """A page whose foreign requests are blocked and recorded, and whose console errors are kept."""
+
+    def __init__(self, browser, base: str):
+        self.host = urlsplit(base).netloc
+        self.context = browser.new_context(viewport={"width": 1280, "height": 800})
+        self.page = self.context.new_page()
+        self.foreign: list[str] = []
+        self.errors: list[str] = []
+        self.fake_pages: dict[str, str] = {}  # same-origin test documents (e.g. an iframe host)
+        self.page.route("**/*", self._route)
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def _route(self, route) -> None:
+        url = route.request.url
+        parts = urlsplit(url)
+        if parts.netloc == self.host and parts.path in self.fake_pages:
+            route.fulfill(status=200, content_type="text/html", body=self.fake_pages[parts.path])
+        elif parts.netloc == self.host:
+            route.continue_()
+        else:
+            self.foreign.append(url)
+            route.abort()
+
+    def check(self) -> None:
+        assert not self.foreign, f"requests to other hosts: {self.foreign}"
+        assert not self.errors, f"console errors: {self.errors}"
+
+    def shot(self, name: str) -> Path:
+        OUT.mkdir(parents=True, exist_ok=True)
+        path = OUT / f"{name}.png"
+        self.page.screenshot(path=str(path))
+        assert path.stat().st_size > 5_000
+        return path
+
+    def overlays(self) -> list[str]:
+        self.page.wait_for_selector(".leaflet-control-layers-overlays label")
+        return [t.strip() for t in self.page.locator(".leaflet-control-layers-overlays label").all_inner_texts()]
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture()
+def watched(browser, server) -> Iterator[Watched]:
+    w = Watched(browser, server)
+    yield w
+    w.close()
+
+
+@pytest.fixture()
+def posted_reports(engine) -> Iterator[list[uuid.UUID]]:
+    """Reports the test commits through the API, removed afterwards (the trail trigger lifted briefly)."""
+    ids: list[uuid.UUID] = []
+    yield ids
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE report_events DISABLE TRIGGER report_events_append_only")
+        conn.execute(sa.delete(ReportEvent).where(ReportEvent.report_id.in_(ids)))
+        conn.execute(sa.delete(Report).where(Report.id.in_(ids)))
+        conn.exec_driver_sql("ALTER TABLE report_events ENABLE TRIGGER report_events_append_only")
+
+
+def test_command_center_is_live(watched, server, engine, posted_reports):
+    page = watched.page
+    page.goto(f"{server}/maps/command-center", wait_until="load")
+    labels = watched.overlays()
+    for expected in ("grids by open cases", "communities by open cases", "streets by open cases",
+                     "districts by open cases", "heat: all categories", "heat: disputes 矛盾纠纷",
+                     "heat: safety hazards 安全隐患", "heat: urban management 城市管理",
+                     "live: new and overdue reports", "live: worker positions"):
+        assert expected in labels, f"{expected!r} missing from {labels}"
+    assert page.locator(".leaflet-control-scale").count() == 1
+    assert page.locator(".leaflet-control-zoom-fullscreen, .fullscreen-icon").count() >= 1
+    assert page.locator(".gm-legend-open").count() == 1
+    # The grid layer is drawn: its polygons are on the canvas and clicking one opens a popup.
+    page.wait_for_function("() => document.querySelectorAll('.leaflet-overlay-pane canvas').length > 0")
+    box = page.locator("#" + page.evaluate("() => document.querySelector('.folium-map').id")).bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_selector(".leaflet-popup-content", timeout=5000)
+    assert "open cases" in page.locator(".leaflet-popup-content").inner_text()
+    watched.shot("command-center")
+
+    # A report posted through the API appears on the open page within 5 s, no reload.
+    with engine.connect() as conn:
+        lon, lat = conn.execute(sa.select(sa.func.ST_X(Report.location), sa.func.ST_Y(Report.location))
+                                .where(Report.grid_code.is_not(None)).limit(1)).one()
+    rid = uuid.uuid4()
+    posted_reports.append(rid)
+    body = {"id": str(rid), "category": "20", "subcategory": "2001", "description": "browser test",
+            "source": "citizen", "location": {"lon": lon, "lat": lat},
+            "reported_at": datetime.now(UTC).isoformat()}
+    r = httpx.post(f"{server}/api/v1/reports", json=body, timeout=10)
+    assert r.status_code == 201, r.text
+    posted = time.monotonic()
+    page.wait_for_selector(f".gm-report-{rid}", state="attached", timeout=5000)
+    assert time.monotonic() - posted <= 5.0
+    watched.shot("command-center-live")
+    watched.check()
+
+
+def test_hotspots_page(watched, server):
+    page = watched.page
+    page.goto(f"{server}/maps/hotspots?category=urban", wait_until="load")
+    labels = watched.overlays()
+    assert any(t.startswith("Gi* hot and cold spots") for t in labels)
+    assert any(t.startswith("density: reports per hexagon") for t in labels)
+    assert any(t.startswith("Gi* hot and cold grids") for t in labels)
+    assert any(t.startswith("weekly animation") for t in labels)
+    assert page.locator(".gm-legend-gi").count() == 1
+    assert page.locator(".gm-downloads a").count() == 4
+    # The animation's time control exists and steps through the weeks.
+    page.locator(".leaflet-control-layers-overlays label", has_text="weekly animation").locator("input").check()
+    page.wait_for_selector(".leaflet-bar-timecontrol", timeout=5000)
+    watched.shot("hotspots")
+    watched.check()
+
+
+def test_embed_page(watched, server):
+    page = watched.page
+    page.goto(f"{server}/embed/hotspots", wait_until="load")
+    page.wait_for_function("() => document.querySelectorAll('.leaflet-overlay-pane canvas, .leaflet-overlay-pane path').length > 0")
+    text = page.content()
+    for leak in ("reporter", "public_name", "reports.geojson", "description"):
+        assert leak not in text
+    assert page.locator(".gm-legend").count() >= 1
+    watched.shot("embed")
+    watched.check()
+
+
+def test_embed_inside_a_frame(watched, server):
+    """The embed renders inside an iframe of the app's own origin (frame-ancestors 'self')."""
+    page = watched.page
+    watched.fake_pages["/__frame_host"] = (
+        f'<!doctype html><iframe id="f" src="{server}/embed/hotspots" width="800" height="600"></iframe>')
+    page.goto(f"{server}/__frame_host", wait_until="load")
+    frame = page.frame_locator("#f")
+    frame.locator(".leaflet-container").wait_for(timeout=5000)
+    frame.locator(".gm-legend").first.wait_for(timeout=5000)
+    watched.shot("embed-in-frame")
+    watched.check()
+
+
+def test_grid_page(watched, server, engine):
+    from geo.models import Area, AreaLevel
+
+    with engine.connect() as conn:
+        code = conn.scalar(sa.select(Area.code).where(Area.level == AreaLevel.grid).order_by(Area.code).limit(1))
+    page = watched.page
+    page.goto(f"{server}/grids/{code}", wait_until="load")
+    page.wait_for_selector(".gm-grid-info")
+    info = page.locator(".gm-grid-info").inner_text()
+    assert code in info and "report a problem" in info
+    page.wait_for_function("() => { const i = document.querySelector('.gm-grid-info img'); return i && i.complete && i.naturalWidth > 0; }")
+    watched.shot("grid-page")
+    watched.check()
