@@ -13,9 +13,11 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
+from api.batcher import IntakeBatcher
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
 from api.routes import categories, dispatch, grids, health, locate, reports, stats
+from api.routes import maps as map_routes
 from api.settings import ApiSettings
 from geo.cityconfig import CityConfig, load_city_config
 from geo.db import make_engine, make_sessionmaker, session_scope
@@ -42,6 +44,10 @@ def create_app(
         eng = engine if engine is not None else make_engine(db_settings or DatabaseSettings())
         app.state.engine = eng
         app.state.sessionmaker = make_sessionmaker(eng)
+        app.state.intake_batcher = None
+        if api_settings.intake_batching:
+            app.state.intake_batcher = IntakeBatcher(app.state.sessionmaker, app.state.city_config)
+            await app.state.intake_batcher.start()
         escalator = None
         if api_settings.escalation_interval_s > 0:
             escalator = asyncio.create_task(_escalate_forever(app, api_settings.escalation_interval_s))
@@ -52,6 +58,8 @@ def create_app(
                 escalator.cancel()
                 with suppress(asyncio.CancelledError):
                     await escalator
+            if app.state.intake_batcher is not None:
+                await app.state.intake_batcher.stop()
             if owned:
                 eng.dispose()
 
@@ -72,6 +80,7 @@ def create_app(
     app.include_router(health.router)
     for module in (grids, locate, categories, reports, stats, dispatch):
         app.include_router(module.router, prefix="/api/v1")
+    map_routes.install(app)  # /maps, /embed, /grids/{code} pages and the /assets mount
     return app
 
 

@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from api.schemas.reports import EventOut, ReportCreated, ReportOut, WorkerBrief
 from geo.categories import SENSITIVE_CATEGORIES
-from geo.intake import IntakeResult
 from geo.models import OPEN_STATUSES, Report, Worker
+from geo.registration import BatchOutcome
 from geo.workflow import trail
 
 NAMESPACE = uuid.UUID("6f1b2c9e-5a43-4c1e-9d0b-2f6c7a8e9b10")
@@ -25,12 +25,12 @@ def worker_brief(worker: Worker | None) -> WorkerBrief | None:
     return None if worker is None else WorkerBrief(id=worker.id, public_name=worker.public_name, role=worker.role.value)
 
 
-def created_view(result: IntakeResult) -> ReportCreated:
-    r = result.report
+def created_view(o: BatchOutcome) -> ReportCreated:
+    """The intake answer for one registered (201) or replayed (200) report."""
     return ReportCreated(
-        id=r.id, grid_code=r.grid_code, generation=r.generation_id, match=r.match_kind.value,
-        distance_m=r.snap_distance_m, worker=worker_brief(result.worker), status=r.status.value,
-        due_at=r.due_at, escalation_level=r.escalation_level, possible_duplicates=result.possible_duplicates,
+        id=o.report_id, grid_code=o.grid_code, generation=o.generation, match=o.match,
+        distance_m=o.distance_m, worker=worker_brief(o.worker), status=o.report_status,
+        due_at=o.due_at, escalation_level=o.escalation_level, possible_duplicates=o.possible_duplicates,
     )
 
 

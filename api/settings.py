@@ -18,6 +18,9 @@ class ApiSettings(BaseSettings):
     staff_tokens: str = Field("", description="Comma-separated bearer tokens of staff clients.")
     max_body_bytes: int = Field(1_000_000, ge=1024, description="Largest request body (413 above).")
     max_batch_body_bytes: int = Field(32_000_000, ge=1024, description="Largest body of a batch request.")
+    intake_batching: bool = Field(
+        True, description="Register concurrent single reports together (one commit per pass)."
+    )
     escalation_interval_s: float = Field(
         60.0, ge=0, description="How often overdue cases are escalated in the background (0: never)."
     )

@@ -1,9 +1,10 @@
-"""Batch intake: up to 10,000 reports in one transaction, each answered on its own.
+"""Registering reports: match each to one grid and worker, store, dispatch, suggest duplicates.
 
-The same rules as ``geo.intake.submit_report``, vectorised: coordinates converted per crs in
-numpy, points matched by the in-memory ``GridMatcher`` (exactly ``ST_Covers`` + smallest
-code), workers chosen in one query, rows written with COPY and inserted with
-``ON CONFLICT (id) DO NOTHING`` so concurrent retries still never duplicate.
+One vectorised path serves a single report and a batch of 10,000 alike: coordinates are
+converted per crs in numpy, points matched by the in-memory ``GridMatcher`` (exactly
+``ST_Covers`` + smallest code; snapping and the unassigned queue through PostGIS), workers
+chosen in one query, rows written with COPY and inserted with ``ON CONFLICT (id) DO NOTHING``,
+so a retry, even a concurrent one, returns the original and never creates a second report.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import lru_cache
 
 import numpy as np
 import shapely
@@ -23,10 +25,10 @@ from geo.bulk_match import GridMatcher
 from geo.cityconfig import CityConfig
 from geo.coords import check_lon_lat, to_wgs84
 from geo.errors import GridmapError, InvalidInput
-from geo.generations import active_generation_id, valid_in
+from geo.generations import active_generation_id
 from geo.intake import IdempotencyConflict, ReportInput, validate_fields
 from geo.matching import match_location
-from geo.models import Area, AreaLevel, MatchKind, Report, ReportStatus, Worker
+from geo.models import OPEN_STATUSES, MatchKind, Report, ReportStatus, Worker
 from geo.routing import MAX_ESCALATION, escalation_code, responsible_workers
 
 MAX_BATCH = 10_000
@@ -47,33 +49,39 @@ class BatchOutcome:
     report_status: str | None = None
     due_at: datetime | None = None
     escalation_level: int = 0
+    possible_duplicates: list[uuid.UUID] = field(default_factory=list)
     error: GridmapError | None = None
 
-
-class _MatcherCache:
-    """One GridMatcher per (generation, grid set): building one takes seconds, using it µs."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._key: tuple | None = None
-        self._matcher: GridMatcher | None = None
-        self._tree: shapely.STRtree | None = None
-
-    def get(self, session: Session, generation: int) -> tuple[GridMatcher, shapely.STRtree]:
-        signature = session.execute(
-            sa.select(sa.func.count(), sa.func.max(Area.id), sa.func.max(Area.generation_high))
-            .where(Area.level == AreaLevel.grid, valid_in(Area, generation))
-        ).one()
-        key = (generation, *signature)
-        with self._lock:
-            if key != self._key:
-                self._matcher = GridMatcher.from_session(session, generation=generation)
-                self._tree = shapely.STRtree(self._matcher.geoms)
-                self._key = key
-            return self._matcher, self._tree
+    @property
+    def created(self) -> bool:
+        return self.status == 201
 
 
-MATCHERS = _MatcherCache()
+_ACTIVE_MATCHERS: dict[tuple[str, int], GridMatcher] = {}
+_ACTIVE_LOCK = threading.Lock()
+
+
+def matcher_for_active(session: Session, *, generation: int) -> GridMatcher:
+    """The matcher of the *active* generation, built once per process.
+
+    Under the generation model the grids valid in an activated generation never change (new
+    boundaries go into a new draft; carrying forward only touches ``generation_high``), so
+    the id alone is a safe key and every pass skips the freshness query.
+    """
+    key = (session.connection().engine.url.render_as_string(hide_password=True), generation)
+    matcher = _ACTIVE_MATCHERS.get(key)
+    if matcher is None:
+        with _ACTIVE_LOCK:
+            matcher = _ACTIVE_MATCHERS.get(key) or GridMatcher.from_session(session, generation=generation)
+            _ACTIVE_MATCHERS.clear()  # an older generation is never active again
+            _ACTIVE_MATCHERS[key] = matcher
+    return matcher
+
+
+@lru_cache(maxsize=2)
+def _tree(matcher: GridMatcher) -> shapely.STRtree:
+    """All grids of a matcher in an STRtree, to count the grids covering a boundary point."""
+    return shapely.STRtree(matcher.geoms)
 
 
 def _convert(items: list[ReportInput], crs: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -119,14 +127,12 @@ def submit_batch(
     lon, lat = lon[keep], lat[keep]
 
     # Ids already stored, or repeated inside this batch, are replays (same body) or conflicts.
-    stored = {
-        r.id: r for r in session.scalars(sa.select(Report).where(Report.id.in_([v[3] for v in valid])))
-    } if valid else {}
+    stored_ids = set(session.scalars(sa.select(Report.id).where(Report.id.in_([v[3] for v in valid])))) if valid else set()
     first_seen: dict[uuid.UUID, int] = {}
     fresh: list[int] = []
     later: list[int] = []
     for k, (_index, _item, _crs, rid, _fp) in enumerate(valid):
-        if rid in stored:
+        if rid in stored_ids:
             later.append(k)
         elif rid in first_seen:
             later.append(k)
@@ -138,11 +144,17 @@ def submit_batch(
     rows, events = _plan_rows(session, valid, fresh, lon, lat, generation=generation, config=config, now=now,
                               outcomes=outcomes)
     inserted = _write(session, rows, events)
+    if inserted:
+        dups = _duplicates(session, inserted, config=config, now=now)
+        for outcome in outcomes.values():
+            if outcome.status == 201 and outcome.report_id in dups:
+                outcome.possible_duplicates = dups[outcome.report_id]
     for k in fresh:
         index, _item, _crs, rid, _fp = valid[k]
         if rid not in inserted:  # a concurrent request inserted this id first
             later.append(k)
             outcomes.pop(index, None)
+    stored: dict[uuid.UUID, Report] = {}
     if later:
         stored.update({r.id: r for r in session.scalars(
             sa.select(Report).where(Report.id.in_([valid[k][3] for k in later])).execution_options(populate_existing=True)
@@ -171,7 +183,8 @@ def _replayed(index: int, r: Report, worker: Worker | None) -> BatchOutcome:
 
 def _match(session: Session, lon: np.ndarray, lat: np.ndarray, *, generation: int, config: CityConfig):
     """Codes, match kinds and snap distances for WGS-84 points (vectorised, exact)."""
-    matcher, tree = MATCHERS.get(session, generation)
+    matcher = matcher_for_active(session, generation=generation)
+    tree = _tree(matcher)
     idx = matcher.match_indices(lon, lat)
     codes = np.where(idx >= 0, matcher.codes[np.maximum(idx, 0)], None)
     kinds = np.where(idx >= 0, MatchKind.inside.value, MatchKind.unassigned.value).astype(object)
@@ -198,7 +211,8 @@ def _plan_rows(session, valid, fresh, lon, lat, *, generation, config, now, outc
     sel = np.asarray(fresh)
     codes, kinds, distances = _match(session, lon[sel], lat[sel], generation=generation, config=config)
     workers = responsible_workers(session, grid_codes=[c for c in codes if c])
-    city = escalation_code(session, grid_code=None, level=MAX_ESCALATION, generation=generation)
+    city = (escalation_code(session, grid_code=None, level=MAX_ESCALATION, generation=generation)
+            if (kinds == MatchKind.unassigned.value).any() else None)
     rows, events = [], []
     for j, k in enumerate(fresh):
         index, item, crs, rid, fp = valid[k]
@@ -255,17 +269,74 @@ def _write(session: Session, rows: list[dict], events: list[tuple]) -> set[uuid.
         return set()
     conn = session.connection()
     cols = ", ".join(_REPORT_COLUMNS)
-    conn.exec_driver_sql("CREATE TEMP TABLE IF NOT EXISTS batch_reports (LIKE reports INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
-    conn.exec_driver_sql("TRUNCATE batch_reports")
+    # Per session; ON COMMIT DELETE ROWS empties it after every transaction. (Not remembered
+    # per connection: a rolled-back transaction takes the CREATE with it.)
+    conn.exec_driver_sql(
+        "CREATE TEMP TABLE IF NOT EXISTS batch_reports (LIKE reports INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+    )
     cursor = conn.connection.driver_connection.cursor()
     with cursor.copy(f"COPY batch_reports ({cols}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row([row[c] for c in _REPORT_COLUMNS])
     inserted = {r[0] for r in conn.exec_driver_sql(
-        f"INSERT INTO reports ({cols}) SELECT {cols} FROM batch_reports ON CONFLICT (id) DO NOTHING RETURNING id"
+        f"INSERT INTO reports ({cols}) SELECT {cols} FROM batch_reports ORDER BY id "
+        # Inserting in id order makes concurrent passes lock the same ids in the same order,
+        # so two passes holding the same retried ids wait for each other instead of deadlocking.
+        "ON CONFLICT (id) DO NOTHING RETURNING id"
     )}
     with cursor.copy(f"COPY report_events ({', '.join(_EVENT_COLUMNS)}) FROM STDIN") as copy:
         for event in events:
             if event[0] in inserted:
                 copy.write_row(event)
     return inserted
+
+
+MAX_DUPLICATES_LISTED = 10
+_BATCH = sa.table("batch_reports", sa.column("id"), sa.column("category"), sa.column("location"))
+
+
+def _duplicates(session: Session, ids: set[uuid.UUID], *, config: CityConfig, now: datetime) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """For each new report: open reports of its category within the radius and window, nearest first."""
+    from geoalchemy2 import Geography
+
+    geog = Geography(srid=4326)
+    new = _BATCH
+    # Index order (planar <->) stops the scan after the nearest few; exact geodesic test as a filter.
+    near = Report.location.op("<->")(new.c.location)
+    candidates = (
+        sa.select(Report.id.label("dup"), near.label("d"))
+        .where(
+            Report.status.in_(OPEN_STATUSES),
+            Report.category == new.c.category,
+            Report.id != new.c.id,
+            Report.reported_at >= now - timedelta(days=config.duplicate_window_days),
+            # A degree box (≥ the radius below 60° latitude) lets the partial GiST index cut first.
+            sa.func.ST_DWithin(Report.location, new.c.location, config.duplicate_radius_m / 111_320 * 2),
+            sa.func.ST_DWithin(sa.cast(Report.location, geog), sa.cast(new.c.location, geog),
+                               config.duplicate_radius_m),
+        )
+        .order_by(near)
+        .limit(MAX_DUPLICATES_LISTED)
+        .lateral("near")
+    )
+    rows = session.execute(
+        sa.select(new.c.id, candidates.c.dup)
+        .select_from(new.join(candidates, sa.true()))
+        .where(new.c.id.in_(ids))
+        .order_by(new.c.id, candidates.c.d)
+    ).all()
+    found: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for rid, dup in rows:
+        found.setdefault(rid, []).append(dup)
+    return found
+
+
+def submit_report(session: Session, *, item: ReportInput, config: CityConfig, now: datetime) -> BatchOutcome:
+    """Register one report (a batch of one). Returns the outcome (201 created or 200 replayed).
+
+    Raises InvalidInput (422), IdempotencyConflict (409) or NoActiveGeneration.
+    """
+    (outcome,) = submit_batch(session, items=[(0, item)], config=config, now=now)
+    if outcome.error is not None:
+        raise outcome.error
+    return outcome

@@ -8,7 +8,7 @@ city is the district's parent. Escalation level 0 = grid, 1 = community, 2 = str
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from geo.generations import valid_in
 from geo.models import Area, AreaLevel, Assignment, AssignmentRole, Worker
@@ -43,6 +43,7 @@ def responsible_workers(session: Session, *, grid_codes: list[str]) -> dict[str,
     communities = sorted({g[:12] for g in grids})
     rows = session.execute(
         sa.select(Worker, Assignment.area_code, Assignment.role, Assignment.rank)
+        .options(load_only(Worker.id, Worker.public_name, Worker.role, Worker.on_duty, Worker.phone))
         .join(Assignment, Assignment.worker_id == Worker.id)
         .where(
             sa.or_(

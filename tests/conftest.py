@@ -94,7 +94,7 @@ def client(engine: sa.Engine, db: Session):
     from api.deps import get_session
     from api.settings import ApiSettings
 
-    app = create_app(engine=engine, api_settings=ApiSettings(staff_tokens=STAFF_TOKEN, escalation_interval_s=0))
+    app = create_app(engine=engine, api_settings=ApiSettings(staff_tokens=STAFF_TOKEN, escalation_interval_s=0, intake_batching=False))
     app.dependency_overrides[get_session] = lambda: db
     with TestClient(app) as c:
         yield c
@@ -115,3 +115,18 @@ def small_city(engine: sa.Engine):
     result = load_demo(engine, spec=spec, n_reports=SMALL_CITY_REPORTS)
     assert not result.skipped
     return result
+
+
+@pytest.fixture()
+def committed_reports(engine):
+    """Ids of reports a test commits for real (concurrency tests); deleted afterwards."""
+    from geo.models import Report, ReportEvent
+
+    ids: list[uuid.UUID] = []
+    yield ids
+    with engine.begin() as conn:
+        # The trail is append-only for the application; the test owns the table and lifts it briefly.
+        conn.exec_driver_sql("ALTER TABLE report_events DISABLE TRIGGER report_events_append_only")
+        conn.execute(sa.delete(ReportEvent).where(ReportEvent.report_id.in_(ids)))
+        conn.execute(sa.delete(Report).where(Report.id.in_(ids)))
+        conn.exec_driver_sql("ALTER TABLE report_events ENABLE TRIGGER report_events_append_only")

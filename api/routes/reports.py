@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import TypeAdapter, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import ApiSettingsDep, CityConfigDep, SessionDep
 from api.errors import FieldError
@@ -26,9 +27,9 @@ from api.schemas.reports import (
     TransitionIn,
 )
 from api.security import RequireStaff, StaffFlag
-from geo.batch_intake import submit_batch
 from geo.generations import active_generation_id
-from geo.intake import ReportInput, submit_report
+from geo.intake import ReportInput, validate_fields
+from geo.registration import submit_batch, submit_report
 from geo.models import ReportStatus
 from geo.report_queries import ReportFilter, area_prefix, list_reports
 from geo.workflow import apply_transition, get_report, rate
@@ -57,16 +58,30 @@ def to_input(body: ReportIn, *, idempotency_key: str | None) -> ReportInput:
     responses={200: {"description": "A retry: the original result"}, 409: {"description": "Id reused with another body"},
                413: {"description": "Body too large"}, 422: {"description": "Invalid field"}},
 )
-def post_report(
-    body: ReportIn, response: Response, session: SessionDep, config: CityConfigDep,
+async def post_report(
+    body: ReportIn, request: Request, response: Response, session: SessionDep, config: CityConfigDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ):
     """Register a report: converted to WGS-84, matched to one grid and worker, dispatched."""
-    result = submit_report(session, item=to_input(body, idempotency_key=idempotency_key), config=config, now=utcnow())
-    session.commit()
-    if not result.created:
+    item = to_input(body, idempotency_key=idempotency_key)
+    now = utcnow()
+    validate_fields(item, config=config, now=now)  # bad input answers at once, never waits in a batch
+    batcher = request.app.state.intake_batcher
+    if batcher is not None:
+        outcome = await batcher.submit(item)
+    else:
+        outcome = await run_in_threadpool(_register_one, session, item, config, now)
+    if outcome.error is not None:
+        raise outcome.error
+    if not outcome.created:
         response.status_code = 200
-    return created_view(result)
+    return created_view(outcome)
+
+
+def _register_one(session, item, config, now):
+    outcome = submit_report(session, item=item, config=config, now=now)
+    session.commit()
+    return outcome
 
 
 _REPORT_IN = TypeAdapter(ReportIn)

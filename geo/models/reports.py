@@ -107,11 +107,22 @@ class Report(Base):
             "due_at",
             postgresql_where=sa.text("status IN ('registered', 'dispatched', 'in_progress')"),
         ),
+        # Deleting or re-linking a report checks who points at it through duplicate_of.
+        sa.Index("ix_reports_duplicate_of", "duplicate_of", postgresql_where=sa.text("duplicate_of IS NOT NULL")),
+        # Duplicate suggestions probe only open cases: a small index however long the history.
+        sa.Index(
+            "ix_reports_open_location",
+            "location",
+            postgresql_using="gist",
+            postgresql_where=sa.text("status IN ('registered', 'dispatched', 'in_progress')"),
+        ),
         sa.Index(
             "ix_reports_open_status",
             "status",
             postgresql_where=sa.text("status IN ('registered', 'dispatched', 'in_progress')"),
         ),
+        # Index-only scans for the maps' windowed aggregates (migration 0003 explains).
+        sa.Index("ix_reports_map_cover", "reported_at", postgresql_include=["category", "grid_code", "location"]),
     )
 
 

@@ -1,0 +1,143 @@
+"""Ingest throughput: single-report HTTP intake under wrk, and the batch endpoint.
+
+    .venv/bin/python bench/ingest_bench.py [--seconds 20] [--connections 32]
+
+Needs the demo city loaded (`make demo` or `gridmap demo load`) and Debian's `wrk`
+(installed by `make bench`). Starts `gridmap serve --workers 2` on a free loopback port,
+warms it up, runs wrk (bench/intake.lua: a fresh id and a random point per request), then posts
+10,000-report batches from this process. Prints reports/s and latency percentiles, then
+deletes every report it created, so the demo data is left as it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import numpy as np
+import sqlalchemy as sa
+
+from geo.db import make_engine
+from geo.models import Report, ReportEvent
+from geo.settings import DatabaseSettings
+
+ROOT = Path(__file__).resolve().parent.parent
+MARK = "bench-ingest"  # description of every report this script creates (intake.lua says "load test")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(base: str, timeout: float = 90) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit("the server did not become healthy")
+
+
+def run_wrk(url: str, seconds: int, connections: int) -> dict:
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(ROOT / "bench" / "intake.lua"), url],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    def pct(p):
+        m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rps, "p50": pct(50), "p99": pct(99), "non2xx": int(errors.group(1)) if errors else 0, "raw": out}
+
+
+def batch_bodies(n_batches: int, size: int) -> list[dict]:
+    rng = np.random.default_rng(7)
+    now = datetime.now(UTC).isoformat()
+    out = []
+    for _ in range(n_batches):
+        lon, lat = 122.03 + rng.random(size) * 0.08, 41.10 + rng.random(size) * 0.05
+        out.append({"reports": [
+            {"id": str(uuid.uuid4()), "category": "30", "subcategory": "3001", "description": MARK, "source": "citizen",
+             "location": {"lon": float(x), "lat": float(y)}, "reported_at": now}
+            for x, y in zip(lon, lat, strict=True)]})
+    return out
+
+
+def cleanup(engine) -> int:
+    with engine.begin() as conn:
+        ids = sa.select(Report.id).where(Report.description.in_([MARK, "load test"]))
+        # The trail is append-only for the application; the owner lifts that for the cleanup only.
+        conn.exec_driver_sql("ALTER TABLE report_events DISABLE TRIGGER report_events_append_only")
+        conn.execute(sa.delete(ReportEvent).where(ReportEvent.report_id.in_(ids)))
+        n = conn.execute(sa.delete(Report).where(Report.description.in_([MARK, "load test"]))).rowcount
+        conn.exec_driver_sql("ALTER TABLE report_events ENABLE TRIGGER report_events_append_only")
+    return n
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--batches", type=int, default=5)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: `apt-get install wrk` (make bench does it)")
+        return 1
+    engine = make_engine(DatabaseSettings(), statement_timeout=False)
+    with engine.connect() as conn:
+        if conn.scalar(sa.select(sa.func.count()).select_from(Report)) < 1_000_000:
+            print("load the demo city first: `make demo` (or `gridmap demo load`)")
+            return 1
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "GRIDMAP_PORT": str(port), "GRIDMAP_ESCALATION_INTERVAL_S": "0"}
+    server = subprocess.Popen([str(ROOT / ".venv" / "bin" / "gridmap"), "serve", "--workers", "2", "--no-access-log"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_healthy(base)
+        run_wrk(f"{base}/api/v1/reports", 5, args.connections)  # warm-up: matcher built, pools filled
+        single = run_wrk(f"{base}/api/v1/reports", args.seconds, args.connections)
+        bodies = batch_bodies(args.batches, 10_000)
+        with httpx.Client(timeout=120) as client:
+            client.post(f"{base}/api/v1/reports/batch", json=batch_bodies(1, 1000)[0])  # warm-up
+            t = time.perf_counter()
+            created = 0
+            for body in bodies:
+                r = client.post(f"{base}/api/v1/reports/batch", json=body)
+                r.raise_for_status()
+                created += r.json()["created"]
+            batch_rps = created / (time.perf_counter() - t)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(30)
+        removed = cleanup(engine)
+        engine.dispose()
+    print(f"single intake (wrk, {args.connections} connections, {args.seconds} s): {single['rps']:.0f} reports/s, "
+          f"p50 {single['p50']:.1f} ms, p99 {single['p99']:.1f} ms, non-2xx {single['non2xx']}")
+    print(f"  target >= 1,000 reports/s with p99 <= 50 ms: {'met' if single['rps'] >= 1000 and single['p99'] <= 50 else 'NOT met'}")
+    print(f"batch intake ({args.batches} x 10,000): {batch_rps:.0f} reports/s "
+          f"(target >= 20,000: {'met' if batch_rps >= 20_000 else 'NOT met'})")
+    print(f"removed {removed:,} benchmark reports")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Single-report intake through the micro-batcher (the production path), on committed data."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from api.app import create_app
+from api.settings import ApiSettings
+from geo.models import Report, ReportEvent
+from tests.api.report_helpers import body
+
+
+def test_concurrent_posts_share_passes_and_never_duplicate(engine, small_city, committed_reports):
+    with Session(engine) as s:
+        points = s.execute(
+            sa.select(sa.func.ST_X(Report.location), sa.func.ST_Y(Report.location)).limit(30)
+        ).all()
+    distinct = [body(location={"lon": x, "lat": y}) for x, y in points]
+    retried = distinct[0]
+    payloads = distinct + [retried] * 5
+    committed_reports.extend(uuid.UUID(p["id"]) for p in distinct)
+
+    async def run():
+        app = create_app(engine=engine, api_settings=ApiSettings(escalation_interval_s=0, intake_batching=True))
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://gridmap.test") as c:
+                return await asyncio.gather(*(c.post("/api/v1/reports", json=p) for p in payloads))
+
+    responses = asyncio.run(run())
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(201) == len(distinct) and statuses.count(200) == 5, statuses
+    answers = {r.json()["id"]: r.json() for r in responses if r.status_code == 201}
+    assert all(a["grid_code"] and a["status"] == "dispatched" for a in answers.values())
+    assert {r.json()["grid_code"] for r in responses if r.json()["id"] == retried["id"]} == {answers[retried["id"]]["grid_code"]}
+    ids = [uuid.UUID(p["id"]) for p in distinct]
+    with Session(engine) as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(Report).where(Report.id.in_(ids))) == len(distinct)
+        assert s.scalar(sa.select(sa.func.count()).select_from(ReportEvent).where(ReportEvent.report_id.in_(ids))) == 2 * len(distinct)
+
+
+def test_invalid_report_is_answered_without_queueing(engine, small_city):
+    async def run():
+        app = create_app(engine=engine, api_settings=ApiSettings(escalation_interval_s=0, intake_batching=True))
+        async with app.router.lifespan_context(app):
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+                return await c.post("/api/v1/reports", json=body(category="99"))
+
+    r = asyncio.run(run())
+    assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == "category"
