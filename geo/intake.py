@@ -6,10 +6,11 @@ Registration itself (matching, routing, storing) is ``geo.registration``.
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+import orjson
 
 from geo.categories import BY_CODE, SUB_BY_CODE
 from geo.cityconfig import CityConfig
@@ -53,7 +54,7 @@ class ReportInput:
             "accuracy_m": self.accuracy_m, "reported_at": self.reported_at.isoformat(),
             "reporter_name": self.reporter_name, "reporter_phone": self.reporter_phone, "photos": list(self.photos),
         }
-        return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def validate(item: ReportInput, *, config: CityConfig, now: datetime) -> tuple[str, float, float]:

@@ -88,7 +88,10 @@ _REPORT_IN = TypeAdapter(ReportIn)
 
 
 @router.post("/reports/batch", response_model=BatchOut)
-def post_batch(body: BatchIn, session: SessionDep, config: CityConfigDep):
+def post_batch(
+    body: BatchIn, session: SessionDep, config: CityConfigDep,
+    duplicates: Annotated[bool, Query(description="List possible duplicates per item (slower).")] = False,
+):
     """Up to 10,000 reports; each item is validated and answered on its own (201, 200, 409 or 422),
     so one bad item never sinks the others. Items are matched exactly like single reports."""
     parsed, results = [], {}
@@ -100,18 +103,14 @@ def post_batch(body: BatchIn, session: SessionDep, config: CityConfigDep):
             results[index] = BatchItemOut(index=index, status=422, error={
                 "code": "invalid_request", "message": "; ".join(f"{f['field']}: {f['reason']}" for f in fields),
                 "fields": fields})
-    for o in submit_batch(session, items=parsed, config=config, now=utcnow()):
+    for o in submit_batch(session, items=parsed, config=config, now=utcnow(), duplicates=duplicates):
         if o.error is not None:
             err = {"code": "invalid_request" if o.status == 422 else o.error.code, "message": o.error.message}
             if "field" in o.error.details:
                 err["fields"] = [{"field": o.error.details["field"], "reason": o.error.message}]
             results[o.index] = BatchItemOut(index=o.index, status=o.status, error=err)
         else:
-            results[o.index] = BatchItemOut(index=o.index, status=o.status, report=ReportCreated(
-                id=o.report_id, grid_code=o.grid_code, generation=o.generation, match=o.match,
-                distance_m=o.distance_m, worker=worker_brief(o.worker),
-                status=o.report_status, due_at=o.due_at, escalation_level=o.escalation_level,
-                possible_duplicates=[]))
+            results[o.index] = BatchItemOut(index=o.index, status=o.status, report=created_view(o))
     session.commit()
     items = [results[i] for i in sorted(results)]
     return BatchOut(created=sum(r.status == 201 for r in items), replayed=sum(r.status == 200 for r in items),

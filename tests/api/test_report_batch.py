@@ -87,3 +87,13 @@ def test_batch_retries_and_conflicts(client, db, tiny):
 def test_batch_size_limit(client, tiny):
     r = client.post("/api/v1/reports/batch", json={"reports": [{}] * 10_001})
     assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == "reports"
+
+
+def test_batch_duplicates_on_request(client, tiny):
+    first = body()
+    batch(client, [first])
+    near = body(location={"lon": 116.4055, "lat": 39.915})
+    plain = batch(client, [near])["results"][0]["report"]
+    assert plain["possible_duplicates"] == []  # not asked for
+    r = client.post("/api/v1/reports/batch", params={"duplicates": "true"}, json={"reports": [body(location={"lon": 116.4052, "lat": 39.915})]})
+    assert set(r.json()["results"][0]["report"]["possible_duplicates"]) == {first["id"], near["id"]}
