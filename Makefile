@@ -51,8 +51,11 @@ verify: setup
 test: setup db
 	$(BIN)/python -m pytest
 
-bench: setup db
-	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+bench: migrate
+	@command -v wrk >/dev/null || scripts/apt-install.sh wrk
+	$(BIN)/gridmap demo load
+	@for f in bench/match_bench.py bench/maps_bench.py bench/ingest_bench.py bench/load_demo.py; do \
+		echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .hypothesis

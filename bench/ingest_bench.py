@@ -29,7 +29,8 @@ import numpy as np
 import sqlalchemy as sa
 
 from geo.db import make_engine
-from geo.models import Report, ReportEvent
+from geo.maintenance import purge_reports
+from geo.models import Report
 from geo.settings import DatabaseSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,13 +84,7 @@ def batch_bodies(n_batches: int, size: int) -> list[dict]:
 
 def cleanup(engine) -> int:
     with engine.begin() as conn:
-        ids = sa.select(Report.id).where(Report.description.in_([MARK, "load test"]))
-        # The trail is append-only for the application; the owner lifts that for the cleanup only.
-        conn.exec_driver_sql("ALTER TABLE report_events DISABLE TRIGGER report_events_append_only")
-        conn.execute(sa.delete(ReportEvent).where(ReportEvent.report_id.in_(ids)))
-        n = conn.execute(sa.delete(Report).where(Report.description.in_([MARK, "load test"]))).rowcount
-        conn.exec_driver_sql("ALTER TABLE report_events ENABLE TRIGGER report_events_append_only")
-    return n
+        return purge_reports(conn, where=Report.description.in_([MARK, "load test"]))
 
 
 def main() -> int:

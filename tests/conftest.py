@@ -120,13 +120,10 @@ def small_city(engine: sa.Engine):
 @pytest.fixture()
 def committed_reports(engine):
     """Ids of reports a test commits for real (concurrency tests); deleted afterwards."""
-    from geo.models import Report, ReportEvent
+    from geo.maintenance import purge_reports
+    from geo.models import Report
 
     ids: list[uuid.UUID] = []
     yield ids
     with engine.begin() as conn:
-        # The trail is append-only for the application; the test owns the table and lifts it briefly.
-        conn.exec_driver_sql("ALTER TABLE report_events DISABLE TRIGGER report_events_append_only")
-        conn.execute(sa.delete(ReportEvent).where(ReportEvent.report_id.in_(ids)))
-        conn.execute(sa.delete(Report).where(Report.id.in_(ids)))
-        conn.exec_driver_sql("ALTER TABLE report_events ENABLE TRIGGER report_events_append_only")
+        purge_reports(conn, where=Report.id.in_(ids))

@@ -21,7 +21,8 @@ import pytest
 import sqlalchemy as sa
 import uvicorn
 
-from geo.models import Report, ReportEvent
+from geo.maintenance import purge_reports
+from geo.models import Report
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -126,10 +127,7 @@ def posted_reports(engine) -> Iterator[list[uuid.UUID]]:
     ids: list[uuid.UUID] = []
     yield ids
     with engine.begin() as conn:
-        conn.exec_driver_sql("ALTER TABLE report_events DISABLE TRIGGER report_events_append_only")
-        conn.execute(sa.delete(ReportEvent).where(ReportEvent.report_id.in_(ids)))
-        conn.execute(sa.delete(Report).where(Report.id.in_(ids)))
-        conn.exec_driver_sql("ALTER TABLE report_events ENABLE TRIGGER report_events_append_only")
+        purge_reports(conn, where=Report.id.in_(ids))
 
 
 def test_command_center_is_live(watched, server, engine, posted_reports):
