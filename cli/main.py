@@ -11,6 +11,7 @@ import typer
 from cli.common import console, database, fail, progress
 from cli.maps import map_app
 from cli.match import match as match_command
+from cli.reports import app as reports_app
 
 app = typer.Typer(help="gridmap: grid-based city governance on PostGIS.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -20,6 +21,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(grids_app, name="grids")
 app.add_typer(map_app, name="map")
+app.add_typer(reports_app, name="reports")
 app.command("match")(match_command)
 
 

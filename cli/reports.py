@@ -1,0 +1,167 @@
+"""`gridmap reports import|rematch|escalate`: bulk work on reports, with progress bars."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.common import console, database, fail, progress
+
+app = typer.Typer(help="Reports: bulk import, re-matching after boundary changes, escalation.", no_args_is_help=True)
+
+IMPORT_NAMESPACE = uuid.UUID("1d9c7a58-6a0e-4a53-8f0b-9d3f0e2b4c61")
+CHUNK = 5_000
+
+
+def _read(path: Path, crs: str | None):
+    """The file as a pandas DataFrame with lon/lat columns and the crs they are in."""
+    import geopandas as gpd
+    import pandas as pd
+
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        frame = pd.read_csv(path, dtype={"category": str, "subcategory": str, "id": str})
+    elif suffix == ".parquet":
+        try:
+            frame = gpd.read_parquet(path)
+        except ValueError:  # plain Parquet without geo metadata
+            frame = pd.read_parquet(path)
+    else:
+        frame = gpd.read_file(path, engine="pyogrio")
+    if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame:
+        epsg = frame.crs.to_epsg() if frame.crs is not None else 4326
+        frame = pd.DataFrame(frame.assign(lon=frame.geometry.x, lat=frame.geometry.y).drop(columns=frame.geometry.name))
+        crs = crs or ("wgs84" if epsg == 4326 else f"EPSG:{epsg}")
+    return frame, crs or "wgs84"
+
+
+def _row_input(row: dict, *, crs: str, source: str, rid: uuid.UUID):
+    from geo.intake import ReportInput
+    from geo.models import ReportSource
+
+    def text(key):
+        value = row.get(key)
+        return None if value is None or value != value else str(value)
+
+    reported_at = datetime.fromisoformat(str(row["reported_at"]))
+    return ReportInput(
+        id=rid, category=str(row["category"]).zfill(2), subcategory=text("subcategory"),
+        description=text("description") or "", source=ReportSource(text("source") or source),
+        x=float(row["lon"]), y=float(row["lat"]), crs=text("crs") or crs, reported_at=reported_at,
+        reporter_name=text("reporter_name"), reporter_phone=text("reporter_phone"),
+    )
+
+
+@app.command("import")
+def import_reports(
+    file: Annotated[Path, typer.Argument(help="CSV, GeoJSON/GPKG or (Geo)Parquet of reports.")],
+    crs: Annotated[str | None, typer.Option(help="crs of lon/lat when the file does not say (default wgs84).")] = None,
+    source: Annotated[str, typer.Option(help="source for rows without one.")] = "hotline_12345",
+) -> None:
+    """Register every row as a report (same rules as the API). Rows without an id get one
+    derived from the file's content and row number, so importing a file twice adds nothing.
+    Rejected rows are written next to the file as <name>.rejected.csv with the reason."""
+    import pandas as pd
+    from sqlalchemy.orm import Session
+
+    from geo.cityconfig import load_city_config
+    from geo.registration import submit_batch
+    from geo.settings import CitySettings
+
+    if not file.exists():
+        raise fail(f"{file} does not exist")
+    try:
+        frame, file_crs = _read(file, crs)
+    except Exception as exc:  # noqa: BLE001 - any reader error means the same thing to the user
+        raise fail(f"cannot read {file}: {exc}", "give a CSV with lon,lat columns, a GeoJSON/GPKG or a (Geo)Parquet")
+    missing = {"category", "reported_at", "lon", "lat"} - set(frame.columns)
+    if missing:
+        raise fail(f"{file} lacks column(s) {', '.join(sorted(missing))}", "required: category, reported_at and a location")
+    digest = hashlib.sha256(file.read_bytes()).hexdigest()
+    config = load_city_config(CitySettings().config)
+    rejected: list[dict] = []
+    totals = {"created": 0, "replayed": 0, "rejected": 0}
+    records = frame.to_dict("records")
+    with database() as (engine, _), progress() as bar:
+        task = bar.add_task(f"importing {file.name}", total=len(records))
+        for start in range(0, len(records), CHUNK):
+            items = []
+            for i, row in enumerate(records[start:start + CHUNK], start):
+                rid = uuid.UUID(str(row["id"])) if "id" in row and row["id"] == row["id"] and row["id"] else \
+                    uuid.uuid5(IMPORT_NAMESPACE, f"{digest}:{i}")
+                try:
+                    items.append((i, _row_input(row, crs=file_crs, source=source, rid=rid)))
+                except (KeyError, TypeError, ValueError) as exc:
+                    rejected.append({"row": i, "reason": str(exc)})
+            with Session(engine) as session:
+                outcomes = submit_batch(session, items=items, config=config, now=datetime.now(UTC), duplicates=False)
+                session.commit()
+            for o in outcomes:
+                if o.error is not None:
+                    field = o.error.details.get("field", "")
+                    rejected.append({"row": o.index, "reason": f"{field}: {o.error.message}" if field else o.error.message})
+                else:
+                    totals["created" if o.created else "replayed"] += 1
+            bar.advance(task, min(CHUNK, len(records) - start))
+    totals["rejected"] = len(rejected)
+    if rejected:
+        out = file.with_name(file.stem + ".rejected.csv")
+        pd.DataFrame(rejected).sort_values("row").to_csv(out, index=False)
+        console.print(f"[yellow]{len(rejected):,} row(s) rejected[/]: reasons in {out}")
+    console.print(f"created {totals['created']:,}, already there {totals['replayed']:,}, rejected {totals['rejected']:,}")
+
+
+@app.command("rematch")
+def rematch(
+    include_closed: Annotated[bool, typer.Option(help="Also re-home closed cases (normally kept as handled).")] = False,
+) -> None:
+    """Re-match reports to the active generation's grids after a boundary change."""
+    import sqlalchemy as sa
+    from sqlalchemy.orm import Session
+
+    from geo.cityconfig import load_city_config
+    from geo.generations import active_generation_id
+    from geo.models import OPEN_STATUSES, Report
+    from geo.registration import matcher_for_active
+    from geo.rematch import rematch_chunk
+    from geo.settings import CitySettings
+
+    config = load_city_config(CitySettings().config)
+    with database() as (engine, _), progress() as bar:
+        with Session(engine) as session:
+            generation = active_generation_id(session)
+            matcher = matcher_for_active(session, generation=generation)
+            conds = [] if include_closed else [Report.status.in_(OPEN_STATUSES)]
+            total = session.scalar(sa.select(sa.func.count()).select_from(Report).where(*conds))
+        task = bar.add_task(f"re-matching to generation {generation}", total=total)
+        after, examined, moved = None, 0, 0
+        while True:
+            with Session(engine) as session:
+                chunk = rematch_chunk(session, matcher=matcher, generation=generation, config=config,
+                                      now=datetime.now(UTC), after=after, include_closed=include_closed)
+                session.commit()
+            if chunk.last_id is None:
+                break
+            after, examined, moved = chunk.last_id, examined + chunk.examined, moved + chunk.moved
+            bar.advance(task, chunk.examined)
+    console.print(f"{examined:,} report(s) re-matched to generation {generation}; {moved:,} changed grid")
+
+
+@app.command("escalate")
+def escalate() -> None:
+    """Escalate every overdue open case one level now (the server also does this every minute)."""
+    from sqlalchemy.orm import Session
+
+    from geo.cityconfig import load_city_config
+    from geo.settings import CitySettings
+    from geo.workflow import escalate_overdue
+
+    with database() as (engine, _), Session(engine) as session:
+        moved = escalate_overdue(session, config=load_city_config(CitySettings().config), now=datetime.now(UTC))
+        session.commit()
+    console.print(f"escalated {moved:,} overdue case(s)")
