@@ -28,7 +28,7 @@ from geo.errors import GridmapError, InvalidInput
 from geo.generations import active_generation_id
 from geo.intake import IdempotencyConflict, ReportInput, validate_fields
 from geo.matching import match_location
-from geo.models import OPEN_STATUSES, MatchKind, Report, ReportStatus, Worker
+from geo.models import OPEN_STATUSES, Generation, MatchKind, Report, ReportStatus, Worker
 from geo.routing import MAX_ESCALATION, escalation_code, responsible_workers
 
 MAX_BATCH = 10_000
@@ -57,7 +57,7 @@ class BatchOutcome:
         return self.status == 201
 
 
-_ACTIVE_MATCHERS: dict[tuple[str, int], GridMatcher] = {}
+_ACTIVE_MATCHERS: dict[tuple, GridMatcher] = {}
 _ACTIVE_LOCK = threading.Lock()
 
 
@@ -66,9 +66,11 @@ def matcher_for_active(session: Session, *, generation: int) -> GridMatcher:
 
     Under the generation model the grids valid in an activated generation never change (new
     boundaries go into a new draft; carrying forward only touches ``generation_high``), so
-    the id alone is a safe key and every pass skips the freshness query.
+    the generation (with its activation time, in case a reload restarted the ids) is a safe
+    key and every pass skips the heavier freshness query.
     """
-    key = (session.connection().engine.url.render_as_string(hide_password=True), generation)
+    activated = session.scalar(sa.select(Generation.activated_at).where(Generation.id == generation))
+    key = (session.connection().engine.url.render_as_string(hide_password=True), generation, activated)
     matcher = _ACTIVE_MATCHERS.get(key)
     if matcher is None:
         with _ACTIVE_LOCK:
