@@ -7,7 +7,7 @@ RUN npm ci --no-audit --no-fund --ignore-scripts
 
 FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
-    GRIDMAP_HOST=0.0.0.0 GRIDMAP_PORT=8000
+    GRIDMAP_HOST=0.0.0.0 GRIDMAP_PORT=8000 GRIDMAP_MEDIA_DIR=/data/media
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY geo geo
@@ -15,7 +15,7 @@ COPY api api
 COPY maps maps
 COPY cli cli
 COPY fixtures fixtures
-RUN pip install . && useradd --system --home /app gridmap
+RUN pip install . && useradd --system --home /app gridmap && mkdir -p /data/media && chown -R gridmap /data
 COPY --from=assets /src/node_modules node_modules
 USER gridmap
 EXPOSE 8000

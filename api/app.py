@@ -75,7 +75,8 @@ def create_app(
         log.warning("no GRIDMAP_STAFF_TOKENS: workflow endpoints are open; personal data stays hidden")
     install_error_handlers(app)
     app.add_middleware(
-        BodySizeLimit, default=api_settings.max_body_bytes, batch=api_settings.max_batch_body_bytes
+        BodySizeLimit, default=api_settings.max_body_bytes, batch=api_settings.max_batch_body_bytes,
+        photo=api_settings.max_photo_bytes,
     )
     app.include_router(health.router)
     for module in (grids, locate, categories, reports, stats, dispatch):

@@ -12,16 +12,18 @@ class BodyTooLarge(Exception):
 
 
 class BodySizeLimit:
-    """Reject bodies over ``default`` bytes (``batch`` for paths ending in /batch) with 413."""
+    """Reject bodies over ``default`` bytes (``batch`` for paths ending in /batch, ``photo``
+    for photo uploads) with 413."""
 
-    def __init__(self, app: ASGIApp, *, default: int, batch: int) -> None:
-        self.app, self.default, self.batch = app, default, batch
+    def __init__(self, app: ASGIApp, *, default: int, batch: int, photo: int) -> None:
+        self.app, self.default, self.batch, self.photo = app, default, batch, photo
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
-        limit = self.batch if scope["path"].endswith("/batch") else self.default
+        path = scope["path"]
+        limit = self.batch if path.endswith("/batch") else self.photo if path.endswith("/photos") else self.default
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await _reject(send, limit)

@@ -51,7 +51,7 @@ def report_view(session: Session, report: Report, *, staff: bool, now: datetime,
         overdue=report.status in OPEN_STATUSES and report.due_at is not None and report.due_at < now,
         escalation_level=report.escalation_level, escalated_to=report.escalated_to,
         resolved_at=report.resolved_at, closed_at=report.closed_at, duplicate_of=report.duplicate_of,
-        rating=report.rating,
+        rating=report.rating, photos=[] if hide else list(report.photos),
         reporter={"name": report.reporter_name, "phone": report.reporter_phone} if staff else None,
     )
     if with_trail:

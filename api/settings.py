@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -18,6 +20,8 @@ class ApiSettings(BaseSettings):
     staff_tokens: str = Field("", description="Comma-separated bearer tokens of staff clients.")
     max_body_bytes: int = Field(1_000_000, ge=1024, description="Largest request body (413 above).")
     max_batch_body_bytes: int = Field(32_000_000, ge=1024, description="Largest body of a batch request.")
+    media_dir: Path = Field(Path("media"), description="Where report photos are stored (metadata stripped).")
+    max_photo_bytes: int = Field(10_000_000, ge=1024, description="Largest photo upload.")
     intake_batching: bool = Field(
         True, description="Register concurrent single reports together (one commit per pass)."
     )

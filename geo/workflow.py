@@ -182,3 +182,21 @@ def rate(session: Session, *, report_id: uuid.UUID, rating: int, comment: str | 
                             from_status=S.closed.value, to_status=S.closed.value, data={"rating": rating}))
     session.flush()
     return report
+
+
+def attach_photo(session: Session, *, report_id: uuid.UUID, url: str, config: CityConfig, now: datetime) -> Report:
+    """Add a stored photo's URL to the report (once) and to its trail.
+
+    Raises ReportNotFound, InvalidInput (field ``photo``) past the city's photo limit.
+    """
+    report = get_report(session, report_id=report_id, for_update=True)
+    if url in report.photos:
+        return report
+    if len(report.photos) >= config.max_photos:
+        raise InvalidInput(f"a report holds at most {config.max_photos} photos", field="photo")
+    report.photos = [*report.photos, url]
+    report.updated_at = now
+    session.add(ReportEvent(report_id=report.id, at=now, action="photo", actor="reporter",
+                            from_status=report.status.value, to_status=report.status.value, data={"url": url}))
+    session.flush()
+    return report

@@ -6,7 +6,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, File, Header, Query, Request, Response, UploadFile
+from fastapi.responses import FileResponse
 from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -32,7 +33,10 @@ from geo.intake import ReportInput, validate_fields
 from geo.registration import submit_batch, submit_report
 from geo.models import ReportStatus
 from geo.report_queries import ReportFilter, area_prefix, list_reports
-from geo.workflow import apply_transition, get_report, rate
+from geo.categories import SENSITIVE_CATEGORIES
+from geo.errors import NotFound
+from geo.photos import photo_path, store_photo
+from geo.workflow import apply_transition, attach_photo, get_report, rate
 
 router = APIRouter(tags=["reports"])
 
@@ -174,3 +178,29 @@ def post_rating(report_id: uuid.UUID, body: RatingIn, session: SessionDep):
     report = rate(session, report_id=report_id, rating=body.rating, comment=body.comment, now=now)
     session.commit()
     return report_view(session, report, staff=False, now=now)
+
+
+@router.post("/reports/{report_id}/photos", response_model=ReportOut, status_code=201)
+def post_photo(
+    report_id: uuid.UUID, session: SessionDep, config: CityConfigDep, settings: ApiSettingsDep, staff: StaffFlag,
+    photo: Annotated[UploadFile, File(description="JPEG, PNG or WebP; stored without EXIF or other metadata.")],
+):
+    """Attach a photo. Location, camera and every other metadata are stripped before storing."""
+    report = get_report(session, report_id=report_id)
+    name = store_photo(settings.media_dir, report_id=report.id, data=photo.file.read())
+    now = utcnow()
+    report = attach_photo(session, report_id=report.id, url=f"/api/v1/reports/{report.id}/photos/{name}",
+                          config=config, now=now)
+    session.commit()
+    return report_view(session, report, staff=staff, now=now)
+
+
+@router.get("/reports/{report_id}/photos/{name}", response_class=FileResponse)
+def get_photo(report_id: uuid.UUID, name: str, session: SessionDep, settings: ApiSettingsDep, staff: StaffFlag):
+    """A stored photo; photos of sensitive cases are for staff only."""
+    report = get_report(session, report_id=report_id)
+    path = photo_path(settings.media_dir, report_id=report.id, name=name)
+    url = f"/api/v1/reports/{report.id}/photos/{name}"
+    if path is None or url not in report.photos or (report.category in SENSITIVE_CATEGORIES and not staff):
+        raise NotFound("no such photo", report_id=str(report_id))
+    return FileResponse(path)

@@ -133,6 +133,7 @@ class ReportOut(BaseModel):
     closed_at: datetime | None
     duplicate_of: uuid.UUID | None
     rating: int | None
+    photos: list[str] = Field(default_factory=list, description="Omitted publicly for sensitive categories.")
     reporter: dict | None = Field(None, description="Staff only.")
     trail: list[EventOut] | None = None
 

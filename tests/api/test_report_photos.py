@@ -1,0 +1,86 @@
+"""Photo uploads: stored without EXIF (no GPS, no camera), upright, limited, private when sensitive."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from tests.api.report_helpers import body
+from tests.conftest import STAFF
+from tests.tiny_city import add_workers, build_tiny_city
+
+GPS_IFD, MAKE, MODEL, ORIENTATION = 0x8825, 0x010F, 0x0110, 0x0112
+
+
+@pytest.fixture()
+def tiny(db):
+    build_tiny_city(db)
+    add_workers(db)
+
+
+def phone_jpeg(orientation: int = 1) -> bytes:
+    """A 40×20 JPEG with the camera, GPS position and orientation a phone writes."""
+    img = Image.new("RGB", (40, 20), (200, 30, 30))
+    exif = Image.Exif()
+    exif[MAKE], exif[MODEL], exif[ORIENTATION] = "PhoneCo", "X100", orientation
+    exif.get_ifd(GPS_IFD).update({1: "N", 2: (41.0, 7.0, 12.5), 3: "E", 4: (122.0, 4.0, 30.0)})
+    out = io.BytesIO()
+    img.save(out, format="JPEG", exif=exif)
+    data = out.getvalue()
+    assert Image.open(io.BytesIO(data)).getexif().get_ifd(GPS_IFD), "fixture must carry GPS"
+    return data
+
+
+def upload(client, rid, data, name="p.jpg"):
+    return client.post(f"/api/v1/reports/{rid}/photos", files={"photo": (name, data, "image/jpeg")})
+
+
+def test_upload_strips_all_metadata(client, tiny, tmp_path, monkeypatch):
+    client.app.state.api_settings.media_dir = tmp_path
+    payload = body()
+    client.post("/api/v1/reports", json=payload)
+    r = upload(client, payload["id"], phone_jpeg(orientation=6))  # 6: rotate 90° to display upright
+    assert r.status_code == 201, r.text
+    (url,) = r.json()["photos"]
+    stored = client.get(url)
+    assert stored.status_code == 200
+    img = Image.open(io.BytesIO(stored.content))
+    assert len(img.getexif()) == 0 and "exif" not in img.info and "icc_profile" not in img.info
+    assert b"PhoneCo" not in stored.content and b"X100" not in stored.content
+    assert img.size == (20, 40), "orientation is applied to the pixels before the tag is dropped"
+    trail = client.get(f"/api/v1/reports/{payload['id']}", headers=STAFF).json()["trail"]
+    assert trail[-1]["action"] == "photo"
+    # The same photo again is the same file, not a second one.
+    assert upload(client, payload["id"], phone_jpeg(orientation=6)).json()["photos"] == [url]
+
+
+def test_upload_rules(client, tiny, tmp_path):
+    client.app.state.api_settings.media_dir = tmp_path
+    payload = body()
+    client.post("/api/v1/reports", json=payload)
+    r = upload(client, payload["id"], b"not an image", name="x.jpg")
+    assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == "photo"
+    for i in range(9):
+        img = Image.new("RGB", (8, 8), (i * 20, 0, 0))
+        out = io.BytesIO()
+        img.save(out, format="PNG")
+        assert upload(client, payload["id"], out.getvalue(), name=f"{i}.png").status_code == 201
+    r = upload(client, payload["id"], phone_jpeg())
+    assert r.status_code == 422 and "at most 9" in r.json()["error"]["message"]
+    assert client.post("/api/v1/reports/00000000-0000-0000-0000-000000000000/photos",
+                       files={"photo": ("p.jpg", phone_jpeg(), "image/jpeg")}).status_code == 404
+
+
+def test_sensitive_case_photos_are_staff_only(client, tiny, tmp_path):
+    client.app.state.api_settings.media_dir = tmp_path
+    payload = body(category="10", subcategory="1002")
+    client.post("/api/v1/reports", json=payload)
+    url = upload(client, payload["id"], phone_jpeg()).json()
+    staff_view = client.get(f"/api/v1/reports/{payload['id']}", headers=STAFF).json()
+    (photo,) = staff_view["photos"]
+    assert url["photos"] == []  # the public answer does not even list it
+    assert client.get(photo).status_code == 404
+    assert client.get(photo, headers=STAFF).status_code == 200
+    assert client.get(f"/api/v1/reports/{payload['id']}/photos/..%2F..%2Fetc%2Fpasswd").status_code == 404
