@@ -28,8 +28,9 @@ from sqlalchemy.orm import Session
 from geo.bulk_match import GridMatcher
 from geo.db import make_engine
 from geo.export import read_areas_frame
-from geo.generations import active_generation_id, valid_in
-from geo.models import Area, AreaLevel, Report
+from geo.generations import active_generation_id
+from geo.locate import smallest_covering_query
+from geo.models import AreaLevel, Report
 from geo.settings import DatabaseSettings
 
 NOT_LOADED = "the demo city is not loaded: run `make demo` (or `gridmap demo load`) first"
@@ -64,15 +65,7 @@ def by_postgis(engine: sa.Engine, x: np.ndarray, y: np.ndarray, generation: int)
             cp.write(buf.getvalue())
         conn.execute(sa.text("ANALYZE bench_points"))
         t_copy = time.perf_counter() - t0
-        point = sa.func.ST_SetSRID(sa.func.ST_MakePoint(pts.c.lon, pts.c.lat), 4326)
-        query = (
-            sa.select(pts.c.i, sa.func.min(Area.code))
-            .select_from(pts)
-            .outerjoin(Area, sa.and_(
-                Area.level == AreaLevel.grid, valid_in(Area, generation), sa.func.ST_Covers(Area.geom, point),
-            ))
-            .group_by(pts.c.i)
-        )
+        query = smallest_covering_query(pts, key=pts.c.i, lon=pts.c.lon, lat=pts.c.lat, generation=generation)
         t0 = time.perf_counter()
         out = np.full(len(x), None, dtype=object)
         for i, code in conn.execute(query):

@@ -9,22 +9,9 @@
 # Safe to re-run: every step checks before it acts.
 set -euo pipefail
 
-log() { printf '\033[1;34m[db]\033[0m %s\n' "$*"; }
-die() { printf '\033[1;31m[db] %s\033[0m\n' "$*" >&2; exit 1; }
-
-as_root() {
-  if [ "$(id -u)" = 0 ]; then "$@";
-  elif command -v sudo >/dev/null 2>&1; then sudo "$@";
-  else die "need root (or sudo) to run: $*"; fi
-}
-
-apt_updated=""
-apt_install() {
-  command -v apt-get >/dev/null 2>&1 || die "apt-get not found: install PostgreSQL 15+ with PostGIS 3 yourself, or set GRIDMAP_DATABASE_URL"
-  if [ -z "$apt_updated" ]; then log "apt-get update"; as_root apt-get update -qq; apt_updated=1; fi
-  log "apt-get install $*"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
-}
+TAG=db
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 if [ -n "${GRIDMAP_DATABASE_URL:-}" ]; then
   url="${GRIDMAP_DATABASE_URL/postgresql+psycopg:/postgresql:}"

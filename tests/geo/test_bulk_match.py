@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from geo.bulk_match import GridMatcher
 from geo.generations import active_generation_id, valid_in
+from geo.locate import smallest_covering_query
 from geo.models import Area, AreaLevel
 
 
@@ -35,15 +36,7 @@ def postgis_truth(db, x: np.ndarray, y: np.ndarray, generation: int) -> np.ndarr
         sa.literal(y.tolist(), ARRAY(sa.Float(53))),
         sa.literal(list(range(len(x))), ARRAY(sa.Integer)),
     ).table_valued("lon", "lat", "i").render_derived()
-    point = sa.func.ST_SetSRID(sa.func.ST_MakePoint(pts.c.lon, pts.c.lat), 4326)
-    query = (
-        sa.select(pts.c.i, sa.func.min(Area.code))
-        .select_from(pts)
-        .outerjoin(Area, sa.and_(
-            Area.level == AreaLevel.grid, valid_in(Area, generation), sa.func.ST_Covers(Area.geom, point),
-        ))
-        .group_by(pts.c.i)
-    )
+    query = smallest_covering_query(pts, key=pts.c.i, lon=pts.c.lon, lat=pts.c.lat, generation=generation)
     out = np.full(len(x), None, dtype=object)
     for i, code in db.execute(query):
         out[i] = code
