@@ -20,7 +20,7 @@ from geo.errors import Unauthorized
 _bearer = HTTPBearer(auto_error=False, description="Staff token (GRIDMAP_STAFF_TOKENS).")
 
 
-def _valid(settings: ApiSettings, token: str | None) -> bool:
+def valid_token(settings: ApiSettings, token: str | None) -> bool:
     return token is not None and any(hmac.compare_digest(token, t) for t in settings.staff_token_set)
 
 
@@ -28,7 +28,7 @@ def is_staff(
     request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> bool:
     """True when the request carries a valid staff token."""
-    return _valid(request.app.state.api_settings, creds.credentials if creds else None)
+    return valid_token(request.app.state.api_settings, creds.credentials if creds else None)
 
 
 def require_staff(
@@ -38,9 +38,26 @@ def require_staff(
     settings: ApiSettings = request.app.state.api_settings
     if not settings.staff_token_set:
         return False
-    if not _valid(settings, creds.credentials if creds else None):
+    if not valid_token(settings, creds.credentials if creds else None):
         raise Unauthorized("a valid staff token is required: send Authorization: Bearer <token>")
     return True
+
+
+STAFF_COOKIE = "gridmap_staff"
+
+
+def require_staff_page(
+    request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> None:
+    """Guard for the internal map pages and their feeds: a staff token in the Authorization
+    header or in the cookie ``/maps/login`` sets (a browser cannot send a header). Open only
+    when no tokens are configured."""
+    settings: ApiSettings = request.app.state.api_settings
+    if not settings.staff_token_set:
+        return
+    token = creds.credentials if creds else request.cookies.get(STAFF_COOKIE)
+    if not valid_token(settings, token):
+        raise Unauthorized("staff only: sign in at /maps/login")
 
 
 StaffFlag = Annotated[bool, Depends(is_staff)]

@@ -16,13 +16,14 @@ from typing import Annotated
 
 import orjson
 import segno
-from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request, Response
 from fastapi import Path as PathParam
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.staticfiles import StaticFiles
 
 from api.deps import SessionDep
 from api.page_cache import PageCache
+from api.security import STAFF_COOKIE, Unauthorized, require_staff_page, valid_token
 from api.routes.grids import parse_bbox
 from geo.analysis import analyse_hotspots, command_center_data, public_hexes
 from geo.areas import area_path, area_workers, get_area
@@ -38,6 +39,8 @@ from maps.hotspots import build_embed, build_hotspots
 from maps.settings import MapSettings
 
 router = APIRouter(tags=["maps"])
+# Internal pages show exact report points and worker positions: staff only once tokens exist.
+INTERNAL = Depends(require_staff_page)
 
 Since = Annotated[datetime | None, Query(description="Window start (ISO 8601; default: 12 weeks before `until`).")]
 Until = Annotated[datetime | None, Query(description="Window end, exclusive (default: just after the newest report).")]
@@ -87,7 +90,7 @@ def _html(page: str, started: float, *, headers: dict[str, str] | None = None) -
     return HTMLResponse(page, headers=h)
 
 
-@router.get("/maps/command-center", response_class=HTMLResponse)
+@router.get("/maps/command-center", dependencies=[INTERNAL], response_class=HTMLResponse)
 def command_center(
     request: Request, session: SessionDep, since: Since = None, until: Until = None,
     level: Annotated[AreaLevel, Query(description="Hierarchy level shown first.")] = AreaLevel.grid,
@@ -114,7 +117,7 @@ def _geojson(features: list[dict]) -> Response:
     return Response(body, media_type="application/geo+json", headers={"Cache-Control": "no-store"})
 
 
-@router.get("/maps/feeds/reports.geojson", name="live_reports_feed")
+@router.get("/maps/feeds/reports.geojson", dependencies=[INTERNAL], name="live_reports_feed")
 def live_reports_feed(request: Request, session: SessionDep):
     """New reports (last GRIDMAP_MAP_LIVE_WINDOW_H hours) and the most overdue open cases.
     Points, category, status, grid: no reporter, phone or description."""
@@ -122,7 +125,7 @@ def live_reports_feed(request: Request, session: SessionDep):
     return _geojson(live_reports(session, now=datetime.now(UTC), window=window))
 
 
-@router.get("/maps/feeds/workers.geojson", name="workers_feed")
+@router.get("/maps/feeds/workers.geojson", dependencies=[INTERNAL], name="workers_feed")
 def workers_feed(session: SessionDep):
     """On-duty workers' last positions with public name and role."""
     return _geojson(worker_positions(session))
@@ -142,7 +145,7 @@ Resolution = Annotated[int | None, Query(ge=5, le=10, description="H3 resolution
 BBoxQ = Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat: analyse this extent only.")]
 
 
-@router.get("/maps/hotspots", response_class=HTMLResponse)
+@router.get("/maps/hotspots", dependencies=[INTERNAL], response_class=HTMLResponse)
 def hotspots_page(
     request: Request, session: SessionDep, category: Category = None, since: Since = None, until: Until = None,
     level: Level = AreaLevel.grid, resolution: Resolution = None, bbox: BBoxQ = None,
@@ -168,7 +171,7 @@ def hotspots_page(
 Unit = Annotated[str, Query(pattern="^(hex|area)$", description="hex: H3 cells; area: areas of `level`.")]
 
 
-@router.get("/maps/hotspots.csv", name="hotspots_csv")
+@router.get("/maps/hotspots.csv", dependencies=[INTERNAL], name="hotspots_csv")
 def hotspots_csv(
     request: Request, session: SessionDep, category: Category = None, since: Since = None, until: Until = None,
     level: Level = AreaLevel.grid, resolution: Resolution = None, bbox: BBoxQ = None, unit: Unit = "hex",
@@ -180,7 +183,7 @@ def hotspots_csv(
                     headers={"Content-Disposition": f'attachment; filename="hotspots-{unit}.csv"'})
 
 
-@router.get("/maps/hotspots.geojson", name="hotspots_geojson")
+@router.get("/maps/hotspots.geojson", dependencies=[INTERNAL], name="hotspots_geojson")
 def hotspots_geojson(
     request: Request, session: SessionDep, category: Category = None, since: Since = None, until: Until = None,
     level: Level = AreaLevel.grid, resolution: Resolution = None, bbox: BBoxQ = None, unit: Unit = "hex",
@@ -254,3 +257,26 @@ def grid_qr(request: Request, session: SessionDep, code: Annotated[str, GRID_COD
     qr.save(buf, kind=fmt, scale=scale, border=4)
     media = "image/png" if fmt == "png" else "image/svg+xml"
     return Response(buf.getvalue(), media_type=media, headers={"Cache-Control": "public, max-age=86400"})
+
+
+_LOGIN_FORM = """<!doctype html><meta charset="utf-8"><title>gridmap staff sign-in</title>
+<form method="post" action="/maps/login" style="font:16px sans-serif;margin:4em auto;max-width:24em">
+<p>Staff token for the command-centre maps:</p><input name="token" type="password" autofocus style="width:100%">
+<p><button type="submit">Sign in</button></p></form>"""
+
+
+@router.get("/maps/login", response_class=HTMLResponse, include_in_schema=False)
+def login_form():
+    """A form for the staff token (browsers cannot send an Authorization header to a page)."""
+    return HTMLResponse(_LOGIN_FORM)
+
+
+@router.post("/maps/login", include_in_schema=False)
+def login(request: Request, token: Annotated[str, Form(max_length=512)]):
+    """Check the token and keep it in an HttpOnly, same-site cookie; then open the wall map."""
+    if not valid_token(request.app.state.api_settings, token):
+        raise Unauthorized("that is not a staff token")
+    response = RedirectResponse("/maps/command-center", status_code=303)
+    response.set_cookie(STAFF_COOKIE, token, httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https", max_age=12 * 3600)
+    return response

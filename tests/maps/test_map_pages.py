@@ -10,6 +10,8 @@ import folium
 import orjson
 import pytest
 
+from tests.conftest import STAFF
+
 ASSET_RE = re.compile(r'(?:src|href)="([^"]+)"')
 
 
@@ -23,6 +25,7 @@ def _no_external(html: str) -> None:
 
 @pytest.fixture()
 def city_client(small_city, client):
+    client.headers.update(STAFF)  # the internal pages are staff-only once tokens are configured
     return client
 
 
