@@ -49,6 +49,7 @@ verify: setup
 	$(BIN)/gridmap demo verify
 
 test: setup db
+	$(BIN)/ruff check -q geo api maps fixtures cli tests bench scripts
 	$(BIN)/python -m pytest
 
 bench: migrate

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import ApiSettingsDep, CityConfigDep, SessionDep
 from api.errors import FieldError
-from api.report_views import created_view, id_from_key, report_view, worker_brief
+from api.report_views import created_view, id_from_key, report_view
 from api.routes.grids import parse_bbox
 from api.errors import validation_fields
 from api.schemas.reports import (

@@ -8,7 +8,6 @@ The area hierarchy with boundary generations, subdivided lookup pieces, workers 
 assignments, reports, and dataset stamps.
 """
 from alembic import op
-import geoalchemy2
 import sqlalchemy as sa
 from geoalchemy2 import Geometry
 from sqlalchemy.dialects import postgresql

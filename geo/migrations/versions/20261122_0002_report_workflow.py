@@ -8,7 +8,6 @@ The closed loop: an append-only event trail, escalation, duplicates, ratings, ph
 the intake body hash that makes retries idempotent.
 """
 from alembic import op
-import geoalchemy2
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
