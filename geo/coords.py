@@ -168,3 +168,17 @@ def to_wgs84(x, y, crs: str):
         return bd09_to_wgs84(x, y)
     lon, lat = _transformer(int(crs.split(":", 1)[1])).transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
     return np.asarray(lon), np.asarray(lat)
+
+
+def point_to_wgs84(x: float, y: float, crs: str | None, *, prefix: str = "") -> tuple[float, float]:
+    """One point in ``crs`` (any spelling ``normalise_crs`` accepts) as checked WGS-84 lon/lat.
+
+    Geographic input is range-checked before conversion (so swapped lon/lat is named as
+    such), projected input after. Raises InvalidInput naming ``{prefix}lon``/``lat`` or ``crs``.
+    """
+    crs = normalise_crs(crs)
+    if not crs.startswith("EPSG:"):
+        check_lon_lat(x, y, prefix=prefix)
+    lon, lat = (float(v) for v in to_wgs84(x, y, crs))
+    check_lon_lat(lon, lat, prefix=prefix)
+    return lon, lat

@@ -14,7 +14,7 @@ import orjson
 
 from geo.categories import BY_CODE, SUB_BY_CODE
 from geo.cityconfig import CityConfig
-from geo.coords import check_lon_lat, normalise_crs, to_wgs84
+from geo.coords import check_lon_lat, normalise_crs
 from geo.errors import InvalidInput, InvalidState
 from geo.models import ReportSource
 
@@ -55,18 +55,6 @@ class ReportInput:
             "reporter_name": self.reporter_name, "reporter_phone": self.reporter_phone, "photos": list(self.photos),
         }
         return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
-
-
-def validate(item: ReportInput, *, config: CityConfig, now: datetime) -> tuple[str, float, float]:
-    """Check everything that does not need the database; returns (crs, lon, lat) in WGS-84.
-
-    Raises InvalidInput naming the field and the reason.
-    """
-    crs = validate_fields(item, config=config, now=now)
-    lon, lat = (float(v) for v in to_wgs84(item.x, item.y, crs))
-    if crs.startswith("EPSG:"):
-        check_lon_lat(lon, lat, prefix="location.")
-    return crs, lon, lat
 
 
 def validate_fields(item: ReportInput, *, config: CityConfig, now: datetime) -> str:

@@ -12,21 +12,12 @@ from api.deps import CityConfigDep, SessionDep
 from api.report_views import worker_brief
 from api.schemas.reports import ContactOut, DispatchOut, NearbyWorker, PositionIn, PositionOut
 from api.security import RequireStaff, StaffFlag
-from geo.coords import check_lon_lat, normalise_crs, to_wgs84
+from geo.coords import point_to_wgs84
 from geo.dispatch import Contact, escalation_chain, nearest_on_duty, responsible_contacts, update_position
 from geo.generations import active_generation_id
 from geo.matching import match_location
 
 router = APIRouter(tags=["dispatch"])
-
-
-def _wgs84(x: float, y: float, crs: str | None, *, prefix: str = "") -> tuple[float, float]:
-    crs = normalise_crs(crs)
-    if not crs.startswith("EPSG:"):
-        check_lon_lat(x, y, prefix=prefix)
-    lon, lat = (float(v) for v in to_wgs84(x, y, crs))
-    check_lon_lat(lon, lat, prefix=prefix)
-    return lon, lat
 
 
 def _contact(c: Contact | None, staff: bool) -> ContactOut | None:
@@ -45,7 +36,7 @@ def get_dispatch(
 ):
     """For a location: the grid, responsible worker and backup, the escalation chain, and the
     3 nearest on-duty workers by last known position (phones for staff only)."""
-    wlon, wlat = _wgs84(lon, lat, crs)
+    wlon, wlat = point_to_wgs84(lon, lat, crs)
     gen = active_generation_id(session)
     match = match_location(session, lon=wlon, lat=wlat, generation=gen, snap_tolerance_m=config.snap_tolerance_m)
     responsible = backup = None
@@ -69,7 +60,7 @@ def get_dispatch(
 def put_position(body: PositionIn, session: SessionDep, staff: RequireStaff,
                  worker_id: Annotated[int, Path(ge=1)]):
     """A worker's phone reports its position, in any supported crs."""
-    lon, lat = _wgs84(body.lon, body.lat, body.crs)
+    lon, lat = point_to_wgs84(body.lon, body.lat, body.crs)
     at = body.at or datetime.now(UTC)
     worker = update_position(session, worker_id=worker_id, lon=lon, lat=lat, at=at)
     session.commit()
