@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from typing import NamedTuple
 
 import pytest
 import sqlalchemy as sa
@@ -98,6 +99,20 @@ def client(engine: sa.Engine, db: Session):
     app.dependency_overrides[get_session] = lambda: db
     with TestClient(app) as c:
         yield c
+
+
+class TinyCity(NamedTuple):
+    generation: int
+    workers: dict
+
+
+@pytest.fixture()
+def tiny(db) -> TinyCity:
+    """The hand-built four-grid city (tests/tiny_city.py), active, with its workers, rolled back after."""
+    from tests.tiny_city import add_workers, build_tiny_city
+
+    generation = build_tiny_city(db)
+    return TinyCity(generation, add_workers(db))
 
 
 SMALL_CITY_REPORTS = 3000

@@ -11,13 +11,13 @@ from geo.coords import wgs84_to_gcj02
 from geo.models import Assignment, AssignmentRole, Worker, WorkerRole
 from tests.api.report_helpers import G1, G2, G3
 from tests.conftest import STAFF
-from tests.tiny_city import COMMUNITY, add_workers, build_tiny_city
+from tests.tiny_city import COMMUNITY
 
 
 @pytest.fixture()
-def tiny(db):
-    build_tiny_city(db)
-    workers = add_workers(db)
+def tiny(tiny, db):
+    """The shared tiny city's workers, with leads above the community added."""
+    workers = tiny.workers
     # Leads above the community, so the chain is complete.
     for role, code, name in ((WorkerRole.street_lead, "110101001", "街道网格办"), (WorkerRole.district_lead, "110101", "区网格中心"),
                              (WorkerRole.city_center, "110100", "市指挥中心")):

@@ -6,21 +6,15 @@ import pytest
 
 from geo.generations import activate_generation, carry_forward, create_generation, rebuild_pieces
 from geo.models import AreaLevel
-from tests.tiny_city import COMMUNITY, GRIDS, add_area, add_workers, build_tiny_city
+from tests.tiny_city import COMMUNITY, GRIDS, add_area
 
-
-@pytest.fixture()
-def tiny(db):
-    gen = build_tiny_city(db)
-    add_workers(db)
-    return gen
 
 
 def test_list_grids_is_geojson_ordered_by_code(client, tiny):
     r = client.get("/api/v1/grids")
     assert r.status_code == 200
     body = r.json()
-    assert body["type"] == "FeatureCollection" and body["generation"] == tiny
+    assert body["type"] == "FeatureCollection" and body["generation"] == tiny.generation
     assert [f["id"] for f in body["features"]] == sorted(GRIDS)
     props = body["features"][0]["properties"]
     assert props == {
@@ -92,7 +86,7 @@ def test_unknown_and_malformed_codes(client, tiny):
 def test_generations_keep_old_boundaries_queryable(client, db, tiny):
     """Redraw grids 001/002 in a draft: invisible until activated, then the default; old stays queryable."""
     draft = create_generation(db, description="move the 001|002 edge east").id
-    carried = carry_forward(db, from_generation=tiny, to_generation=draft,
+    carried = carry_forward(db, from_generation=tiny.generation, to_generation=draft,
                             codes=[c for c in ["110100", "110101", "110101001", COMMUNITY, f"{COMMUNITY}003", f"{COMMUNITY}004"]])
     assert carried == 6
     add_area(db, gen=draft, code=f"{COMMUNITY}001", level=AreaLevel.grid, parent=COMMUNITY, bounds=(116.40, 39.91, 116.415, 39.92))
@@ -106,6 +100,6 @@ def test_generations_keep_old_boundaries_queryable(client, db, tiny):
 
     activate_generation(db, generation=draft)
     assert client.get("/api/v1/locate", params=point).json()["grid"]["id"] == f"{COMMUNITY}001"
-    old = client.get("/api/v1/locate", params={**point, "generation": tiny}).json()
-    assert old["grid"]["id"] == f"{COMMUNITY}002" and old["generation"] == tiny
+    old = client.get("/api/v1/locate", params={**point, "generation": tiny.generation}).json()
+    assert old["grid"]["id"] == f"{COMMUNITY}002" and old["generation"] == tiny.generation
     assert client.get("/api/v1/grids").json()["numberMatched"] == 4

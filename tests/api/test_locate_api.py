@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from tests.tiny_city import COMMUNITY, add_workers, build_tiny_city
+from tests.tiny_city import COMMUNITY
 
 G1, G2 = f"{COMMUNITY}001", f"{COMMUNITY}002"
 
-
-@pytest.fixture()
-def tiny(db):
-    gen = build_tiny_city(db)
-    add_workers(db)
-    return gen
 
 
 def test_locate_inside_returns_grid_path_and_public_workers(client, tiny):
     r = client.get("/api/v1/locate", params={"lon": 116.415, "lat": 39.915})
     assert r.status_code == 200
     body = r.json()
-    assert body["match"] == "inside" and body["generation"] == tiny
+    assert body["match"] == "inside" and body["generation"] == tiny.generation
     grid = body["grid"]
     assert grid["type"] == "Feature" and grid["id"] == G2
     assert grid["geometry"]["type"] == "MultiPolygon"

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
 import sqlalchemy as sa
 
 from geo.coords import wgs84_to_gcj02
 from geo.models import Report, ReportEvent
 from tests.api.report_helpers import G1, G2, body
-from tests.tiny_city import add_workers, build_tiny_city
 
-
-@pytest.fixture()
-def tiny(db):
-    gen = build_tiny_city(db)
-    return gen, add_workers(db)
 
 
 def batch(client, reports):

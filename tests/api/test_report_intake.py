@@ -13,13 +13,7 @@ from geo.coords import wgs84_to_bd09, wgs84_to_gcj02
 from geo.models import Report, ReportEvent
 from tests.api.report_helpers import G1, G2, INSIDE_G1, body
 from tests.conftest import STAFF
-from tests.tiny_city import add_workers, build_tiny_city
 
-
-@pytest.fixture()
-def tiny(db):
-    gen = build_tiny_city(db)
-    return gen, add_workers(db)
 
 
 def post(client, payload, **kw):

@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import io
 
-import pytest
 from PIL import Image
 
 from tests.api.report_helpers import body
 from tests.conftest import STAFF
-from tests.tiny_city import add_workers, build_tiny_city
 
 GPS_IFD, MAKE, MODEL, ORIENTATION = 0x8825, 0x010F, 0x0110, 0x0112
 
-
-@pytest.fixture()
-def tiny(db):
-    build_tiny_city(db)
-    add_workers(db)
 
 
 def phone_jpeg(orientation: int = 1) -> bytes:

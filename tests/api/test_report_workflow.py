@@ -13,13 +13,8 @@ from geo.models import Report
 from geo.workflow import allowed_actions, escalate_overdue
 from tests.api.report_helpers import G1, body
 from tests.conftest import STAFF
-from tests.tiny_city import COMMUNITY, add_workers, build_tiny_city
+from tests.tiny_city import COMMUNITY
 
-
-@pytest.fixture()
-def tiny(db):
-    gen = build_tiny_city(db)
-    return gen, add_workers(db)
 
 
 def new_report(client, **over) -> str:
