@@ -20,7 +20,6 @@ from starlette.concurrency import run_in_threadpool
 from geo.cityconfig import CityConfig
 from geo.db import session_scope
 from geo.intake import ReportInput
-from geo.generations import active_generation_id
 from geo.registration import BatchOutcome, matcher_for_active, submit_batch
 
 log = logging.getLogger("gridmap.intake")
@@ -42,7 +41,7 @@ class IntakeBatcher:
     def _warm(self) -> None:
         try:
             with session_scope(self._factory) as session:
-                matcher_for_active(session, generation=active_generation_id(session))
+                matcher_for_active(session)
         except Exception:  # noqa: BLE001 - no boundaries loaded yet, or the database is down
             log.warning("grid matcher not warmed up; the first report will build it", exc_info=True)
 

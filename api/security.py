@@ -24,14 +24,14 @@ def valid_token(settings: ApiSettings, token: str | None) -> bool:
     return token is not None and any(hmac.compare_digest(token, t) for t in settings.staff_token_set)
 
 
-def is_staff(
+async def is_staff(
     request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> bool:
     """True when the request carries a valid staff token."""
     return valid_token(request.app.state.api_settings, creds.credentials if creds else None)
 
 
-def require_staff(
+async def require_staff(
     request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> bool:
     """Guard for workflow endpoints; open only when no tokens are configured at all."""
@@ -46,7 +46,7 @@ def require_staff(
 STAFF_COOKIE = "gridmap_staff"
 
 
-def require_staff_page(
+async def require_staff_page(
     request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> None:
     """Guard for the internal map pages and their feeds: a staff token in the Authorization

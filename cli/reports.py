@@ -125,7 +125,6 @@ def rematch(
     from sqlalchemy.orm import Session
 
     from geo.cityconfig import load_city_config
-    from geo.generations import active_generation_id
     from geo.models import OPEN_STATUSES, Report
     from geo.registration import matcher_for_active
     from geo.rematch import rematch_chunk
@@ -134,8 +133,7 @@ def rematch(
     config = load_city_config(CitySettings().config)
     with database() as (engine, _), progress() as bar:
         with Session(engine) as session:
-            generation = active_generation_id(session)
-            matcher = matcher_for_active(session, generation=generation)
+            generation, matcher = matcher_for_active(session)
             conds = [] if include_closed else [Report.status.in_(OPEN_STATUSES)]
             total = session.scalar(sa.select(sa.func.count()).select_from(Report).where(*conds))
         task = bar.add_task(f"re-matching to generation {generation}", total=total)

@@ -19,16 +19,17 @@ import numpy as np
 import orjson
 import shapely
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from geo.bulk_match import GridMatcher
 from geo.cityconfig import CityConfig
 from geo.coords import check_lon_lat, to_wgs84
-from geo.errors import GridmapError, InvalidInput
-from geo.generations import active_generation_id
+from geo.errors import GridmapError, InvalidInput, NoActiveGeneration
 from geo.intake import IdempotencyConflict, ReportInput, validate_fields
 from geo.matching import match_location
-from geo.models import OPEN_STATUSES, Generation, MatchKind, Report, ReportStatus, Worker
+from geo.models import OPEN_STATUSES, Generation, GenerationStatus, MatchKind, Report, ReportEvent, ReportStatus, Worker
 from geo.routing import MAX_ESCALATION, escalation_code, responsible_workers
 
 MAX_BATCH = 10_000
@@ -61,15 +62,21 @@ _ACTIVE_MATCHERS: dict[tuple, GridMatcher] = {}
 _ACTIVE_LOCK = threading.Lock()
 
 
-def matcher_for_active(session: Session, *, generation: int) -> GridMatcher:
-    """The matcher of the *active* generation, built once per process.
+def matcher_for_active(session: Session) -> tuple[int, GridMatcher]:
+    """The active generation's id and its matcher, built once per process.
 
     Under the generation model the grids valid in an activated generation never change (new
     boundaries go into a new draft; carrying forward only touches ``generation_high``), so
     the generation (with its activation time, in case a reload restarted the ids) is a safe
-    key and every pass skips the heavier freshness query.
+    key, and one small query per pass is all the freshness check costs.
+    Raises NoActiveGeneration when nothing is active (no boundaries loaded).
     """
-    activated = session.scalar(sa.select(Generation.activated_at).where(Generation.id == generation))
+    active = session.execute(
+        sa.select(Generation.id, Generation.activated_at).where(Generation.status == GenerationStatus.active)
+    ).first()
+    if active is None:
+        raise NoActiveGeneration("no boundary generation is active yet: load boundaries first (gridmap demo load)")
+    generation, activated = active
     key = (session.connection().engine.url.render_as_string(hide_password=True), generation, activated)
     matcher = _ACTIVE_MATCHERS.get(key)
     if matcher is None:
@@ -77,7 +84,7 @@ def matcher_for_active(session: Session, *, generation: int) -> GridMatcher:
             matcher = _ACTIVE_MATCHERS.get(key) or GridMatcher.from_session(session, generation=generation)
             _ACTIVE_MATCHERS.clear()  # an older generation is never active again
             _ACTIVE_MATCHERS[key] = matcher
-    return matcher
+    return generation, matcher
 
 
 def _json(value) -> str:
@@ -136,23 +143,21 @@ def submit_batch(
     valid = [valid[k] for k in keep]
     lon, lat = lon[keep], lat[keep]
 
-    # Ids already stored, or repeated inside this batch, are replays (same body) or conflicts.
-    stored_ids = set(session.scalars(sa.select(Report.id).where(Report.id.in_([v[3] for v in valid])))) if valid else set()
-    first_seen: dict[uuid.UUID, int] = {}
+    # An id repeated inside this batch is a replay (same body) or a conflict of its first use;
+    # an id stored before is found by the insert itself (ON CONFLICT), no query up front.
+    first_seen: set[uuid.UUID] = set()
     fresh: list[int] = []
     later: list[int] = []
     for k, (_index, _item, _crs, rid, _fp) in enumerate(valid):
-        if rid in stored_ids:
-            later.append(k)
-        elif rid in first_seen:
+        if rid in first_seen:
             later.append(k)
         else:
-            first_seen[rid] = k
+            first_seen.add(rid)
             fresh.append(k)
 
-    generation = active_generation_id(session)
-    rows, events = _plan_rows(session, valid, fresh, lon, lat, generation=generation, config=config, now=now,
-                              outcomes=outcomes)
+    generation, matcher = matcher_for_active(session)
+    rows, events = _plan_rows(session, matcher, valid, fresh, lon, lat, generation=generation, config=config,
+                              now=now, outcomes=outcomes)
     inserted = _write(session, rows, events)
     if inserted and duplicates:
         dups = _duplicates(session, inserted, config=config, now=now)
@@ -191,9 +196,9 @@ def _replayed(index: int, r: Report, worker: Worker | None) -> BatchOutcome:
     )
 
 
-def _match(session: Session, lon: np.ndarray, lat: np.ndarray, *, generation: int, config: CityConfig):
+def _match(session: Session, matcher: GridMatcher, lon: np.ndarray, lat: np.ndarray, *, generation: int,
+           config: CityConfig):
     """Codes, match kinds and snap distances for WGS-84 points (vectorised, exact)."""
-    matcher = matcher_for_active(session, generation=generation)
     tree = _tree(matcher)
     idx = matcher.match_indices(lon, lat)
     codes = np.where(idx >= 0, matcher.codes[np.maximum(idx, 0)], None)
@@ -215,11 +220,11 @@ def _match(session: Session, lon: np.ndarray, lat: np.ndarray, *, generation: in
     return codes, kinds, distances
 
 
-def _plan_rows(session, valid, fresh, lon, lat, *, generation, config, now, outcomes):
+def _plan_rows(session, matcher, valid, fresh, lon, lat, *, generation, config, now, outcomes):
     if not fresh:
         return [], []
     sel = np.asarray(fresh)
-    codes, kinds, distances = _match(session, lon[sel], lat[sel], generation=generation, config=config)
+    codes, kinds, distances = _match(session, matcher, lon[sel], lat[sel], generation=generation, config=config)
     workers = responsible_workers(session, grid_codes=[c for c in codes if c])
     city = (escalation_code(session, grid_code=None, level=MAX_ESCALATION, generation=generation)
             if (kinds == MatchKind.unassigned.value).any() else None)
@@ -234,7 +239,7 @@ def _plan_rows(session, valid, fresh, lon, lat, *, generation, config, now, outc
         snap = distances[j] if kind == MatchKind.snapped.value else None
         rows.append({
             "id": rid, "category": item.category, "subcategory": item.subcategory, "description": item.description,
-            "source": item.source.value, "location": f"SRID=4326;POINT({float(lon[k])!r} {float(lat[k])!r})",
+            "source": item.source.value, "lon": float(lon[k]), "lat": float(lat[k]),
             "orig_x": item.x, "orig_y": item.y, "orig_crs": crs, "accuracy_m": item.accuracy_m,
             "reported_at": item.reported_at, "status": status.value, "grid_code": code,
             "generation_id": generation if code else None, "match_kind": kind, "snap_distance_m": snap,
@@ -244,14 +249,14 @@ def _plan_rows(session, valid, fresh, lon, lat, *, generation, config, now, outc
             "reporter_phone": item.reporter_phone, "photos": _json(list(item.photos)),
             "request_hash": fp, "created_at": now, "updated_at": now,
         })
-        events.append((rid, now, "register", item.source.value, None, ReportStatus.registered.value,
+        events.append((rid, "register", item.source.value, None, ReportStatus.registered.value,
                        _json({"match": kind, "grid_code": code, "generation": generation, "crs": crs,
                                    "distance_m": distances[j]})))
         if worker is not None:
-            events.append((rid, now, "dispatch", "system", ReportStatus.registered.value, status.value,
+            events.append((rid, "dispatch", "system", ReportStatus.registered.value, status.value,
                            _json({"worker_id": worker.id, "due_at": due.isoformat()})))
         elif unassigned:
-            events.append((rid, now, "escalate", "system", None, None,
+            events.append((rid, "escalate", "system", None, None,
                            _json({"level": MAX_ESCALATION, "to": city})))
         outcomes[index] = BatchOutcome(
             index=index, status=201, report_id=rid, grid_code=code, generation=generation if code else None,
@@ -261,56 +266,82 @@ def _plan_rows(session, valid, fresh, lon, lat, *, generation, config, now, outc
     return rows, events
 
 
-_REPORT_COLUMNS = (
-    "id", "category", "subcategory", "description", "source", "location", "orig_x", "orig_y", "orig_crs",
-    "accuracy_m", "reported_at", "status", "grid_code", "generation_id", "match_kind", "snap_distance_m",
-    "assigned_worker_id", "dispatched_at", "due_at", "escalation_level", "escalated_to", "reporter_name",
-    "reporter_phone", "photos", "request_hash", "created_at", "updated_at",
+# (column, element type of the array it travels in). Reports and their first trail rows go
+# to PostgreSQL as one array per column and are unnested there: one statement, one round
+# trip, however many reports the pass holds.
+_REPORT_ARRAYS = (
+    ("id", UUID(as_uuid=True)), ("category", sa.Text), ("subcategory", sa.Text), ("description", sa.Text),
+    ("source", sa.Text), ("lon", sa.Float(53)), ("lat", sa.Float(53)), ("orig_x", sa.Float(53)),
+    ("orig_y", sa.Float(53)), ("orig_crs", sa.Text), ("accuracy_m", sa.Float(53)),
+    ("reported_at", sa.DateTime(timezone=True)), ("status", sa.Text), ("grid_code", sa.Text),
+    ("generation_id", sa.Integer), ("match_kind", sa.Text), ("snap_distance_m", sa.Float(53)),
+    ("assigned_worker_id", sa.Integer), ("dispatched_at", sa.DateTime(timezone=True)),
+    ("due_at", sa.DateTime(timezone=True)), ("escalation_level", sa.SmallInteger), ("escalated_to", sa.Text),
+    ("reporter_name", sa.Text), ("reporter_phone", sa.Text), ("photos", sa.Text), ("request_hash", sa.Text),
+    ("created_at", sa.DateTime(timezone=True)), ("updated_at", sa.DateTime(timezone=True)),
 )
-_EVENT_COLUMNS = ("report_id", "at", "action", "actor", "from_status", "to_status", "data")
+_EVENT_ARRAYS = (
+    ("report_id", UUID(as_uuid=True)), ("action", sa.Text), ("actor", sa.Text), ("from_status", sa.Text),
+    ("to_status", sa.Text), ("data", sa.Text),
+)
+
+
+def _unnest(prefix: str, spec) -> sa.TableValuedAlias:
+    arrays = [sa.bindparam(f"{prefix}_{name}", type_=ARRAY(type_)) for name, type_ in spec]
+    return sa.func.unnest(*arrays).table_valued(*(name for name, _ in spec)).render_derived(name=prefix)
+
+
+@lru_cache(maxsize=1)
+def _insert_statement() -> sa.Select:
+    """INSERT the new reports (skipping ids already stored) and the trail rows of the ones
+    inserted, in one statement; selects the ids inserted. Built once: its SQL is constant."""
+    new = _unnest("r", _REPORT_ARRAYS)
+    names = [n for n, _ in _REPORT_ARRAYS if n not in ("lon", "lat")]
+    values = [
+        sa.func.ST_SetSRID(sa.func.ST_MakePoint(new.c.lon, new.c.lat), 4326).label("location")
+        if n == "location" else sa.cast(new.c.photos, JSONB).label("photos") if n == "photos" else new.c[n]
+        for n in [*names[:5], "location", *names[5:]]
+    ]
+    inserted = (
+        pg_insert(Report)
+        .from_select([*names[:5], "location", *names[5:]],
+                     # Id order: concurrent passes holding the same retried ids lock them in the
+                     # same order, so they wait for each other instead of deadlocking.
+                     sa.select(*values).order_by(new.c.id))
+        .on_conflict_do_nothing(index_elements=[Report.id])
+        .returning(Report.id, Report.created_at)
+        .cte("inserted")
+    )
+    ev = _unnest("e", _EVENT_ARRAYS)
+    trail = pg_insert(ReportEvent).from_select(
+        ["report_id", "at", "action", "actor", "from_status", "to_status", "data"],
+        sa.select(ev.c.report_id, inserted.c.created_at, ev.c.action, ev.c.actor, ev.c.from_status,
+                  ev.c.to_status, sa.cast(ev.c.data, JSONB))
+        .select_from(ev.join(inserted, inserted.c.id == ev.c.report_id)),
+    ).cte("trail")
+    return sa.select(inserted.c.id).add_cte(trail)
 
 
 def _write(session: Session, rows: list[dict], events: list[tuple]) -> set[uuid.UUID]:
-    """COPY the rows into a temporary table, insert the ones whose id is new, then their events.
-
-    Returns the ids actually inserted. Column lists are constants of this module, never data.
-    """
+    """Insert ``rows`` whose id is new and the ``events`` of those; returns the ids inserted."""
     if not rows:
         return set()
-    conn = session.connection()
-    cols = ", ".join(_REPORT_COLUMNS)
-    # Per session; ON COMMIT DELETE ROWS empties it after every transaction. (Not remembered
-    # per connection: a rolled-back transaction takes the CREATE with it.)
-    conn.exec_driver_sql(
-        "CREATE TEMP TABLE IF NOT EXISTS batch_reports (LIKE reports INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-    )
-    cursor = conn.connection.driver_connection.cursor()
-    with cursor.copy(f"COPY batch_reports ({cols}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([row[c] for c in _REPORT_COLUMNS])
-    inserted = {r[0] for r in conn.exec_driver_sql(
-        f"INSERT INTO reports ({cols}) SELECT {cols} FROM batch_reports ORDER BY id "
-        # Inserting in id order makes concurrent passes lock the same ids in the same order,
-        # so two passes holding the same retried ids wait for each other instead of deadlocking.
-        "ON CONFLICT (id) DO NOTHING RETURNING id"
-    )}
-    with cursor.copy(f"COPY report_events ({', '.join(_EVENT_COLUMNS)}) FROM STDIN") as copy:
-        for event in events:
-            if event[0] in inserted:
-                copy.write_row(event)
-    return inserted
+    params = {f"r_{name}": [row[name] for row in rows] for name, _ in _REPORT_ARRAYS}
+    params.update({f"e_{name}": [e[k] for e in events] for k, (name, _) in enumerate(_EVENT_ARRAYS)})
+    return set(session.scalars(_insert_statement(), params))
 
 
 MAX_DUPLICATES_LISTED = 10
-_BATCH = sa.table("batch_reports", sa.column("id"), sa.column("category"), sa.column("location"))
 
 
-def _duplicates(session: Session, ids: set[uuid.UUID], *, config: CityConfig, now: datetime) -> dict[uuid.UUID, list[uuid.UUID]]:
-    """For each new report: open reports of its category within the radius and window, nearest first."""
+@lru_cache(maxsize=1)
+def _duplicates_statement() -> sa.Select:
+    """Open reports of the same category near each of ``:new_ids`` (see ``_duplicates``).
+    Built once: the window, the radii and the ids are parameters."""
     from geoalchemy2 import Geography
 
     geog = Geography(srid=4326)
-    new = _BATCH
+    new = Report.__table__.alias("new")
     # Index order (planar <->) stops the scan after the nearest few; exact geodesic test as a filter.
     near = Report.location.op("<->")(new.c.location)
     candidates = (
@@ -319,23 +350,31 @@ def _duplicates(session: Session, ids: set[uuid.UUID], *, config: CityConfig, no
             Report.status.in_(OPEN_STATUSES),
             Report.category == new.c.category,
             Report.id != new.c.id,
-            Report.reported_at >= now - timedelta(days=config.duplicate_window_days),
+            Report.reported_at >= sa.bindparam("since", type_=sa.DateTime(timezone=True)),
             # A degree box (≥ the radius below 60° latitude) lets the partial GiST index cut first.
-            sa.func.ST_DWithin(Report.location, new.c.location, config.duplicate_radius_m / 111_320 * 2),
+            sa.func.ST_DWithin(Report.location, new.c.location, sa.bindparam("box_deg", type_=sa.Float(53))),
             # On the sphere: a third of the spheroid's cost, and centimetres apart at 250 m.
             sa.func.ST_DWithin(sa.cast(Report.location, geog), sa.cast(new.c.location, geog),
-                               config.duplicate_radius_m, False),
+                               sa.bindparam("radius_m", type_=sa.Float(53)), False),
         )
         .order_by(near)
         .limit(MAX_DUPLICATES_LISTED)
         .lateral("near")
     )
-    rows = session.execute(
+    return (
         sa.select(new.c.id, candidates.c.dup)
         .select_from(new.join(candidates, sa.true()))
-        .where(new.c.id.in_(ids))
+        .where(new.c.id == sa.any_(sa.bindparam("new_ids", type_=ARRAY(UUID(as_uuid=True)))))
         .order_by(new.c.id, candidates.c.d)
-    ).all()
+    )
+
+
+def _duplicates(session: Session, ids: set[uuid.UUID], *, config: CityConfig, now: datetime) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """For each new report: open reports of its category within the radius and window, nearest first."""
+    rows = session.execute(_duplicates_statement(), {
+        "new_ids": list(ids), "since": now - timedelta(days=config.duplicate_window_days),
+        "box_deg": config.duplicate_radius_m / 111_320 * 2, "radius_m": float(config.duplicate_radius_m),
+    }).all()
     found: dict[uuid.UUID, list[uuid.UUID]] = {}
     for rid, dup in rows:
         found.setdefault(rid, []).append(dup)

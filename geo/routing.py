@@ -7,7 +7,10 @@ city is the district's parent. Escalation level 0 = grid, 1 = community, 2 = str
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, load_only
 
 from geo.generations import valid_in
@@ -34,6 +37,29 @@ def _current(role: AssignmentRole, codes):
     return sa.and_(Assignment.role == role, Assignment.area_code.in_(codes), Assignment.ended_at.is_(None))
 
 
+def _current_any(role: AssignmentRole, param: str):
+    codes = sa.bindparam(param, type_=ARRAY(sa.String))
+    return sa.and_(Assignment.role == role, Assignment.area_code == sa.any_(codes), Assignment.ended_at.is_(None))
+
+
+@lru_cache(maxsize=1)
+def _candidates_statement() -> sa.Select:
+    # Built once with array parameters: intake calls this on every pass, and building the
+    # statement cost more than running it.
+    return (
+        sa.select(Worker, Assignment.area_code, Assignment.role, Assignment.rank)
+        .options(load_only(Worker.id, Worker.public_name, Worker.role, Worker.on_duty, Worker.phone))
+        .join(Assignment, Assignment.worker_id == Worker.id)
+        .where(
+            sa.or_(
+                _current_any(AssignmentRole.primary, "grids"),
+                _current_any(AssignmentRole.backup, "grids"),
+                _current_any(AssignmentRole.lead, "communities"),
+            )
+        )
+    )
+
+
 def responsible_workers(session: Session, *, grid_codes: list[str]) -> dict[str, Worker | None]:
     """For each grid: the primary worker when on duty, else the first on-duty backup, else the
     community lead (on duty or not: someone must own the case). One query for all grids."""
@@ -41,18 +67,7 @@ def responsible_workers(session: Session, *, grid_codes: list[str]) -> dict[str,
     if not grids:
         return {}
     communities = sorted({g[:12] for g in grids})
-    rows = session.execute(
-        sa.select(Worker, Assignment.area_code, Assignment.role, Assignment.rank)
-        .options(load_only(Worker.id, Worker.public_name, Worker.role, Worker.on_duty, Worker.phone))
-        .join(Assignment, Assignment.worker_id == Worker.id)
-        .where(
-            sa.or_(
-                _current(AssignmentRole.primary, grids),
-                _current(AssignmentRole.backup, grids),
-                _current(AssignmentRole.lead, communities),
-            )
-        )
-    ).all()
+    rows = session.execute(_candidates_statement(), {"grids": grids, "communities": communities}).all()
     order = {AssignmentRole.primary: 0, AssignmentRole.backup: 1, AssignmentRole.lead: 2}
     by_area: dict[str, list] = {}
     for r in sorted(rows, key=lambda r: (order[r.role], r.rank, r.Worker.id)):

@@ -7,6 +7,7 @@ skipped test fails the run), so CI cannot go green without having exercised Post
 from __future__ import annotations
 
 import os
+from contextlib import nullcontext
 import uuid
 from collections.abc import Iterator
 from typing import NamedTuple
@@ -92,11 +93,12 @@ def client(engine: sa.Engine, db: Session):
     from fastapi.testclient import TestClient
 
     from api.app import create_app
-    from api.deps import get_session
+    from api.deps import get_session, get_session_opener
     from api.settings import ApiSettings
 
     app = create_app(engine=engine, api_settings=ApiSettings(staff_tokens=STAFF_TOKEN, escalation_interval_s=0, intake_batching=False))
     app.dependency_overrides[get_session] = lambda: db
+    app.dependency_overrides[get_session_opener] = lambda: (lambda: nullcontext(db))
     with TestClient(app) as c:
         yield c
 

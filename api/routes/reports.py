@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse
 from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import ApiSettingsDep, CityConfigDep, SessionDep
+from api.deps import ApiSettingsDep, CityConfigDep, SessionDep, SessionOpenerDep
 from api.errors import FieldError
 from api.report_views import created_view, id_from_key, report_view
 from api.routes.grids import parse_bbox
@@ -63,7 +63,7 @@ def to_input(body: ReportIn, *, idempotency_key: str | None) -> ReportInput:
                413: {"description": "Body too large"}, 422: {"description": "Invalid field"}},
 )
 async def post_report(
-    body: ReportIn, request: Request, response: Response, session: SessionDep, config: CityConfigDep,
+    body: ReportIn, request: Request, response: Response, config: CityConfigDep, open_session: SessionOpenerDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ):
     """Register a report: converted to WGS-84, matched to one grid and worker, dispatched."""
@@ -74,7 +74,7 @@ async def post_report(
     if batcher is not None:
         outcome = await batcher.submit(item)
     else:
-        outcome = await run_in_threadpool(_register_one, session, item, config, now)
+        outcome = await run_in_threadpool(_register_one, open_session, item, config, now)
     if outcome.error is not None:
         raise outcome.error
     if not outcome.created:
@@ -82,10 +82,11 @@ async def post_report(
     return created_view(outcome)
 
 
-def _register_one(session, item, config, now):
-    outcome = submit_report(session, item=item, config=config, now=now)
-    session.commit()
-    return outcome
+def _register_one(open_session, item, config, now):
+    with open_session() as session:
+        outcome = submit_report(session, item=item, config=config, now=now)
+        session.commit()
+        return outcome
 
 
 _REPORT_IN = TypeAdapter(ReportIn)
