@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from api.batcher import IntakeBatcher
+from api.batcher import IntakeBatcher, settle_heap
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
 from api.routes import categories, dispatch, grids, health, locate, reports, stats
@@ -46,8 +46,9 @@ def create_app(
         app.state.sessionmaker = make_sessionmaker(eng)
         app.state.intake_batcher = None
         if api_settings.intake_batching:
-            app.state.intake_batcher = IntakeBatcher(app.state.sessionmaker, app.state.city_config)
+            app.state.intake_batcher = IntakeBatcher(eng, app.state.city_config)
             await app.state.intake_batcher.start()
+        settle_heap()
         escalator = None
         if api_settings.escalation_interval_s > 0:
             escalator = asyncio.create_task(_escalate_forever(app, api_settings.escalation_interval_s))

@@ -246,18 +246,20 @@ def _plan_rows(session, matcher, valid, fresh, lon, lat, *, generation, config, 
             "assigned_worker_id": worker.id if worker else None, "dispatched_at": now if worker else None,
             "due_at": due, "escalation_level": MAX_ESCALATION if unassigned else 0,
             "escalated_to": city if unassigned else None, "reporter_name": item.reporter_name,
-            "reporter_phone": item.reporter_phone, "photos": _json(list(item.photos)),
+            "reporter_phone": item.reporter_phone, "photos": list(item.photos),
             "request_hash": fp, "created_at": now, "updated_at": now,
         })
-        events.append((rid, "register", item.source.value, None, ReportStatus.registered.value,
-                       _json({"match": kind, "grid_code": code, "generation": generation, "crs": crs,
-                                   "distance_m": distances[j]})))
+        events.append({"report_id": rid, "action": "register", "actor": item.source.value, "from_status": None,
+                       "to_status": ReportStatus.registered.value,
+                       "data": {"match": kind, "grid_code": code, "generation": generation, "crs": crs,
+                                "distance_m": distances[j]}})
         if worker is not None:
-            events.append((rid, "dispatch", "system", ReportStatus.registered.value, status.value,
-                           _json({"worker_id": worker.id, "due_at": due.isoformat()})))
+            events.append({"report_id": rid, "action": "dispatch", "actor": "system",
+                           "from_status": ReportStatus.registered.value, "to_status": status.value,
+                           "data": {"worker_id": worker.id, "due_at": due.isoformat()}})
         elif unassigned:
-            events.append((rid, "escalate", "system", None, None,
-                           _json({"level": MAX_ESCALATION, "to": city})))
+            events.append({"report_id": rid, "action": "escalate", "actor": "system", "from_status": None,
+                           "to_status": None, "data": {"level": MAX_ESCALATION, "to": city}})
         outcomes[index] = BatchOutcome(
             index=index, status=201, report_id=rid, grid_code=code, generation=generation if code else None,
             match=kind, distance_m=snap, worker=worker, report_status=status.value,
@@ -266,10 +268,10 @@ def _plan_rows(session, matcher, valid, fresh, lon, lat, *, generation, config, 
     return rows, events
 
 
-# (column, element type of the array it travels in). Reports and their first trail rows go
-# to PostgreSQL as one array per column and are unnested there: one statement, one round
-# trip, however many reports the pass holds.
-_REPORT_ARRAYS = (
+# (column, type) of the records a pass sends. Reports and their first trail rows travel as
+# one JSON array each (orjson, in C) and are expanded by jsonb_to_recordset: one statement,
+# one round trip, however many reports the pass holds. (Arrays per column cost more to dump.)
+_REPORT_FIELDS = (
     ("id", UUID(as_uuid=True)), ("category", sa.Text), ("subcategory", sa.Text), ("description", sa.Text),
     ("source", sa.Text), ("lon", sa.Float(53)), ("lat", sa.Float(53)), ("orig_x", sa.Float(53)),
     ("orig_y", sa.Float(53)), ("orig_crs", sa.Text), ("accuracy_m", sa.Float(53)),
@@ -277,34 +279,34 @@ _REPORT_ARRAYS = (
     ("generation_id", sa.Integer), ("match_kind", sa.Text), ("snap_distance_m", sa.Float(53)),
     ("assigned_worker_id", sa.Integer), ("dispatched_at", sa.DateTime(timezone=True)),
     ("due_at", sa.DateTime(timezone=True)), ("escalation_level", sa.SmallInteger), ("escalated_to", sa.Text),
-    ("reporter_name", sa.Text), ("reporter_phone", sa.Text), ("photos", sa.Text), ("request_hash", sa.Text),
+    ("reporter_name", sa.Text), ("reporter_phone", sa.Text), ("photos", JSONB), ("request_hash", sa.Text),
     ("created_at", sa.DateTime(timezone=True)), ("updated_at", sa.DateTime(timezone=True)),
 )
-_EVENT_ARRAYS = (
+_EVENT_FIELDS = (
     ("report_id", UUID(as_uuid=True)), ("action", sa.Text), ("actor", sa.Text), ("from_status", sa.Text),
-    ("to_status", sa.Text), ("data", sa.Text),
+    ("to_status", sa.Text), ("data", JSONB), ("seq", sa.Integer),
 )
 
 
-def _unnest(prefix: str, spec) -> sa.TableValuedAlias:
-    arrays = [sa.bindparam(f"{prefix}_{name}", type_=ARRAY(type_)) for name, type_ in spec]
-    return sa.func.unnest(*arrays).table_valued(*(name for name, _ in spec)).render_derived(name=prefix)
+def _recordset(name: str, spec) -> sa.TableValuedAlias:
+    records = sa.cast(sa.bindparam(name, type_=sa.Text), JSONB)
+    return (sa.func.jsonb_to_recordset(records)
+            .table_valued(*(sa.column(n, t) for n, t in spec))
+            .render_derived(name=name, with_types=True))
 
 
 @lru_cache(maxsize=1)
 def _insert_statement() -> sa.Select:
     """INSERT the new reports (skipping ids already stored) and the trail rows of the ones
     inserted, in one statement; selects the ids inserted. Built once: its SQL is constant."""
-    new = _unnest("r", _REPORT_ARRAYS)
-    names = [n for n, _ in _REPORT_ARRAYS if n not in ("lon", "lat")]
-    values = [
-        sa.func.ST_SetSRID(sa.func.ST_MakePoint(new.c.lon, new.c.lat), 4326).label("location")
-        if n == "location" else sa.cast(new.c.photos, JSONB).label("photos") if n == "photos" else new.c[n]
-        for n in [*names[:5], "location", *names[5:]]
-    ]
+    new = _recordset("reports", _REPORT_FIELDS)
+    names = [n for n, _ in _REPORT_FIELDS if n not in ("lon", "lat")]
+    names.insert(names.index("orig_x"), "location")
+    values = [sa.func.ST_SetSRID(sa.func.ST_MakePoint(new.c.lon, new.c.lat), 4326) if n == "location" else new.c[n]
+              for n in names]
     inserted = (
         pg_insert(Report)
-        .from_select([*names[:5], "location", *names[5:]],
+        .from_select(names,
                      # Id order: concurrent passes holding the same retried ids lock them in the
                      # same order, so they wait for each other instead of deadlocking.
                      sa.select(*values).order_by(new.c.id))
@@ -312,23 +314,24 @@ def _insert_statement() -> sa.Select:
         .returning(Report.id, Report.created_at)
         .cte("inserted")
     )
-    ev = _unnest("e", _EVENT_ARRAYS)
+    ev = _recordset("events", _EVENT_FIELDS)
     trail = pg_insert(ReportEvent).from_select(
         ["report_id", "at", "action", "actor", "from_status", "to_status", "data"],
         sa.select(ev.c.report_id, inserted.c.created_at, ev.c.action, ev.c.actor, ev.c.from_status,
-                  ev.c.to_status, sa.cast(ev.c.data, JSONB))
-        .select_from(ev.join(inserted, inserted.c.id == ev.c.report_id)),
+                  ev.c.to_status, ev.c.data)
+        .select_from(ev.join(inserted, inserted.c.id == ev.c.report_id))
+        .order_by(ev.c.seq),  # trail ids follow the order of events: register before dispatch
     ).cte("trail")
     return sa.select(inserted.c.id).add_cte(trail)
 
 
-def _write(session: Session, rows: list[dict], events: list[tuple]) -> set[uuid.UUID]:
+def _write(session: Session, rows: list[dict], events: list[dict]) -> set[uuid.UUID]:
     """Insert ``rows`` whose id is new and the ``events`` of those; returns the ids inserted."""
     if not rows:
         return set()
-    params = {f"r_{name}": [row[name] for row in rows] for name, _ in _REPORT_ARRAYS}
-    params.update({f"e_{name}": [e[k] for e in events] for k, (name, _) in enumerate(_EVENT_ARRAYS)})
-    return set(session.scalars(_insert_statement(), params))
+    for seq, event in enumerate(events):
+        event["seq"] = seq
+    return set(session.scalars(_insert_statement(), {"reports": _json(rows), "events": _json(events)}))
 
 
 MAX_DUPLICATES_LISTED = 10
