@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from api.batcher import IntakeBatcher, settle_heap
+from api.batcher import IntakeBatcher
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
 from api.routes import categories, dispatch, grids, health, locate, reports, stats
@@ -21,6 +21,9 @@ from api.routes import maps as map_routes
 from api.settings import ApiSettings
 from geo.cityconfig import CityConfig, load_city_config
 from geo.db import make_engine, make_sessionmaker, session_scope
+from geo.analysis import analyse_hotspots
+from geo.registration import matcher_for_active
+from geo.runtime import settle_heap
 from geo.settings import CitySettings, DatabaseSettings
 from geo.workflow import escalate_overdue
 
@@ -49,12 +52,15 @@ def create_app(
             app.state.intake_batcher = IntakeBatcher(eng, app.state.city_config)
             await app.state.intake_batcher.start()
         settle_heap()
+        warm_up = asyncio.create_task(run_in_threadpool(_warm_up, app), name="warm-up")
         escalator = None
         if api_settings.escalation_interval_s > 0:
             escalator = asyncio.create_task(_escalate_forever(app, api_settings.escalation_interval_s))
         try:
             yield
         finally:
+            warm_up.cancel()  # a warm-up already running finishes first (threads cannot be cancelled)
+            await asyncio.gather(warm_up, return_exceptions=True)
             if escalator is not None:
                 escalator.cancel()
                 with suppress(asyncio.CancelledError):
@@ -84,6 +90,20 @@ def create_app(
         app.include_router(module.router, prefix="/api/v1")
     map_routes.install(app)  # /maps, /embed, /grids/{code} pages and the /assets mount
     return app
+
+
+def _warm_up(app: FastAPI) -> None:
+    """Build, before the first requests need them, what they would otherwise wait for: the
+    grid matcher of intake (~4 s) and the hot-spot page's area adjacency and city outline
+    (~0.5 s, by analysing the default view once). Then freeze the heap they made."""
+    try:
+        with session_scope(app.state.sessionmaker) as session:
+            generation, _ = matcher_for_active(session)
+            analyse_hotspots(session, generation=generation, label="all", categories=None,
+                             max_cells=app.state.map_settings.hex_max_cells)
+    except Exception:  # noqa: BLE001 - no boundaries loaded yet, or the database is down
+        log.warning("warm-up skipped; the first requests will build what they need", exc_info=True)
+    settle_heap()
 
 
 async def _escalate_forever(app: FastAPI, interval_s: float) -> None:

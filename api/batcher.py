@@ -12,7 +12,6 @@ doubled the p99.) Retries inside one pass are still one report.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -23,17 +22,9 @@ from starlette.concurrency import run_in_threadpool
 
 from geo.cityconfig import CityConfig
 from geo.intake import ReportInput
-from geo.registration import BatchOutcome, matcher_for_active, submit_batch
+from geo.registration import BatchOutcome, submit_batch
 
 log = logging.getLogger("gridmap.intake")
-
-
-def settle_heap() -> None:
-    """Move every object alive now (imported modules, the grid matcher) out of the cyclic
-    garbage collector's sight. A full collection otherwise walks them all: 150-250 ms with
-    the GIL held, every request in the process stalled, which was the whole p99 of intake."""
-    gc.collect()
-    gc.freeze()
 
 
 class IntakeBatcher:
@@ -48,16 +39,6 @@ class IntakeBatcher:
 
     async def start(self) -> None:
         self._tasks = [asyncio.create_task(self._consume(), name="intake")]
-        # Build the grid matcher now rather than inside the first reports' requests.
-        self._tasks.append(asyncio.create_task(run_in_threadpool(self._warm), name="intake-warm-up"))
-
-    def _warm(self) -> None:
-        try:
-            with Session(self._engine) as session:
-                matcher_for_active(session)
-            settle_heap()
-        except Exception:  # noqa: BLE001 - no boundaries loaded yet, or the database is down
-            log.warning("grid matcher not warmed up; the first report will build it", exc_info=True)
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -60,10 +60,22 @@ def cells_of(lon: np.ndarray, lat: np.ndarray, *, res: int) -> np.ndarray:
     return cells[codes.ravel()]
 
 
-@lru_cache(maxsize=500_000)
+_CELLS: dict[tuple[float, float, int], str] = {}
+_CELLS_MAX = 500_000
+
+
 def _cell(lat: float, lon: float, res: int) -> str:
     # Lattice centres recur from request to request: remembering them is cheaper than h3.
-    return h3.latlng_to_cell(lat, lon, res)
+    # A plain dict, not lru_cache: its float-tuple keys and str values are invisible to the
+    # cyclic GC, while lru_cache's per-entry link lists made every full collection walk them
+    # (up to 150 ms of a page build).
+    key = (lat, lon, res)
+    cell = _CELLS.get(key)
+    if cell is None:
+        if len(_CELLS) >= _CELLS_MAX:
+            _CELLS.clear()
+        cell = _CELLS[key] = h3.latlng_to_cell(lat, lon, res)
+    return cell
 
 
 def study_cells(geometry: dict | None, *, res: int, extra: Sequence[str] = ()) -> list[str]:
