@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from api.batcher import IntakeBatcher
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
-from api.routes import categories, dispatch, grids, health, locate, reports, stats
+from api.routes import categories, dispatch, grids, health, locate, report_form, reports, stats
 from api.routes import maps as map_routes
 from api.settings import ApiSettings
 from geo.cityconfig import CityConfig, load_city_config
@@ -89,6 +89,7 @@ def create_app(
     for module in (grids, locate, categories, reports, stats, dispatch):
         app.include_router(module.router, prefix="/api/v1")
     map_routes.install(app)  # /maps, /embed, /grids/{code} pages and the /assets mount
+    app.include_router(report_form.router)  # /report: the public form a grid sign's page links to
     return app
 
 

@@ -107,6 +107,18 @@ def get_area(session: Session, *, code: str, generation: int, with_geometry: boo
     return _row(r)
 
 
+def area_point(session: Session, *, code: str, generation: int) -> tuple[float, float]:
+    """A point inside the area (lon, lat, WGS-84 degrees): ST_PointOnSurface, so a report
+    placed there matches this area and no neighbour. Raises AreaNotFound."""
+    point = sa.func.ST_PointOnSurface(Area.geom)
+    r = session.execute(
+        sa.select(sa.func.ST_X(point), sa.func.ST_Y(point)).where(Area.code == code, valid_in(Area, generation))
+    ).one_or_none()
+    if r is None:
+        raise AreaNotFound(f"no area with code {code} in generation {generation}", area_code=code)
+    return float(r[0]), float(r[1])
+
+
 def area_path(session: Session, *, code: str, generation: int) -> list[AreaRow]:
     """The chain from the city down to ``code`` (inclusive), following ``parent_code``.
 

@@ -223,3 +223,27 @@ def test_grid_page(watched, server, engine):
     page.wait_for_function("() => { const i = document.querySelector('.gm-grid-info img'); return i && i.complete && i.naturalWidth > 0; }")
     watched.shot("grid-page")
     watched.check()
+
+
+def test_report_form_from_a_grid_sign(watched, server, engine, posted_reports):
+    """The grid page's report link opens the form; sending it files one case in that grid."""
+    from geo.models import Area, AreaLevel
+
+    with engine.connect() as conn:
+        code = conn.scalar(sa.select(Area.code).where(Area.level == AreaLevel.grid).order_by(Area.code).limit(1))
+    page = watched.page
+    page.goto(f"{server}/grids/{code}", wait_until="load")
+    page.locator(".gm-report-link").click()
+    page.wait_for_selector("form#report")
+    page.select_option("#category", "30")
+    page.fill("#description", "井盖缺失 manhole cover missing")
+    page.click("#send")
+    page.wait_for_selector("#status.ok", timeout=10_000)
+    case = uuid.UUID(page.locator("#status").inner_text().split("Case ")[1].split(" ")[0])
+    posted_reports.append(case)
+    page.click("#send")  # a second tap on the emptied form is refused by the browser (description required)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(Report.grid_code, Report.source).where(Report.description.like("井盖缺失 manhole%"))).all()
+    assert [tuple(r) for r in rows] == [(code, "citizen")]
+    watched.shot("report-form")
+    watched.check()
