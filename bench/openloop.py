@@ -54,7 +54,8 @@ async def read_response(reader: asyncio.StreamReader) -> int:
     return status
 
 
-async def run(url: str, rate: float, seconds: float, max_connections: int, seed: int) -> dict:
+async def run(url: str, rate: float, seconds: float, max_connections: int, seed: int | None,
+              dump: bool = False) -> dict:
     parts = urlsplit(url)
     host, port, path = parts.hostname, parts.port or 80, parts.path or "/"
     rng = random.Random(seed)
@@ -110,6 +111,13 @@ async def run(url: str, rate: float, seconds: float, max_connections: int, seed:
         tasks.append(asyncio.create_task(one(i, scheduled)))
     await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - start
+    if dump:  # per-second p50/p99, to see whether slow requests cluster in time
+        sec = (np.arange(total) / rate).astype(int)
+        for s in range(int(seconds)):
+            lat = latencies[(sec == s) & ~np.isnan(latencies)] * 1000
+            if lat.size:
+                print(f"second {s:3d}: n {lat.size:5d} p50 {np.percentile(lat, 50):7.1f} p99 {np.percentile(lat, 99):7.1f} "
+                      f"max {lat.max():7.1f}", file=sys.stderr)
     done = latencies[~np.isnan(latencies)] * 1000
     return {
         "offered_rps": rate, "achieved_rps": len(done) / elapsed, "requests": total, "completed": int(done.size),
@@ -127,11 +135,12 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=1000, help="requests per second offered")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--max-connections", type=int, default=256)
+    parser.add_argument("--per-second", action="store_true", help="print per-second percentiles on stderr")
     parser.add_argument("--seed", type=int, default=None, help="fixed seed for repeatable ids (default: fresh ids)")
     args = parser.parse_args()
     if uvloop is not None:
         uvloop.install()
-    print(json.dumps(asyncio.run(run(args.url, args.rate, args.seconds, args.max_connections, args.seed))))
+    print(json.dumps(asyncio.run(run(args.url, args.rate, args.seconds, args.max_connections, args.seed, args.per_second))))
     return 0
 
 

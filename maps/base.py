@@ -47,11 +47,14 @@ def new_map(bounds: Sequence[float] | None, settings: MapSettings, *, zoom_contr
 
 
 def add_tiles(m: folium.Map, settings: MapSettings) -> None:
-    """Base tiles from settings; ``none`` adds nothing, so the page never waits on the internet."""
+    """Base tiles from settings; ``none`` adds nothing, so the page never waits on the internet.
+
+    Tiles stay out of the layer control (one choice is no choice): the command centre's
+    levels are its base layers, and picking one must not switch the tiles off."""
     if settings.tiles == "none":
         return
     if settings.tiles == "osm":
-        folium.TileLayer("OpenStreetMap", name="OpenStreetMap").add_to(m)
+        folium.TileLayer("OpenStreetMap", name="OpenStreetMap", control=False).add_to(m)
     elif settings.tiles == "tianditu":
         if not settings.tianditu_key:
             raise ValueError("GRIDMAP_MAP_TILES=tianditu needs GRIDMAP_MAP_TIANDITU_KEY")
@@ -61,7 +64,8 @@ def add_tiles(m: folium.Map, settings: MapSettings) -> None:
                 name=name, subdomains="01234567", max_zoom=18, overlay=layer == "cva", control=False,
             ).add_to(m)
     else:
-        folium.TileLayer(settings.tiles, attr=settings.tiles_attribution or "tiles", name="base").add_to(m)
+        folium.TileLayer(settings.tiles, attr=settings.tiles_attribution or "tiles", name="base",
+                         control=False).add_to(m)
 
 
 class Legend(MacroElement):

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 import folium
 import orjson
 from folium.plugins import Fullscreen, HeatMap, Realtime
+from branca.element import MacroElement
 from folium.utilities import JsCode
+from folium.template import Template
 
 from geo.mapdata import AreaStatus
 from maps.base import COUNT_COLOURS, Legend, count_breaks, count_legend_items, new_map
@@ -26,6 +28,7 @@ GROUP_LABELS = {
 GROUP_COLOURS = {"disputes": "#7b3294", "safety": "#d7191c", "urban": "#2b83ba", "other": "#636363"}
 HEAT_GROUPS = ("all", "disputes", "safety", "urban")
 PLURAL = {"community": "communities"}
+LEVEL_ORDER = ("grid", "community", "street", "district")  # fine to coarse in the layer control
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +78,15 @@ function(f, layer) {
 _FEATURE_ID = JsCode("function(f) { return f.id; }")
 
 
+def level_label(level: str) -> str:
+    return f"{PLURAL.get(level, level + 's')} by open cases"
+
+
 def _area_layer(level: str, areas: Sequence[AreaStatus], *, show: bool) -> tuple[folium.FeatureGroup, list[int]]:
     breaks = count_breaks([a.open for a in areas])
-    group = folium.FeatureGroup(name=f"{PLURAL.get(level, level + 's')} by open cases", show=show)
+    # A base layer, not an overlay: the layer control shows the levels as one radio group,
+    # so the wall shows exactly one level at a time (the tiles stay outside the control).
+    group = folium.FeatureGroup(name=level_label(level), overlay=False, show=show)
     rows = [(a.code, a.name, a.worker, a.open, a.overdue, a.geometry_json) for a in areas]
     CompactAreas(rows, breaks=breaks, colours=COUNT_COLOURS).add_to(group)
     return group, breaks
@@ -93,15 +102,20 @@ def build_command_center(
     default_level: str = "grid",
     window_label: str = "",
 ) -> folium.Map:
-    """The wall map. ``areas``: level -> areas with open/overdue counts (one overlay each, only
-    ``default_level`` shown); ``heat``: group -> [lat, lon, count] (one toggle each)."""
+    """The wall map. ``areas``: level -> areas with open/overdue counts (one radio-button
+    layer each, ``default_level`` first, the legend following the choice); ``heat``: group ->
+    [lat, lon, count] (one toggle each)."""
     m = new_map(bounds, settings)
-    legend_breaks = [0]
-    for level, rows in areas.items():
+    for level in sorted(areas, key=lambda lv: LEVEL_ORDER.index(lv) if lv in LEVEL_ORDER else len(LEVEL_ORDER)):
+        rows = areas[level]
         layer, breaks = _area_layer(level, rows, show=level == default_level)
         layer.add_to(m)
-        if level == default_level:
-            legend_breaks = breaks
+        total_open, total_overdue = sum(a.open for a in rows), sum(a.overdue for a in rows)
+        Legend(f"Open cases per {level}", count_legend_items(breaks) + [
+            ("#000", f"total open {total_open:,}, overdue {total_overdue:,}"),
+        ] + ([("#fff", f"heat window: {window_label}")] if window_label else []),
+            css_class=f"gm-legend-open gm-legend-level-{level}").add_to(m)
+    LegendFollowsLevel({level_label(level): level for level in areas}, default_level).add_to(m)
     for group in HEAT_GROUPS:
         points = heat.get(group, [])
         top = max((p[2] for p in points), default=1) or 1
@@ -111,14 +125,34 @@ def build_command_center(
             name=f"heat: {GROUP_LABELS[group]}", show=False, radius=18, blur=14, min_opacity=0.25, max_zoom=16,
         ).add_to(m)
     _add_live(m, live)
-    total_open = sum(a.open for a in areas.get(default_level, []))
-    total_overdue = sum(a.overdue for a in areas.get(default_level, []))
-    Legend(f"Open cases per {default_level}", count_legend_items(legend_breaks) + [
-        ("#000", f"total open {total_open:,}, overdue {total_overdue:,}"),
-    ] + ([("#fff", f"heat window: {window_label}")] if window_label else []), css_class="gm-legend-open").add_to(m)
     Fullscreen(position="topleft").add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     return m
+
+
+class LegendFollowsLevel(MacroElement):
+    """Shows the legend of the level chosen in the layer control, hides the others."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function(){
+          var map = {{ this._parent.get_name() }}, levels = {{ this.levels_json }};
+          function show(level) {
+            document.querySelectorAll('.gm-legend-open').forEach(function(d) {
+              d.style.display = d.classList.contains('gm-legend-level-' + level) ? '' : 'none';
+            });
+          }
+          map.on('baselayerchange', function(e) { if (levels[e.name]) show(levels[e.name]); });
+          map.whenReady(function() { setTimeout(function() { show({{ this.default|tojson }}); }, 0); });
+        })();
+        {% endmacro %}
+    """)
+
+    def __init__(self, levels: Mapping[str, str], default: str):
+        super().__init__()
+        self._name = "LegendFollowsLevel"
+        self.levels_json = orjson.dumps(dict(levels)).decode().replace("</", "<\\/")
+        self.default = default
 
 
 def _add_live(m: folium.Map, live: LiveSources) -> None:

@@ -134,14 +134,26 @@ def test_command_center_is_live(watched, server, engine, posted_reports):
     page = watched.page
     page.goto(f"{server}/maps/command-center", wait_until="load")
     labels = watched.overlays()
-    for expected in ("grids by open cases", "communities by open cases", "streets by open cases",
-                     "districts by open cases", "heat: all categories", "heat: disputes 矛盾纠纷",
+    for expected in ("heat: all categories", "heat: disputes 矛盾纠纷",
                      "heat: safety hazards 安全隐患", "heat: urban management 城市管理",
                      "live: new and overdue reports", "live: worker positions"):
         assert expected in labels, f"{expected!r} missing from {labels}"
+    # The hierarchy levels are one radio group: exactly one level on the map, its legend shown.
+    levels = [t.strip() for t in page.locator(".leaflet-control-layers-base label").all_inner_texts()]
+    assert levels == ["grids by open cases", "communities by open cases", "streets by open cases",
+                      "districts by open cases"], levels
+    assert page.locator(".leaflet-control-layers-base input:checked").count() == 1
     assert page.locator(".leaflet-control-scale").count() == 1
     assert page.locator(".leaflet-control-zoom-fullscreen, .fullscreen-icon").count() >= 1
-    assert page.locator(".gm-legend-open").count() == 1
+    visible_legend = ".gm-legend-open:visible"
+    page.wait_for_function("() => [...document.querySelectorAll('.gm-legend-open')].filter(d => d.offsetParent).length === 1")
+    assert "per grid" in page.locator(visible_legend).inner_text()
+    page.locator(".leaflet-control-layers-base label", has_text="communities by open cases").click()
+    page.wait_for_function("() => [...document.querySelectorAll('.gm-legend-open')].filter(d => d.offsetParent).length === 1"
+                           " && document.querySelector('.gm-legend-level-community').offsetParent !== null")
+    assert page.locator(".leaflet-control-layers-base input:checked").count() == 1
+    watched.shot("command-center-communities")
+    page.locator(".leaflet-control-layers-base label", has_text="grids by open cases").click()
     # The grid layer is drawn: its polygons are on the canvas and clicking one opens a popup.
     page.wait_for_function("() => document.querySelectorAll('.leaflet-overlay-pane canvas').length > 0")
     box = page.locator("#" + page.evaluate("() => document.querySelector('.folium-map').id")).bounding_box()
