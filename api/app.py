@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
 
 from fastapi import FastAPI
+from starlette.routing import Route
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
@@ -90,6 +91,10 @@ def create_app(
         app.include_router(module.router, prefix="/api/v1")
     map_routes.install(app)  # /maps, /embed, /grids/{code} pages and the /assets mount
     app.include_router(report_form.router)  # /report: the public form a grid sign's page links to
+    if api_settings.intake_batching:
+        # Served by the plain endpoint; the FastAPI route stays for the OpenAPI docs (and serves
+        # when batching is off, where tests swap its dependencies).
+        app.router.routes.insert(0, Route("/api/v1/reports", reports.post_report_direct, methods=["POST"]))
     return app
 
 

@@ -55,20 +55,22 @@ async def read_response(reader: asyncio.StreamReader) -> int:
 
 
 async def run(url: str, rate: float, seconds: float, max_connections: int, seed: int | None,
-              dump: bool = False) -> dict:
+              dump: bool = False, warmup: float = 3.0) -> dict:
     parts = urlsplit(url)
     host, port, path = parts.hostname, parts.port or 80, parts.path or "/"
     rng = random.Random(seed)
-    total = int(rate * seconds)
+    # The first ``warmup`` seconds run at the same rate but are not recorded: the generator
+    # opens its connections there, not inside the measured window.
+    skip = int(rate * warmup)
+    total = skip + int(rate * seconds)
     idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
     opened = 0
     latencies = np.full(total, np.nan)
-    statuses: dict[int, int] = {}
-    errors = 0
+    status_of = np.zeros(total, dtype=np.int32)  # 0: no answer (refused, reset, or never sent)
     in_flight = 0
 
-    async def one(i: int, scheduled: float) -> None:
-        nonlocal opened, errors, in_flight
+    async def one(i: int, scheduled: float) -> None:  # i < skip: warm-up, not recorded
+        nonlocal in_flight
         in_flight += 1
         try:
             await exchange(i, scheduled)
@@ -76,7 +78,7 @@ async def run(url: str, rate: float, seconds: float, max_connections: int, seed:
             in_flight -= 1
 
     async def exchange(i: int, scheduled: float) -> None:
-        nonlocal opened, errors
+        nonlocal opened
         payload = request_bytes(f"{host}:{port}", path, rng)
         # An idle kept-alive connection may have been closed by the server meanwhile: like any
         # HTTP client, retry once on a fresh connection (the clock keeps running).
@@ -93,10 +95,9 @@ async def run(url: str, rate: float, seconds: float, max_connections: int, seed:
                 writer.close()
                 continue
             latencies[i] = time.perf_counter() - scheduled
-            statuses[status] = statuses.get(status, 0) + 1
+            status_of[i] = status
             idle.append((reader, writer))
             return
-        errors += 1
 
     start = time.perf_counter() + 0.05
     tasks = []
@@ -106,11 +107,14 @@ async def run(url: str, rate: float, seconds: float, max_connections: int, seed:
         if delay > 0:
             await asyncio.sleep(delay)
         if in_flight >= max_connections:  # the server is this far behind: count it, do not pile on
-            errors += 1
             continue
         tasks.append(asyncio.create_task(one(i, scheduled)))
     await asyncio.gather(*tasks)
-    elapsed = time.perf_counter() - start
+    elapsed = time.perf_counter() - (start + warmup)
+    latencies, status_of, total = latencies[skip:], status_of[skip:], total - skip
+    errors = int((status_of == 0).sum())
+    codes, counts = np.unique(status_of[status_of > 0], return_counts=True)
+    statuses = {int(c): int(n) for c, n in zip(codes, counts, strict=True)}
     if dump:  # per-second p50/p99, to see whether slow requests cluster in time
         sec = (np.arange(total) / rate).astype(int)
         for s in range(int(seconds)):
@@ -135,12 +139,14 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=1000, help="requests per second offered")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--max-connections", type=int, default=256)
+    parser.add_argument("--warmup", type=float, default=3, help="seconds at the same rate before measuring")
     parser.add_argument("--per-second", action="store_true", help="print per-second percentiles on stderr")
     parser.add_argument("--seed", type=int, default=None, help="fixed seed for repeatable ids (default: fresh ids)")
     args = parser.parse_args()
     if uvloop is not None:
         uvloop.install()
-    print(json.dumps(asyncio.run(run(args.url, args.rate, args.seconds, args.max_connections, args.seed, args.per_second))))
+    print(json.dumps(asyncio.run(run(args.url, args.rate, args.seconds, args.max_connections, args.seed, args.per_second,
+                                      args.warmup))))
     return 0
 
 

@@ -53,3 +53,32 @@ def test_invalid_report_is_answered_without_queueing(engine, small_city):
 
     r = asyncio.run(run())
     assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == "category"
+
+
+def test_direct_endpoint_answers_like_the_documented_route(engine, small_city, committed_reports):
+    """With batching on, POST /api/v1/reports is served by the plain endpoint: same 422s (naming
+    the field), same Idempotency-Key replay, and the route is still in the OpenAPI document."""
+    with Session(engine) as s:
+        lon, lat = s.execute(sa.select(sa.func.ST_X(Report.location), sa.func.ST_Y(Report.location)).limit(1)).one()
+    payload = body(location={"lon": lon, "lat": lat})
+    payload.pop("id")
+    key = f"direct-{uuid.uuid4()}"
+
+    async def run():
+        app = create_app(engine=engine, api_settings=ApiSettings(escalation_interval_s=0, intake_batching=True))
+        async with app.router.lifespan_context(app):
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+                missing = await c.post("/api/v1/reports", json={k: v for k, v in payload.items() if k != "location"})
+                long_key = await c.post("/api/v1/reports", json=payload, headers={"Idempotency-Key": "k" * 201})
+                first = await c.post("/api/v1/reports", json=payload, headers={"Idempotency-Key": key})
+                again = await c.post("/api/v1/reports", json=payload, headers={"Idempotency-Key": key})
+                docs = await c.get("/openapi.json")
+                return missing, long_key, first, again, docs
+
+    missing, long_key, first, again, docs = asyncio.run(run())
+    assert missing.status_code == 422 and missing.json()["error"]["fields"][0]["field"] == "location"
+    assert long_key.status_code == 422 and long_key.json()["error"]["fields"][0]["field"] == "idempotency-key"
+    assert first.status_code == 201 and again.status_code == 200
+    committed_reports.append(uuid.UUID(first.json()["id"]))
+    assert again.json()["id"] == first.json()["id"] and first.json()["grid_code"]
+    assert "post" in docs.json()["paths"]["/api/v1/reports"]
