@@ -95,7 +95,7 @@ def command_center(
     request: Request, session: SessionDep, since: Since = None, until: Until = None,
     level: Annotated[AreaLevel, Query(description="Hierarchy level shown first.")] = AreaLevel.grid,
 ):
-    """The wall map: areas by open cases (every level an overlay), heat per group, live layers."""
+    """The wall map: areas by open cases (one level at a time, switchable), heat per group, live layers."""
     started = time.perf_counter()
     settings = _settings(request)
     data = command_center_data(session, generation=active_generation_id(session), now=datetime.now(UTC),
