@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from geo.errors import NotFound
 from geo.models import Assignment, AssignmentRole, Worker
-from geo.routing import ESCALATION_LEVELS, escalation_code, lead_of, responsible_worker
+from geo.routing import ESCALATION_LEVELS, Responsible, escalation_code, lead_of, responsible_worker
 
 _KNN_CANDIDATES = 24
 
@@ -25,10 +25,10 @@ class WorkerNotFound(NotFound):
 class Contact:
     level: str
     area_code: str | None
-    worker: Worker | None
+    worker: Responsible | None
 
 
-def backup_worker(session: Session, *, grid_code: str, exclude: int | None) -> Worker | None:
+def backup_worker(session: Session, *, grid_code: str, exclude: int | None) -> Responsible | None:
     """The first backup of the grid (by rank) who is not ``exclude``."""
     q = (
         sa.select(Worker)
@@ -39,7 +39,8 @@ def backup_worker(session: Session, *, grid_code: str, exclude: int | None) -> W
     )
     if exclude is not None:
         q = q.where(Worker.id != exclude)
-    return session.scalars(q.limit(1)).first()
+    worker = session.scalars(q.limit(1)).first()
+    return Responsible.of(worker) if worker else None
 
 
 def escalation_chain(session: Session, *, grid_code: str, generation: int) -> list[Contact]:
@@ -47,7 +48,8 @@ def escalation_chain(session: Session, *, grid_code: str, generation: int) -> li
     chain = []
     for level in range(1, len(ESCALATION_LEVELS)):
         code = escalation_code(session, grid_code=grid_code, level=level, generation=generation)
-        chain.append(Contact(ESCALATION_LEVELS[level], code, lead_of(session, area_code=code) if code else None))
+        lead = lead_of(session, area_code=code) if code else None
+        chain.append(Contact(ESCALATION_LEVELS[level], code, Responsible.of(lead) if lead else None))
     return chain
 
 

@@ -30,7 +30,7 @@ from geo.errors import GridmapError, InvalidInput, NoActiveGeneration
 from geo.intake import IdempotencyConflict, ReportInput, validate_fields
 from geo.matching import match_location
 from geo.models import OPEN_STATUSES, Generation, GenerationStatus, MatchKind, Report, ReportEvent, ReportStatus, Worker
-from geo.routing import MAX_ESCALATION, escalation_code, responsible_workers
+from geo.routing import MAX_ESCALATION, Responsible, escalation_code, responsible_workers
 
 MAX_BATCH = 10_000
 
@@ -46,7 +46,7 @@ class BatchOutcome:
     generation: int | None = None
     match: str | None = None
     distance_m: float | None = None
-    worker: Worker | None = None
+    worker: Responsible | None = None
     report_status: str | None = None
     due_at: datetime | None = None
     escalation_level: int = 0
@@ -71,7 +71,7 @@ def matcher_for_active(session: Session) -> tuple[int, GridMatcher]:
     key, and one small query per pass is all the freshness check costs.
     Raises NoActiveGeneration when nothing is active (no boundaries loaded).
     """
-    active = session.execute(
+    active = session.connection().execute(
         sa.select(Generation.id, Generation.activated_at).where(Generation.status == GenerationStatus.active)
     ).first()
     if active is None:
@@ -191,7 +191,7 @@ def _replayed(index: int, r: Report, worker: Worker | None) -> BatchOutcome:
     return BatchOutcome(
         index=index, status=200, report_id=r.id, grid_code=r.grid_code, generation=r.generation_id,
         match=r.match_kind.value if r.match_kind else None, distance_m=r.snap_distance_m,
-        worker=worker, report_status=r.status.value, due_at=r.due_at,
+        worker=Responsible.of(worker) if worker else None, report_status=r.status.value, due_at=r.due_at,
         escalation_level=r.escalation_level,
     )
 
@@ -331,7 +331,9 @@ def _write(session: Session, rows: list[dict], events: list[dict]) -> set[uuid.U
         return set()
     for seq, event in enumerate(events):
         event["seq"] = seq
-    return set(session.scalars(_insert_statement(), {"reports": _json(rows), "events": _json(events)}))
+    # Core execution (not Session.execute): the ORM layer's per-statement cost is for nothing here.
+    return set(session.connection().execute(_insert_statement(), {"reports": _json(rows), "events": _json(events)})
+               .scalars())
 
 
 MAX_DUPLICATES_LISTED = 10
@@ -374,7 +376,7 @@ def _duplicates_statement() -> sa.Select:
 
 def _duplicates(session: Session, ids: set[uuid.UUID], *, config: CityConfig, now: datetime) -> dict[uuid.UUID, list[uuid.UUID]]:
     """For each new report: open reports of its category within the radius and window, nearest first."""
-    rows = session.execute(_duplicates_statement(), {
+    rows = session.connection().execute(_duplicates_statement(), {
         "new_ids": list(ids), "since": now - timedelta(days=config.duplicate_window_days),
         "box_deg": config.duplicate_radius_m / 111_320 * 2, "radius_m": float(config.duplicate_radius_m),
     }).all()

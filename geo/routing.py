@@ -7,14 +7,15 @@ city is the district's parent. Escalation level 0 = grid, 1 = community, 2 = str
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm import Session
 
 from geo.generations import valid_in
-from geo.models import Area, AreaLevel, Assignment, AssignmentRole, Worker
+from geo.models import Area, AreaLevel, Assignment, AssignmentRole, Worker, WorkerRole
 
 ESCALATION_LEVELS = ("grid", "community", "street", "district", "city")
 MAX_ESCALATION = len(ESCALATION_LEVELS) - 1
@@ -42,13 +43,30 @@ def _current_any(role: AssignmentRole, param: str):
     return sa.and_(Assignment.role == role, Assignment.area_code == sa.any_(codes), Assignment.ended_at.is_(None))
 
 
+@dataclass(frozen=True, slots=True)
+class Responsible:
+    """The worker a case goes to, as intake and dispatch need them (``phone`` is personal
+    data: shown to staff only). A plain row, not an ORM object: intake looks these up on
+    every pass, and loading ORM instances cost more than the query."""
+
+    id: int
+    public_name: str
+    role: WorkerRole
+    on_duty: bool
+    phone: str | None
+
+    @classmethod
+    def of(cls, worker: Worker) -> Responsible:
+        return cls(worker.id, worker.public_name, worker.role, worker.on_duty, worker.phone)
+
+
 @lru_cache(maxsize=1)
 def _candidates_statement() -> sa.Select:
     # Built once with array parameters: intake calls this on every pass, and building the
     # statement cost more than running it.
     return (
-        sa.select(Worker, Assignment.area_code, Assignment.role, Assignment.rank)
-        .options(load_only(Worker.id, Worker.public_name, Worker.role, Worker.on_duty, Worker.phone))
+        sa.select(Worker.id, Worker.public_name, Worker.role, Worker.on_duty, Worker.phone,
+                  Assignment.area_code, Assignment.role.label("assignment"), Assignment.rank)
         .join(Assignment, Assignment.worker_id == Worker.id)
         .where(
             sa.or_(
@@ -60,27 +78,30 @@ def _candidates_statement() -> sa.Select:
     )
 
 
-def responsible_workers(session: Session, *, grid_codes: list[str]) -> dict[str, Worker | None]:
+_ORDER = {AssignmentRole.primary: 0, AssignmentRole.backup: 1, AssignmentRole.lead: 2}
+
+
+def responsible_workers(session: Session, *, grid_codes: list[str]) -> dict[str, Responsible | None]:
     """For each grid: the primary worker when on duty, else the first on-duty backup, else the
     community lead (on duty or not: someone must own the case). One query for all grids."""
     grids = sorted(set(grid_codes))
     if not grids:
         return {}
     communities = sorted({g[:12] for g in grids})
-    rows = session.execute(_candidates_statement(), {"grids": grids, "communities": communities}).all()
-    order = {AssignmentRole.primary: 0, AssignmentRole.backup: 1, AssignmentRole.lead: 2}
+    rows = session.connection().execute(_candidates_statement(), {"grids": grids, "communities": communities}).all()
     by_area: dict[str, list] = {}
-    for r in sorted(rows, key=lambda r: (order[r.role], r.rank, r.Worker.id)):
+    for r in sorted(rows, key=lambda r: (_ORDER[r.assignment], r.rank, r.id)):
         by_area.setdefault(r.area_code, []).append(r)
-    chosen: dict[str, Worker | None] = {}
+    chosen: dict[str, Responsible | None] = {}
     for grid in grids:
-        on_duty = next((r.Worker for r in by_area.get(grid, []) if r.Worker.on_duty), None)
-        lead = next((r.Worker for r in by_area.get(grid[:12], []) if r.role == AssignmentRole.lead), None)
-        chosen[grid] = on_duty or lead
+        pick = next((r for r in by_area.get(grid, []) if r.on_duty), None)
+        pick = pick or next((r for r in by_area.get(grid[:12], []) if r.assignment == AssignmentRole.lead), None)
+        chosen[grid] = None if pick is None else Responsible(pick.id, pick.public_name, pick.role, pick.on_duty,
+                                                              pick.phone)
     return chosen
 
 
-def responsible_worker(session: Session, *, grid_code: str) -> Worker | None:
+def responsible_worker(session: Session, *, grid_code: str) -> Responsible | None:
     """The one worker who gets a new case in ``grid_code`` (see ``responsible_workers``)."""
     return responsible_workers(session, grid_codes=[grid_code])[grid_code]
 
