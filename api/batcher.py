@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -26,6 +27,8 @@ from geo.registration import BatchOutcome, submit_batch
 
 log = logging.getLogger("gridmap.intake")
 
+IDLE_RECONNECT_S = 30.0
+
 
 class IntakeBatcher:
     def __init__(self, engine: Engine, config: CityConfig, *, max_batch: int = 1000,
@@ -34,6 +37,7 @@ class IntakeBatcher:
         self._max_batch = max_batch
         # The consumer keeps one connection: no pool checkout, ping and reset on every pass.
         self._conn: Connection | None = None
+        self._last_pass = 0.0
         self._queue: asyncio.Queue[tuple[ReportInput, asyncio.Future]] = asyncio.Queue()
         self._tasks: list[asyncio.Task] = []
 
@@ -76,8 +80,16 @@ class IntakeBatcher:
                     fut.set_result(outcome)
 
     def _register(self, items: list[ReportInput]) -> list[BatchOutcome]:
-        if self._conn is None or self._conn.closed or self._conn.invalidated:
+        # A connection idle for a while goes back to the pool, and the next pass takes one
+        # through the pool's ping: a server restart or a firewall's idle cut must not fail a
+        # pass of reports. Under load the held connection never idles that long.
+        idle = time.monotonic() - self._last_pass
+        if self._conn is not None and (self._conn.closed or self._conn.invalidated or idle > IDLE_RECONNECT_S):
+            self._conn.close()
+            self._conn = None
+        if self._conn is None:
             self._conn = self._engine.connect()
+        self._last_pass = time.monotonic()
         session = Session(bind=self._conn, expire_on_commit=False)
         try:
             outcomes = submit_batch(session, items=list(enumerate(items)), config=self._config, now=self._clock())

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 
 import httpx
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from api.app import create_app
+from api.batcher import IntakeBatcher
 from api.settings import ApiSettings
-from geo.models import Report, ReportEvent
+from geo.cityconfig import load_city_config
+from geo.intake import ReportInput
+from geo.models import Report, ReportEvent, ReportSource
 from tests.api.report_helpers import body
 
 
@@ -82,3 +86,30 @@ def test_direct_endpoint_answers_like_the_documented_route(engine, small_city, c
     committed_reports.append(uuid.UUID(first.json()["id"]))
     assert again.json()["id"] == first.json()["id"] and first.json()["grid_code"]
     assert "post" in docs.json()["paths"]["/api/v1/reports"]
+
+
+def test_batcher_survives_a_lost_connection(engine, small_city, committed_reports):
+    """A connection that died between passes (server restart, idle cut) costs no report:
+    the pass after it reconnects."""
+    with Session(engine) as s:
+        lon, lat = s.execute(sa.select(sa.func.ST_X(Report.location), sa.func.ST_Y(Report.location)).limit(1)).one()
+
+    def item():
+        rid = uuid.uuid4()
+        committed_reports.append(rid)
+        return ReportInput(id=rid, category="30", description="batcher reconnect", source=ReportSource.citizen,
+                           x=lon, y=lat, reported_at=datetime.now(UTC))
+
+    async def run():
+        batcher = IntakeBatcher(engine, load_city_config())
+        await batcher.start()
+        try:
+            first = await batcher.submit(item())
+            batcher._conn.invalidate()  # as if the server had dropped it
+            second = await batcher.submit(item())
+            return first, second
+        finally:
+            await batcher.stop()
+
+    first, second = asyncio.run(run())
+    assert first.status == 201 and second.status == 201 and second.grid_code
