@@ -3,8 +3,9 @@
 One vectorised path serves a single report and a batch of 10,000 alike: coordinates are
 converted per crs in numpy, points matched by the in-memory ``GridMatcher`` (exactly
 ``ST_Covers`` + smallest code; snapping and the unassigned queue through PostGIS), workers
-chosen in one query, rows written with COPY and inserted with ``ON CONFLICT (id) DO NOTHING``,
-so a retry, even a concurrent one, returns the original and never creates a second report.
+chosen in one query, rows written in one statement with ``ON CONFLICT (id) DO NOTHING``
+(``geo.report_store``), so a retry, even a concurrent one, returns the original and never
+creates a second report.
 """
 
 from __future__ import annotations
@@ -12,15 +13,12 @@ from __future__ import annotations
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import lru_cache
 
 import numpy as np
-import orjson
 import shapely
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from geo.bulk_match import GridMatcher
@@ -29,7 +27,8 @@ from geo.coords import check_lon_lat, to_wgs84
 from geo.errors import GridmapError, InvalidInput, NoActiveGeneration
 from geo.intake import IdempotencyConflict, ReportInput, validate_fields
 from geo.matching import match_location
-from geo.models import OPEN_STATUSES, Generation, GenerationStatus, MatchKind, Report, ReportEvent, ReportStatus, Worker
+from geo.report_store import possible_duplicates, write_reports
+from geo.models import Generation, GenerationStatus, MatchKind, Report, ReportStatus, Worker
 from geo.routing import MAX_ESCALATION, Responsible, escalation_code, responsible_workers
 
 MAX_BATCH = 10_000
@@ -85,11 +84,6 @@ def matcher_for_active(session: Session) -> tuple[int, GridMatcher]:
             _ACTIVE_MATCHERS.clear()  # an older generation is never active again
             _ACTIVE_MATCHERS[key] = matcher
     return generation, matcher
-
-
-def _json(value) -> str:
-    # orjson: these run several times per report, and json.dumps was a tenth of a batch's time.
-    return orjson.dumps(value).decode()
 
 
 @lru_cache(maxsize=2)
@@ -158,9 +152,9 @@ def submit_batch(
     generation, matcher = matcher_for_active(session)
     rows, events = _plan_rows(session, matcher, valid, fresh, lon, lat, generation=generation, config=config,
                               now=now, outcomes=outcomes)
-    inserted = _write(session, rows, events)
+    inserted = write_reports(session, rows, events)
     if inserted and duplicates:
-        dups = _duplicates(session, inserted, config=config, now=now)
+        dups = possible_duplicates(session, inserted, config=config, now=now)
         for outcome in outcomes.values():
             if outcome.status == 201 and outcome.report_id in dups:
                 outcome.possible_duplicates = dups[outcome.report_id]
@@ -266,124 +260,6 @@ def _plan_rows(session, matcher, valid, fresh, lon, lat, *, generation, config, 
             due_at=due, escalation_level=MAX_ESCALATION if unassigned else 0,
         )
     return rows, events
-
-
-# (column, type) of the records a pass sends. Reports and their first trail rows travel as
-# one JSON array each (orjson, in C) and are expanded by jsonb_to_recordset: one statement,
-# one round trip, however many reports the pass holds. (Arrays per column cost more to dump.)
-_REPORT_FIELDS = (
-    ("id", UUID(as_uuid=True)), ("category", sa.Text), ("subcategory", sa.Text), ("description", sa.Text),
-    ("source", sa.Text), ("lon", sa.Float(53)), ("lat", sa.Float(53)), ("orig_x", sa.Float(53)),
-    ("orig_y", sa.Float(53)), ("orig_crs", sa.Text), ("accuracy_m", sa.Float(53)),
-    ("reported_at", sa.DateTime(timezone=True)), ("status", sa.Text), ("grid_code", sa.Text),
-    ("generation_id", sa.Integer), ("match_kind", sa.Text), ("snap_distance_m", sa.Float(53)),
-    ("assigned_worker_id", sa.Integer), ("dispatched_at", sa.DateTime(timezone=True)),
-    ("due_at", sa.DateTime(timezone=True)), ("escalation_level", sa.SmallInteger), ("escalated_to", sa.Text),
-    ("reporter_name", sa.Text), ("reporter_phone", sa.Text), ("photos", JSONB), ("request_hash", sa.Text),
-    ("created_at", sa.DateTime(timezone=True)), ("updated_at", sa.DateTime(timezone=True)),
-)
-_EVENT_FIELDS = (
-    ("report_id", UUID(as_uuid=True)), ("action", sa.Text), ("actor", sa.Text), ("from_status", sa.Text),
-    ("to_status", sa.Text), ("data", JSONB), ("seq", sa.Integer),
-)
-
-
-def _recordset(name: str, spec) -> sa.TableValuedAlias:
-    records = sa.cast(sa.bindparam(name, type_=sa.Text), JSONB)
-    return (sa.func.jsonb_to_recordset(records)
-            .table_valued(*(sa.column(n, t) for n, t in spec))
-            .render_derived(name=name, with_types=True))
-
-
-@lru_cache(maxsize=1)
-def _insert_statement() -> sa.Select:
-    """INSERT the new reports (skipping ids already stored) and the trail rows of the ones
-    inserted, in one statement; selects the ids inserted. Built once: its SQL is constant."""
-    new = _recordset("reports", _REPORT_FIELDS)
-    names = [n for n, _ in _REPORT_FIELDS if n not in ("lon", "lat")]
-    names.insert(names.index("orig_x"), "location")
-    values = [sa.func.ST_SetSRID(sa.func.ST_MakePoint(new.c.lon, new.c.lat), 4326) if n == "location" else new.c[n]
-              for n in names]
-    inserted = (
-        pg_insert(Report)
-        .from_select(names,
-                     # Id order: concurrent passes holding the same retried ids lock them in the
-                     # same order, so they wait for each other instead of deadlocking.
-                     sa.select(*values).order_by(new.c.id))
-        .on_conflict_do_nothing(index_elements=[Report.id])
-        .returning(Report.id, Report.created_at)
-        .cte("inserted")
-    )
-    ev = _recordset("events", _EVENT_FIELDS)
-    trail = pg_insert(ReportEvent).from_select(
-        ["report_id", "at", "action", "actor", "from_status", "to_status", "data"],
-        sa.select(ev.c.report_id, inserted.c.created_at, ev.c.action, ev.c.actor, ev.c.from_status,
-                  ev.c.to_status, ev.c.data)
-        .select_from(ev.join(inserted, inserted.c.id == ev.c.report_id))
-        .order_by(ev.c.seq),  # trail ids follow the order of events: register before dispatch
-    ).cte("trail")
-    return sa.select(inserted.c.id).add_cte(trail)
-
-
-def _write(session: Session, rows: list[dict], events: list[dict]) -> set[uuid.UUID]:
-    """Insert ``rows`` whose id is new and the ``events`` of those; returns the ids inserted."""
-    if not rows:
-        return set()
-    for seq, event in enumerate(events):
-        event["seq"] = seq
-    # Core execution (not Session.execute): the ORM layer's per-statement cost is for nothing here.
-    return set(session.connection().execute(_insert_statement(), {"reports": _json(rows), "events": _json(events)})
-               .scalars())
-
-
-MAX_DUPLICATES_LISTED = 10
-
-
-@lru_cache(maxsize=1)
-def _duplicates_statement() -> sa.Select:
-    """Open reports of the same category near each of ``:new_ids`` (see ``_duplicates``).
-    Built once: the window, the radii and the ids are parameters."""
-    from geoalchemy2 import Geography
-
-    geog = Geography(srid=4326)
-    new = Report.__table__.alias("new")
-    # Index order (planar <->) stops the scan after the nearest few; exact geodesic test as a filter.
-    near = Report.location.op("<->")(new.c.location)
-    candidates = (
-        sa.select(Report.id.label("dup"), near.label("d"))
-        .where(
-            Report.status.in_(OPEN_STATUSES),
-            Report.category == new.c.category,
-            Report.id != new.c.id,
-            Report.reported_at >= sa.bindparam("since", type_=sa.DateTime(timezone=True)),
-            # A degree box (≥ the radius below 60° latitude) lets the partial GiST index cut first.
-            sa.func.ST_DWithin(Report.location, new.c.location, sa.bindparam("box_deg", type_=sa.Float(53))),
-            # On the sphere: a third of the spheroid's cost, and centimetres apart at 250 m.
-            sa.func.ST_DWithin(sa.cast(Report.location, geog), sa.cast(new.c.location, geog),
-                               sa.bindparam("radius_m", type_=sa.Float(53)), False),
-        )
-        .order_by(near)
-        .limit(MAX_DUPLICATES_LISTED)
-        .lateral("near")
-    )
-    return (
-        sa.select(new.c.id, candidates.c.dup)
-        .select_from(new.join(candidates, sa.true()))
-        .where(new.c.id == sa.any_(sa.bindparam("new_ids", type_=ARRAY(UUID(as_uuid=True)))))
-        .order_by(new.c.id, candidates.c.d)
-    )
-
-
-def _duplicates(session: Session, ids: set[uuid.UUID], *, config: CityConfig, now: datetime) -> dict[uuid.UUID, list[uuid.UUID]]:
-    """For each new report: open reports of its category within the radius and window, nearest first."""
-    rows = session.connection().execute(_duplicates_statement(), {
-        "new_ids": list(ids), "since": now - timedelta(days=config.duplicate_window_days),
-        "box_deg": config.duplicate_radius_m / 111_320 * 2, "radius_m": float(config.duplicate_radius_m),
-    }).all()
-    found: dict[uuid.UUID, list[uuid.UUID]] = {}
-    for rid, dup in rows:
-        found.setdefault(rid, []).append(dup)
-    return found
 
 
 def submit_report(session: Session, *, item: ReportInput, config: CityConfig, now: datetime) -> BatchOutcome:
