@@ -10,9 +10,9 @@ from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
 
 from fastapi import FastAPI
-from starlette.routing import Route
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import Route
 
 from api.batcher import IntakeBatcher
 from api.errors import install_error_handlers
@@ -20,9 +20,9 @@ from api.limits import BodySizeLimit
 from api.routes import categories, dispatch, grids, health, locate, report_form, reports, stats
 from api.routes import maps as map_routes
 from api.settings import ApiSettings
+from geo.analysis import analyse_hotspots
 from geo.cityconfig import CityConfig, load_city_config
 from geo.db import make_engine, make_sessionmaker, session_scope
-from geo.analysis import analyse_hotspots
 from geo.registration import matcher_for_active
 from geo.runtime import settle_heap
 from geo.settings import CitySettings, DatabaseSettings
