@@ -60,6 +60,7 @@ def to_input(body: ReportIn, *, idempotency_key: str | None) -> ReportInput:
 
 _REPORT_IN = TypeAdapter(ReportIn)
 _CREATED = TypeAdapter(ReportCreated)
+_BATCH_OUT = TypeAdapter(BatchOut)
 
 
 @router.post(
@@ -145,8 +146,10 @@ def post_batch(
             results[o.index] = BatchItemOut(index=o.index, status=o.status, report=created_view(o))
     session.commit()
     items = [results[i] for i in sorted(results)]
-    return BatchOut(created=sum(r.status == 201 for r in items), replayed=sum(r.status == 200 for r in items),
-                    failed=sum(r.status >= 400 for r in items), results=items)
+    out = BatchOut(created=sum(r.status == 201 for r in items), replayed=sum(r.status == 200 for r in items),
+                   failed=sum(r.status >= 400 for r in items), results=items)
+    # Serialised here: returned as a model, FastAPI would validate 10,000 items a second time.
+    return Response(_BATCH_OUT.dump_json(out), media_type="application/json")
 
 
 @router.get("/reports/{report_id}", response_model=ReportOut)
