@@ -34,11 +34,8 @@ def escalation_code(session: Session, *, grid_code: str | None, level: int, gene
     return session.scalar(query.order_by(Area.code).limit(1))
 
 
-def _current(role: AssignmentRole, codes):
-    return sa.and_(Assignment.role == role, Assignment.area_code.in_(codes), Assignment.ended_at.is_(None))
-
-
-def _current_any(role: AssignmentRole, param: str):
+def _current(role: AssignmentRole, param: str):
+    """Assignments of ``role`` still running, for the area codes in the array parameter ``param``."""
     codes = sa.bindparam(param, type_=ARRAY(sa.String))
     return sa.and_(Assignment.role == role, Assignment.area_code == sa.any_(codes), Assignment.ended_at.is_(None))
 
@@ -56,7 +53,8 @@ class Responsible:
     phone: str | None
 
     @classmethod
-    def of(cls, worker: Worker) -> Responsible:
+    def of(cls, worker) -> Responsible:
+        """From a ``Worker`` or any row with the same attribute names."""
         return cls(worker.id, worker.public_name, worker.role, worker.on_duty, worker.phone)
 
 
@@ -70,9 +68,9 @@ def _candidates_statement() -> sa.Select:
         .join(Assignment, Assignment.worker_id == Worker.id)
         .where(
             sa.or_(
-                _current_any(AssignmentRole.primary, "grids"),
-                _current_any(AssignmentRole.backup, "grids"),
-                _current_any(AssignmentRole.lead, "communities"),
+                _current(AssignmentRole.primary, "grids"),
+                _current(AssignmentRole.backup, "grids"),
+                _current(AssignmentRole.lead, "communities"),
             )
         )
     )
@@ -96,8 +94,7 @@ def responsible_workers(session: Session, *, grid_codes: list[str]) -> dict[str,
     for grid in grids:
         pick = next((r for r in by_area.get(grid, []) if r.on_duty), None)
         pick = pick or next((r for r in by_area.get(grid[:12], []) if r.assignment == AssignmentRole.lead), None)
-        chosen[grid] = None if pick is None else Responsible(pick.id, pick.public_name, pick.role, pick.on_duty,
-                                                              pick.phone)
+        chosen[grid] = None if pick is None else Responsible.of(pick)
     return chosen
 
 
@@ -111,7 +108,8 @@ def lead_of(session: Session, *, area_code: str) -> Worker | None:
     return session.scalar(
         sa.select(Worker)
         .join(Assignment, Assignment.worker_id == Worker.id)
-        .where(_current(AssignmentRole.lead, [area_code]))
+        .where(_current(AssignmentRole.lead, "codes"))
         .order_by(Assignment.rank, Worker.id)
-        .limit(1)
+        .limit(1),
+        {"codes": [area_code]},
     )
