@@ -26,24 +26,26 @@ def _json(value) -> str:
     return orjson.dumps(value).decode()
 
 
-# (column, type) of the records a pass sends. Reports and their first trail rows travel as
+# The columns a pass sends as they are stored. Reports and their first trail rows travel as
 # one JSON array each (orjson, in C) and are expanded by jsonb_to_recordset: one statement,
 # one round trip, however many reports the pass holds. (Arrays per column cost more to dump.)
-_REPORT_FIELDS = (
-    ("id", UUID(as_uuid=True)), ("category", sa.Text), ("subcategory", sa.Text), ("description", sa.Text),
-    ("source", sa.Text), ("lon", sa.Float(53)), ("lat", sa.Float(53)), ("orig_x", sa.Float(53)),
-    ("orig_y", sa.Float(53)), ("orig_crs", sa.Text), ("accuracy_m", sa.Float(53)),
-    ("reported_at", sa.DateTime(timezone=True)), ("status", sa.Text), ("grid_code", sa.Text),
-    ("generation_id", sa.Integer), ("match_kind", sa.Text), ("snap_distance_m", sa.Float(53)),
-    ("assigned_worker_id", sa.Integer), ("dispatched_at", sa.DateTime(timezone=True)),
-    ("due_at", sa.DateTime(timezone=True)), ("escalation_level", sa.SmallInteger), ("escalated_to", sa.Text),
-    ("reporter_name", sa.Text), ("reporter_phone", sa.Text), ("photos", JSONB), ("request_hash", sa.Text),
-    ("created_at", sa.DateTime(timezone=True)), ("updated_at", sa.DateTime(timezone=True)),
+# The record types are the tables' own column types, so the two cannot drift apart.
+_REPORT_COLUMNS = (
+    "id", "category", "subcategory", "description", "source", "orig_x", "orig_y", "orig_crs", "accuracy_m",
+    "reported_at", "status", "grid_code", "generation_id", "match_kind", "snap_distance_m", "assigned_worker_id",
+    "dispatched_at", "due_at", "escalation_level", "escalated_to", "reporter_name", "reporter_phone", "photos",
+    "request_hash", "created_at", "updated_at",
 )
-_EVENT_FIELDS = (
-    ("report_id", UUID(as_uuid=True)), ("action", sa.Text), ("actor", sa.Text), ("from_status", sa.Text),
-    ("to_status", sa.Text), ("data", JSONB), ("seq", sa.Integer),
-)
+_EVENT_COLUMNS = ("report_id", "action", "actor", "from_status", "to_status", "data")
+
+
+def _fields(table: sa.Table, names: tuple[str, ...]) -> list[tuple[str, sa.types.TypeEngine]]:
+    return [(name, table.c[name].type) for name in names]
+
+
+# Plus the WGS-84 point as two numbers, and each trail row's place in the pass.
+_REPORT_FIELDS = (*_fields(Report.__table__, _REPORT_COLUMNS), ("lon", sa.Float(53)), ("lat", sa.Float(53)))
+_EVENT_FIELDS = (*_fields(ReportEvent.__table__, _EVENT_COLUMNS), ("seq", sa.Integer()))
 
 
 def _recordset(name: str, spec) -> sa.TableValuedAlias:
@@ -58,25 +60,22 @@ def _insert_statement() -> sa.Select:
     """INSERT the new reports (skipping ids already stored) and the trail rows of the ones
     inserted, in one statement; selects the ids inserted. Built once: its SQL is constant."""
     new = _recordset("reports", _REPORT_FIELDS)
-    names = [n for n, _ in _REPORT_FIELDS if n not in ("lon", "lat")]
-    names.insert(names.index("orig_x"), "location")
-    values = [sa.func.ST_SetSRID(sa.func.ST_MakePoint(new.c.lon, new.c.lat), 4326) if n == "location" else new.c[n]
-              for n in names]
     inserted = (
         pg_insert(Report)
-        .from_select(names,
+        .from_select([*_REPORT_COLUMNS, "location"],
+                     sa.select(*(new.c[n] for n in _REPORT_COLUMNS),
+                               sa.func.ST_SetSRID(sa.func.ST_MakePoint(new.c.lon, new.c.lat), 4326))
                      # Id order: concurrent passes holding the same retried ids lock them in the
                      # same order, so they wait for each other instead of deadlocking.
-                     sa.select(*values).order_by(new.c.id))
+                     .order_by(new.c.id))
         .on_conflict_do_nothing(index_elements=[Report.id])
         .returning(Report.id, Report.created_at)
         .cte("inserted")
     )
     ev = _recordset("events", _EVENT_FIELDS)
     trail = pg_insert(ReportEvent).from_select(
-        ["report_id", "at", "action", "actor", "from_status", "to_status", "data"],
-        sa.select(ev.c.report_id, inserted.c.created_at, ev.c.action, ev.c.actor, ev.c.from_status,
-                  ev.c.to_status, ev.c.data)
+        [*_EVENT_COLUMNS, "at"],
+        sa.select(*(ev.c[n] for n in _EVENT_COLUMNS), inserted.c.created_at)
         .select_from(ev.join(inserted, inserted.c.id == ev.c.report_id))
         .order_by(ev.c.seq),  # trail ids follow the order of events: register before dispatch
     ).cte("trail")
