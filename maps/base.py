@@ -68,6 +68,12 @@ def add_tiles(m: folium.Map, settings: MapSettings) -> None:
                          control=False).add_to(m)
 
 
+def script_json(value) -> str:
+    """``value`` as JSON to paste into an inline <script>: UTF-8 (readable, smaller than \\u
+    escapes), with "</" escaped so no string in it can end the script element."""
+    return orjson.dumps(value).decode().replace("</", "<\\/")
+
+
 class Legend(MacroElement):
     """A fixed legend box (plain HTML: branca's colormap legend would load d3 from a CDN)."""
 
@@ -93,8 +99,7 @@ class Legend(MacroElement):
         rows = "".join(f'<div><i style="background:{c}"></i>{html.escape(label)}</div>' for c, label in items)
         # extra_html is trusted markup built by the caller (e.g. download links), never user text.
         self.html = f"<b>{html.escape(title)}</b>{rows}{extra_html}"
-        # UTF-8 JSON (readable, smaller than \\u escapes); "</" escaped so it cannot end the script.
-        self.html_json = orjson.dumps(self.html).decode().replace("</", "<\\/")
+        self.html_json = script_json(self.html)
         self.position = position
         self.css_class = css_class
 

@@ -17,7 +17,7 @@ from folium.utilities import JsCode
 from folium.template import Template
 
 from geo.mapdata import AreaStatus
-from maps.base import COUNT_COLOURS, Legend, count_breaks, count_legend_items, new_map
+from maps.base import COUNT_COLOURS, Legend, count_breaks, count_legend_items, new_map, script_json
 from maps.layers import CompactAreas
 from maps.settings import MapSettings
 
@@ -151,7 +151,7 @@ class LegendFollowsLevel(MacroElement):
     def __init__(self, levels: Mapping[str, str], default: str):
         super().__init__()
         self._name = "LegendFollowsLevel"
-        self.levels_json = orjson.dumps(dict(levels)).decode().replace("</", "<\\/")
+        self.levels_json = script_json(dict(levels))
         self.default = default
 
 

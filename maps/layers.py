@@ -16,6 +16,8 @@ import orjson
 from branca.element import MacroElement
 from folium.template import Template
 
+from maps.base import script_json
+
 SCALE = 100_000  # 1e-5 degree units
 
 
@@ -89,7 +91,7 @@ class CompactAreas(MacroElement):
         data = [[code, name, worker, int(n_open), int(n_overdue), encoded_geometry_json(geom)]
                 for code, name, worker, n_open, n_overdue, geom in rows]
         # orjson: compact UTF-8. "</" is escaped so a name can never close the <script> element.
-        self.payload = orjson.dumps(data).decode().replace("</", "<\\/")
+        self.payload = script_json(data)
         self.breaks = orjson.dumps(list(breaks)).decode()
         self.colours = orjson.dumps(list(colours)).decode()
         self.scale = SCALE
@@ -123,7 +125,7 @@ class CompactShapes(MacroElement):
     def __init__(self, rows: Sequence[tuple], *, palette: Sequence[str], style: dict):
         super().__init__()
         self._name = "CompactShapes"
-        self.payload = orjson.dumps([list(r) for r in rows]).decode().replace("</", "<\\/")
+        self.payload = script_json([list(r) for r in rows])
         self.palette = orjson.dumps(list(palette)).decode()
         self.style = orjson.dumps(style).decode()
         self.scale = SCALE
