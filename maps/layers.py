@@ -90,7 +90,6 @@ class CompactAreas(MacroElement):
         self._name = "CompactAreas"
         data = [[code, name, worker, int(n_open), int(n_overdue), encoded_geometry_json(geom)]
                 for code, name, worker, n_open, n_overdue, geom in rows]
-        # orjson: compact UTF-8. "</" is escaped so a name can never close the <script> element.
         self.payload = script_json(data)
         self.breaks = orjson.dumps(list(breaks)).decode()
         self.colours = orjson.dumps(list(colours)).decode()
