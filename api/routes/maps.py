@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -131,25 +132,44 @@ def workers_feed(session: SessionDep):
     return _geojson(worker_positions(session))
 
 
-def _analysis(request: Request, session, *, category, since, until, level, resolution, bbox):
-    label, codes = parse_category(category)
-    return analyse_hotspots(
-        session, generation=active_generation_id(session), label=label, categories=codes,
-        since=_utc(since), until=_utc(until), level=level, resolution=resolution,
-        max_cells=_settings(request).hex_max_cells, bbox=parse_bbox(bbox),
-    )
-
-
 Level = Annotated[AreaLevel, Query(description="Level of the per-area Gi* (grid, community, street, district).")]
 Resolution = Annotated[int | None, Query(ge=5, le=10, description="H3 resolution (default: from the extent).")]
 BBoxQ = Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat: analyse this extent only.")]
 
 
+@dataclass(frozen=True, slots=True)
+class HotspotQuery:
+    """What the hot-spot page and its downloads analyse (also the page cache's key)."""
+
+    category: str | None
+    since: datetime | None
+    until: datetime | None
+    level: AreaLevel
+    resolution: int | None
+    bbox: str | None
+
+
+async def hotspot_query(
+    category: Category = None, since: Since = None, until: Until = None, level: Level = AreaLevel.grid,
+    resolution: Resolution = None, bbox: BBoxQ = None,
+) -> HotspotQuery:
+    return HotspotQuery(category, since, until, level, resolution, bbox)
+
+
+HotspotParams = Annotated[HotspotQuery, Depends(hotspot_query)]
+
+
+def _analysis(request: Request, session, q: HotspotQuery):
+    label, codes = parse_category(q.category)
+    return analyse_hotspots(
+        session, generation=active_generation_id(session), label=label, categories=codes,
+        since=_utc(q.since), until=_utc(q.until), level=q.level, resolution=q.resolution,
+        max_cells=_settings(request).hex_max_cells, bbox=parse_bbox(q.bbox),
+    )
+
+
 @router.get("/maps/hotspots", dependencies=[INTERNAL], response_class=HTMLResponse)
-def hotspots_page(
-    request: Request, session: SessionDep, category: Category = None, since: Since = None, until: Until = None,
-    level: Level = AreaLevel.grid, resolution: Resolution = None, bbox: BBoxQ = None,
-):
+def hotspots_page(request: Request, session: SessionDep, q: HotspotParams):
     """Density, Gi* hot/cold spots per hexagon and per area, weekly animation, downloads."""
     started = time.perf_counter()
     query = str(request.url.query)
@@ -159,11 +179,10 @@ def hotspots_page(
     }
 
     def build() -> str:
-        a = _analysis(request, session, category=category, since=since, until=until, level=level,
-                      resolution=resolution, bbox=bbox)
+        a = _analysis(request, session, q)
         return render(build_hotspots(a, settings=_settings(request), downloads=downloads), title="gridmap hot spots")[0]
 
-    key = ("hotspots", active_generation_id(session), category, since, until, level, resolution, bbox)
+    key = ("hotspots", active_generation_id(session), q)
     page, hit = _cache(request).get_or_build(key, build)
     return _html(page, started, headers={"X-Cache": "hit" if hit else "miss"})
 
@@ -172,27 +191,19 @@ Unit = Annotated[str, Query(pattern="^(hex|area)$", description="hex: H3 cells; 
 
 
 @router.get("/maps/hotspots.csv", dependencies=[INTERNAL], name="hotspots_csv")
-def hotspots_csv(
-    request: Request, session: SessionDep, category: Category = None, since: Since = None, until: Until = None,
-    level: Level = AreaLevel.grid, resolution: Resolution = None, bbox: BBoxQ = None, unit: Unit = "hex",
-):
+def hotspots_csv(request: Request, session: SessionDep, q: HotspotParams, unit: Unit = "hex"):
     """The analysis as CSV: one row per hexagon or area with count, Gi* z, p and class."""
-    a = _analysis(request, session, category=category, since=since, until=until, level=level,
-                  resolution=resolution, bbox=bbox)
+    a = _analysis(request, session, q)
     return Response(analysis_csv(a, unit=unit), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="hotspots-{unit}.csv"'})
 
 
 @router.get("/maps/hotspots.geojson", dependencies=[INTERNAL], name="hotspots_geojson")
-def hotspots_geojson(
-    request: Request, session: SessionDep, category: Category = None, since: Since = None, until: Until = None,
-    level: Level = AreaLevel.grid, resolution: Resolution = None, bbox: BBoxQ = None, unit: Unit = "hex",
-):
+def hotspots_geojson(request: Request, session: SessionDep, q: HotspotParams, unit: Unit = "hex"):
     """The analysis as GeoJSON (hexagon polygons, or areas' simplified outlines)."""
-    a = _analysis(request, session, category=category, since=since, until=until, level=level,
-                  resolution=resolution, bbox=bbox)
+    a = _analysis(request, session, q)
     if unit == "area":  # every area, not only the significant ones the page draws
-        a.area_shapes = area_shapes(session, generation=active_generation_id(session), level=level,
+        a.area_shapes = area_shapes(session, generation=active_generation_id(session), level=q.level,
                                     codes=list(a.areas["code"]))
     return Response(analysis_geojson(a, unit=unit), media_type="application/geo+json",
                     headers={"Content-Disposition": f'attachment; filename="hotspots-{unit}.geojson"'})
