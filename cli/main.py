@@ -28,7 +28,16 @@ app.command("match")(match_command)
 @db_app.command("migrate")
 def db_migrate(revision: Annotated[str, typer.Option(help="Target Alembic revision.")] = "head") -> None:
     """Create or upgrade the schema (Alembic)."""
+    import logging
+
+    from rich.logging import RichHandler
+
     from geo.migrate import current_revision, upgrade
+
+    # Each step, and the progress a long data migration logs (0007 indexes every report).
+    steps = logging.getLogger("alembic.runtime.migration")
+    steps.setLevel(logging.INFO)
+    steps.addHandler(RichHandler(console=console, show_path=False, show_time=False))
 
     with database() as (engine, _):
         with engine.begin() as conn:

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from geo.bulk_match import GridMatcher
+from geo.cells import cells_of_points
 from geo.cityconfig import CityConfig
 from geo.coords import check_lon_lat, to_wgs84
 from geo.errors import GridmapError, InvalidInput, NoActiveGeneration
@@ -222,6 +223,7 @@ def _plan_rows(session, matcher, valid, fresh, lon, lat, *, generation, config, 
     workers = responsible_workers(session, grid_codes=[c for c in codes if c])
     city = (escalation_code(session, grid_code=None, level=MAX_ESCALATION, generation=generation)
             if (kinds == MatchKind.unassigned.value).any() else None)
+    cells = cells_of_points(lon[sel], lat[sel]).tolist()
     rows, events = [], []
     for j, k in enumerate(fresh):
         index, item, crs, rid, fp = valid[k]
@@ -233,7 +235,7 @@ def _plan_rows(session, matcher, valid, fresh, lon, lat, *, generation, config, 
         snap = distances[j] if kind == MatchKind.snapped.value else None
         rows.append({
             "id": rid, "category": item.category, "subcategory": item.subcategory, "description": item.description,
-            "source": item.source.value, "lon": float(lon[k]), "lat": float(lat[k]),
+            "source": item.source.value, "lon": float(lon[k]), "lat": float(lat[k]), "h3_cell": cells[j],
             "orig_x": item.x, "orig_y": item.y, "orig_crs": crs, "accuracy_m": item.accuracy_m,
             "reported_at": item.reported_at, "status": status.value, "grid_code": code,
             "generation_id": generation if code else None, "match_kind": kind, "snap_distance_m": snap,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import h3
 import pytest
 import sqlalchemy as sa
 from pyproj import Transformer
@@ -51,6 +52,9 @@ def test_other_coordinate_systems_land_in_the_right_grid(client, db, tiny, crs):
     detail = client.get(f"/api/v1/reports/{payload['id']}", headers=STAFF).json()
     assert detail["orig"] == {"x": x, "y": y, "crs": crs}
     assert detail["lon"] == pytest.approx(lon, abs=1e-7) and detail["lat"] == pytest.approx(lat, abs=1e-7)
+    # The maps' H3 cell is the converted (WGS-84) point's, not the received coordinates'.
+    stored = db.scalar(sa.select(Report.h3_cell).where(Report.id == uuid.UUID(payload["id"])))
+    assert format(stored, "x") == h3.latlng_to_cell(detail["lat"], detail["lon"], 10)
 
 
 def test_shared_edge_goes_to_smallest_code(client, tiny):

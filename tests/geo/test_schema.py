@@ -61,3 +61,31 @@ def test_only_a_draft_can_be_activated(db):
     gen = build_tiny_city(db)
     with pytest.raises(InvalidState):
         activate_generation(db, generation=gen)
+
+
+def test_migration_0007_indexes_existing_reports(db):
+    """Reports stored before the column existed get their H3 cell from the backfill."""
+    import uuid
+
+    import h3
+    from alembic import command
+
+    from geo.migrate import alembic_config, upgrade
+
+    conn = db.connection()
+    command.downgrade(alembic_config(connection=conn), "0006")
+    ids = [uuid.uuid4(), uuid.uuid4()]
+    points = [(122.07, 41.12), (116.41, 39.915)]
+    reports = sa.table("reports", sa.column("id"), sa.column("category"), sa.column("source"), sa.column("status"),
+                       sa.column("reported_at"), sa.column("location"), sa.column("description"),
+                       sa.column("created_at"), sa.column("updated_at"), sa.column("photos"), sa.column("escalation_level"))
+    conn.execute(reports.insert().values([
+        {"id": rid, "category": "10", "source": "citizen", "status": "registered", "reported_at": sa.func.now(),
+         "location": sa.func.ST_SetSRID(sa.func.ST_MakePoint(lon, lat), 4326), "description": "",
+         "created_at": sa.func.now(), "updated_at": sa.func.now(), "photos": sa.text("'[]'::jsonb"),
+         "escalation_level": 0}
+        for rid, (lon, lat) in zip(ids, points)
+    ]))
+    upgrade(connection=conn)
+    got = dict(conn.execute(sa.text("SELECT id, h3_cell FROM reports WHERE id = ANY(:ids)"), {"ids": ids}).all())
+    assert [format(got[rid], "x") for rid in ids] == [h3.latlng_to_cell(lat, lon, 10) for lon, lat in points]
