@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import h3
 import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from geo import cells
 from geo import hotspots as hs
 from geo.areas import BBox
 from geo.mapdata import (
@@ -24,7 +24,7 @@ from geo.mapdata import (
     area_shapes,
     city_outline,
     latest_report_time,
-    snapped_counts,
+    cell_counts,
     week_start,
     window_aggregates,
 )
@@ -43,13 +43,6 @@ def default_window(session: Session, since: datetime | None, until: datetime | N
     if since is None:
         since = until - DEFAULT_WINDOW
     return since, until
-
-
-def snap_for(res: int, *, per_edge: int = 3) -> float:
-    """Lattice step (degrees) for pre-aggregating in SQL: a third of the hexagon edge, so a
-    lattice cell straddling two hexagons misplaces only a sliver of reports (each lattice cell
-    goes whole to the hexagon holding its centre)."""
-    return h3.average_hexagon_edge_length(res, "km") / per_edge / 111.0
 
 
 @dataclass
@@ -98,10 +91,13 @@ def analyse_hotspots(
     res = resolution or hs.choose_resolution(bounds, max_cells=max_cells)
     flt = ReportFilter(categories=categories, since=since, until=until, bbox=bbox)
 
-    anim_res = max(hs.MIN_RES, res - 1)
-    aggs = window_aggregates(session, flt, snap_deg=snap_for(res), coarse_snap_deg=snap_for(anim_res, per_edge=1),
-                             code_length=level.code_length)
-    counts = hs.to_cells(aggs.fine["lon"].to_numpy(), aggs.fine["lat"].to_numpy(), aggs.fine["n"].to_numpy(), res=res)
+    # The animation's cells: one level coarser than the map, and coarser still when the
+    # window holds so many weeks that week × cell would overrun its budget. Fewer groups also
+    # make the SQL aggregate cheaper: a 100k-group hash costs twice a 10k-group one.
+    weeks = max(1, -(-(until - since).days // 7))
+    anim_res = max(hs.MIN_RES, min(res - 1, hs.choose_resolution(bounds, max_cells=ANIMATION_BUDGET // weeks or 1)))
+    aggs = window_aggregates(session, flt, res=res, coarse_res=anim_res, code_length=level.code_length)
+    counts = pd.Series(aggs.fine["n"].to_numpy(), index=cells.to_strings(aggs.fine["cell"]))
     study = hs.study_cells(outline if bbox is None else None, res=res, extra=list(counts.index))
     x = counts.reindex(study, fill_value=0).to_numpy()
     gi = hs.gi_star(x, hs.hex_neighbours(study, k=1))
@@ -141,22 +137,23 @@ def _area_neighbours(session: Session, *, generation: int, level: AreaLevel) -> 
     return _neighbour_cache[key]
 
 
-def _weekly_frames(pts: pd.DataFrame, *, res: int) -> tuple[list, int]:
-    """Weekly counts per H3 cell, coarsened (parent cells) until they fit ANIMATION_BUDGET."""
-    if pts.empty:
+def _weekly_frames(weekly: pd.DataFrame, *, res: int) -> tuple[list, int]:
+    """Weekly counts per H3 cell (int64 cells of ``res``), coarsened (parent cells) until they
+    fit ANIMATION_BUDGET."""
+    if weekly.empty:
         return [], res
-    cells = hs.cells_of(pts["lon"].to_numpy(), pts["lat"].to_numpy(), res=res)
-    frame = pd.DataFrame({"week": pts["week"], "cell": cells, "n": pts["n"]}).groupby(["week", "cell"]).sum()
+    frame = weekly
     while len(frame) > ANIMATION_BUDGET and res > hs.MIN_RES:
         res -= 1
-        flat = frame.reset_index()
-        flat["cell"] = [h3.cell_to_parent(c, res) for c in flat["cell"]]
-        frame = flat.groupby(["week", "cell"]).sum()
+        frame = frame.assign(cell=cells.parents(frame["cell"].to_numpy(), res)).groupby(
+            ["week", "cell"], as_index=False)["n"].sum()
+    frame = frame.sort_values(["week", "cell"])
+    names = cells.to_strings(frame["cell"].to_numpy())
     out = []
-    for week, group in frame.reset_index().groupby("week", sort=True):
+    for week, idx in frame.groupby("week", sort=True).indices.items():
         out.append((
             week_start(week).isoformat(),
-            [[*hs.cell_centre(c, decimals=4), int(n)] for c, n in zip(group["cell"], group["n"])],
+            [[*hs.cell_centre(names[i], decimals=4), int(n)] for i, n in zip(idx, frame["n"].to_numpy()[idx])],
         ))
     return out, res
 
@@ -195,8 +192,8 @@ def public_hexes(
     bounds = bounds or (-180.0, -85.0, 180.0, 85.0)
     res = hs.choose_resolution(bounds, max_cells=max_cells)
     flt = ReportFilter(categories=categories, since=since, until=until)
-    pts = snapped_counts(session, flt, snap_deg=snap_for(res))
-    counts = hs.to_cells(pts["lon"].to_numpy(), pts["lat"].to_numpy(), pts["n"].to_numpy(), res=res)
+    found = cell_counts(session, flt, res=res)
+    counts = pd.Series(found["n"].to_numpy(), index=cells.to_strings(found["cell"]), dtype="int64")
     kept = counts[counts >= min_count].sort_index()
     return PublicHexes(
         label=label, since=since, until=until, resolution=res, min_count=min_count,
@@ -211,13 +208,11 @@ def heat_by_group(
     """Heat points per category group (and ``all``): H3 cell centres [lat, lon, count] at ``res``."""
     from geo.categories import BY_CODE, GROUPS
 
-    pts = snapped_counts(session, ReportFilter(since=since, until=until), snap_deg=snap_for(res, per_edge=2),
-                         by_category=True)
+    pts = cell_counts(session, ReportFilter(since=since, until=until), res=res, by_category=True)
     out: dict[str, list[list[float]]] = {g: [] for g in (*GROUPS, "all")}
     if pts.empty:
         return out
-    # One H3 lookup per lattice point for all groups, then plain group-bys.
-    pts["cell"] = hs.cells_of(pts["lon"].to_numpy(), pts["lat"].to_numpy(), res=res)
+    pts["cell"] = cells.to_strings(pts["cell"])
     pts["group"] = pts["category"].map({int(code): cat.group for code, cat in BY_CODE.items()}).fillna("other")
     totals = pts.groupby("cell")["n"].sum()
     centre = {c: hs.cell_centre(c, decimals=4) for c in totals.index}

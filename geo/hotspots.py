@@ -23,7 +23,6 @@ from math import cos, radians
 
 import h3
 import numpy as np
-import pandas as pd
 from scipy import sparse
 from scipy.stats import norm
 
@@ -43,39 +42,6 @@ def choose_resolution(bounds: Sequence[float], *, max_cells: int) -> int:
         if area_km2 / h3.average_hexagon_area(res, "km^2") <= max_cells:
             return res
     return MIN_RES
-
-
-def to_cells(lon: np.ndarray, lat: np.ndarray, weight: np.ndarray, *, res: int) -> pd.Series:
-    """Sum ``weight`` of points (lon/lat degrees) per H3 cell of ``res``: a Series cell -> total."""
-    if len(lon) == 0:
-        return pd.Series(dtype="int64")
-    return pd.Series(np.asarray(weight), index=cells_of(lon, lat, res=res)).groupby(level=0).sum()
-
-
-def cells_of(lon: np.ndarray, lat: np.ndarray, *, res: int) -> np.ndarray:
-    """H3 cell of each point; repeated points (lattice centres recur week after week) are
-    indexed once, since h3 has no vectorised call and the Python loop is the cost."""
-    uniques, codes = np.unique(np.column_stack([lon, lat]).astype(float), axis=0, return_inverse=True)
-    cells = np.array([_cell(la, lo, res) for lo, la in uniques.tolist()], dtype=object)
-    return cells[codes.ravel()]
-
-
-_CELLS: dict[tuple[float, float, int], str] = {}
-_CELLS_MAX = 500_000
-
-
-def _cell(lat: float, lon: float, res: int) -> str:
-    # Lattice centres recur from request to request: remembering them is cheaper than h3.
-    # A plain dict, not lru_cache: its float-tuple keys and str values are invisible to the
-    # cyclic GC, while lru_cache's per-entry link lists made every full collection walk them
-    # (up to 150 ms of a page build).
-    key = (lat, lon, res)
-    cell = _CELLS.get(key)
-    if cell is None:
-        if len(_CELLS) >= _CELLS_MAX:
-            _CELLS.clear()
-        cell = _CELLS[key] = h3.latlng_to_cell(lat, lon, res)
-    return cell
 
 
 def study_cells(geometry: dict | None, *, res: int, extra: Sequence[str] = ()) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from itertools import chain
 
 import numpy as np
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, aliased
 
 from geo.areas import BBox
 from geo.categories import BY_CODE, CATALOGUE, GROUPS
+from geo.cells import parent_expr
 from geo.errors import InvalidInput
 from geo.generations import valid_in
 from geo.models import OPEN_STATUSES, Area, AreaLevel, Assignment, AssignmentRole, Report, Worker
@@ -81,27 +82,42 @@ def latest_report_time(session: Session) -> datetime | None:
     return session.scalar(sa.select(sa.func.max(Report.reported_at)))
 
 
-def snapped_counts(
-    session: Session, flt: ReportFilter, *, snap_deg: float, by_category: bool = False, by_week: bool = False
+# Monday 00:00 local time, the origin of the week bins (any Monday would do). Inline SQL,
+# not a bind parameter, so the expression in SELECT and in GROUP BY is textually the same.
+_WEEK_ORIGIN = sa.literal_column(
+    f"timestamptz '{datetime(1970, 1, 5, tzinfo=timezone(timedelta(seconds=CITY_UTC_OFFSET_S))).isoformat()}'")
+
+
+def _week_bin() -> sa.ColumnElement:
+    """Per row: the start of the report's local week. date_bin is integer arithmetic on the
+    timestamp, a third of the cost of date_part('epoch') and float division over 1 M rows."""
+    return sa.func.date_bin(sa.literal_column("interval '7 days'"), Report.reported_at, _WEEK_ORIGIN)
+
+
+def _week_number(week_bin: sa.ColumnElement) -> sa.ColumnElement:
+    """Per group: a week bin as the week number :func:`week_start` takes."""
+    shift = CITY_UTC_OFFSET_S + 3 * 86400  # 1970-01-01 was a Thursday
+    return sa.cast((sa.extract("epoch", week_bin) + shift) / (7 * 86400), sa.Integer)
+
+
+def cell_counts(
+    session: Session, flt: ReportFilter, *, res: int, by_category: bool = False, by_week: bool = False
 ) -> pd.DataFrame:
-    """Report counts on a lon/lat lattice of ``snap_deg`` degrees: columns lon, lat (cell centre,
-    degrees), n, and optionally category (as int, e.g. 30) and week (see :func:`week_start`)."""
-    ix = sa.cast(sa.func.floor(sa.func.ST_X(Report.location) / snap_deg), sa.Integer).label("ix")
-    iy = sa.cast(sa.func.floor(sa.func.ST_Y(Report.location) / snap_deg), sa.Integer).label("iy")
-    keys = [ix, iy]
+    """Report counts per H3 cell of ``res`` (≤ geo.cells.CELL_RES): columns cell (int64; see
+    geo.cells.to_strings), n, and optionally category (as int, e.g. 30) and week (see
+    :func:`week_start`). Exact: each report counts in the cell holding its point."""
+    keys = [parent_expr(Report.h3_cell, res).label("cell")]
+    outputs = list(keys)
     if by_category:
+        keys.append(Report.category)
         # As an integer (codes are 2 digits) so every column is numeric: see _int_frame.
-        keys.append(sa.cast(Report.category, sa.Integer).label("category"))
+        outputs.append(sa.cast(Report.category, sa.Integer).label("category"))
     if by_week:
-        # Monday-based week number in local time. Integer arithmetic on the epoch instead of
-        # date_trunc(..., tz): same result for a fixed-offset zone, several times cheaper.
-        local = sa.func.date_part("epoch", Report.reported_at) + CITY_UTC_OFFSET_S + 3 * 86400
-        keys.append(sa.cast(sa.func.floor(local / (7 * 86400)), sa.Integer).label("week"))
-    stmt = sa.select(*keys, sa.func.count().label("n")).where(*flt.conditions()).group_by(*keys)
-    frame = _int_frame(session, stmt, [k.name for k in keys] + ["n"])
-    frame["lon"] = (frame.pop("ix") + 0.5) * snap_deg
-    frame["lat"] = (frame.pop("iy") + 0.5) * snap_deg
-    return frame
+        week = _week_bin()
+        keys.append(week)
+        outputs.append(_week_number(week).label("week"))
+    stmt = sa.select(*outputs, sa.func.count().label("n")).where(*flt.conditions()).group_by(*keys)
+    return _int_frame(session, stmt, [k.name for k in outputs] + ["n"])
 
 
 def _int_frame(session: Session, stmt, names: list[str]) -> pd.DataFrame:
@@ -115,8 +131,8 @@ def _int_frame(session: Session, stmt, names: list[str]) -> pd.DataFrame:
 
 @dataclass(frozen=True, slots=True)
 class WindowAggregates:
-    """One scan's worth of aggregates: fine lattice totals (lon, lat, n), coarse lattice per
-    week (lon, lat, week, n), and counts per area code prefix (code, n)."""
+    """One scan's worth of aggregates: counts per H3 cell (cell, n), per coarse cell and week
+    (cell, week, n), and per area code prefix (code -> n). Cells are int64 H3 indexes."""
 
     fine: pd.DataFrame
     weekly: pd.DataFrame
@@ -124,39 +140,38 @@ class WindowAggregates:
 
 
 def window_aggregates(
-    session: Session, flt: ReportFilter, *, snap_deg: float, coarse_snap_deg: float, code_length: int
+    session: Session, flt: ReportFilter, *, res: int, coarse_res: int, code_length: int
 ) -> WindowAggregates:
     """The three aggregates of the hot-spot analysis from a single (index-only) scan, with
-    GROUPING SETS: reading 100k+ rows once instead of three times is most of the page's budget."""
-    x, y = sa.func.ST_X(Report.location), sa.func.ST_Y(Report.location)
-    local = sa.func.date_part("epoch", Report.reported_at) + CITY_UTC_OFFSET_S + 3 * 86400
+    GROUPING SETS: reading 100k+ rows once instead of three times is most of the page's budget.
+    ``res``/``coarse_res``: H3 resolutions of the totals and of the weekly counts."""
     inner = sa.select(
-        sa.cast(sa.func.floor(x / snap_deg), sa.Integer).label("ix"),
-        sa.cast(sa.func.floor(y / snap_deg), sa.Integer).label("iy"),
-        sa.cast(sa.func.floor(x / coarse_snap_deg), sa.Integer).label("cx"),
-        sa.cast(sa.func.floor(y / coarse_snap_deg), sa.Integer).label("cy"),
-        sa.cast(sa.func.floor(local / (7 * 86400)), sa.Integer).label("week"),
-        # Codes are digits (≤ 15 < 2^53): as bigint every column is numeric and the rows load
-        # straight into one int64 array instead of going through pandas' object inference.
-        sa.cast(sa.func.left(Report.grid_code, code_length), sa.BigInteger).label("code"),
+        parent_expr(Report.h3_cell, res).label("cell"),
+        parent_expr(Report.h3_cell, coarse_res).label("coarse"),
+        _week_bin().label("week"),
+        Report.grid_code.label("code"),
     ).where(*flt.conditions()).subquery()
     c = inner.c
-    cols = [c.ix, c.iy, c.cx, c.cy, c.week, c.code]
+    # Codes are digits (≤ 15 < 2^53): cast per group, not per row, so every output column is
+    # numeric and the rows load straight into one int64 array.
+    outputs = [c.cell, c.coarse, _week_number(c.week), sa.cast(c.code, sa.BigInteger)]
     stmt = sa.select(
-        sa.func.grouping(c.ix, c.cx, c.code), *(sa.func.coalesce(col, -1) for col in cols), sa.func.count()
-    ).group_by(sa.func.grouping_sets(sa.tuple_(c.ix, c.iy), sa.tuple_(c.cx, c.cy, c.week), sa.tuple_(c.code)))
+        sa.func.grouping(c.cell, c.coarse, c.code), *(sa.func.coalesce(col, -1) for col in outputs), sa.func.count()
+    ).group_by(sa.func.grouping_sets(sa.tuple_(c.cell), sa.tuple_(c.coarse, c.week), sa.tuple_(c.code)))
     # Three hash tables instead of three external sorts: lift work_mem for this transaction only.
     session.execute(sa.select(sa.func.set_config("work_mem", "64MB", True)))
     rows = session.connection().execute(stmt).all()
-    arr = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=8 * len(rows)).reshape(-1, 8)
-    g, ix, iy, cx, cy, week, code, n = arr.T
-    # grouping() bitmask over (ix, cx, code): 1 = not grouped by that column.
-    fine, weekly, areas = g == 0b011, g == 0b101, (g == 0b110) & (code >= 0)
+    arr = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=6 * len(rows)).reshape(-1, 6)
+    g, cell, coarse, week, code, n = arr.T
+    # grouping() bitmask over (cell, coarse, code): 1 = not grouped by that column.
+    fine, weekly, grids = g == 0b011, g == 0b101, (g == 0b110) & (code >= 0)
+    width = AreaLevel.grid.code_length  # the int lost any leading zeros
+    per_grid = pd.Series(n[grids], index=[f"{v:0{width}d}"[:code_length] for v in code[grids].tolist()],
+                         dtype="int64")
     return WindowAggregates(
-        fine=pd.DataFrame({"lon": (ix[fine] + 0.5) * snap_deg, "lat": (iy[fine] + 0.5) * snap_deg, "n": n[fine]}),
-        weekly=pd.DataFrame({"lon": (cx[weekly] + 0.5) * coarse_snap_deg, "lat": (cy[weekly] + 0.5) * coarse_snap_deg,
-                             "week": week[weekly], "n": n[weekly]}),
-        areas=pd.Series(n[areas], index=[f"{v:0{code_length}d}" for v in code[areas].tolist()], dtype="int64"),
+        fine=pd.DataFrame({"cell": cell[fine], "n": n[fine]}),
+        weekly=pd.DataFrame({"cell": coarse[weekly], "week": week[weekly], "n": n[weekly]}),
+        areas=per_grid.groupby(level=0).sum(),
     )
 
 
@@ -174,7 +189,7 @@ def area_codes(session: Session, *, generation: int, level: AreaLevel) -> list[s
 
 
 def week_start(week: int) -> date:
-    """The local date (Monday) a week number of :func:`snapped_counts` starts on."""
+    """The local date (Monday) a week number of :func:`cell_counts` starts on."""
     return date(1970, 1, 1) + timedelta(days=7 * int(week) - 3)
 
 

@@ -103,24 +103,62 @@ def test_cli_writes_offline_pages(small_city, database_url, tmp_path, monkeypatc
 
 
 def test_one_scan_aggregates_equal_plain_counts(small_city, db):
-    from geo.analysis import default_window, snap_for
-    from geo.mapdata import ReportFilter, latest_report_time, snapped_counts, window_aggregates
+    import h3
+
+    from geo.analysis import default_window
+    from geo.cells import to_strings
+    from geo.mapdata import ReportFilter, cell_counts, latest_report_time, window_aggregates
     from geo.models import Report
 
     until = latest_report_time(db) + timedelta(seconds=1)
     since, until = default_window(db, until - timedelta(weeks=20), until)
     flt = ReportFilter(since=since, until=until)
-    ag = window_aggregates(db, flt, snap_deg=snap_for(8), coarse_snap_deg=snap_for(7, per_edge=1), code_length=12)
+    ag = window_aggregates(db, flt, res=8, coarse_res=7, code_length=12)
     total = db.scalar(sa.select(sa.func.count()).select_from(Report).where(*flt.conditions()))
     assert ag.fine["n"].sum() == total == ag.weekly["n"].sum()
     assert ag.areas.sum() == db.scalar(sa.select(sa.func.count()).select_from(Report).where(
         *flt.conditions(), Report.grid_code.is_not(None)))
     assert all(len(c) == 12 for c in ag.areas.index)
-    plain = snapped_counts(db, flt, snap_deg=snap_for(8)).sort_values(["lon", "lat"]).reset_index(drop=True)
-    fine = ag.fine.sort_values(["lon", "lat"]).reset_index(drop=True)
+    assert ag.areas.index.is_unique
+    plain = cell_counts(db, flt, res=8).sort_values("cell").reset_index(drop=True)
+    fine = ag.fine.sort_values("cell").reset_index(drop=True)
+    assert (plain["cell"].to_numpy() == fine["cell"].to_numpy()).all()
     assert (plain["n"].to_numpy() == fine["n"].to_numpy()).all()
-    weeks = snapped_counts(db, flt, snap_deg=snap_for(7, per_edge=1), by_week=True)
+    assert {h3.get_resolution(c) for c in to_strings(fine["cell"])} == {8}
+    assert {h3.get_resolution(c) for c in to_strings(ag.weekly["cell"])} == {7}
+    weeks = cell_counts(db, flt, res=7, by_week=True)
     assert sorted(weeks["week"].unique()) == sorted(ag.weekly["week"].unique())
+
+
+def test_cell_counts_put_each_report_in_the_hexagon_holding_its_point(db):
+    """Exact, not a lattice approximation: two points either side of a hexagon edge, 2 m
+    apart, land in different cells, each the one h3 itself gives for the point."""
+    import uuid
+    from datetime import datetime, timezone
+
+    import h3
+
+    from geo.areas import BBox
+    from geo.cells import cell_of_point, to_strings
+    from geo.mapdata import ReportFilter, cell_counts
+    from geo.models import Report, ReportSource, ReportStatus
+
+    centre = h3.latlng_to_cell(30.5, 90.5, 8)
+    (lat0, lon0), (lat1, lon1) = h3.cell_to_boundary(centre)[:2]
+    mid_lat, mid_lon = (lat0 + lat1) / 2, (lon0 + lon1) / 2
+    c_lat, c_lon = h3.cell_to_latlng(centre)
+    # 1 m inside and 1 m outside the edge's midpoint, along the line to the centre.
+    step = 1 / (((mid_lat - c_lat) * 111_000) ** 2 + ((mid_lon - c_lon) * 96_000) ** 2) ** 0.5
+    points = [(mid_lon + (c_lon - mid_lon) * step * s, mid_lat + (c_lat - mid_lat) * step * s) for s in (1, -1)]
+    when = datetime(2026, 11, 16, 12, tzinfo=timezone.utc)
+    for lon, lat in points:
+        db.add(Report(id=uuid.uuid4(), category="10", source=ReportSource.citizen, status=ReportStatus.registered,
+                      location=f"SRID=4326;POINT({lon} {lat})", h3_cell=cell_of_point(lon, lat), reported_at=when))
+    db.flush()
+    found = cell_counts(db, ReportFilter(bbox=BBox(90, 30, 91, 31)), res=8)
+    expected = sorted(h3.latlng_to_cell(lat, lon, 8) for lon, lat in points)
+    assert expected[0] != expected[1] and centre in expected
+    assert sorted(to_strings(found["cell"])) == expected and found["n"].tolist() == [1, 1]
 
 
 def test_weeks_start_on_monday_midnight_china_time(db):
@@ -128,16 +166,17 @@ def test_weeks_start_on_monday_midnight_china_time(db):
     from datetime import date, datetime, timezone
 
     from geo.areas import BBox
-    from geo.mapdata import ReportFilter, snapped_counts, week_start
+    from geo.cells import cell_of_point
+    from geo.mapdata import ReportFilter, cell_counts, week_start
     from geo.models import Report, ReportSource, ReportStatus
 
     cst = timezone(timedelta(hours=8))
     # Sunday 23:30 and Monday 00:30 in Panjin are the same UTC day (Sunday) but different weeks.
     for when in (datetime(2026, 11, 15, 23, 30, tzinfo=cst), datetime(2026, 11, 16, 0, 30, tzinfo=cst)):
         db.add(Report(id=uuid.uuid4(), category="10", source=ReportSource.citizen, status=ReportStatus.registered,
-                      location="SRID=4326;POINT(90.5 30.5)", reported_at=when))
+                      location="SRID=4326;POINT(90.5 30.5)", h3_cell=cell_of_point(90.5, 30.5), reported_at=when))
     db.flush()
-    weeks = snapped_counts(db, ReportFilter(bbox=BBox(90, 30, 91, 31)), snap_deg=1.0, by_week=True)
+    weeks = cell_counts(db, ReportFilter(bbox=BBox(90, 30, 91, 31)), res=5, by_week=True)
     assert sorted(week_start(w) for w in weeks["week"]) == [date(2026, 11, 9), date(2026, 11, 16)]
 
 

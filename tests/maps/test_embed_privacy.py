@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from geo.analysis import public_hexes
+from geo.cells import cell_of_point
 from geo.generations import active_generation_id
 from geo.mapdata import latest_report_time
 from geo.models import Report, ReportSource, ReportStatus
@@ -32,6 +33,7 @@ def seeded(small_city, db):
             db.add(Report(
                 id=uuid.uuid4(), category="30", subcategory="3001", description=SECRET_TEXT,
                 source=ReportSource.citizen, location=f"SRID=4326;POINT({lon + i * 1e-6} {lat})",
+                h3_cell=cell_of_point(lon + i * 1e-6, lat),
                 reported_at=when, status=ReportStatus.registered, reporter_name=SECRET_NAME,
                 reporter_phone=SECRET_PHONE,
             ))

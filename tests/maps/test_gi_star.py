@@ -88,8 +88,3 @@ def test_resolution_follows_the_extent():
     district = (122.0, 41.08, 122.12, 41.16)
     assert hs.choose_resolution(district, max_cells=1500) >= 8
     assert hs.choose_resolution(city, max_cells=20_000) > hs.choose_resolution(city, max_cells=1500)
-
-
-def test_to_cells_sums_weights():
-    s = hs.to_cells(np.array([122.07, 122.07, 122.5]), np.array([41.12, 41.12, 41.0]), np.array([2, 3, 1]), res=8)
-    assert s.sum() == 6 and s.max() == 5
