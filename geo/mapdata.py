@@ -158,8 +158,11 @@ def window_aggregates(
     stmt = sa.select(
         sa.func.grouping(c.cell, c.coarse, c.code), *(sa.func.coalesce(col, -1) for col in outputs), sa.func.count()
     ).group_by(sa.func.grouping_sets(sa.tuple_(c.cell), sa.tuple_(c.coarse, c.week), sa.tuple_(c.code)))
-    # Three hash tables instead of three external sorts: lift work_mem for this transaction only.
-    session.execute(sa.select(sa.func.set_config("work_mem", "64MB", True)))
+    # For this transaction only: three hash tables instead of three external sorts; and page
+    # costs for cached data, so a window spanning most of the table still reads the covering
+    # index (index-only) rather than the wider heap (1.0 s instead of 1.3 s over 1 M reports).
+    session.execute(sa.select(sa.func.set_config("work_mem", "64MB", True),
+                              sa.func.set_config("random_page_cost", "1.1", True)))
     rows = session.connection().execute(stmt).all()
     arr = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=6 * len(rows)).reshape(-1, 6)
     g, cell, coarse, week, code, n = arr.T
