@@ -36,8 +36,8 @@ import numpy as np
 import sqlalchemy as sa
 
 from geo.db import make_engine
-from geo.maintenance import purge_reports
-from geo.models import Report, ReportEvent
+from geo.maintenance import purge_reports, vacuum_reports
+from geo.models import Report
 from geo.settings import DatabaseSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,9 +100,7 @@ def cleanup(engine) -> int:
         removed = purge_reports(conn, where=Report.description.in_([MARK, "load test"]))
     # Dead rows and their index entries would slow the next run (and autovacuum would run
     # during it): clean them now.
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        for table in (Report.__table__, ReportEvent.__table__):
-            conn.execute(sa.text(f"VACUUM ANALYZE {table.name}"))  # a constant of this module
+    vacuum_reports(engine)
     return removed
 
 

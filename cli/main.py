@@ -32,6 +32,7 @@ def db_migrate(revision: Annotated[str, typer.Option(help="Target Alembic revisi
 
     from rich.logging import RichHandler
 
+    from geo.maintenance import vacuum_reports
     from geo.migrate import current_revision, upgrade
 
     # Each step, and the progress a long data migration logs (0007 indexes every report).
@@ -44,6 +45,11 @@ def db_migrate(revision: Annotated[str, typer.Option(help="Target Alembic revisi
             before = current_revision(connection=conn)
             upgrade(connection=conn, revision=revision)
             after = current_revision(connection=conn)
+        if before is not None and before != after:
+            # An upgrade may rewrite reports (0007 did): tidy now rather than leave the maps
+            # reading dead rows until autovacuum comes round.
+            with console.status("vacuuming reports"):
+                vacuum_reports(engine)
     console.print(f"schema at revision [bold]{after}[/]" + ("" if before == after else f" (was {before or 'empty'})"))
 
 

@@ -21,3 +21,13 @@ def purge_reports(conn: Connection, *, where) -> int:
     deleted = conn.execute(sa.delete(Report).where(where)).rowcount
     conn.exec_driver_sql("ALTER TABLE report_events ENABLE TRIGGER report_events_append_only")
     return deleted
+
+
+def vacuum_reports(engine: sa.Engine) -> None:
+    """VACUUM ANALYZE the reports and their trail, outside any transaction (VACUUM cannot run
+    in one). After a bulk rewrite or delete, dead rows would otherwise slow every map query,
+    and clear the visibility map its index-only scans rely on, until autovacuum gets there."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for table in (Report.__table__, ReportEvent.__table__):
+            # Table names are this module's constants, never input; VACUUM takes no parameters.
+            conn.exec_driver_sql(f"VACUUM ANALYZE {table.name}")
