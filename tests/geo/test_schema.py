@@ -77,13 +77,10 @@ def test_migration_0007_indexes_existing_reports(db):
     ids = [uuid.uuid4(), uuid.uuid4()]
     points = [(122.07, 41.12), (116.41, 39.915)]
     reports = sa.table("reports", sa.column("id"), sa.column("category"), sa.column("source"), sa.column("status"),
-                       sa.column("reported_at"), sa.column("location"), sa.column("description"),
-                       sa.column("created_at"), sa.column("updated_at"), sa.column("photos"), sa.column("escalation_level"))
+                       sa.column("reported_at"), sa.column("location"), sa.column("description"))
     conn.execute(reports.insert().values([
         {"id": rid, "category": "10", "source": "citizen", "status": "registered", "reported_at": sa.func.now(),
-         "location": sa.func.ST_SetSRID(sa.func.ST_MakePoint(lon, lat), 4326), "description": "",
-         "created_at": sa.func.now(), "updated_at": sa.func.now(), "photos": sa.text("'[]'::jsonb"),
-         "escalation_level": 0}
+         "location": sa.func.ST_SetSRID(sa.func.ST_MakePoint(lon, lat), 4326), "description": ""}
         for rid, (lon, lat) in zip(ids, points)
     ]))
     upgrade(connection=conn)
