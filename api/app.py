@@ -9,14 +9,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
+from api.auth import Authenticator, PrincipalMiddleware
 from api.batcher import IntakeBatcher
 from api.errors import install_error_handlers
+from api.headers import SecurityHeaders, html_headers
 from api.limits import BodySizeLimit
+from api.openapi import install_openapi
+from api.ratelimit import RateLimiter, RateLimitMiddleware, RateLimitSettings
 from api.routes import categories, dispatch, grids, health, locate, report_form, reports, stats
 from api.routes import maps as map_routes
 from api.settings import ApiSettings
@@ -27,6 +33,7 @@ from geo.registration import matcher_for_active
 from geo.runtime import settle_heap
 from geo.settings import CitySettings, DatabaseSettings
 from geo.workflow import escalate_overdue
+from maps.settings import MapSettings
 
 log = logging.getLogger("gridmap.api")
 
@@ -37,10 +44,14 @@ def create_app(
     db_settings: DatabaseSettings | None = None,
     engine: Engine | None = None,
     city_config: CityConfig | None = None,
+    map_settings: MapSettings | None = None,
+    rate_settings: RateLimitSettings | None = None,
 ) -> FastAPI:
     """Build the FastAPI app. Pass ``engine`` to share one (tests); otherwise the lifespan
-    creates it from ``db_settings`` (default: ``GRIDMAP_DATABASE_*``) and disposes of it."""
+    creates it from ``db_settings`` (default: ``GRIDMAP_DATABASE_*``) and disposes of it.
+    Every settings object defaults to its ``GRIDMAP_*`` environment."""
     api_settings = api_settings or ApiSettings()
+    rate_settings = rate_settings or RateLimitSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -48,6 +59,12 @@ def create_app(
         eng = engine if engine is not None else make_engine(db_settings or DatabaseSettings())
         app.state.engine = eng
         app.state.sessionmaker = make_sessionmaker(eng)
+        app.state.case_secret = None
+        limiter._sessionmaker = app.state.sessionmaker
+        await limiter.start()
+        if await authenticator.is_open():
+            log.warning("no token is configured (GRIDMAP_STAFF_TOKENS or `gridmap tokens issue`): the service is OPEN "
+                        "(a local demo): anyone may move cases and open the internal maps; personal data stays hidden")
         app.state.intake_batcher = None
         if api_settings.intake_batching:
             app.state.intake_batcher = IntakeBatcher(eng, app.state.city_config)
@@ -68,34 +85,62 @@ def create_app(
                     await escalator
             if app.state.intake_batcher is not None:
                 await app.state.intake_batcher.stop()
+            await limiter.stop()
             if owned:
                 eng.dispose()
 
     app = FastAPI(
         title=api_settings.title,
         version="0.1.0",
-        description="Grid-based city governance: grids, point-in-grid lookup, reports and maps.",
-        lifespan=lifespan,
+        description="Grid-based city governance: grids, point-in-grid lookup, reports and maps. "
+                    "Each operation lists the roles that may call it (`x-roles`).",
+        lifespan=lifespan, docs_url=None, redoc_url=None,
     )
     app.state.api_settings = api_settings
+    app.state.rate_settings = rate_settings
     app.state.city_config = city_config or load_city_config(CitySettings().config)
-    if not api_settings.staff_token_set:
-        log.warning("no GRIDMAP_STAFF_TOKENS: workflow endpoints are open; personal data stays hidden")
+    # The sessionmaker exists once the lifespan runs; the authenticator opens sessions lazily.
+    authenticator = Authenticator(lambda: app.state.sessionmaker(), bootstrap_tokens=api_settings.staff_token_set,
+                                  cache_s=api_settings.token_cache_s)
+    app.state.authenticator = authenticator
+    limiter = RateLimiter(rate_settings)
+    app.state.rate_limiter = limiter
     install_error_handlers(app)
+    # Outermost last: headers on everything, then who is asking, then their budget, then bodies.
     app.add_middleware(
         BodySizeLimit, default=api_settings.max_body_bytes, batch=api_settings.max_batch_body_bytes,
         photo=api_settings.max_photo_bytes,
     )
+    app.add_middleware(RateLimitMiddleware, limiter=limiter)
+    app.add_middleware(PrincipalMiddleware, authenticator=authenticator)
+    app.add_middleware(SecurityHeaders)
     app.include_router(health.router)
     for module in (grids, locate, categories, reports, stats, dispatch):
         app.include_router(module.router, prefix="/api/v1")
-    map_routes.install(app)  # /maps, /embed, /grids/{code} pages and the /assets mount
+    map_routes.install(app, map_settings)  # /maps, /embed, /grids/{code} pages and the /assets mount
+    _install_docs(app)
+    install_openapi(app)
     app.include_router(report_form.router)  # /report: the public form a grid sign's page links to
     if api_settings.intake_batching:
         # Served by the plain endpoint; the FastAPI route stays for the OpenAPI docs (and serves
         # when batching is off, where tests swap its dependencies).
         app.router.routes.insert(0, Route("/api/v1/reports", reports.post_report_direct, methods=["POST"]))
     return app
+
+
+def _install_docs(app: FastAPI) -> None:
+    """/docs: Swagger UI from the app's own /assets (npm swagger-ui-dist), never a CDN."""
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs(request: Request) -> HTMLResponse:
+        page = get_swagger_ui_html(
+            openapi_url="/openapi.json", title=f"{app.title} API",
+            swagger_js_url="/assets/swagger-ui-dist/swagger-ui-bundle.js",
+            swagger_css_url="/assets/swagger-ui-dist/swagger-ui.css",
+            swagger_favicon_url="/assets/swagger-ui-dist/favicon-32x32.png",
+        )
+        body = page.body.decode()
+        return HTMLResponse(body, headers=html_headers(body))
 
 
 def _warm_up(app: FastAPI) -> None:
@@ -115,15 +160,17 @@ def _warm_up(app: FastAPI) -> None:
 async def _escalate_forever(app: FastAPI, interval_s: float) -> None:
     """Escalate overdue cases every ``interval_s`` seconds; errors are logged, never fatal."""
 
-    def once() -> int:
+    def once():
         with session_scope(app.state.sessionmaker) as session:
             return escalate_overdue(session, config=app.state.city_config, now=datetime.now(UTC))
 
     while True:
         await asyncio.sleep(interval_s)
         try:
-            moved = await run_in_threadpool(once)
-            if moved:
-                log.info("escalated %d overdue case(s)", moved)
+            run = await run_in_threadpool(once)
+            if run.moved:
+                log.info("escalated %d overdue case(s)", run.moved)
+            if run.failed:
+                log.error("%d overdue case(s) could not be escalated", len(run.failed))
         except Exception:  # noqa: BLE001 - the loop must survive a database hiccup
             log.exception("overdue escalation failed; retrying in %.0f s", interval_s)

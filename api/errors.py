@@ -20,10 +20,12 @@ log = logging.getLogger("gridmap.api")
 
 STATUS_BY_ERROR: list[tuple[type[ge.GridmapError], int]] = [
     (ge.Unauthorized, 401),
+    (ge.Forbidden, 403),
     (ge.NotFound, 404),
     (ge.InvalidInput, 422),
     (ge.InvalidState, 409),
     (ge.NoActiveGeneration, 503),
+    (ge.StoreFailed, 500),
 ]
 
 
@@ -79,7 +81,17 @@ async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
     return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
 
 
+# Two requests changed the same rows at once and PostgreSQL chose this one to fail: nothing
+# was written, and the same request sent again will succeed.
+RETRYABLE_SQLSTATES = ("40P01", "40001")  # deadlock detected, serialization failure
+
+
 async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
+    if getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES:
+        log.warning("concurrent change refused (%s); the client may retry", exc.orig.sqlstate)
+        return JSONResponse(error_body("conflict", "another request changed the same case at the same moment; "
+                                                   "nothing was changed: send the request again"),
+                            status_code=409, headers={"Retry-After": "1"})
     log.exception("database error", exc_info=exc)
     if isinstance(exc, OperationalError) or exc.connection_invalidated:
         return JSONResponse(

@@ -1,4 +1,6 @@
-"""Request body size limits (413), enforced while streaming so a huge body is never buffered."""
+"""Request body limits: size (413, enforced while streaming so a huge body is never buffered)
+and media type (415: the API's writes take JSON, photo uploads multipart, so a cross-site
+"simple" form POST cannot file a report or move a case)."""
 
 from __future__ import annotations
 
@@ -11,9 +13,18 @@ class BodyTooLarge(Exception):
     pass
 
 
+def _json_type(ctype: bytes) -> bool:
+    main = ctype.split(b";", 1)[0].strip().lower()
+    return main == b"application/json" or (main.startswith(b"application/") and main.endswith(b"+json"))
+
+
+def _multipart_type(ctype: bytes) -> bool:
+    return ctype.split(b";", 1)[0].strip().lower() == b"multipart/form-data"
+
+
 class BodySizeLimit:
     """Reject bodies over ``default`` bytes (``batch`` for paths ending in /batch, ``photo``
-    for photo uploads) with 413."""
+    for photo uploads) with 413, and API writes in any other media type with 415."""
 
     def __init__(self, app: ASGIApp, *, default: int, batch: int, photo: int) -> None:
         self.app, self.default, self.batch, self.photo = app, default, batch, photo
@@ -23,10 +34,19 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        limit = self.batch if path.endswith("/batch") else self.photo if path.endswith("/photos") else self.default
-        declared = dict(scope.get("headers") or []).get(b"content-length")
+        photo = path.endswith("/photos")
+        limit = self.batch if path.endswith("/batch") else self.photo if photo else self.default
+        headers = dict(scope.get("headers") or [])
+        if path.startswith("/api/v1/"):
+            ctype = headers.get(b"content-type", b"")
+            if not (_multipart_type(ctype) if photo else _json_type(ctype)):
+                await reject(send, 415, "unsupported_media_type",
+                              "send multipart/form-data with a `photo` part" if photo
+                              else "send the body as JSON with Content-Type: application/json")
+                return
+        declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _reject(send, limit)
+            await reject(send, 413, "payload_too_large", f"request body over {limit} bytes")
             return
         seen = 0
         started = False
@@ -49,11 +69,13 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await _reject(send, limit)
+                await reject(send, 413, "payload_too_large", f"request body over {limit} bytes")
 
 
-async def _reject(send: Send, limit: int) -> None:
-    body = json.dumps({"error": {"code": "payload_too_large", "message": f"request body over {limit} bytes"}}).encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+async def reject(send: Send, status: int, code: str, message: str, headers: tuple = ()) -> None:
+    """Answer with the API's error envelope, before the app saw the request."""
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+            *headers]})
     await send({"type": "http.response.body", "body": body})

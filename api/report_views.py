@@ -1,4 +1,4 @@
-"""Report responses: what staff see and what everyone else sees."""
+"""Report responses: what each viewer may see of a case (``geo.access`` decides, this builds)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,16 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from api.schemas.reports import EventOut, ReportCreated, ReportOut, WorkerBrief
-from geo.categories import SENSITIVE_CATEGORIES
+from geo.access import Principal, may_read_personal, may_upload_photo
 from geo.models import OPEN_STATUSES, Report, Worker
+from geo.privacy import PUBLIC_PRECISION_M, coarse_point, is_sensitive
 from geo.registration import BatchOutcome
-from geo.workflow import trail
+from geo.workflow import allowed_actions, trail
 
 NAMESPACE = uuid.UUID("6f1b2c9e-5a43-4c1e-9d0b-2f6c7a8e9b10")
+
+# Trail actors that are not people's names, and so may be shown to anyone.
+PUBLIC_ACTORS = frozenset({"system", "citizen", "grid_worker", "hotline_12345", "video", "other", "reporter"})
 
 
 def id_from_key(key: str) -> uuid.UUID:
@@ -25,48 +29,54 @@ def worker_brief(worker: Worker | None) -> WorkerBrief | None:
     return None if worker is None else WorkerBrief(id=worker.id, public_name=worker.public_name, role=worker.role.value)
 
 
-def created_view(o: BatchOutcome) -> ReportCreated:
+def created_view(o: BatchOutcome, *, case_token: str | None = None) -> ReportCreated:
     """The intake answer for one registered (201) or replayed (200) report."""
     return ReportCreated(
         id=o.report_id, grid_code=o.grid_code, generation=o.generation, match=o.match,
         distance_m=o.distance_m, worker=worker_brief(o.worker), status=o.report_status,
         due_at=o.due_at, escalation_level=o.escalation_level, possible_duplicates=o.possible_duplicates,
+        case_token=case_token,
     )
 
 
-def report_view(session: Session, report: Report, *, staff: bool, now: datetime, with_trail: bool = False) -> ReportOut:
-    """The report as ``ReportOut``; without ``staff`` no personal data, and sensitive cases
-    lose their text and exact location."""
-    hide = not staff and report.category in SENSITIVE_CATEGORIES
+def report_view(session: Session, report: Report, *, viewer: Principal, now: datetime,
+                with_trail: bool = False) -> ReportOut:
+    """The report as ``viewer`` may see it: personal data only when ``may_read_personal``; a
+    sensitive case otherwise at its public cell (``geo.privacy``), without its text."""
+    personal = may_read_personal(viewer, report)
+    hide = not personal and is_sensitive(report.category)
     lon, lat = _lonlat(session, report)
+    if hide:
+        lon, lat = coarse_point(lon, lat)
     worker = session.get(Worker, report.assigned_worker_id) if report.assigned_worker_id else None
     out = ReportOut(
         id=report.id, category=report.category, subcategory=report.subcategory,
         description=None if hide else report.description, source=report.source.value,
-        lon=None if hide else lon, lat=None if hide else lat,
-        orig={"x": report.orig_x, "y": report.orig_y, "crs": report.orig_crs} if staff else None,
+        lon=lon, lat=lat, location_precision_m=PUBLIC_PRECISION_M if hide else None,
+        orig={"x": report.orig_x, "y": report.orig_y, "crs": report.orig_crs} if personal else None,
         reported_at=report.reported_at, status=report.status.value, grid_code=report.grid_code,
         generation=report.generation_id, match=report.match_kind.value if report.match_kind else None,
         assigned_worker=worker_brief(worker), dispatched_at=report.dispatched_at, due_at=report.due_at,
         overdue=report.status in OPEN_STATUSES and report.due_at is not None and report.due_at < now,
         escalation_level=report.escalation_level, escalated_to=report.escalated_to,
         resolved_at=report.resolved_at, closed_at=report.closed_at, duplicate_of=report.duplicate_of,
-        rating=report.rating, photos=[] if hide else list(report.photos),
-        reporter={"name": report.reporter_name, "phone": report.reporter_phone} if staff else None,
+        rating=report.rating, allowed=allowed_actions(report.status),
+        photos=list(report.photos) if not hide or may_upload_photo(viewer, report) else [],
+        reporter={"name": report.reporter_name, "phone": report.reporter_phone} if personal else None,
     )
     if with_trail:
         out.trail = [
-            EventOut(at=e.at, action=e.action, actor=e.actor if staff else _public_actor(e.actor),
-                     note=e.note if staff else None, from_status=e.from_status, to_status=e.to_status,
-                     data=e.data if staff else {})
+            EventOut(at=e.at, action=e.action, actor=e.actor if personal or e.actor in PUBLIC_ACTORS else "staff",
+                     note=e.note if personal else None, from_status=e.from_status, to_status=e.to_status,
+                     data=e.data if personal else {})
             for e in trail(session, report_id=report.id)
         ]
     return out
 
 
-def _public_actor(actor: str) -> str:
-    # Staff names typed into the actor field are personal data too.
-    return actor if actor in ("system", "citizen", "grid_worker", "hotline_12345", "video", "other", "reporter") else "staff"
+def shows_personal(viewer: Principal, report: Report) -> bool:
+    """Whether ``report_view`` showed ``viewer`` personal data (the audit records those reads)."""
+    return may_read_personal(viewer, report)
 
 
 def _lonlat(session: Session, report: Report) -> tuple[float, float]:

@@ -1,64 +1,126 @@
-"""Staff access. Tokens come from ``GRIDMAP_STAFF_TOKENS`` (comma-separated).
+"""Authorisation for routes: each route states the permission it needs, from the one table
+in ``geo.access.roles``; the OpenAPI document lists the roles holding it (``x-roles``).
 
-Personal data (reporter name and phone, workers' phones, exact locations of sensitive cases)
-is returned only to a request bearing a valid staff token. Workflow endpoints require a token
-once tokens are configured; with none configured (a local demo) they are open, but personal
-data is still never returned.
+- ``require(Permission.x)``: a dependency giving the request's Principal, or 401 (no token,
+  the permission needs one) / 403 (this role may not).
+- ``CaseAccess``: the principal for a route about one case: a valid ``X-Case-Token`` for
+  that case makes an anonymous caller its reporter; a wrong one is a 401.
+- Scoped rules (a worker's own cases, a reporter's own case) are the domain's
+  (``geo.access.may_*``), checked by the routes once the case is loaded.
 """
 
 from __future__ import annotations
 
-import hmac
+import threading
+import uuid
 from typing import Annotated
 
-from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPBearer
 
-from api.settings import ApiSettings
-from geo.errors import Unauthorized
+from api.auth import STAFF_COOKIE, Authenticator  # noqa: F401 - STAFF_COOKIE is part of this module's API
+from geo.access.case_tokens import check_case_token, load_secret
+from geo.access.roles import PERMISSIONS, PUBLIC, SCOPED, Permission, Principal, Role
+from geo.errors import Forbidden, Unauthorized
 
-_bearer = HTTPBearer(auto_error=False, description="Staff token (GRIDMAP_STAFF_TOKENS).")
-
-
-def valid_token(settings: ApiSettings, token: str | None) -> bool:
-    return token is not None and any(hmac.compare_digest(token, t) for t in settings.staff_token_set)
-
-
-async def is_staff(
-    request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> bool:
-    """True when the request carries a valid staff token."""
-    return valid_token(request.app.state.api_settings, creds.credentials if creds else None)
+# Documents the scheme in OpenAPI (the middleware in api.auth does the work).
+bearer_scheme = HTTPBearer(auto_error=False, description="A token from `gridmap tokens issue` (or GRIDMAP_STAFF_TOKENS).")
 
 
-async def require_staff(
-    request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> bool:
-    """Guard for workflow endpoints; open only when no tokens are configured at all."""
-    settings: ApiSettings = request.app.state.api_settings
-    if not settings.staff_token_set:
-        return False
-    if not valid_token(settings, creds.credentials if creds else None):
-        raise Unauthorized("a valid staff token is required: send Authorization: Bearer <token>")
-    return True
+async def get_principal(request: Request) -> Principal:
+    """The request's principal (``api.auth.PrincipalMiddleware`` resolved it)."""
+    return getattr(request.state, "principal", PUBLIC)
 
 
-STAFF_COOKIE = "gridmap_staff"
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-async def require_staff_page(
-    request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> None:
-    """Guard for the internal map pages and their feeds: a staff token in the Authorization
-    header or in the cookie ``/maps/login`` sets (a browser cannot send a header). Open only
-    when no tokens are configured."""
-    settings: ApiSettings = request.app.state.api_settings
-    if not settings.staff_token_set:
-        return
-    token = creds.credentials if creds else request.cookies.get(STAFF_COOKIE)
-    if not valid_token(settings, token):
-        raise Unauthorized("staff only: sign in at /maps/login")
+_SCOPE_WORDS = {(Role.worker, Permission.report_position): "own position",
+                (Role.system, Permission.read_filed): "what it filed",
+                (Role.reporter, Permission.rate_case): "own case, X-Case-Token",
+                (Role.reporter, Permission.upload_photo): "own case, X-Case-Token"}
 
 
-StaffFlag = Annotated[bool, Depends(is_staff)]
-RequireStaff = Annotated[bool, Depends(require_staff)]
+def roles_with(permission: Permission) -> list[str]:
+    """Roles holding ``permission``, scoped ones marked (for the OpenAPI document)."""
+    out = []
+    for role, perms in PERMISSIONS.items():
+        if permission in perms:
+            scoped = permission in SCOPED.get(role, ())
+            out.append(f"{role.value} ({_SCOPE_WORDS.get((role, permission), 'own cases')})" if scoped else role.value)
+    return out
+
+
+class Require:
+    """Dependency: the principal, if it holds ``permission`` (at least for some cases)."""
+
+    def __init__(self, permission: Permission, *, hint: str | None = None) -> None:
+        self.permission = permission
+        self.hint = hint
+
+    async def __call__(self, request: Request, _: Annotated[object, Depends(bearer_scheme)] = None) -> Principal:
+        principal: Principal = getattr(request.state, "principal", PUBLIC)
+        if principal.can(self.permission):
+            return principal
+        who = ", ".join(roles_with(self.permission))
+        if principal.role == Role.public:
+            raise Unauthorized(self.hint or f"this needs a token of one of these roles: {who}")
+        raise Forbidden(f"a {principal.role.value} may not do this ({self.permission.value}); roles that may: {who}")
+
+
+def require(permission: Permission, *, hint: str | None = None):
+    """``Annotated[Principal, Depends(Require(permission))]`` for a route parameter."""
+    return Annotated[Principal, Depends(Require(permission, hint=hint))]
+
+
+_secret_lock = threading.Lock()
+
+
+def case_secret(request: Request) -> bytes:
+    """The case-token secret, loaded (or made) once per process."""
+    app = request.app
+    secret = getattr(app.state, "case_secret", None)
+    if secret is None:
+        with _secret_lock:
+            secret = getattr(app.state, "case_secret", None)
+            if secret is None:
+                with app.state.sessionmaker() as session:
+                    secret = load_secret(session, configured=app.state.api_settings.secret_key)
+                    session.commit()
+                app.state.case_secret = secret
+    return secret
+
+
+def case_principal(request: Request, principal: Principal, report_id: uuid.UUID, token: str | None) -> Principal:
+    """``principal``, or the reporter of ``report_id`` when an anonymous caller sends its
+    case token. Raises Unauthorized for a token that does not open this case."""
+    if token is None or principal.role != Role.public:
+        return principal
+    if not check_case_token(case_secret(request), report_id, token):
+        raise Unauthorized("this case token does not open this case")
+    return Principal(Role.reporter, holder=f"reporter of {report_id}", case_id=report_id, open=principal.open)
+
+
+class CaseRequire(Require):
+    """Like ``Require``, for a route about one case: a valid ``X-Case-Token`` for that case
+    first makes an anonymous caller its reporter."""
+
+    async def __call__(
+        self, request: Request, report_id: uuid.UUID,
+        x_case_token: Annotated[str | None, Header(max_length=64, description=(
+            "The case token intake returned: makes you this case's reporter (to follow it, rate it, add "
+            "photos)."))] = None,
+        _: Annotated[object, Depends(bearer_scheme)] = None,
+    ) -> Principal:
+        principal = getattr(request.state, "principal", PUBLIC)
+        if x_case_token is not None and principal.role == Role.public:
+            from starlette.concurrency import run_in_threadpool
+
+            principal = await run_in_threadpool(case_principal, request, principal, report_id, x_case_token)
+            request.state.principal = principal
+        return await Require.__call__(self, request)
+
+
+def case_access(permission: Permission, *, hint: str | None = None):
+    """``Annotated[Principal, Depends(CaseRequire(permission))]`` for a route about one case."""
+    return Annotated[Principal, Depends(CaseRequire(permission, hint=hint))]

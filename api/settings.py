@@ -17,7 +17,11 @@ class ApiSettings(BaseSettings):
     page_size: int = Field(100, ge=1, le=10_000, description="Default page size of listings.")
     max_page_size: int = Field(1000, ge=1, le=10_000)
     title: str = "gridmap"
-    staff_tokens: str = Field("", description="Comma-separated bearer tokens of staff clients.")
+    staff_tokens: str = Field("", description=(
+        "Comma-separated bootstrap tokens with the admin role (named tokens: `gridmap tokens issue`)."))
+    secret_key: str | None = Field(None, description=(
+        "Key case tokens are derived from; default: a random key made once and kept in the database."))
+    token_cache_s: float = Field(10.0, ge=0, le=300, description="How long a token lookup is reused (revocation delay).")
     max_body_bytes: int = Field(1_000_000, ge=1024, description="Largest request body (413 above).")
     max_batch_body_bytes: int = Field(32_000_000, ge=1024, description="Largest body of a batch request.")
     media_dir: Path = Field(Path("media"), description="Where report photos are stored (metadata stripped).")

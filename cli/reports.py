@@ -62,6 +62,10 @@ def import_reports(
     file: Annotated[Path, typer.Argument(help="CSV, GeoJSON/GPKG or (Geo)Parquet of reports.")],
     crs: Annotated[str | None, typer.Option(help="crs of lon/lat when the file does not say (default wgs84).")] = None,
     source: Annotated[str, typer.Option(help="source for rows without one.")] = "hotline_12345",
+    earliest: Annotated[datetime | None, typer.Option(
+        formats=["%Y-%m-%d"],
+        help="Accept reports dated from this day on (city time); default: the city's earliest_report_date "
+             "(2000-01-01). Not before 1900-01-01.")] = None,
 ) -> None:
     """Register every row as a report (same rules as the API). Rows without an id get one
     derived from the file's content and row number, so importing a file twice adds nothing.
@@ -84,6 +88,11 @@ def import_reports(
         raise fail(f"{file} lacks column(s) {', '.join(sorted(missing))}", "required: category, reported_at and a location")
     digest = hashlib.sha256(file.read_bytes()).hexdigest()
     config = load_city_config(CitySettings().config)
+    floor = None
+    if earliest is not None:
+        if earliest.year < 1900:
+            raise fail("--earliest must not be before 1900-01-01", "older times cannot be read back reliably")
+        floor = earliest.replace(tzinfo=config.tz)
     rejected: list[dict] = []
     totals = {"created": 0, "replayed": 0, "rejected": 0}
     records = frame.to_dict("records")
@@ -99,7 +108,8 @@ def import_reports(
                 except (KeyError, TypeError, ValueError) as exc:
                     rejected.append({"row": i, "reason": str(exc)})
             with Session(engine) as session:
-                outcomes = submit_batch(session, items=items, config=config, now=datetime.now(UTC), duplicates=False)
+                outcomes = submit_batch(session, items=items, config=config, now=datetime.now(UTC), duplicates=False,
+                                        earliest=floor)
                 session.commit()
             for o in outcomes:
                 if o.error is not None:
@@ -160,6 +170,10 @@ def escalate() -> None:
     from geo.workflow import escalate_overdue
 
     with database() as (engine, _), Session(engine) as session:
-        moved = escalate_overdue(session, config=load_city_config(CitySettings().config), now=datetime.now(UTC))
+        run = escalate_overdue(session, config=load_city_config(CitySettings().config), now=datetime.now(UTC))
         session.commit()
-    console.print(f"escalated {moved:,} overdue case(s)")
+    console.print(f"escalated {run.moved:,} overdue case(s)")
+    if run.failed:
+        raise fail(f"{len(run.failed):,} overdue case(s) could not be escalated (the others were): "
+                   + ", ".join(map(str, run.failed[:5])) + (" …" if len(run.failed) > 5 else ""),
+                   "the log names each error; fix those rows and run `gridmap reports escalate` again")

@@ -82,17 +82,20 @@ def list_areas(
     bbox: BBox | None = None,
     limit: int,
     offset: int = 0,
+    after: str | None = None,
 ) -> tuple[list[AreaRow], int]:
     """Areas of ``level`` valid in ``generation`` intersecting ``bbox``, ordered by code.
 
-    Returns one page (``limit``/``offset``) and the total number matched.
+    Returns one page (``limit``, then ``offset`` or the keyset ``after``: codes greater than
+    it) and the total number matched (regardless of the page).
     """
     conds = [Area.level == level, valid_in(Area, generation)]
     if bbox is not None:
         conds.append(sa.func.ST_Intersects(Area.geom, bbox.envelope()))
     total = session.scalar(sa.select(sa.func.count()).select_from(Area).where(*conds)) or 0
+    page = [Area.code > after] if after is not None else []
     rows = session.execute(
-        sa.select(*_area_columns(True)).where(*conds).order_by(Area.code).limit(limit).offset(offset)
+        sa.select(*_area_columns(True)).where(*conds, *page).order_by(Area.code).limit(limit).offset(offset)
     ).all()
     return [_row(r) for r in rows], total
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -35,8 +35,10 @@ class CityConfig(BaseModel):
     snap_tolerance_m: float = Field(30.0, ge=0, le=5000)
     duplicate_radius_m: float = Field(250.0, gt=0, le=5000)
     duplicate_window_days: int = Field(7, ge=0, le=365)
-    max_description_chars: int = Field(2000, ge=1)
+    max_description_chars: int = Field(2000, ge=1, le=20_000)
     max_photos: int = Field(9, ge=0)
+    # Reports dated earlier are refused (422); a historical import may pass an earlier date.
+    earliest_report_date: date = Field(date(2000, 1, 1), ge=date(1900, 1, 1))
     time_limits_h: dict[str, float] = Field(default_factory=dict)
     working_hours: WorkingHours = Field(default_factory=WorkingHours)
 
@@ -53,6 +55,11 @@ class CityConfig(BaseModel):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def earliest_reported_at(self) -> datetime:
+        """The start of ``earliest_report_date`` in the city's time zone."""
+        return datetime.combine(self.earliest_report_date, time(0), tzinfo=self.tz)
 
     def time_limit_h(self, category: str, subcategory: str | None) -> float:
         """Hours allowed from dispatch: city override (subcategory, then category), else catalogue."""

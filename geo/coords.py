@@ -158,6 +158,27 @@ def _transformer(epsg: int) -> Transformer:
         raise InvalidInput(f"EPSG:{epsg} is not a coordinate system pyproj knows", field="crs") from None
 
 
+@lru_cache(maxsize=64)
+def _inverse(epsg: int) -> tuple[Transformer, float]:
+    """WGS-84 → ``epsg``, and how far (in its units) a round trip may land from the input."""
+    crs = CRS.from_epsg(epsg)
+    return Transformer.from_crs(CRS.from_epsg(4326), crs, always_xy=True), (1e-7 if crs.is_geographic else 0.01)
+
+
+def unprojectable(x, y, lon, lat, crs: str) -> np.ndarray:
+    """Per point: True where (x, y) in the EPSG ``crs`` has no WGS-84 position of its own.
+
+    PROJ clamps what lies beyond a projection's domain (EPSG:3857 y = 1e18 becomes lat 90),
+    so a range check of the result is not enough: the result must map back onto the input.
+    """
+    fwd, tol = _inverse(int(crs.split(":", 1)[1]))
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    with np.errstate(invalid="ignore"):
+        bx, by = (np.asarray(v) for v in fwd.transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)))
+        err = np.hypot(bx - x, by - y)
+        return ~(np.isfinite(err) & (err <= tol * np.maximum(1.0, np.hypot(x, y) * 1e-9)))
+
+
 def to_wgs84(x, y, crs: str):
     """Convert coordinates in ``crs`` (as returned by ``normalise_crs``) to WGS-84 lon/lat."""
     if crs in ("wgs84", "cgcs2000"):
@@ -181,4 +202,6 @@ def point_to_wgs84(x: float, y: float, crs: str | None, *, prefix: str = "") -> 
         check_lon_lat(x, y, prefix=prefix)
     lon, lat = (float(v) for v in to_wgs84(x, y, crs))
     check_lon_lat(lon, lat, prefix=prefix)
+    if crs.startswith("EPSG:") and unprojectable(x, y, lon, lat, crs).any():
+        raise InvalidInput(f"({x}, {y}) lies outside what {crs} can express", field=f"{prefix}lon")
     return lon, lat

@@ -11,6 +11,8 @@ from geoalchemy2 import Geography
 from sqlalchemy.orm import Session
 
 from geo.errors import NotFound
+from geo.instants import ABSOLUTE_EARLIEST, CLOCK_SKEW, check_range
+from geo.privacy import WORKER_CELL_DEG, coarse_expr, public_distance
 from geo.models import Assignment, AssignmentRole, Worker
 from geo.routing import ESCALATION_LEVELS, Responsible, escalation_code, lead_of, responsible_worker
 
@@ -62,9 +64,17 @@ def responsible_contacts(session: Session, *, grid_code: str) -> tuple[Contact |
     )
 
 
-def nearest_on_duty(session: Session, *, lon: float, lat: float, limit: int = 3) -> list[tuple[Worker, float]]:
-    """On-duty workers with a known position, nearest first, with distances in metres."""
+def nearest_on_duty(session: Session, *, lon: float, lat: float, limit: int = 3,
+                    exact: bool = True) -> list[tuple[Worker, float]]:
+    """On-duty workers with a known position, nearest first, with geodesic distances in metres.
+
+    ``exact=False`` is the public answer (``geo.privacy``): ranked by, and measured to, each
+    worker's position snapped to its lattice cell, distances rounded to 100 m, so no number
+    of queries trilaterates a worker finer than their cell.
+    """
     pt = sa.func.ST_SetSRID(sa.func.ST_MakePoint(lon, lat), 4326)
+    if not exact:
+        return _nearest_public(session, pt=pt, limit=limit)
     knn = (
         sa.select(Worker.id, Worker.last_position)
         .where(Worker.on_duty.is_(True), Worker.last_position.is_not(None))
@@ -80,9 +90,29 @@ def nearest_on_duty(session: Session, *, lon: float, lat: float, limit: int = 3)
     return [(r.Worker, float(r.d)) for r in rows]
 
 
+def _nearest_public(session: Session, *, pt, limit: int) -> list[tuple[Worker, float]]:
+    cell = coarse_expr(Worker.last_position, deg=WORKER_CELL_DEG)
+    geog = Geography(srid=4326)
+    dist = sa.func.ST_Distance(sa.cast(cell, geog), sa.cast(pt, geog))
+    # Every on-duty worker is ranked by the cell, not a prefilter on the exact position: a
+    # prefilter's edge would itself depend on exact positions.
+    rows = session.execute(
+        sa.select(Worker, dist.label("d")).where(Worker.on_duty.is_(True), Worker.last_position.is_not(None))
+        .order_by(dist, Worker.id).limit(limit)
+    ).all()
+    return [(r.Worker, public_distance(float(r.d))) for r in rows]
+
+
 def update_position(session: Session, *, worker_id: int, lon: float, lat: float, at: datetime) -> Worker:
-    """Record a worker's last known WGS-84 position. Older fixes than the stored one are ignored."""
-    worker = session.get(Worker, worker_id, with_for_update=True)
+    """Record a worker's last known WGS-84 position. Older fixes than the stored one are ignored.
+
+    Raises WorkerNotFound, InvalidInput (field ``at``) for a time before 1900 or in the future."""
+    check_range(at, field="at", earliest=ABSOLUTE_EARLIEST)
+    if at > datetime.now(at.tzinfo) + CLOCK_SKEW:
+        from geo.errors import InvalidInput
+
+        raise InvalidInput("is in the future", field="at")
+    worker = session.get(Worker, worker_id, with_for_update=True, populate_existing=True)
     if worker is None:
         raise WorkerNotFound(f"no worker {worker_id}", worker_id=worker_id)
     if worker.last_seen_at is None or at >= worker.last_seen_at:

@@ -48,5 +48,18 @@ class Unauthorized(GridmapError):
     code = "unauthorized"
 
 
+class StoreFailed(GridmapError):
+    """The database refused to store one item that passed every check (a defect to fix); the
+    other items of its batch or pass were stored without it."""
+
+    code = "not_stored"
+
+
+class Forbidden(GridmapError):
+    """Authenticated, but this role (or this holder) may not do that."""
+
+    code = "forbidden"
+
+
 class SchemaOutdated(GridmapError):
     code = "schema_outdated"

@@ -3,12 +3,20 @@
 A phone photo's EXIF carries the exact position and the device: personal data the report
 does not need. Images are re-encoded from their pixels only (after applying the EXIF
 orientation, so they still look upright), then stored under the media directory.
+
+Decoding is bounded: at most ``MAX_PIXELS`` are accepted; JPEGs are decoded at reduced scale
+straight to at most ``MAX_EDGE`` pixels a side, other formats are shrunk to it; and only
+``DECODE_SLOTS`` large images decode at once per process, so a handful of concurrent 40 MP
+uploads cannot exhaust a worker's memory.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import os
+import tempfile
+import threading
 import uuid
 from pathlib import Path
 
@@ -18,10 +26,15 @@ from geo.errors import InvalidInput
 
 ALLOWED_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 MAX_PIXELS = 40_000_000  # a 40 MP photo; larger is refused before decoding the pixels
+MAX_EDGE = 4096  # stored photos are at most this many pixels on their long side
+LARGE_PIXELS = 4_000_000  # images above this wait for a decode slot
+DECODE_SLOTS = 1
+_slots = threading.BoundedSemaphore(DECODE_SLOTS)
 
 
 def clean_image(data: bytes) -> tuple[bytes, str]:
-    """Re-encode ``data`` with pixels only; returns (bytes, file extension).
+    """Re-encode ``data`` with pixels only, at most ``MAX_EDGE`` a side; returns (bytes, file
+    extension).
 
     Raises InvalidInput (field ``photo``) for anything that is not a JPEG, PNG or WebP image.
     """
@@ -32,31 +45,60 @@ def clean_image(data: bytes) -> tuple[bytes, str]:
                 raise InvalidInput(f"must be a JPEG, PNG or WebP image, not {fmt or 'unknown'}", field="photo")
             if img.width * img.height > MAX_PIXELS:
                 raise InvalidInput(f"at most {MAX_PIXELS // 1_000_000} megapixels", field="photo")
-            upright = ImageOps.exif_transpose(img)
-            mode = "RGB" if fmt == "JPEG" and upright.mode not in ("RGB", "L") else upright.mode
-            upright = upright.convert(mode)
-            # A fresh image from raw pixels carries no info/exif/icc/xmp of the original.
-            bare = Image.frombytes(upright.mode, upright.size, upright.tobytes())
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+            large = img.width * img.height > LARGE_PIXELS
+            if large:
+                _slots.acquire()
+            try:
+                bare = _pixels_only(img, fmt)
+            finally:
+                if large:
+                    _slots.release()
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError):
         raise InvalidInput("is not a readable image", field="photo") from None
     out = io.BytesIO()
     bare.save(out, format=fmt, **({"quality": 85} if fmt == "JPEG" else {}))
     return out.getvalue(), ALLOWED_FORMATS[fmt]
 
 
-def store_photo(media_dir: Path, *, report_id: uuid.UUID, data: bytes) -> str:
-    """Clean and store one photo; returns its file name (content-addressed, so a re-upload is
-    the same file)."""
-    clean, ext = clean_image(data)
-    name = f"{hashlib.sha256(clean).hexdigest()[:20]}.{ext}"
+def _pixels_only(img: Image.Image, fmt: str) -> Image.Image:
+    if fmt == "JPEG":  # the decoder itself scales by 1/2, 1/4 or 1/8: the full image never exists
+        img.draft("RGB", (MAX_EDGE, MAX_EDGE))
+    img.thumbnail((MAX_EDGE, MAX_EDGE), reducing_gap=2.0)  # in place; no-op when already small
+    upright = ImageOps.exif_transpose(img)
+    mode = "RGB" if fmt == "JPEG" and upright.mode not in ("RGB", "L") else upright.mode
+    upright = upright.convert(mode) if upright.mode != mode else upright
+    # A fresh image from raw pixels carries no info/exif/icc/xmp of the original.
+    return Image.frombytes(upright.mode, upright.size, upright.tobytes())
+
+
+def photo_name(clean: bytes, ext: str) -> str:
+    """The stored name of a cleaned photo: content-addressed, so a re-upload is the same file."""
+    return f"{hashlib.sha256(clean).hexdigest()[:20]}.{ext}"
+
+
+def write_photo(media_dir: Path, *, report_id: uuid.UUID, name: str, data: bytes) -> bool:
+    """Store ``data`` as ``name`` of the report; returns whether the file is new. Each call
+    writes its own temporary file and renames it into place, so concurrent uploads of the
+    same photo never share one and a reader never sees half a file."""
     folder = media_dir / str(report_id)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / name
-    if not target.exists():
-        tmp = target.with_suffix(".part")
-        tmp.write_bytes(clean)
-        tmp.replace(target)  # atomic: a reader never sees half a file
-    return name
+    if target.exists():
+        return False
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".upload-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
+
+
+def remove_photo(media_dir: Path, *, report_id: uuid.UUID, name: str) -> None:
+    """Delete a stored photo (when the database refused to record it)."""
+    (media_dir / str(report_id) / name).unlink(missing_ok=True)
 
 
 def photo_path(media_dir: Path, *, report_id: uuid.UUID, name: str) -> Path | None:

@@ -10,6 +10,7 @@ creates a second report.
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -24,8 +25,8 @@ from sqlalchemy.orm import Session
 from geo.bulk_match import GridMatcher
 from geo.cells import cells_of_points
 from geo.cityconfig import CityConfig
-from geo.coords import check_lon_lat, to_wgs84
-from geo.errors import GridmapError, InvalidInput, NoActiveGeneration
+from geo.coords import check_lon_lat, to_wgs84, unprojectable
+from geo.errors import GridmapError, InvalidInput, NoActiveGeneration, StoreFailed
 from geo.intake import IdempotencyConflict, ReportInput, validate_fields
 from geo.matching import match_location
 from geo.report_store import possible_duplicates, write_reports
@@ -33,6 +34,7 @@ from geo.models import Generation, GenerationStatus, MatchKind, Report, ReportSt
 from geo.routing import MAX_ESCALATION, Responsible, escalation_code, responsible_workers
 
 MAX_BATCH = 10_000
+log = logging.getLogger("gridmap.intake")
 
 
 @dataclass
@@ -52,6 +54,7 @@ class BatchOutcome:
     escalation_level: int = 0
     possible_duplicates: list[uuid.UUID] = field(default_factory=list)
     error: GridmapError | None = None
+    filed_by: str | None = None  # who filed the stored report (a replay may be by someone else)
 
     @property
     def created(self) -> bool:
@@ -103,16 +106,29 @@ def _convert(items: list[ReportInput], crs: list[str]) -> tuple[np.ndarray, np.n
     return lon, lat
 
 
+def _unprojectable(valid, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Per item: True where projected (EPSG) input has no WGS-84 position (geo.coords)."""
+    bad = np.zeros(len(valid), dtype=bool)
+    crs = np.asarray([v[2] for v in valid], dtype=object)
+    for name in {c for c in crs if c.startswith("EPSG:")}:
+        sel = crs == name
+        xs = np.array([v[1].x for v, s in zip(valid, sel) if s], dtype=float)
+        ys = np.array([v[1].y for v, s in zip(valid, sel) if s], dtype=float)
+        bad[sel] = unprojectable(xs, ys, lon[sel], lat[sel], name)
+    return bad
+
+
 def submit_batch(
     session: Session, *, items: list[tuple[int, ReportInput]], config: CityConfig, now: datetime,
-    duplicates: bool = True,
+    duplicates: bool = True, earliest: datetime | None = None,
 ) -> list[BatchOutcome]:
     """Register many reports; ``items`` are (index in the request, parsed report) pairs.
 
     Returns one outcome per item (201 created, 200 replayed, 409 id conflict, 422 invalid).
     With ``duplicates`` each new report lists open same-category reports nearby (costs
-    ~0.1–0.4 ms a report in dense areas; bulk imports may skip it). Commits nothing: the
-    caller owns the transaction.
+    ~0.1–0.4 ms a report in dense areas; bulk imports may skip it). ``earliest`` overrides
+    the city's earliest report date (historical imports). Commits nothing: the caller owns
+    the transaction. One item the database still refuses fails alone (``StoreFailed``).
     """
     if len(items) > MAX_BATCH:
         raise InvalidInput(f"at most {MAX_BATCH} reports per batch", field="reports")
@@ -120,18 +136,22 @@ def submit_batch(
     valid: list[tuple[int, ReportInput, str, uuid.UUID, str]] = []
     for index, item in items:
         try:
-            crs = validate_fields(item, config=config, now=now)
+            crs = validate_fields(item, config=config, now=now, earliest=earliest)
         except GridmapError as exc:
             outcomes[index] = BatchOutcome(index=index, status=422, error=exc)
             continue
         valid.append((index, item, crs, item.id or uuid.uuid4(), item.fingerprint()))
 
     lon, lat = _convert([v[1] for v in valid], [v[2] for v in valid])
+    bad = _unprojectable(valid, lon, lat)
     keep = []
     for k, (index, item, crs, _rid, _fp) in enumerate(valid):
         try:
-            if crs.startswith("EPSG:"):
-                check_lon_lat(float(lon[k]), float(lat[k]), prefix="location.")
+            # Every converted point is checked, not only projected input: a conversion may
+            # return what the input was not (PROJ clamps, the GCJ inverse may not converge).
+            check_lon_lat(float(lon[k]), float(lat[k]), prefix="location.")
+            if bad[k]:
+                raise InvalidInput(f"({item.x}, {item.y}) lies outside what {crs} can express", field="location.lon")
             keep.append(k)
         except GridmapError as exc:
             outcomes[index] = BatchOutcome(index=index, status=422, error=exc)
@@ -153,7 +173,11 @@ def submit_batch(
     generation, matcher = matcher_for_active(session)
     rows, events = _plan_rows(session, matcher, valid, fresh, lon, lat, generation=generation, config=config,
                               now=now, outcomes=outcomes)
-    inserted = write_reports(session, rows, events)
+    inserted, refused = _write_isolating(session, rows, events)
+    for k in fresh:
+        index, _item, _crs, rid, _fp = valid[k]
+        if rid in refused:
+            outcomes[index] = _refused(index, rid)
     if inserted and duplicates:
         dups = possible_duplicates(session, inserted, config=config, now=now)
         for outcome in outcomes.values():
@@ -161,9 +185,12 @@ def submit_batch(
                 outcome.possible_duplicates = dups[outcome.report_id]
     for k in fresh:
         index, _item, _crs, rid, _fp = valid[k]
-        if rid not in inserted:  # a concurrent request inserted this id first
+        if rid not in inserted and rid not in refused:  # a concurrent request inserted this id first
             later.append(k)
             outcomes.pop(index, None)
+    for k in [k for k in later if valid[k][3] in refused]:  # a repeat of a refused id fails the same way
+        outcomes[valid[k][0]] = _refused(valid[k][0], valid[k][3])
+    later = [k for k in later if valid[k][3] not in refused]
     stored: dict[uuid.UUID, Report] = {}
     if later:
         stored.update({r.id: r for r in session.scalars(
@@ -182,12 +209,42 @@ def submit_batch(
     return [outcomes[i] for i in sorted(outcomes)]
 
 
+def _refused(index: int, rid: uuid.UUID) -> BatchOutcome:
+    return BatchOutcome(index=index, status=500, report_id=rid, error=StoreFailed(
+        "this report could not be stored and was not registered (the others were); "
+        "please tell the operators its id", report_id=str(rid)))
+
+
+def _write_isolating(session: Session, rows: list[dict], events: list[dict]) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
+    """``write_reports`` under a savepoint; if the database refuses the statement, the rows
+    are halved and retried until the refused ones stand alone. Returns (ids inserted, ids
+    refused). Validation catches everything known to be refused; this is the safety net for
+    what it does not know, so one report can never fail its neighbours. A lost connection or
+    a timeout is not the rows' fault and propagates."""
+    if not rows:
+        return set(), set()
+    try:
+        with session.begin_nested():
+            return write_reports(session, rows, events), set()
+    except (sa.exc.DBAPIError, TypeError, ValueError) as exc:
+        if isinstance(exc, sa.exc.OperationalError) or getattr(exc, "connection_invalidated", False):
+            raise
+        if len(rows) == 1:
+            log.error("report %s refused by the database; stored without it: %s", rows[0]["id"], exc)
+            return set(), {rows[0]["id"]}
+    mid = len(rows) // 2
+    ids = [{r["id"] for r in part} for part in (rows[:mid], rows[mid:])]
+    a = _write_isolating(session, rows[:mid], [e for e in events if e["report_id"] in ids[0]])
+    b = _write_isolating(session, rows[mid:], [e for e in events if e["report_id"] in ids[1]])
+    return a[0] | b[0], a[1] | b[1]
+
+
 def _replayed(index: int, r: Report, worker: Worker | None) -> BatchOutcome:
     return BatchOutcome(
         index=index, status=200, report_id=r.id, grid_code=r.grid_code, generation=r.generation_id,
         match=r.match_kind.value if r.match_kind else None, distance_m=r.snap_distance_m,
         worker=Responsible.of(worker) if worker else None, report_status=r.status.value, due_at=r.due_at,
-        escalation_level=r.escalation_level,
+        escalation_level=r.escalation_level, filed_by=r.filed_by,
     )
 
 
@@ -243,7 +300,7 @@ def _plan_rows(session, matcher, valid, fresh, lon, lat, *, generation, config, 
             "due_at": due, "escalation_level": MAX_ESCALATION if unassigned else 0,
             "escalated_to": city if unassigned else None, "reporter_name": item.reporter_name,
             "reporter_phone": item.reporter_phone, "photos": list(item.photos),
-            "request_hash": fp, "created_at": now, "updated_at": now,
+            "request_hash": fp, "filed_by": item.filed_by, "created_at": now, "updated_at": now,
         })
         events.append({"report_id": rid, "action": "register", "actor": item.source.value, "from_status": None,
                        "to_status": ReportStatus.registered.value,
@@ -259,7 +316,7 @@ def _plan_rows(session, matcher, valid, fresh, lon, lat, *, generation, config, 
         outcomes[index] = BatchOutcome(
             index=index, status=201, report_id=rid, grid_code=code, generation=generation if code else None,
             match=kind, distance_m=snap, worker=worker, report_status=status.value,
-            due_at=due, escalation_level=MAX_ESCALATION if unassigned else 0,
+            due_at=due, escalation_level=MAX_ESCALATION if unassigned else 0, filed_by=item.filed_by,
         )
     return rows, events
 

@@ -8,10 +8,13 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+import uuid
+
 from geo.areas import BBox, get_area
 from geo.errors import InvalidInput
 from geo.generations import valid_in
 from geo.models import OPEN_STATUSES, Area, AreaLevel, Report, ReportStatus
+from geo.privacy import public_bbox_condition
 
 # Codes nest by prefix, so "in this area" is a prefix match on the grid code.
 PREFIX_LENGTH = {AreaLevel.district: 6, AreaLevel.street: 9, AreaLevel.community: 12, AreaLevel.grid: 15}
@@ -27,8 +30,12 @@ class ReportFilter:
     since: datetime | None = None
     until: datetime | None = None
     bbox: BBox | None = None
+    # False: the bbox tests each case's public location (a sensitive case's cell, geo.privacy);
+    # only viewers who may see exact locations of every case get the exact test.
+    exact_bbox: bool = False
     overdue: bool = False
     unassigned: bool = False
+    filed_by: str | None = None
 
     def conditions(self, now: datetime) -> list:
         conds = []
@@ -42,12 +49,16 @@ class ReportFilter:
             conds.append(Report.reported_at >= self.since)
         if self.until:
             conds.append(Report.reported_at < self.until)
-        if self.bbox:
+        if self.bbox and self.exact_bbox:
             conds.append(sa.func.ST_Intersects(Report.location, self.bbox.envelope()))
+        elif self.bbox:
+            conds.append(public_bbox_condition(Report.category, Report.location, self.bbox.envelope()))
         if self.overdue:
             conds += [Report.status.in_(OPEN_STATUSES), Report.due_at < now]
         if self.unassigned:
             conds.append(Report.grid_code.is_(None))
+        if self.filed_by:
+            conds.append(Report.filed_by == self.filed_by)
         return conds
 
 
@@ -60,12 +71,20 @@ def area_prefix(session: Session, *, code: str, generation: int) -> str | None:
     return None if area.level == AreaLevel.city else code
 
 
-def list_reports(session: Session, *, filters: ReportFilter, now: datetime, limit: int, offset: int) -> tuple[list[Report], int]:
-    """One page of reports matching ``filters``, newest first, and the total matched."""
+def list_reports(
+    session: Session, *, filters: ReportFilter, now: datetime, limit: int, offset: int = 0,
+    after: tuple[datetime, uuid.UUID] | None = None,
+) -> tuple[list[Report], int]:
+    """One page of reports matching ``filters``, newest first (ties by id), and the total
+    matched. ``after`` pages by key: the reports after (reported_at, id) in that order."""
     conds = filters.conditions(now)
     total = session.scalar(sa.select(sa.func.count()).select_from(Report).where(*conds)) or 0
+    page = []
+    if after is not None:
+        at, rid = after
+        page.append(sa.or_(Report.reported_at < at, sa.and_(Report.reported_at == at, Report.id > rid)))
     rows = session.scalars(
-        sa.select(Report).where(*conds).order_by(Report.reported_at.desc(), Report.id).limit(limit).offset(offset)
+        sa.select(Report).where(*conds, *page).order_by(Report.reported_at.desc(), Report.id).limit(limit).offset(offset)
     )
     return list(rows), total
 

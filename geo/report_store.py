@@ -34,7 +34,7 @@ _REPORT_COLUMNS = (
     "id", "category", "subcategory", "description", "source", "h3_cell", "orig_x", "orig_y", "orig_crs", "accuracy_m",
     "reported_at", "status", "grid_code", "generation_id", "match_kind", "snap_distance_m", "assigned_worker_id",
     "dispatched_at", "due_at", "escalation_level", "escalated_to", "reporter_name", "reporter_phone", "photos",
-    "request_hash", "created_at", "updated_at",
+    "request_hash", "filed_by", "created_at", "updated_at",
 )
 _EVENT_COLUMNS = ("report_id", "action", "actor", "from_status", "to_status", "data")
 

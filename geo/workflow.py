@@ -4,18 +4,24 @@ duplicate and escalation. Every change appends to the report's trail in the same
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from geo.access.roles import Principal, may_move, may_rate, may_upload_photo
 from geo.cityconfig import CityConfig
-from geo.errors import InvalidInput, InvalidState, NotFound
+from geo.errors import Forbidden, GridmapError, InvalidInput, InvalidState, NotFound
 from geo.generations import active_generation_id
 from geo.models import OPEN_STATUSES, Report, ReportEvent, ReportStatus, Worker
 from geo.routing import ESCALATION_LEVELS, MAX_ESCALATION, escalation_code, lead_of
+from geo.text import check_text
+
+log = logging.getLogger("gridmap.workflow")
 
 S = ReportStatus
 
@@ -54,7 +60,11 @@ def allowed_actions(status: ReportStatus) -> list[str]:
 
 
 def get_report(session: Session, *, report_id: uuid.UUID, for_update: bool = False) -> Report:
-    report = session.get(Report, report_id, with_for_update=for_update)
+    """The report; with ``for_update`` row-locked and re-read, so a change made by another
+    transaction before the lock is never overwritten by attributes loaded earlier.
+
+    Raises ReportNotFound."""
+    report = session.get(Report, report_id, with_for_update=for_update or None, populate_existing=for_update)
     if report is None:
         raise ReportNotFound(f"no report {report_id}", report_id=str(report_id))
     return report
@@ -84,17 +94,61 @@ def _escalate(session: Session, report: Report, *, config: CityConfig, now: date
             "worker_id": lead.id if lead else None, "due_at": report.due_at.isoformat(), "note": note}
 
 
+def _lock_pair(session: Session, report_id: uuid.UUID, other_id: uuid.UUID) -> tuple[Report, Report | None]:
+    """Lock two reports in id order (a crossed pair of requests then waits instead of
+    deadlocking); returns (report, other or None when it does not exist)."""
+    rows = {r.id: r for r in session.scalars(
+        sa.select(Report).where(Report.id.in_(sorted({report_id, other_id}))).order_by(Report.id)
+        .with_for_update().execution_options(populate_existing=True))}
+    if report_id not in rows:
+        raise ReportNotFound(f"no report {report_id}", report_id=str(report_id))
+    return rows[report_id], rows.get(other_id)
+
+
+def _replay(session: Session, report: Report, request_key: str | None) -> bool:
+    """Whether this report's trail already holds the transition sent with ``request_key``."""
+    if request_key is None:
+        return False
+    return session.scalar(sa.select(sa.literal(True)).where(
+        ReportEvent.report_id == report.id, ReportEvent.data["request_key"].astext == request_key).limit(1)) is not None
+
+
 def apply_transition(
     session: Session, *, report_id: uuid.UUID, action: str, actor: str, note: str | None = None,
     config: CityConfig, now: datetime, duplicate_of: uuid.UUID | None = None, worker_id: int | None = None,
+    expected_level: int | None = None, request_key: str | None = None, by: Principal | None = None,
 ) -> Report:
     """Apply ``action`` to a report under a row lock and append it to the trail.
 
-    Raises ReportNotFound, IllegalTransition (409, with the allowed actions), InvalidInput.
+    ``expected_level``: the escalation level the caller saw; if the case has moved on, the
+    call is refused (409) instead of escalating again, so a double submit escalates once.
+    ``request_key`` (an Idempotency-Key): a repeat of a transition already applied with the
+    same key changes nothing and returns the report as it is.
+    ``by``: who asks (checked under the lock: a worker moves only the cases assigned to them,
+    and only start, resolve and escalate); the trail records them beside ``actor``.
+    Raises ReportNotFound, Forbidden, IllegalTransition (409, with the allowed actions), InvalidInput.
     """
     if action not in RULES:
         raise InvalidInput(f"unknown action {action!r}; one of {', '.join(ACTIONS)}", field="action")
-    report = get_report(session, report_id=report_id, for_update=True)
+    check_text(actor, field="actor")
+    check_text(note, field="note")
+    check_text(request_key, field="idempotency-key")
+    original = None
+    if action == "mark_duplicate" and duplicate_of is not None and duplicate_of != report_id:
+        report, original = _lock_pair(session, report_id, duplicate_of)
+    else:
+        report = get_report(session, report_id=report_id, for_update=True)
+    if by is not None and not may_move(by, report, action):
+        raise Forbidden(f"a {by.role.value} may not {action} this case"
+                        + (" (a grid worker moves only the cases assigned to them: start, resolve, escalate)"
+                           if by.role.value == "worker" else ""))
+    if _replay(session, report, request_key):
+        return report
+    if expected_level is not None and expected_level != report.escalation_level:
+        raise IllegalTransition(
+            f"the case is at escalation level {report.escalation_level}, not {expected_level}: it has moved on",
+            status=report.status.value, escalation_level=report.escalation_level,
+            allowed=allowed_actions(report.status))
     rule = RULES[action]
     if report.status not in rule.sources:
         raise IllegalTransition(
@@ -110,7 +164,13 @@ def apply_transition(
             raise InvalidInput("mark_duplicate needs the original report's id", field="duplicate_of")
         if duplicate_of == report.id:
             raise InvalidInput("a report cannot duplicate itself", field="duplicate_of")
-        get_report(session, report_id=duplicate_of)
+        if original is None:
+            raise ReportNotFound(f"no report {duplicate_of}", report_id=str(duplicate_of))
+        if original.status == S.duplicate:
+            raise IllegalTransition(
+                f"report {duplicate_of} is itself a duplicate of {original.duplicate_of}: mark this one a "
+                "duplicate of that report", duplicate_of=str(original.duplicate_of),
+                allowed=allowed_actions(report.status))
         report.duplicate_of = duplicate_of
         data = {"duplicate_of": str(duplicate_of)}
     elif action == "dispatch":
@@ -132,71 +192,114 @@ def apply_transition(
     if rule.target is not None:
         report.status = rule.target
     report.updated_at = now
+    if request_key is not None:
+        data["request_key"] = request_key
+    if by is not None and (by.token_id is not None or by.role.value in ("admin", "reporter")):
+        data["by"] = by.holder  # who really did it, whatever the actor field says
     session.add(ReportEvent(report_id=report.id, at=now, action=action, actor=actor, note=note,
                             from_status=before.value, to_status=report.status.value, data=data))
     session.flush()
     return report
 
 
-def escalate_overdue(session: Session, *, config: CityConfig, now: datetime, batch: int = 500) -> int:
-    """Escalate every open, overdue case one level up the chain; returns how many moved.
+class EscalationRun(NamedTuple):
+    moved: int  # cases escalated one level
+    failed: list[uuid.UUID]  # cases that could not be read or moved (logged; the others went on)
+
+
+def escalate_overdue(session: Session, *, config: CityConfig, now: datetime, batch: int = 500) -> EscalationRun:
+    """Escalate every open, overdue case one level up the chain.
 
     Rows locked by another escalator are skipped, so several processes may run this at once.
+    Each case moves under its own savepoint: one that cannot be read or moved is logged and
+    left out, and never stops the others.
     """
-    moved = 0
+    moved, failed = 0, []
     while True:
         ids = list(session.scalars(
             sa.select(Report.id)
-            .where(Report.status.in_(OPEN_STATUSES), Report.due_at < now, Report.escalation_level < MAX_ESCALATION)
+            .where(Report.status.in_(OPEN_STATUSES), Report.due_at < now, Report.escalation_level < MAX_ESCALATION,
+                   *([Report.id.not_in(failed)] if failed else []))
             .order_by(Report.due_at)
             .limit(batch)
             .with_for_update(skip_locked=True)
         ))
         if not ids:
-            return moved
+            return EscalationRun(moved, failed)
         for rid in ids:
-            apply_transition(session, report_id=rid, action="escalate", actor="system", note="overdue",
-                             config=config, now=now)
-        moved += len(ids)
+            try:
+                with session.begin_nested():
+                    apply_transition(session, report_id=rid, action="escalate", actor="system", note="overdue",
+                                     config=config, now=now)
+                moved += 1
+            except (sa.exc.DBAPIError, GridmapError, ValueError, OverflowError) as exc:
+                if isinstance(exc, sa.exc.OperationalError):
+                    raise  # the database itself is in trouble: not this case's fault
+                log.error("overdue case %s could not be escalated; the others go on: %s", rid, exc)
+                session.expunge_all()  # nothing half-loaded from the failed case is reused
+                failed.append(rid)
 
 
 class AlreadyRated(InvalidState):
     code = "already_rated"
 
 
-def rate(session: Session, *, report_id: uuid.UUID, rating: int, comment: str | None, now: datetime) -> Report:
-    """The reporter's satisfaction (1–5) after closure; once per report.
+def rate(session: Session, *, report_id: uuid.UUID, rating: int, comment: str | None, now: datetime,
+         by: Principal | None = None) -> Report:
+    """The reporter's satisfaction (1–5) after closure; once per report. ``by``: the reporter
+    (their case token) or a dispatcher recording it for them.
 
-    Raises ReportNotFound, IllegalTransition (not closed), AlreadyRated, InvalidInput.
+    Raises ReportNotFound, Forbidden, IllegalTransition (not closed), AlreadyRated, InvalidInput.
     """
     if not 1 <= rating <= 5:
         raise InvalidInput("must be 1 to 5", field="rating")
+    check_text(comment, field="comment")
     report = get_report(session, report_id=report_id, for_update=True)
+    if by is not None and not may_rate(by, report):
+        raise Forbidden("only this case's reporter (with its case token) or a dispatcher may rate it")
     if report.status != S.closed:
         raise IllegalTransition(f"only a closed report can be rated; this one is {report.status.value}",
                                 status=report.status.value, allowed=allowed_actions(report.status))
     if report.rating is not None:
         raise AlreadyRated("this report was already rated", rating=report.rating)
     report.rating, report.rating_comment, report.rated_at, report.updated_at = rating, comment, now, now
-    session.add(ReportEvent(report_id=report.id, at=now, action="rate", actor="reporter", note=comment,
-                            from_status=S.closed.value, to_status=S.closed.value, data={"rating": rating}))
+    session.add(ReportEvent(report_id=report.id, at=now, action="rate", actor="reporter" if by is None or
+                            by.role.value in ("reporter", "public") else "staff", note=comment,
+                            from_status=S.closed.value, to_status=S.closed.value,
+                            data={"rating": rating, **({"by": by.holder} if by is not None else {})}))
     session.flush()
     return report
 
 
-def attach_photo(session: Session, *, report_id: uuid.UUID, url: str, config: CityConfig, now: datetime) -> Report:
-    """Add a stored photo's URL to the report (once) and to its trail.
-
-    Raises ReportNotFound, InvalidInput (field ``photo``) past the city's photo limit.
-    """
+def lock_for_photo(session: Session, *, report_id: uuid.UUID, url: str, config: CityConfig,
+                   by: Principal | None = None) -> tuple[Report, bool]:
+    """Lock the report for adding the photo at ``url``; returns (report, already attached).
+    Uploads to one report then run one at a time, so the limit holds however many arrive at
+    once. Raises ReportNotFound, Forbidden, InvalidInput (field ``photo``) past the limit."""
     report = get_report(session, report_id=report_id, for_update=True)
+    if by is not None and not may_upload_photo(by, report):
+        raise Forbidden("only this case's reporter (with its case token), its worker or a dispatcher may add photos")
     if url in report.photos:
-        return report
+        return report, True
     if len(report.photos) >= config.max_photos:
         raise InvalidInput(f"a report holds at most {config.max_photos} photos", field="photo")
+    return report, False
+
+
+def attach_photo(session: Session, *, report_id: uuid.UUID, url: str, config: CityConfig, now: datetime,
+                 by: Principal | None = None) -> Report:
+    """Add a stored photo's URL to the report (once) and to its trail.
+
+    Raises ReportNotFound, Forbidden, InvalidInput (field ``photo``) past the city's photo limit.
+    """
+    report, attached = lock_for_photo(session, report_id=report_id, url=url, config=config, by=by)
+    if attached:
+        return report
     report.photos = [*report.photos, url]
     report.updated_at = now
-    session.add(ReportEvent(report_id=report.id, at=now, action="photo", actor="reporter",
-                            from_status=report.status.value, to_status=report.status.value, data={"url": url}))
+    reporter = by is None or by.role.value in ("reporter", "public")
+    session.add(ReportEvent(report_id=report.id, at=now, action="photo", actor="reporter" if reporter else "staff",
+                            from_status=report.status.value, to_status=report.status.value,
+                            data={"url": url, **({"by": by.holder} if by is not None else {})}))
     session.flush()
     return report

@@ -38,6 +38,14 @@ ASSET_FILES: dict[str, str] = {
     "markerclusterdefaultcss": "leaflet.markercluster/dist/MarkerCluster.Default.css",
 }
 
+# Served for the app's own pages rather than folium's: the API docs (Swagger UI) and the
+# public report form's small map.
+PAGE_FILES: tuple[str, ...] = (
+    "swagger-ui-dist/swagger-ui-bundle.js",
+    "swagger-ui-dist/swagger-ui.css",
+    "swagger-ui-dist/favicon-32x32.png",
+)
+
 # Assets folium links that these maps do not need: Bootstrap 3 glyphicons (we use Font
 # Awesome icons only) and folium's rotate-icon CSS (no rotated markers).
 DROPPED = frozenset({"glyphicons_css", "awesome_rotate_css"})
@@ -77,7 +85,7 @@ def allowed_asset(path: str) -> bool:
     """Whether ``path`` (relative to the assets dir) may be served: listed files and their images/fonts."""
     if ".." in path.split("/"):
         return False
-    return path in ASSET_FILES.values() or any(
+    return path in ASSET_FILES.values() or path in PAGE_FILES or any(
         path.startswith(d) and path.endswith((".png", ".svg", ".woff2", ".woff", ".ttf", ".eot")) for d in ASSET_DIRS
     )
 

@@ -89,7 +89,8 @@ def build_hotspots(
     Legend("Getis-Ord Gi*", items, css_class="gm-legend-gi").add_to(m)
     Legend("Reports per hexagon", count_legend_items(breaks), position="bottomleft").add_to(m)
     if downloads:
-        links = "".join(f'<a href="{u}" download>{label}</a><br>' for label, u in downloads.items())
+        links = "".join(f'<a href="{html.escape(u, quote=True)}" download>{html.escape(label)}</a><br>'
+                        for label, u in downloads.items())
         Legend("Download", [], position="topright", css_class="gm-downloads", extra_html=links).add_to(m)
     Fullscreen(position="topleft").add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)

@@ -9,60 +9,84 @@ from fastapi import APIRouter, Path, Query
 from geoalchemy2.shape import to_shape
 
 from api.deps import CityConfigDep, SessionDep
+from api.params import BIGINT_MAX
 from api.report_views import worker_brief
 from api.schemas.reports import ContactOut, DispatchOut, NearbyWorker, PositionIn, PositionOut
-from api.security import RequireStaff, StaffFlag
+from api.security import PrincipalDep, require
+from geo.access import Permission, Principal, record_audit
+from geo.access.roles import Role
 from geo.coords import point_to_wgs84
 from geo.dispatch import Contact, escalation_chain, nearest_on_duty, responsible_contacts, update_position
+from geo.errors import Forbidden
 from geo.generations import active_generation_id
 from geo.matching import match_location
 
 router = APIRouter(tags=["dispatch"])
 
 
-def _contact(c: Contact | None, staff: bool) -> ContactOut | None:
+def _contact(c: Contact | None, phones: bool) -> ContactOut | None:
     if c is None:
         return None
     return ContactOut(level=c.level, area_code=c.area_code, worker=worker_brief(c.worker),
-                      phone=c.worker.phone if staff and c.worker else None)
+                      phone=c.worker.phone if phones and c.worker else None)
 
 
-@router.get("/dispatch", response_model=DispatchOut)
+@router.get("/dispatch", response_model=DispatchOut, summary="Who is responsible here",
+            responses={422: {"description": "Invalid field"}})
 def get_dispatch(
-    session: SessionDep, config: CityConfigDep, staff: StaffFlag,
-    lon: Annotated[float, Query(allow_inf_nan=False)],
-    lat: Annotated[float, Query(allow_inf_nan=False)],
-    crs: Annotated[str | None, Query(max_length=16)] = None,
+    session: SessionDep, config: CityConfigDep, principal: PrincipalDep,
+    lon: Annotated[float, Query(allow_inf_nan=False, description="Longitude (or easting for a projected crs)")],
+    lat: Annotated[float, Query(allow_inf_nan=False, description="Latitude (or northing for a projected crs)")],
+    crs: Annotated[str | None, Query(max_length=16, description="wgs84 (default), cgcs2000, gcj02, bd09, EPSG:n")] = None,
 ):
     """For a location: the grid, responsible worker and backup, the escalation chain, and the
-    3 nearest on-duty workers by last known position (phones for staff only)."""
+    3 nearest on-duty workers. Phones only for roles that read personal data (audited);
+    exact worker distances only for staff: the public gets distances to each worker's
+    ~500 m cell, rounded to 100 m."""
     wlon, wlat = point_to_wgs84(lon, lat, crs)
     gen = active_generation_id(session)
     match = match_location(session, lon=wlon, lat=wlat, generation=gen, snap_tolerance_m=config.snap_tolerance_m)
+    phones = principal.can(Permission.read_personal) and principal.role in (Role.dispatcher, Role.admin)
+    exact = principal.can(Permission.exact_positions)
     responsible = backup = None
     chain: list[Contact] = []
     if match.grid_code:
         responsible, backup = responsible_contacts(session, grid_code=match.grid_code)
         chain = escalation_chain(session, grid_code=match.grid_code, generation=gen)
     nearby = [
-        NearbyWorker(id=w.id, public_name=w.public_name, role=w.role.value, distance_m=round(d, 1),
-                     last_seen_at=w.last_seen_at, phone=w.phone if staff else None)
-        for w, d in nearest_on_duty(session, lon=wlon, lat=wlat)
+        NearbyWorker(id=w.id, public_name=w.public_name, role=w.role.value,
+                     distance_m=round(d, 1) if exact else d, last_seen_at=w.last_seen_at if exact else None,
+                     phone=w.phone if phones else None)
+        for w, d in nearest_on_duty(session, lon=wlon, lat=wlat, exact=exact)
     ]
-    return DispatchOut(
+    out = DispatchOut(
         grid_code=match.grid_code, generation=gen, match=match.kind.value, distance_m=match.distance_m,
-        responsible=_contact(responsible, staff), backup=_contact(backup, staff),
-        escalation_chain=[_contact(c, staff) for c in chain], nearest_on_duty=nearby,
+        responsible=_contact(responsible, phones), backup=_contact(backup, phones),
+        escalation_chain=[_contact(c, phones) for c in chain], nearest_on_duty=nearby,
     )
+    if phones:
+        shown = sorted({c.worker.id for c in (responsible, backup, *chain) if c and c.worker} | {n.id for n in nearby})
+        record_audit(session, actor=principal, action="personal.read", subject_type="workers",
+                     detail={"worker_ids": shown, "what": "phones in dispatch", "at": [wlon, wlat]})
+        session.commit()
+    return out
 
 
-@router.put("/workers/{worker_id}/position", response_model=PositionOut)
-def put_position(body: PositionIn, session: SessionDep, staff: RequireStaff,
-                 worker_id: Annotated[int, Path(ge=1)]):
-    """A worker's phone reports its position, in any supported crs."""
+@router.put("/workers/{worker_id}/position", response_model=PositionOut, summary="Report a worker's position",
+            responses={401: {"description": "A token is needed"}, 403: {"description": "Not this worker"},
+                       404: {"description": "No such worker"}, 422: {"description": "Invalid field"}})
+def put_position(body: PositionIn, session: SessionDep, principal: require(Permission.report_position),
+                 worker_id: Annotated[int, Path(ge=1, le=BIGINT_MAX)]):
+    """A worker's phone reports its position, in any supported crs (a worker token only its own)."""
+    _own_position(principal, worker_id)
     lon, lat = point_to_wgs84(body.lon, body.lat, body.crs)
     at = body.at or datetime.now(UTC)
     worker = update_position(session, worker_id=worker_id, lon=lon, lat=lat, at=at)
     session.commit()
     pt = to_shape(worker.last_position)
     return PositionOut(id=worker.id, lon=round(pt.x, 7), lat=round(pt.y, 7), last_seen_at=worker.last_seen_at)
+
+
+def _own_position(principal: Principal, worker_id: int) -> None:
+    if principal.role == Role.worker and principal.worker_id != worker_id:
+        raise Forbidden("a worker token reports its own worker's position only")

@@ -2,7 +2,9 @@
 the public grid page with its QR code, and the ``/assets`` mount that replaces the CDNs.
 
 Pages are built per request from aggregates (``geo.mapdata`` / ``geo.analysis``); the
-``Server-Timing`` header reports the build time in milliseconds.
+``Server-Timing`` header reports the build time in milliseconds. Every page carries a CSP
+allowing only its own inline scripts (``api.headers``); every link a page shows is built
+from the parsed parameters, never from the raw query string.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlencode
 
 import orjson
 import segno
@@ -23,11 +26,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.staticfiles import StaticFiles
 
 from api.deps import SessionDep
+from api.headers import html_headers, tile_sources
 from api.page_cache import PageCache
-from api.security import STAFF_COOKIE, Unauthorized, require_staff_page, valid_token
-from api.routes.grids import parse_bbox
+from api.params import CODE_PATTERN, BBoxQuery, WindowDep, bounded_window, parse_bbox
+from api.security import STAFF_COOKIE, PrincipalDep, Require
+from geo.access import Permission
 from geo.analysis import analyse_hotspots, command_center_data, public_hexes
-from geo.areas import area_path, area_workers, get_area
+from geo.areas import BBox, area_path, area_workers, get_area
+from geo.errors import Unauthorized
 from geo.generations import active_generation_id
 from geo.mapdata import area_shapes, live_reports, parse_category, worker_positions
 from geo.models import AreaLevel
@@ -41,12 +47,11 @@ from maps.settings import MapSettings
 
 router = APIRouter(tags=["maps"])
 # Internal pages show exact report points and worker positions: staff only once tokens exist.
-INTERNAL = Depends(require_staff_page)
+INTERNAL = Depends(Require(Permission.internal_maps, hint="staff only: sign in at /maps/login"))
 
-Since = Annotated[datetime | None, Query(description="Window start (ISO 8601; default: 12 weeks before `until`).")]
-Until = Annotated[datetime | None, Query(description="Window end, exclusive (default: just after the newest report).")]
-Category = Annotated[str | None, Query(description="all, disputes, safety, urban, other, a key or a 2-digit code.")]
-GRID_CODE = PathParam(pattern=r"^[0-9]{6}([0-9]{3}){0,3}$", description="6, 9, 12 or 15 digits")
+Category = Annotated[str | None, Query(max_length=64, description=(
+    "all, disputes, safety, urban, other, a key or a 2-digit code."))]
+GRID_CODE = PathParam(pattern=CODE_PATTERN, description="6, 9, 12 or 15 digits")
 
 
 class AssetFiles(StaticFiles):
@@ -81,26 +86,30 @@ def _cache(request: Request) -> PageCache:
     return request.app.state.map_cache
 
 
-def _utc(dt: datetime | None) -> datetime | None:
-    return dt.replace(tzinfo=UTC) if dt is not None and dt.tzinfo is None else dt
-
-
-def _html(page: str, started: float, *, headers: dict[str, str] | None = None) -> HTMLResponse:
+def _html(page: str, started: float, *, headers: dict[str, str] | None = None, csp: dict[str, str] | None = None,
+          request: Request | None = None) -> HTMLResponse:
+    """An HTML page with its build time, its CSP (``csp``, else computed from the page) and
+    frame protection."""
     h = {"Server-Timing": f"build;dur={(time.perf_counter() - started) * 1000:.1f}", "Cache-Control": "no-cache"}
+    h.update(csp if csp is not None else _csp(request, page))
     h.update(headers or {})
     return HTMLResponse(page, headers=h)
 
 
+def _csp(request: Request, page: str, *, frame_ancestors: str = "'none'") -> dict[str, str]:
+    return html_headers(page, frame_ancestors=frame_ancestors, img_sources=tile_sources(_settings(request).tiles))
+
+
 @router.get("/maps/command-center", dependencies=[INTERNAL], response_class=HTMLResponse)
 def command_center(
-    request: Request, session: SessionDep, since: Since = None, until: Until = None,
+    request: Request, session: SessionDep, window: WindowDep,
     level: Annotated[AreaLevel, Query(description="Hierarchy level shown first.")] = AreaLevel.grid,
 ):
     """The wall map: areas by open cases (one level at a time, switchable), heat per group, live layers."""
     started = time.perf_counter()
     settings = _settings(request)
     data = command_center_data(session, generation=active_generation_id(session), now=datetime.now(UTC),
-                               since=_utc(since), until=_utc(until), max_cells=settings.hex_max_cells)
+                               since=window.since, until=window.until, max_cells=settings.hex_max_cells)
     live = LiveSources(
         reports_url=str(request.url_for("live_reports_feed").path),
         workers_url=str(request.url_for("workers_feed").path), interval_ms=settings.live_interval_ms,
@@ -110,7 +119,7 @@ def command_center(
         default_level=level.value, window_label=f"{data.since:%Y-%m-%d} – {data.until:%Y-%m-%d}",
     )
     page, _ = render(m, title="gridmap command centre")
-    return _html(page, started)
+    return _html(page, started, request=request)
 
 
 def _geojson(features: list[dict]) -> Response:
@@ -134,37 +143,53 @@ def workers_feed(session: SessionDep):
 
 Level = Annotated[AreaLevel, Query(description="Level of the per-area Gi* (grid, community, street, district).")]
 Resolution = Annotated[int | None, Query(ge=5, le=10, description="H3 resolution (default: from the extent).")]
-BBoxQ = Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat: analyse this extent only.")]
 
 
 @dataclass(frozen=True, slots=True)
 class HotspotQuery:
-    """What the hot-spot page and its downloads analyse (also the page cache's key)."""
+    """What the hot-spot page and its downloads analyse, parsed and validated: the page
+    cache's key and the source of every link the page shows, so the two cannot differ."""
 
-    category: str | None
+    label: str
+    categories: tuple[str, ...] | None
     since: datetime | None
     until: datetime | None
     level: AreaLevel
     resolution: int | None
-    bbox: str | None
+    bbox: BBox | None
+
+    def query_string(self, **extra: str) -> str:
+        """The canonical query string of this analysis (what the download links carry)."""
+        params = {"category": self.label}
+        if self.since is not None:
+            params["since"] = self.since.isoformat()
+        if self.until is not None:
+            params["until"] = self.until.isoformat()
+        params["level"] = self.level.value
+        if self.resolution is not None:
+            params["resolution"] = str(self.resolution)
+        if self.bbox is not None:
+            params["bbox"] = ",".join(repr(v) for v in (self.bbox.minlon, self.bbox.minlat, self.bbox.maxlon,
+                                                         self.bbox.maxlat))
+        return urlencode({**params, **extra})
 
 
 async def hotspot_query(
-    category: Category = None, since: Since = None, until: Until = None, level: Level = AreaLevel.grid,
-    resolution: Resolution = None, bbox: BBoxQ = None,
+    window: WindowDep, category: Category = None, level: Level = AreaLevel.grid, resolution: Resolution = None,
+    bbox: BBoxQuery = None,
 ) -> HotspotQuery:
-    return HotspotQuery(category, since, until, level, resolution, bbox)
+    label, codes = parse_category(category)
+    return HotspotQuery(label, codes, window.since, window.until, level, resolution, parse_bbox(bbox))
 
 
 HotspotParams = Annotated[HotspotQuery, Depends(hotspot_query)]
 
 
 def _analysis(request: Request, session, q: HotspotQuery):
-    label, codes = parse_category(q.category)
     return analyse_hotspots(
-        session, generation=active_generation_id(session), label=label, categories=codes,
-        since=_utc(q.since), until=_utc(q.until), level=q.level, resolution=q.resolution,
-        max_cells=_settings(request).hex_max_cells, bbox=parse_bbox(q.bbox),
+        session, generation=active_generation_id(session), label=q.label, categories=q.categories,
+        since=q.since, until=q.until, level=q.level, resolution=q.resolution,
+        max_cells=_settings(request).hex_max_cells, bbox=q.bbox,
     )
 
 
@@ -172,19 +197,21 @@ def _analysis(request: Request, session, q: HotspotQuery):
 def hotspots_page(request: Request, session: SessionDep, q: HotspotParams):
     """Density, Gi* hot/cold spots per hexagon and per area, weekly animation, downloads."""
     started = time.perf_counter()
-    query = str(request.url.query)
     downloads = {
-        f"{unit} {fmt}": f"{request.url_for('hotspots_' + fmt).path}?{query}{'&' if query else ''}unit={unit}"
+        f"{unit} {fmt}": f"{request.url_for('hotspots_' + fmt).path}?{q.query_string(unit=unit)}"
         for unit in ("hex", "area") for fmt in ("csv", "geojson")
     }
 
-    def build() -> str:
+    def build() -> tuple[str, dict[str, str]]:
         a = _analysis(request, session, q)
-        return render(build_hotspots(a, settings=_settings(request), downloads=downloads), title="gridmap hot spots")[0]
+        page = render(build_hotspots(a, settings=_settings(request), downloads=downloads),
+                      title="gridmap hot spots")[0]
+        return page, _csp(request, page)
 
+    # The page depends on exactly the parsed query and the generation (downloads included).
     key = ("hotspots", active_generation_id(session), q)
-    page, hit = _cache(request).get_or_build(key, build)
-    return _html(page, started, headers={"X-Cache": "hit" if hit else "miss"})
+    (page, csp), hit = _cache(request).get_or_build(key, build)
+    return _html(page, started, headers={"X-Cache": "hit" if hit else "miss"}, csp=csp)
 
 
 Unit = Annotated[str, Query(pattern="^(hex|area)$", description="hex: H3 cells; area: areas of `level`.")]
@@ -210,30 +237,35 @@ def hotspots_geojson(request: Request, session: SessionDep, q: HotspotParams, un
 
 
 @router.get("/embed/hotspots", response_class=HTMLResponse)
-def embed_hotspots(request: Request, session: SessionDep, category: Category = None, since: Since = None,
-                   until: Until = None):
-    """The public, iframe-friendly hot-spot map: hexagon counts only, cells under 5 suppressed."""
+def embed_hotspots(request: Request, session: SessionDep, principal: PrincipalDep, window: WindowDep,
+                   category: Category = None):
+    """The public, iframe-friendly hot-spot map: hexagon counts only, cells under 5 suppressed,
+    sensitive cases counted at their public cell. Windows are whole days, at most a year."""
     started = time.perf_counter()
     settings = _settings(request)
     label, codes = parse_category(category)
+    # Always bounded (the embed is public whoever opens it): whole days, so the cache holds.
+    window = bounded_window(window, full=False, tz=request.app.state.city_config.tz, now=datetime.now(UTC),
+                            default_days=None)
     gid = active_generation_id(session)
 
-    def build() -> tuple[str, str]:
-        p = public_hexes(session, generation=gid, label=label, categories=codes, since=_utc(since),
-                         until=_utc(until), min_count=settings.embed_min_count, max_cells=settings.hex_max_cells)
+    def build() -> tuple[str, str, dict[str, str]]:
+        p = public_hexes(session, generation=gid, label=label, categories=codes, since=window.since,
+                         until=window.until, min_count=settings.embed_min_count, max_cells=settings.hex_max_cells)
         page = render(build_embed(p, settings=settings), title="hot spots")[0]
-        return page, '"' + hashlib.sha256(page.encode()).hexdigest()[:32] + '"'
+        return page, '"' + hashlib.sha256(page.encode()).hexdigest()[:32] + '"', \
+            _csp(request, page, frame_ancestors=settings.frame_ancestors)
 
-    (page, etag), hit = _cache(request).get_or_build(("embed", gid, label, since, until), build)
+    (page, etag, csp), hit = _cache(request).get_or_build(("embed", gid, label, window.since, window.until), build)
     headers = {
         "ETag": etag,
         "Cache-Control": f"public, max-age={settings.embed_max_age_s}",
-        "Content-Security-Policy": f"frame-ancestors {settings.frame_ancestors}",
+        **csp,
         "X-Cache": "hit" if hit else "miss",
     }
     if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers=headers)
-    return _html(page, started, headers=headers)
+    return _html(page, started, headers=headers, csp=csp)
 
 
 def _grid_url(request: Request, code: str) -> str:
@@ -255,7 +287,7 @@ def grid_page(request: Request, session: SessionDep, code: Annotated[str, GRID_C
         qr_url=request.url_for("grid_qr", code=code, fmt="svg").path, settings=settings,
     )
     page, _ = render(m, title=f"{area.name} {area.code}")
-    return _html(page, started, headers={"Cache-Control": "public, max-age=300"})
+    return _html(page, started, headers={"Cache-Control": "public, max-age=300"}, request=request)
 
 
 @router.get("/grids/{code}/qr.{fmt}", name="grid_qr")
@@ -277,16 +309,17 @@ _LOGIN_FORM = """<!doctype html><meta charset="utf-8"><title>gridmap staff sign-
 
 
 @router.get("/maps/login", response_class=HTMLResponse, include_in_schema=False)
-def login_form():
+def login_form(request: Request):
     """A form for the staff token (browsers cannot send an Authorization header to a page)."""
-    return HTMLResponse(_LOGIN_FORM)
+    return HTMLResponse(_LOGIN_FORM, headers=_csp(request, _LOGIN_FORM))
 
 
 @router.post("/maps/login", include_in_schema=False)
-def login(request: Request, token: Annotated[str, Form(max_length=512)]):
+async def login(request: Request, token: Annotated[str, Form(max_length=512)]):
     """Check the token and keep it in an HttpOnly, same-site cookie; then open the wall map."""
-    if not valid_token(request.app.state.api_settings, token):
-        raise Unauthorized("that is not a staff token")
+    principal = await request.app.state.authenticator.principal(token)
+    if principal is None or principal.open or not principal.can(Permission.internal_maps):
+        raise Unauthorized("that is not a token of a role that may open the internal maps")
     response = RedirectResponse("/maps/command-center", status_code=303)
     response.set_cookie(STAFF_COOKIE, token, httponly=True, samesite="strict",
                         secure=request.url.scheme == "https", max_age=12 * 3600)

@@ -1,4 +1,4 @@
-"""Reports: intake (single and batch), the closed loop, ratings and listings."""
+"""Reports: intake (single and batch), the closed loop, ratings, photos and listings."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ApiSettingsDep, CityConfigDep, SessionDep, SessionOpenerDep
-from api.errors import FieldError
-from api.report_views import created_view, id_from_key, report_view
-from api.routes.grids import parse_bbox
-from api.errors import validation_fields
+from api.errors import FieldError, validation_fields
+from api.params import (
+    CODE_PATTERN, BBoxQuery, LimitQuery, OffsetQuery, WindowDep, decode_cursor, encode_cursor, page_size,
+    parse_bbox,
+)
+from api.report_views import created_view, id_from_key, report_view, shows_personal
 from api.schemas.reports import (
     BatchIn,
     BatchItemOut,
@@ -28,25 +30,34 @@ from api.schemas.reports import (
     ReportPage,
     TransitionIn,
 )
-from api.security import RequireStaff, StaffFlag
+from api.security import PrincipalDep, case_access, case_secret, require
+from geo.access import Permission, Principal, may_read_personal, may_upload_photo, record_audit
+from geo.access.case_tokens import case_token
+from geo.access.roles import Role
+from geo.errors import Forbidden, NotFound
 from geo.generations import active_generation_id
 from geo.intake import ReportInput, validate_fields
-from geo.registration import submit_batch, submit_report
 from geo.models import ReportStatus
+from geo.photos import clean_image, photo_name, photo_path, remove_photo, write_photo
+from geo.privacy import is_sensitive
+from geo.registration import BatchOutcome, submit_batch, submit_report
 from geo.report_queries import ReportFilter, area_prefix, list_reports
-from geo.categories import SENSITIVE_CATEGORIES
-from geo.errors import NotFound
-from geo.photos import photo_path, store_photo
-from geo.workflow import apply_transition, attach_photo, get_report, rate
+from geo.workflow import apply_transition, attach_photo, get_report, lock_for_photo, rate
 
 router = APIRouter(tags=["reports"])
+RATE_HINT = "rating a case needs its case token (X-Case-Token) or a dispatcher's token"
+PHOTO_HINT = "adding a photo needs this case's token (X-Case-Token), or the token of its worker or a dispatcher"
+
+ERRORS = {401: {"description": "A token is needed (or the one sent is not valid)"},
+          403: {"description": "This role may not do this"},
+          404: {"description": "No such report"}, 422: {"description": "Invalid field"}}
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def to_input(body: ReportIn, *, idempotency_key: str | None) -> ReportInput:
+def to_input(body: ReportIn, *, idempotency_key: str | None, filed_by: str | None = None) -> ReportInput:
     """The API body as the domain's ReportInput (the Idempotency-Key names the id when absent)."""
     rid = body.id or (id_from_key(idempotency_key) if idempotency_key else None)
     return ReportInput(
@@ -55,6 +66,7 @@ def to_input(body: ReportIn, *, idempotency_key: str | None) -> ReportInput:
         accuracy_m=body.location.accuracy_m, reported_at=body.reported_at,
         reporter_name=body.reporter.name if body.reporter else None,
         reporter_phone=body.reporter.phone if body.reporter else None, photos=tuple(body.photos),
+        filed_by=filed_by,
     )
 
 
@@ -63,18 +75,37 @@ _CREATED = TypeAdapter(ReportCreated)
 _BATCH_OUT = TypeAdapter(BatchOut)
 
 
+def token_for(request: Request, o: BatchOutcome, *, principal: Principal, idempotency_key: str | None) -> str | None:
+    """The case token to answer ``o`` with: always for a new report; for a replay only to
+    whoever proves they sent the original (the same Idempotency-Key, whose id is derived
+    from it, or the same token holder): report ids are public, so an id alone proves nothing."""
+    if o.report_id is None:
+        return None
+    if not o.created:
+        same_key = idempotency_key is not None and id_from_key(idempotency_key) == o.report_id
+        same_holder = principal.filed_by is not None and principal.filed_by == o.filed_by
+        if not (same_key or same_holder):
+            return None
+    return case_token(case_secret(request), o.report_id)
+
+
 @router.post(
-    "/reports", status_code=201, response_model=ReportCreated,
-    responses={200: {"description": "A retry: the original result"}, 409: {"description": "Id reused with another body"},
-               413: {"description": "Body too large"}, 422: {"description": "Invalid field"}},
+    "/reports", status_code=201, response_model=ReportCreated, summary="File a report",
+    responses={200: {"description": "A retry: the original result", "model": ReportCreated},
+               409: {"description": "Id reused with another body"}, 413: {"description": "Body too large"},
+               415: {"description": "Not JSON"}, 422: {"description": "Invalid field"},
+               429: {"description": "Too many requests"}},
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-        "schema": ReportIn.model_json_schema()}}}},
+        "schema": {"$ref": "#/components/schemas/ReportIn"}}}}},
 )
 async def post_report(
     request: Request, config: CityConfigDep, open_session: SessionOpenerDep,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: Annotated[str | None, Header(max_length=200, description=(
+        "Names the report instead of `id`: a retry with the same key returns the original answer, "
+        "case token included."))] = None,
 ):
-    """Register a report: converted to WGS-84, matched to one grid and worker, dispatched."""
+    """Register a report: converted to WGS-84, matched to one grid and worker, dispatched.
+    The answer carries the case token, the reporter's key to the case."""
     return await intake(request, config=config, open_session=open_session, idempotency_key=idempotency_key)
 
 
@@ -99,7 +130,8 @@ async def intake(request: Request, *, config, open_session, idempotency_key: str
         body = _REPORT_IN.validate_json(await request.body())
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False)) from None
-    item = to_input(body, idempotency_key=idempotency_key)
+    principal: Principal = getattr(request.state, "principal", None) or Principal(Role.public)
+    item = to_input(body, idempotency_key=idempotency_key, filed_by=principal.filed_by)
     now = utcnow()
     validate_fields(item, config=config, now=now)  # bad input answers at once, never waits in a batch
     batcher = request.app.state.intake_batcher
@@ -109,8 +141,9 @@ async def intake(request: Request, *, config, open_session, idempotency_key: str
         outcome = await run_in_threadpool(_register_one, open_session, item, config, now)
     if outcome.error is not None:
         raise outcome.error
-    return Response(_CREATED.dump_json(created_view(outcome)), status_code=201 if outcome.created else 200,
-                    media_type="application/json")
+    token = token_for(request, outcome, principal=principal, idempotency_key=idempotency_key)
+    return Response(_CREATED.dump_json(created_view(outcome, case_token=token)),
+                    status_code=201 if outcome.created else 200, media_type="application/json")
 
 
 def _register_one(open_session, item, config, now):
@@ -120,9 +153,11 @@ def _register_one(open_session, item, config, now):
         return outcome
 
 
-@router.post("/reports/batch", response_model=BatchOut)
+@router.post("/reports/batch", response_model=BatchOut, summary="File up to 10,000 reports",
+             responses={**ERRORS, 413: {"description": "Body too large"}, 415: {"description": "Not JSON"}})
 def post_batch(
-    body: BatchIn, session: SessionDep, config: CityConfigDep,
+    request: Request, body: BatchIn, session: SessionDep, config: CityConfigDep,
+    principal: require(Permission.file_batch),
     duplicates: Annotated[bool, Query(description="List possible duplicates per item (slower).")] = False,
 ):
     """Up to 10,000 reports; each item is validated and answered on its own (201, 200, 409 or 422),
@@ -130,7 +165,8 @@ def post_batch(
     parsed, results = [], {}
     for index, raw in enumerate(body.reports):
         try:
-            parsed.append((index, to_input(_REPORT_IN.validate_python(raw), idempotency_key=None)))
+            parsed.append((index, to_input(_REPORT_IN.validate_python(raw), idempotency_key=None,
+                                           filed_by=principal.filed_by)))
         except ValidationError as exc:
             fields = validation_fields(exc.errors())
             results[index] = BatchItemOut(index=index, status=422, error={
@@ -143,7 +179,8 @@ def post_batch(
                 err["fields"] = [{"field": o.error.details["field"], "reason": o.error.message}]
             results[o.index] = BatchItemOut(index=o.index, status=o.status, error=err)
         else:
-            results[o.index] = BatchItemOut(index=o.index, status=o.status, report=created_view(o))
+            token = token_for(request, o, principal=principal, idempotency_key=None)
+            results[o.index] = BatchItemOut(index=o.index, status=o.status, report=created_view(o, case_token=token))
     session.commit()
     items = [results[i] for i in sorted(results)]
     out = BatchOut(created=sum(r.status == 201 for r in items), replayed=sum(r.status == 200 for r in items),
@@ -152,86 +189,149 @@ def post_batch(
     return Response(_BATCH_OUT.dump_json(out), media_type="application/json")
 
 
-@router.get("/reports/{report_id}", response_model=ReportOut)
-def get_one(report_id: uuid.UUID, session: SessionDep, staff: StaffFlag):
-    """One report with its full trail ("one work order all the way")."""
+def _audit_reads(session, principal: Principal, reports) -> None:
+    """Record that ``principal`` was shown the personal data of these reports."""
+    ids = [str(r.id) for r in reports if shows_personal(principal, r)]
+    if ids:
+        record_audit(session, actor=principal, action="personal.read", subject_type="report",
+                     subject_id=ids[0] if len(ids) == 1 else None, detail={"report_ids": ids})
+        session.commit()
+
+
+@router.get("/reports/{report_id}", response_model=ReportOut, summary="One report with its trail", responses=ERRORS)
+def get_one(report_id: uuid.UUID, session: SessionDep, principal: case_access(Permission.read_reports)):
+    """One report with its full trail ("one work order all the way"). Personal data for the
+    roles that may read it (the read is audited); a reporter's case token shows their own
+    case's photos."""
     report = get_report(session, report_id=report_id)
-    return report_view(session, report, staff=staff, now=utcnow(), with_trail=True)
+    out = report_view(session, report, viewer=principal, now=utcnow(), with_trail=True)
+    _audit_reads(session, principal, [report])
+    return out
 
 
-@router.get("/reports", response_model=ReportPage)
+@router.get("/reports", response_model=ReportPage, summary="List reports", responses={401: ERRORS[401], 422: ERRORS[422]})
 def get_many(
-    request: Request, session: SessionDep, settings: ApiSettingsDep, staff: StaffFlag,
-    area: Annotated[str | None, Query(pattern=r"^[0-9]{6}([0-9]{3}){0,3}$", description="Any hierarchy code")] = None,
+    request: Request, session: SessionDep, settings: ApiSettingsDep, principal: require(Permission.read_reports),
+    window: WindowDep,
+    area: Annotated[str | None, Query(pattern=CODE_PATTERN, description="Any hierarchy code")] = None,
     category: Annotated[str | None, Query(pattern=r"^[0-9]{2}$")] = None,
     status: ReportStatus | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat")] = None,
+    bbox: BBoxQuery = None,
     overdue: bool = False,
     unassigned: bool = False,
-    limit: Annotated[int | None, Query(ge=1)] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    filed_by: Annotated[str | None, Query(pattern="^me$", description=(
+        "`me`: only the reports filed with your token (a system key reads what it filed)."))] = None,
+    limit: LimitQuery = None,
+    offset: OffsetQuery = 0,
+    after: Annotated[str | None, Query(max_length=200, description="Keyset cursor of the `next` link.")] = None,
 ):
-    """Reports newest first, filtered by area (any ancestor code), category, status, time, bbox."""
-    if limit is not None and limit > settings.max_page_size:
-        raise FieldError("limit", f"must be at most {settings.max_page_size}")
-    for name, value in (("since", since), ("until", until)):
-        if value is not None and value.tzinfo is None:
-            raise FieldError(name, "must include a timezone offset")
-    page = limit or settings.page_size
+    """Reports newest first, filtered by area (any ancestor code), category, status, time, bbox.
+    The bbox tests what the caller may see: a sensitive case's public cell, unless the caller
+    may read exact locations."""
+    page = page_size(limit, default=settings.page_size, maximum=settings.max_page_size)
+    if filed_by == "me" and principal.filed_by is None:
+        raise FieldError("filed_by", "`me` needs a token: reports are filed by the token holder")
+    cursor = _cursor(after) if after is not None else None
+    if cursor is not None and offset:
+        raise FieldError("offset", "cannot be combined with `after`")
     prefix = area_prefix(session, code=area, generation=active_generation_id(session)) if area else None
-    filters = ReportFilter(area_prefix=prefix, category=category, status=status, since=since, until=until,
-                           bbox=parse_bbox(bbox), overdue=overdue, unassigned=unassigned)
+    exact = principal.can(Permission.read_personal) and principal.role in (Role.dispatcher, Role.admin)
+    filters = ReportFilter(area_prefix=prefix, category=category, status=status, since=window.since,
+                           until=window.until, bbox=parse_bbox(bbox), exact_bbox=exact, overdue=overdue,
+                           unassigned=unassigned, filed_by=principal.filed_by if filed_by == "me" else None)
     now = utcnow()
-    rows, total = list_reports(session, filters=filters, now=now, limit=page, offset=offset)
-    nxt = str(request.url.include_query_params(offset=offset + page, limit=page)) if offset + len(rows) < total else None
-    return ReportPage(items=[report_view(session, r, staff=staff, now=now) for r in rows],
-                      numberMatched=total, numberReturned=len(rows), next=nxt)
+    rows, total = list_reports(session, filters=filters, now=now, limit=page + 1, offset=offset, after=cursor)
+    more, rows = len(rows) > page, rows[:page]
+    nxt = None
+    if more:
+        last = rows[-1]
+        nxt = str(request.url.remove_query_params("offset").include_query_params(
+            after=encode_cursor(last.reported_at.isoformat(), str(last.id)), limit=page))
+    items = [report_view(session, r, viewer=principal, now=now) for r in rows]
+    _audit_reads(session, principal, rows)
+    return ReportPage(items=items, numberMatched=total, numberReturned=len(rows), next=nxt)
 
 
-@router.post("/reports/{report_id}/transitions", response_model=ReportOut,
-             responses={409: {"description": "Illegal transition; `allowed` lists the legal actions"}})
+def _cursor(raw: str) -> tuple[datetime, uuid.UUID]:
+    at, rid = decode_cursor(raw, parts=2)
+    try:
+        return datetime.fromisoformat(at), uuid.UUID(rid)
+    except ValueError:
+        raise FieldError("after", "is not a cursor from a `next` link") from None
+
+
+@router.post("/reports/{report_id}/transitions", response_model=ReportOut, summary="Move a case through the loop",
+             responses={**ERRORS, 409: {"description": "Illegal transition; `allowed` lists the legal actions"}})
 def post_transition(report_id: uuid.UUID, body: TransitionIn, session: SessionDep, config: CityConfigDep,
-                    staff: RequireStaff):
-    """Move a report through the loop; illegal moves are 409 with the allowed actions."""
+                    principal: require(Permission.move_case),
+                    idempotency_key: Annotated[str | None, Header(max_length=200, description=(
+                        "Makes a retry safe: a transition already applied with this key is not applied again."))] = None):
+    """Move a report through the loop; illegal moves are 409 with the allowed actions. A grid
+    worker moves only the cases assigned to them (start, resolve, escalate)."""
     now = utcnow()
     report = apply_transition(session, report_id=report_id, action=body.action, actor=body.actor, note=body.note,
-                              config=config, now=now, duplicate_of=body.duplicate_of, worker_id=body.worker_id)
+                              config=config, now=now, duplicate_of=body.duplicate_of, worker_id=body.worker_id,
+                              expected_level=body.expected_level, request_key=idempotency_key, by=principal)
     session.commit()
-    return report_view(session, report, staff=staff, now=now, with_trail=True)
+    return report_view(session, report, viewer=principal, now=now, with_trail=True)
 
 
-@router.post("/reports/{report_id}/rating", response_model=ReportOut)
-def post_rating(report_id: uuid.UUID, body: RatingIn, session: SessionDep):
-    """The reporter rates a closed case 1–5, once."""
+@router.post("/reports/{report_id}/rating", response_model=ReportOut, summary="Rate a closed case",
+             responses={**ERRORS, 409: {"description": "Not closed yet, or already rated"}})
+def post_rating(report_id: uuid.UUID, body: RatingIn, session: SessionDep,
+                principal: case_access(Permission.rate_case, hint=RATE_HINT)):
+    """The reporter rates a closed case 1–5, once, with the case token intake returned (a
+    dispatcher may record a rating given by phone)."""
     now = utcnow()
-    report = rate(session, report_id=report_id, rating=body.rating, comment=body.comment, now=now)
+    report = rate(session, report_id=report_id, rating=body.rating, comment=body.comment, now=now, by=principal)
     session.commit()
-    return report_view(session, report, staff=False, now=now)
+    return report_view(session, report, viewer=principal, now=now)
 
 
-@router.post("/reports/{report_id}/photos", response_model=ReportOut, status_code=201)
+@router.post("/reports/{report_id}/photos", response_model=ReportOut, status_code=201, summary="Add a photo",
+             responses={**ERRORS, 413: {"description": "Photo too large"}, 415: {"description": "Not multipart"}})
 def post_photo(
-    report_id: uuid.UUID, session: SessionDep, config: CityConfigDep, settings: ApiSettingsDep, staff: StaffFlag,
+    report_id: uuid.UUID, session: SessionDep, config: CityConfigDep, settings: ApiSettingsDep,
+    principal: case_access(Permission.upload_photo, hint=PHOTO_HINT),
     photo: Annotated[UploadFile, File(description="JPEG, PNG or WebP; stored without EXIF or other metadata.")],
 ):
-    """Attach a photo. Location, camera and every other metadata are stripped before storing."""
+    """Attach a photo (the reporter with the case token, the case's worker, a dispatcher).
+    Location, camera and every other metadata are stripped before storing; each 201 is a
+    photo kept, and at most the city's limit (9) per case however many arrive at once."""
     report = get_report(session, report_id=report_id)
-    name = store_photo(settings.media_dir, report_id=report.id, data=photo.file.read())
+    if not may_upload_photo(principal, report):
+        raise Forbidden(PHOTO_HINT)
+    clean, ext = clean_image(photo.file.read())  # decoding is the slow part: before taking the lock
+    name = photo_name(clean, ext)
+    url = f"/api/v1/reports/{report.id}/photos/{name}"
     now = utcnow()
-    report = attach_photo(session, report_id=report.id, url=f"/api/v1/reports/{report.id}/photos/{name}",
-                          config=config, now=now)
-    session.commit()
-    return report_view(session, report, staff=staff, now=now)
+    report, attached = lock_for_photo(session, report_id=report.id, url=url, config=config, by=principal)
+    created = False
+    if not attached:
+        try:
+            created = write_photo(settings.media_dir, report_id=report.id, name=name, data=clean)
+            report = attach_photo(session, report_id=report.id, url=url, config=config, now=now, by=principal)
+            session.commit()
+        except BaseException:
+            session.rollback()
+            if created:  # nothing refers to it: no orphan file
+                remove_photo(settings.media_dir, report_id=report.id, name=name)
+            raise
+    return report_view(session, report, viewer=principal, now=now)
 
 
-@router.get("/reports/{report_id}/photos/{name}", response_class=FileResponse)
-def get_photo(report_id: uuid.UUID, name: str, session: SessionDep, settings: ApiSettingsDep, staff: StaffFlag):
-    """A stored photo; photos of sensitive cases are for staff only."""
+@router.get("/reports/{report_id}/photos/{name}", response_class=FileResponse, summary="One photo",
+            responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}},
+                             "description": "The photo, without metadata"}, 404: ERRORS[404]})
+def get_photo(report_id: uuid.UUID, name: str, session: SessionDep,
+              settings: ApiSettingsDep, principal: case_access(Permission.read_reports)):
+    """A stored photo; photos of sensitive cases only for those who may see the case in full
+    (and its reporter)."""
     report = get_report(session, report_id=report_id)
     path = photo_path(settings.media_dir, report_id=report.id, name=name)
     url = f"/api/v1/reports/{report.id}/photos/{name}"
-    if path is None or url not in report.photos or (report.category in SENSITIVE_CATEGORIES and not staff):
+    visible = not is_sensitive(report.category) or may_read_personal(principal, report) or (
+        principal.role == Role.reporter and principal.case_id == report.id)
+    if path is None or url not in report.photos or not visible:
         raise NotFound("no such photo", report_id=str(report_id))
-    return FileResponse(path)
+    return FileResponse(path, headers={"Cache-Control": "private, max-age=3600"})

@@ -6,9 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas.types import HttpUrlStr, Instant, SafeStr
 from geo.models import ReportSource
+from geo.workflow import ACTIONS
 
 CRS_DOC = "wgs84 (default), cgcs2000, gcj02 (Amap/Tencent/WeChat), bd09 (Baidu) or EPSG:<code>"
 
@@ -18,14 +20,14 @@ class LocationIn(BaseModel):
 
     lon: float = Field(allow_inf_nan=False, description="Longitude (or easting in metres for a projected EPSG crs).")
     lat: float = Field(allow_inf_nan=False, description="Latitude (or northing in metres for a projected EPSG crs).")
-    crs: str = Field("wgs84", max_length=16, description=CRS_DOC)
+    crs: SafeStr = Field("wgs84", max_length=16, description=CRS_DOC)
     accuracy_m: float | None = Field(None, ge=0, le=100_000, allow_inf_nan=False)
 
 
 class ReporterIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, max_length=100)
+    name: SafeStr | None = Field(None, max_length=100)
     phone: str | None = Field(None, max_length=32, pattern=r"^\+?[0-9][0-9 \-]{3,30}$")
 
 
@@ -35,12 +37,15 @@ class ReportIn(BaseModel):
     id: uuid.UUID | None = Field(None, description="Client-made UUID: retries with the same id never duplicate.")
     category: str = Field(max_length=8, description="2-digit class code (GET /api/v1/categories).")
     subcategory: str | None = Field(None, max_length=8)
-    description: str = Field("", max_length=20_000)
+    # 20,000 bounds the parser; the city's own limit (2,000 by default) is enforced by intake
+    # and is what the OpenAPI document states (api.openapi).
+    description: SafeStr = Field("", max_length=20_000, description="What is wrong.")
     source: ReportSource
     location: LocationIn
-    reported_at: AwareDatetime
+    reported_at: Instant
     reporter: ReporterIn | None = Field(None, description="Personal data: never shown publicly.")
-    photos: list[str] = Field(default_factory=list, max_length=100, description="Photo URLs.")
+    photos: list[HttpUrlStr] = Field(default_factory=list, max_length=9,
+                                     description="Links to photos held elsewhere (absolute http/https URLs).")
 
 
 class WorkerBrief(BaseModel):
@@ -60,6 +65,9 @@ class ReportCreated(BaseModel):
     due_at: datetime | None
     escalation_level: int
     possible_duplicates: list[uuid.UUID]
+    case_token: str | None = Field(None, description=(
+        "The reporter's key to this case (X-Case-Token): follow it, rate it, add photos. Shown once; a retry "
+        "gets it again only when sent with the same Idempotency-Key or by the same token holder."))
 
 
 class BatchIn(BaseModel):
@@ -82,21 +90,28 @@ class BatchOut(BaseModel):
     results: list[BatchItemOut]
 
 
+Action = Literal[ACTIONS]  # the loop's rules (geo.workflow), so the document cannot drift from them
+BIGINT_MAX = 2**63 - 1
+
+
 class TransitionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    action: str = Field(description="dispatch, start, resolve, close, reopen, reject, mark_duplicate, escalate")
-    actor: str = Field(min_length=1, max_length=100)
-    note: str | None = Field(None, max_length=2000)
-    duplicate_of: uuid.UUID | None = None
-    worker_id: int | None = None
+    action: Action = Field(description="The step of the loop to take (see GET /api/v1/reports/{id} `allowed`).")
+    actor: SafeStr = Field(min_length=1, max_length=100)
+    note: SafeStr | None = Field(None, max_length=2000)
+    duplicate_of: uuid.UUID | None = Field(None, description="mark_duplicate: the original report's id.")
+    worker_id: int | None = Field(None, ge=1, le=BIGINT_MAX, description="dispatch: the worker to send it to.")
+    expected_level: int | None = Field(
+        None, ge=0, le=4, description="The escalation level you saw: if the case has moved on since, the request "
+                                      "is refused (409) instead of escalating twice.")
 
 
 class RatingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rating: int = Field(ge=1, le=5)
-    comment: str | None = Field(None, max_length=2000)
+    comment: SafeStr | None = Field(None, max_length=2000)
 
 
 class EventOut(BaseModel):
@@ -115,8 +130,10 @@ class ReportOut(BaseModel):
     subcategory: str | None
     description: str | None = Field(description="Omitted publicly for sensitive categories.")
     source: str
-    lon: float | None = Field(description="WGS-84; omitted publicly for sensitive categories.")
+    lon: float | None = Field(description="WGS-84. Publicly, a sensitive case shows the centre of its ~500 m "
+                                          "cell instead (see location_precision_m).")
     lat: float | None
+    location_precision_m: int | None = Field(None, description="Set when lon/lat is a cell centre, not the point.")
     orig: dict | None = Field(None, description="Coordinates and crs as received (staff only).")
     reported_at: datetime
     status: str
@@ -133,6 +150,7 @@ class ReportOut(BaseModel):
     closed_at: datetime | None
     duplicate_of: uuid.UUID | None
     rating: int | None
+    allowed: list[str] = Field(default_factory=list, description="Actions the loop allows from this status.")
     photos: list[str] = Field(default_factory=list, description="Omitted publicly for sensitive categories.")
     reporter: dict | None = Field(None, description="Staff only.")
     trail: list[EventOut] | None = None
@@ -185,9 +203,9 @@ class NearbyWorker(BaseModel):
     id: int
     public_name: str
     role: str
-    distance_m: float
-    last_seen_at: datetime | None
-    phone: str | None = Field(None, description="Staff only.")
+    distance_m: float = Field(description="Metres; publicly to the worker's ~500 m cell, rounded to 100 m.")
+    last_seen_at: datetime | None = Field(description="Staff only.")
+    phone: str | None = Field(None, description="Dispatchers and admins only.")
 
 
 class DispatchOut(BaseModel):
@@ -206,8 +224,8 @@ class PositionIn(BaseModel):
 
     lon: float = Field(allow_inf_nan=False)
     lat: float = Field(allow_inf_nan=False)
-    crs: str = Field("wgs84", max_length=16, description=CRS_DOC)
-    at: AwareDatetime | None = None
+    crs: SafeStr = Field("wgs84", max_length=16, description=CRS_DOC)
+    at: Instant | None = None
 
 
 class PositionOut(BaseModel):

@@ -10,6 +10,7 @@ from geo.models.areas import (
     Generation,
     GenerationStatus,
 )
+from geo.models.access import ApiToken, AuditEvent, RateCounter, ServerSecret
 from geo.models.base import SRID, Base
 from geo.models.meta import DatasetStamp
 from geo.models.reports import OPEN_STATUSES, MatchKind, Report, ReportEvent, ReportSource, ReportStatus
@@ -20,21 +21,25 @@ __all__ = [
     "LEVEL_ORDER",
     "OPEN_STATUSES",
     "SRID",
+    "ApiToken",
     "Area",
     "AreaKind",
     "AreaLevel",
     "AreaPiece",
     "Assignment",
+    "AuditEvent",
     "AssignmentRole",
     "Base",
     "DatasetStamp",
     "Generation",
     "GenerationStatus",
     "MatchKind",
+    "RateCounter",
     "Report",
     "ReportEvent",
     "ReportSource",
     "ReportStatus",
+    "ServerSecret",
     "Worker",
     "WorkerRole",
 ]

@@ -83,6 +83,9 @@ class Report(Base):
     # sha256 of the canonical intake body: a retry with the same id must carry the same body.
     request_hash: Mapped[str | None] = mapped_column(sa.String(64))
     snap_distance_m: Mapped[float | None] = mapped_column(sa.Float)
+    # Who filed it when a token was used ("system:hotline-12345", "worker:17"): a system key
+    # reads the reports it filed, and a replay by the same holder gets its case token back.
+    filed_by: Mapped[str | None] = mapped_column(sa.String(80))
     created_at: Mapped[datetime] = mapped_column(
         sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     )
@@ -99,6 +102,9 @@ class Report(Base):
         # Resolution field (bits 52-55) = geo.cells.CELL_RES: parents are computed from it.
         sa.CheckConstraint("(h3_cell >> 52) & 15 = 10", name="h3_cell_resolution"),
         sa.CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating_range"),
+        # Python cannot read back what lies before year 1 (geo.instants); intake refuses it first.
+        sa.CheckConstraint("reported_at >= '1900-01-01 00:00:00+00' AND reported_at < '2200-01-01 00:00:00+00'",
+                           name="reported_at_readable"),
         sa.CheckConstraint("escalation_level BETWEEN 0 AND 4", name="escalation_level_range"),
         sa.CheckConstraint(
             "(grid_code IS NULL) = (generation_id IS NULL)", name="grid_with_generation"

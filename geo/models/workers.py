@@ -39,7 +39,11 @@ class Worker(Base):
     last_position = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False))
     last_seen_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
-    __table_args__ = (sa.Index("ix_workers_last_position", "last_position", postgresql_using="gist"),)
+    __table_args__ = (
+        sa.Index("ix_workers_last_position", "last_position", postgresql_using="gist"),
+        sa.CheckConstraint("last_seen_at IS NULL OR (last_seen_at >= '1900-01-01 00:00:00+00' "
+                           "AND last_seen_at < '2200-01-01 00:00:00+00')", name="last_seen_at_readable"),
+    )
 
 
 class Assignment(Base):

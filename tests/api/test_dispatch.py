@@ -64,7 +64,7 @@ def test_dispatch_gives_responsible_chain_and_nearest(client, tiny):
     # Grid 002's worker is off duty; give it a position next to the query point anyway.
     put_position(client, tiny[G2].id, 116.4051, 39.9151)
 
-    out = client.get("/api/v1/dispatch", params={"lon": 116.405, "lat": 39.915}).json()
+    out = client.get("/api/v1/dispatch", params={"lon": 116.405, "lat": 39.915}, headers=STAFF).json()
     assert out["grid_code"] == G1 and out["match"] == "inside"
     assert out["responsible"]["worker"]["id"] == tiny[G1].id
     assert out["backup"]["worker"]["id"] == tiny[G2].id
@@ -75,7 +75,10 @@ def test_dispatch_gives_responsible_chain_and_nearest(client, tiny):
     assert [n["id"] for n in near] == [tiny[G1].id, tiny[G3].id, tiny["lead"].id]  # off-duty G2 excluded
     geod = Geod(ellps="WGS84")
     assert near[0]["distance_m"] == pytest.approx(geod.inv(116.405, 39.915, 116.401, 39.911)[2], abs=0.5)
-    assert all(n["phone"] is None for n in near) and out["responsible"]["phone"] is None
+    public = client.get("/api/v1/dispatch", params={"lon": 116.405, "lat": 39.915}).json()
+    assert all(n["phone"] is None for n in public["nearest_on_duty"]) and public["responsible"]["phone"] is None
+    # Publicly, distances are to each worker's cell and rounded to 100 m.
+    assert all(n["distance_m"] % 100 == 0 for n in public["nearest_on_duty"])
 
     staff = client.get("/api/v1/dispatch", params={"lon": 116.405, "lat": 39.915}, headers=STAFF).json()
     assert staff["responsible"]["phone"] == "13800000001"

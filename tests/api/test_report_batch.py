@@ -8,12 +8,13 @@ import sqlalchemy as sa
 
 from geo.coords import wgs84_to_gcj02
 from geo.models import Report, ReportEvent
+from tests.conftest import STAFF
 from tests.api.report_helpers import G1, G2, body
 
 
 
 def batch(client, reports):
-    r = client.post("/api/v1/reports/batch", json={"reports": reports})
+    r = client.post("/api/v1/reports/batch", json={"reports": reports}, headers=STAFF)
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -78,7 +79,7 @@ def test_batch_retries_and_conflicts(client, db, tiny):
 
 
 def test_batch_size_limit(client, tiny):
-    r = client.post("/api/v1/reports/batch", json={"reports": [{}] * 10_001})
+    r = client.post("/api/v1/reports/batch", json={"reports": [{}] * 10_001}, headers=STAFF)
     assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == "reports"
 
 
@@ -88,5 +89,6 @@ def test_batch_duplicates_on_request(client, tiny):
     near = body(location={"lon": 116.4055, "lat": 39.915})
     plain = batch(client, [near])["results"][0]["report"]
     assert plain["possible_duplicates"] == []  # not asked for
-    r = client.post("/api/v1/reports/batch", params={"duplicates": "true"}, json={"reports": [body(location={"lon": 116.4052, "lat": 39.915})]})
+    r = client.post("/api/v1/reports/batch", params={"duplicates": "true"},
+                    json={"reports": [body(location={"lon": 116.4052, "lat": 39.915})]}, headers=STAFF)
     assert set(r.json()["results"][0]["report"]["possible_duplicates"]) == {first["id"], near["id"]}

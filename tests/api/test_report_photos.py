@@ -26,15 +26,24 @@ def phone_jpeg(orientation: int = 1) -> bytes:
     return data
 
 
-def upload(client, rid, data, name="p.jpg"):
-    return client.post(f"/api/v1/reports/{rid}/photos", files={"photo": (name, data, "image/jpeg")})
+def upload(client, rid, data, name="p.jpg", token=None, headers=None):
+    """Upload as the case's reporter (its case token) unless ``headers`` say otherwise."""
+    h = headers if headers is not None else {"X-Case-Token": token}
+    return client.post(f"/api/v1/reports/{rid}/photos", files={"photo": (name, data, "image/jpeg")}, headers=h)
+
+
+def filed(client, payload) -> str:
+    """File ``payload``; returns its case token."""
+    r = client.post("/api/v1/reports", json=payload)
+    assert r.status_code == 201, r.text
+    return r.json()["case_token"]
 
 
 def test_upload_strips_all_metadata(client, tiny, tmp_path, monkeypatch):
     client.app.state.api_settings.media_dir = tmp_path
     payload = body()
-    client.post("/api/v1/reports", json=payload)
-    r = upload(client, payload["id"], phone_jpeg(orientation=6))  # 6: rotate 90° to display upright
+    token = filed(client, payload)
+    r = upload(client, payload["id"], phone_jpeg(orientation=6), token=token)  # 6: rotate 90° to display upright
     assert r.status_code == 201, r.text
     (url,) = r.json()["photos"]
     stored = client.get(url)
@@ -46,34 +55,38 @@ def test_upload_strips_all_metadata(client, tiny, tmp_path, monkeypatch):
     trail = client.get(f"/api/v1/reports/{payload['id']}", headers=STAFF).json()["trail"]
     assert trail[-1]["action"] == "photo"
     # The same photo again is the same file, not a second one.
-    assert upload(client, payload["id"], phone_jpeg(orientation=6)).json()["photos"] == [url]
+    assert upload(client, payload["id"], phone_jpeg(orientation=6), token=token).json()["photos"] == [url]
 
 
 def test_upload_rules(client, tiny, tmp_path):
     client.app.state.api_settings.media_dir = tmp_path
     payload = body()
-    client.post("/api/v1/reports", json=payload)
-    r = upload(client, payload["id"], b"not an image", name="x.jpg")
+    token = filed(client, payload)
+    r = upload(client, payload["id"], b"not an image", name="x.jpg", token=token)
     assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == "photo"
     for i in range(9):
         img = Image.new("RGB", (8, 8), (i * 20, 0, 0))
         out = io.BytesIO()
         img.save(out, format="PNG")
-        assert upload(client, payload["id"], out.getvalue(), name=f"{i}.png").status_code == 201
-    r = upload(client, payload["id"], phone_jpeg())
+        assert upload(client, payload["id"], out.getvalue(), name=f"{i}.png", token=token).status_code == 201
+    r = upload(client, payload["id"], phone_jpeg(), token=token)
     assert r.status_code == 422 and "at most 9" in r.json()["error"]["message"]
     assert client.post("/api/v1/reports/00000000-0000-0000-0000-000000000000/photos",
-                       files={"photo": ("p.jpg", phone_jpeg(), "image/jpeg")}).status_code == 404
+                       files={"photo": ("p.jpg", phone_jpeg(), "image/jpeg")}, headers=STAFF).status_code == 404
+    # Without the case token (or a staff token) nobody adds photos to a case.
+    assert upload(client, payload["id"], phone_jpeg(), headers={}).status_code == 401
+    assert upload(client, payload["id"], phone_jpeg(), token="wrong-token").status_code == 401
 
 
 def test_sensitive_case_photos_are_staff_only(client, tiny, tmp_path):
     client.app.state.api_settings.media_dir = tmp_path
     payload = body(category="10", subcategory="1002")
-    client.post("/api/v1/reports", json=payload)
-    url = upload(client, payload["id"], phone_jpeg()).json()
+    token = filed(client, payload)
+    upload(client, payload["id"], phone_jpeg(), token=token)
     staff_view = client.get(f"/api/v1/reports/{payload['id']}", headers=STAFF).json()
     (photo,) = staff_view["photos"]
-    assert url["photos"] == []  # the public answer does not even list it
+    assert client.get(f"/api/v1/reports/{payload['id']}").json()["photos"] == []  # the public view does not list it
     assert client.get(photo).status_code == 404
     assert client.get(photo, headers=STAFF).status_code == 200
+    assert client.get(photo, headers={"X-Case-Token": token}).status_code == 200  # its reporter sees it
     assert client.get(f"/api/v1/reports/{payload['id']}/photos/..%2F..%2Fetc%2Fpasswd").status_code == 404

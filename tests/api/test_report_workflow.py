@@ -33,7 +33,7 @@ def test_full_loop_with_trail_and_rating(client, tiny):
     for action, status in (("start", "in_progress"), ("resolve", "resolved"), ("close", "closed")):
         r = act(client, rid, action)
         assert r.status_code == 200 and r.json()["status"] == status
-    rated = client.post(f"/api/v1/reports/{rid}/rating", json={"rating": 5, "comment": "很快"})
+    rated = client.post(f"/api/v1/reports/{rid}/rating", json={"rating": 5, "comment": "很快"}, headers=STAFF)
     assert rated.status_code == 200 and rated.json()["rating"] == 5
     detail = client.get(f"/api/v1/reports/{rid}", headers=STAFF).json()
     assert [e["action"] for e in detail["trail"]] == ["register", "dispatch", "start", "resolve", "close", "rate"]
@@ -95,14 +95,20 @@ def test_transitions_need_a_staff_token(client, tiny):
 
 
 def test_rating_rules(client, tiny):
-    rid = new_report(client)
-    r = client.post(f"/api/v1/reports/{rid}/rating", json={"rating": 4})
+    payload = body()
+    token = client.post("/api/v1/reports", json=payload).json()["case_token"]
+    rid, mine = payload["id"], {"X-Case-Token": token}
+    r = client.post(f"/api/v1/reports/{rid}/rating", json={"rating": 4}, headers=mine)
     assert r.status_code == 409 and r.json()["error"]["code"] == "illegal_transition"
     for step in ("start", "resolve", "close"):
         act(client, rid, step)
-    assert client.post(f"/api/v1/reports/{rid}/rating", json={"rating": 6}).status_code == 422
-    assert client.post(f"/api/v1/reports/{rid}/rating", json={"rating": 4}).status_code == 200
-    r = client.post(f"/api/v1/reports/{rid}/rating", json={"rating": 1})
+    assert client.post(f"/api/v1/reports/{rid}/rating", json={"rating": 6}, headers=mine).status_code == 422
+    # Only the reporter (the case token) or a dispatcher rates: not anyone who knows the id.
+    assert client.post(f"/api/v1/reports/{rid}/rating", json={"rating": 1}).status_code == 401
+    other = client.post("/api/v1/reports", json=body()).json()["case_token"]
+    assert client.post(f"/api/v1/reports/{rid}/rating", json={"rating": 1}, headers={"X-Case-Token": other}).status_code == 401
+    assert client.post(f"/api/v1/reports/{rid}/rating", json={"rating": 4}, headers=mine).status_code == 200
+    r = client.post(f"/api/v1/reports/{rid}/rating", json={"rating": 1}, headers=mine)
     assert r.status_code == 409 and r.json()["error"]["code"] == "already_rated"
 
 
@@ -118,22 +124,22 @@ def test_overdue_case_escalates_up_the_chain(client, db, tiny):
     overdue = client.get("/api/v1/reports", params={"overdue": "true", "area": "110101"}).json()
     assert overdue["numberMatched"] == 0  # not yet: due in 4 hours
 
-    assert escalate_overdue(db, config=config, now=later) == 1
+    assert escalate_overdue(db, config=config, now=later).moved == 1
     db.refresh(report)
     assert (report.escalation_level, report.escalated_to) == (1, COMMUNITY)
     assert report.assigned_worker_id == workers["lead"].id
     assert report.due_at == later + timedelta(hours=4)
-    assert escalate_overdue(db, config=config, now=later) == 0, "escalation must not repeat before the new deadline"
+    assert escalate_overdue(db, config=config, now=later).moved == 0, "escalation must not repeat before the new deadline"
     trail = client.get(f"/api/v1/reports/{rid}", headers=STAFF).json()["trail"]
     assert trail[-1]["action"] == "escalate" and trail[-1]["actor"] == "system"
     assert trail[-1]["data"]["to"] == COMMUNITY and trail[-1]["data"]["level_name"] == "community"
     # Up to the street, district and city, and no further.
     for level, code in ((2, "110101001"), (3, "110101"), (4, "110100")):
         later = report.due_at + timedelta(minutes=1)
-        assert escalate_overdue(db, config=config, now=later) == 1
+        assert escalate_overdue(db, config=config, now=later).moved == 1
         db.refresh(report)
         assert (report.escalation_level, report.escalated_to) == (level, code)
-    assert escalate_overdue(db, config=config, now=report.due_at + timedelta(days=1)) == 0
+    assert escalate_overdue(db, config=config, now=report.due_at + timedelta(days=1)).moved == 0
 
 
 def test_overdue_listing(client, db, tiny):
@@ -166,7 +172,7 @@ def test_stats_rates_per_area(client, tiny):
     done = new_report(client)
     for step in ("start", "resolve", "close"):
         act(client, done, step)
-    client.post(f"/api/v1/reports/{done}/rating", json={"rating": 5})
+    client.post(f"/api/v1/reports/{done}/rating", json={"rating": 5}, headers=STAFF)
     new_report(client)
     rejected = new_report(client)
     act(client, rejected, "reject")

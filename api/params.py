@@ -1,0 +1,132 @@
+"""Query parameters several routes share, parsed in one place: paging, bbox, generation,
+time windows. Every bound is explicit, so no value a client sends can reach the database as
+an integer it cannot hold or an offset that scans the whole table."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+
+from api.errors import FieldError
+from geo.areas import BBox
+from geo.errors import InvalidInput
+from geo.instants import parse_window
+
+CODE_PATTERN = r"^[0-9]{6}([0-9]{3}){0,3}$"  # a hierarchy code: 6, 9, 12 or 15 digits
+INT4_MAX = 2**31 - 1
+BIGINT_MAX = 2**63 - 1
+# Past this, `offset` paging costs a scan of everything skipped: follow the `next` link
+# (keyset paging, constant cost per page) instead.
+MAX_OFFSET = 10_000
+
+GenerationQuery = Annotated[
+    int | None, Query(ge=1, le=INT4_MAX, description="Boundary generation (default: the active one).")
+]
+LimitQuery = Annotated[int | None, Query(ge=1, le=10_000, description="Page size (at most the server's maximum).")]
+OffsetQuery = Annotated[int, Query(ge=0, le=MAX_OFFSET, description=(
+    f"Items to skip (at most {MAX_OFFSET:,}); page further with the `next` link, which pages by key."))]
+BBoxQuery = Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS-84 degrees)",
+                                        examples=["122.05,41.11,122.08,41.13"])]
+SinceQuery = Annotated[str | None, Query(description=(
+    "Window start: an ISO 8601 date-time with a UTC offset (2026-11-01T00:00:00+08:00; write + as %2B in a URL) "
+    "or a date (2026-11-01: the day's start in the city's time zone)."))]
+UntilQuery = Annotated[str | None, Query(description="Window end, exclusive; same forms as `since`.")]
+
+
+def page_size(limit: int | None, *, default: int, maximum: int) -> int:
+    """The page size to use; 422 naming ``limit`` above ``maximum``."""
+    if limit is not None and limit > maximum:
+        raise FieldError("limit", f"must be at most {maximum}")
+    return limit or default
+
+
+def parse_bbox(raw: str | None) -> BBox | None:
+    """``minlon,minlat,maxlon,maxlat`` in degrees → BBox, or a 422 naming ``bbox``."""
+    if raw is None:
+        return None
+    parts = raw.split(",")
+    if len(parts) != 4:
+        raise FieldError("bbox", "expected 4 comma-separated numbers: minlon,minlat,maxlon,maxlat")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise FieldError("bbox", "every value must be a number") from None
+    if any(v != v or v in (float("inf"), float("-inf")) for v in values):
+        raise FieldError("bbox", "values must be finite numbers")
+    try:
+        return BBox(*values)
+    except InvalidInput as exc:
+        raise FieldError("bbox", exc.message) from None
+
+
+class TimeWindow:
+    """A parsed ``since``/``until`` pair (aware datetimes or None), by the rules of
+    ``geo.instants``: an offset is required, a bare date is the city's day, a number is not
+    a time, and ``since`` comes before ``until``."""
+
+    __slots__ = ("since", "until")
+
+    def __init__(self, since: datetime | None, until: datetime | None) -> None:
+        self.since, self.until = since, until
+
+
+async def time_window(request: Request, since: SinceQuery = None, until: UntilQuery = None) -> TimeWindow:
+    return TimeWindow(*parse_window(since, until, tz=request.app.state.city_config.tz))
+
+
+WindowDep = Annotated[TimeWindow, Depends(time_window)]
+
+
+def encode_cursor(*parts: str) -> str:
+    """An opaque keyset cursor for a `next` link."""
+    return base64.urlsafe_b64encode("|".join(parts).encode()).decode().rstrip("=")
+
+
+def decode_cursor(raw: str, *, parts: int, field: str = "after") -> list[str]:
+    """The parts of a cursor made by ``encode_cursor``; 422 naming ``field`` when it is not one."""
+    try:
+        text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise FieldError(field, "is not a cursor from a `next` link") from None
+    values = text.split("|")
+    if len(values) != parts:
+        raise FieldError(field, "is not a cursor from a `next` link")
+    return values
+
+
+# What a caller without the full-history permission may ask for: whole days, at most a year.
+PUBLIC_MAX_DAYS = 366
+
+
+def bounded_window(window: TimeWindow, *, full: bool, tz, now: datetime,
+                   default_days: int | None = PUBLIC_MAX_DAYS) -> TimeWindow:
+    """``window`` as a caller without the full-history permission gets it (``full`` False):
+    bounds widened to whole days in the city's time zone (so varying ``since`` by seconds
+    cannot bypass the page caches), a missing ``since`` filled ``default_days`` before the end
+    (None: left open for the caller's own default), and a span over PUBLIC_MAX_DAYS refused.
+    Staff keep the window as given."""
+    if full:
+        return window
+    from datetime import time as dtime
+    from datetime import timedelta
+
+    def day_start(dt: datetime) -> datetime:
+        local = dt.astimezone(tz)
+        return datetime.combine(local.date(), dtime(0), tzinfo=tz)
+
+    since = day_start(window.since) if window.since is not None else None
+    until = window.until
+    if until is not None:
+        start = day_start(until)
+        until = start if start == until.astimezone(tz) else start + timedelta(days=1)
+    if since is not None and default_days is not None and until is None:
+        until = day_start(now) + timedelta(days=1)
+    if since is None and default_days is not None:
+        until = until or day_start(now) + timedelta(days=1)
+        since = until - timedelta(days=default_days)
+    if since is not None and until is not None and until - since > timedelta(days=PUBLIC_MAX_DAYS):
+        raise FieldError("since", f"public windows span at most {PUBLIC_MAX_DAYS} days; a staff token lifts this")
+    return TimeWindow(since, until)

@@ -1,0 +1,150 @@
+"""Roles, permissions and the one table that joins them.
+
+Roles: ``public`` (no token), ``reporter`` (the person who filed a case, holding its case
+token), ``worker``, ``dispatcher``, ``planner``, ``admin`` (together: staff) and ``system``
+(a 12345 hotline, a video-analytics feed). A worker's permissions over cases reach only the
+cases assigned to them; a reporter's only their own case; a system key's reading of filed
+reports only the ones it filed.
+
+With no token configured at all (a local demo), anonymous callers may do everything except
+read personal data and manage tokens: ``Principal.open``.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from geo.models import Report
+
+
+class Role(str, enum.Enum):
+    public = "public"
+    reporter = "reporter"
+    worker = "worker"
+    dispatcher = "dispatcher"
+    planner = "planner"
+    admin = "admin"
+    system = "system"
+
+
+STAFF = frozenset({Role.worker, Role.dispatcher, Role.planner, Role.admin})
+TOKEN_ROLES = (Role.worker, Role.dispatcher, Role.planner, Role.admin, Role.system)  # issued as api tokens
+
+
+class Permission(str, enum.Enum):
+    file_report = "reports:file"  # POST a report
+    file_batch = "reports:file_batch"  # POST up to 10,000 at once
+    read_reports = "reports:read"  # the public view of reports, listings and rates
+    read_filed = "reports:read_filed"  # list the reports this token filed (?filed_by=me)
+    read_personal = "reports:read_personal"  # reporter name/phone, exact location and text of sensitive cases, worker phones
+    move_case = "reports:move"  # transitions of the closed loop
+    rate_case = "reports:rate"  # the satisfaction rating of a closed case
+    upload_photo = "reports:photo"  # attach a photo; see photos of sensitive cases
+    report_position = "workers:position"  # a worker's phone reports where it is
+    exact_positions = "workers:exact_positions"  # exact distances to workers in dispatch
+    internal_maps = "maps:internal"  # command centre, hot-spot analysis, live feeds (exact points)
+    full_history = "stats:full_history"  # windows of any length and precision (others: bounded, by day)
+    change_boundaries = "boundaries:change"
+    change_assignments = "assignments:change"
+    manage_tokens = "tokens:manage"
+    read_audit = "audit:read"
+
+
+P = Permission
+_EVERYONE = {P.file_report, P.read_reports}
+# The table. Scoped entries: a worker reads personal data of, moves, and adds photos to the
+# cases assigned to them only; a reporter rates and adds photos to their own case only; a
+# system key lists only what it filed. Personal data: never planner, public or system.
+PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.public: frozenset(_EVERYONE),
+    Role.reporter: frozenset(_EVERYONE | {P.rate_case, P.upload_photo}),
+    Role.worker: frozenset(_EVERYONE | {P.read_personal, P.move_case, P.upload_photo, P.report_position,
+                                        P.exact_positions, P.internal_maps, P.full_history}),
+    Role.dispatcher: frozenset(_EVERYONE | {P.file_batch, P.read_personal, P.move_case, P.rate_case, P.upload_photo,
+                                            P.report_position, P.exact_positions, P.internal_maps, P.full_history}),
+    Role.planner: frozenset(_EVERYONE | {P.internal_maps, P.full_history, P.change_boundaries, P.change_assignments}),
+    Role.admin: frozenset(set(Permission)),
+    Role.system: frozenset(_EVERYONE | {P.file_batch, P.read_filed}),
+}
+SCOPED: dict[Role, frozenset[Permission]] = {
+    Role.worker: frozenset({P.read_personal, P.move_case, P.upload_photo, P.report_position}),
+    Role.reporter: frozenset({P.rate_case, P.upload_photo}),
+    Role.system: frozenset({P.read_filed}),
+}
+# What stays closed even when no token is configured (the open local demo).
+NEVER_OPEN = frozenset({P.read_personal, P.manage_tokens, P.read_audit})
+# Actions a worker may take on their own cases; the rest of the loop is the dispatcher's.
+WORKER_ACTIONS = frozenset({"start", "resolve", "escalate"})
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is asking. ``holder`` names them for the audit ("dispatcher 王芳", "system:hotline")."""
+
+    role: Role
+    holder: str = "anonymous"
+    token_id: int | None = None
+    worker_id: int | None = None
+    system: str | None = None
+    open: bool = False  # no token configured anywhere: the local demo
+    case_id: object = None  # a reporter: the one case their token opens
+
+    @property
+    def staff(self) -> bool:
+        return self.role in STAFF
+
+    @property
+    def filed_by(self) -> str | None:
+        """What ``reports.filed_by`` records for a report this principal files."""
+        if self.role == Role.system:
+            return f"system:{self.system}"
+        if self.token_id is not None or self.role in STAFF:
+            return f"{self.role.value}:{self.worker_id or self.token_id or self.holder}"[:80]
+        return None
+
+    def can(self, permission: Permission) -> bool:
+        """Whether the role holds ``permission`` at all (scoped ones: for some cases)."""
+        if permission in PERMISSIONS[self.role]:
+            return True
+        return self.open and permission not in NEVER_OPEN
+
+
+PUBLIC = Principal(Role.public)
+
+
+def may_read_personal(p: Principal, report: Report) -> bool:
+    """Whether ``p`` sees this report's personal data (reporter, exact location and text of
+    a sensitive case, the original coordinates, staff names in the trail)."""
+    if not p.can(Permission.read_personal):
+        return False
+    if p.role == Role.worker:
+        return report.assigned_worker_id is not None and report.assigned_worker_id == p.worker_id
+    return True
+
+
+def may_move(p: Principal, report: Report, action: str) -> bool:
+    """Whether ``p`` may take ``action`` on ``report``."""
+    if not p.can(Permission.move_case):
+        return False
+    if p.role == Role.worker:
+        return action in WORKER_ACTIONS and report.assigned_worker_id == p.worker_id
+    return True
+
+
+def may_upload_photo(p: Principal, report: Report) -> bool:
+    """Whether ``p`` may add a photo to ``report`` (and see its photos if it is sensitive)."""
+    if not p.can(Permission.upload_photo):
+        return False
+    if p.role == Role.reporter:
+        return p.case_id == report.id
+    if p.role == Role.worker:
+        return report.assigned_worker_id == p.worker_id
+    return True
+
+
+def may_rate(p: Principal, report: Report) -> bool:
+    """Whether ``p`` may rate ``report`` (the reporter of the case, or a dispatcher on their behalf)."""
+    if not p.can(Permission.rate_case):
+        return False
+    return p.role != Role.reporter or p.case_id == report.id

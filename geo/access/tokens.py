@@ -1,0 +1,108 @@
+"""API tokens: issued to a named holder with one role, stored as a SHA-256 only, revocable.
+
+A token is ``gm_`` + 43 random URL-safe characters (256 bits); a lookup hashes what the
+client sent and finds the row by that hash, so neither the stored value nor the lookup's
+timing reveals anything about a valid token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from geo.access.audit import record_audit
+from geo.access.roles import TOKEN_ROLES, Principal, Role
+from geo.errors import InvalidInput, NotFound
+from geo.models import ApiToken, Worker
+from geo.text import check_text
+
+PREFIX = "gm_"
+
+
+class TokenNotFound(NotFound):
+    code = "token_not_found"
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    id: int
+    token: str  # shown once; only its hash is kept
+    role: Role
+    name: str
+
+
+def issue_token(
+    session: Session, *, role: Role, name: str, actor: Principal, worker_id: int | None = None,
+    system: str | None = None, expires_at: datetime | None = None,
+) -> IssuedToken:
+    """Issue a token for ``name`` with ``role`` (a worker token names its worker, a system
+    key its system) and audit it. Raises InvalidInput or NotFound (no such worker)."""
+    if role not in TOKEN_ROLES:
+        raise InvalidInput(f"tokens carry one of {', '.join(r.value for r in TOKEN_ROLES)}", field="role")
+    check_text(name, field="name")
+    if not name.strip():
+        raise InvalidInput("must name the person or system holding the token", field="name")
+    if (role == Role.worker) != (worker_id is not None):
+        raise InvalidInput("a worker token, and only a worker token, names its worker", field="worker")
+    if (role == Role.system) != bool(system):
+        raise InvalidInput("a system key, and only a system key, names its system", field="system")
+    if worker_id is not None and session.get(Worker, worker_id) is None:
+        raise NotFound(f"no worker {worker_id}", worker_id=worker_id)
+    token = PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(token_sha256=token_hash(token), prefix=token[:10], role=role.value, name=name.strip(),
+                   worker_id=worker_id, system=system, created_by=actor.holder, expires_at=expires_at)
+    session.add(row)
+    session.flush()
+    record_audit(session, actor=actor, action="token.issue", subject_type="token", subject_id=row.id,
+                 detail={"role": role.value, "name": row.name, "worker_id": worker_id, "system": system,
+                         "expires_at": expires_at.isoformat() if expires_at else None})
+    return IssuedToken(row.id, token, role, row.name)
+
+
+def revoke_token(session: Session, *, token_id: int, actor: Principal, now: datetime) -> ApiToken:
+    """Revoke a token (from now on it authenticates nothing) and audit it. Raises TokenNotFound."""
+    row = session.get(ApiToken, token_id, with_for_update=True)
+    if row is None:
+        raise TokenNotFound(f"no token {token_id}", token_id=token_id)
+    if row.revoked_at is None:
+        row.revoked_at = now
+        record_audit(session, actor=actor, action="token.revoke", subject_type="token", subject_id=row.id,
+                     detail={"role": row.role, "name": row.name})
+        session.flush()
+    return row
+
+
+def list_tokens(session: Session, *, include_revoked: bool = False) -> list[ApiToken]:
+    q = sa.select(ApiToken).order_by(ApiToken.id)
+    if not include_revoked:
+        q = q.where(ApiToken.revoked_at.is_(None))
+    return list(session.scalars(q))
+
+
+def any_active_token(session: Session, *, now: datetime) -> bool:
+    """Whether any token could authenticate now (if none, and no bootstrap token is set, the
+    service runs open: the local demo)."""
+    return session.scalar(sa.select(sa.literal(True)).where(
+        ApiToken.revoked_at.is_(None), sa.or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now)).limit(1)) is True
+
+
+def principal_for(session: Session, *, token: str, now: datetime) -> Principal | None:
+    """The holder of ``token`` as a Principal, or None when it is unknown, revoked or expired.
+    Marks the token used (at most once a minute, so a busy system key costs no write per call)."""
+    row = session.scalars(sa.select(ApiToken).where(ApiToken.token_sha256 == token_hash(token))).first()
+    if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+        return None
+    if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
+        session.execute(sa.update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
+    role = Role(row.role)
+    return Principal(role=role, holder=f"{role.value} {row.name}", token_id=row.id, worker_id=row.worker_id,
+                     system=row.system)

@@ -1,0 +1,64 @@
+"""What the public may see of locations, computed one way everywhere.
+
+A sensitive case (disputes, public security, special populations) is shown publicly at the
+centre of its cell on a fixed 0.005° lattice (about 555 m north–south, 420 m east–west at
+Panjin's latitude), never at its point. The cell is deterministic: the same case always
+shows the same cell, so no number of queries averages it down (fresh noise would). Every
+public filter and number on reports (bbox filters, the embed's hexagon counts) is computed
+from this public location, so bisecting a filter locates a sensitive case to its cell and
+no further.
+
+A grid worker's position is public only as the centre of its cell on the same kind of
+lattice; public distances are measured to that centre and rounded to 100 m, and the public
+ranking of the nearest workers uses them too (ranking by the exact position would leak it
+through the order in which workers swap places).
+"""
+
+from __future__ import annotations
+
+import math
+
+import sqlalchemy as sa
+
+from geo.categories import SENSITIVE_CATEGORIES
+
+PUBLIC_CELL_DEG = 0.005
+WORKER_CELL_DEG = 0.005
+DISTANCE_STEP_M = 100.0
+# Half the lattice's diagonal at 45°N, rounded up: how far a public point may be from the case.
+PUBLIC_PRECISION_M = 400
+
+
+def coarse_point(lon: float, lat: float, *, deg: float = PUBLIC_CELL_DEG) -> tuple[float, float]:
+    """The centre of the lattice cell holding (lon, lat), degrees. Computed exactly like
+    PostGIS ``ST_SnapToGrid(geom, deg)`` (round half to even of x / deg, times deg)."""
+    return round(round(lon / deg) * deg, 7), round(round(lat / deg) * deg, 7)
+
+
+def coarse_expr(geom, *, deg: float = PUBLIC_CELL_DEG):
+    """SQL: ``geom`` snapped to its lattice cell's centre (see ``coarse_point``)."""
+    return sa.func.ST_SnapToGrid(geom, deg)
+
+
+def is_sensitive(category: str) -> bool:
+    return category in SENSITIVE_CATEGORIES
+
+
+def public_bbox_condition(category_col, location_col, envelope, *, deg: float = PUBLIC_CELL_DEG):
+    """SQL: the report's *public* location lies in ``envelope``: its point, or for a
+    sensitive case its cell's centre. The first term (the envelope grown by half a cell)
+    lets the spatial index cut first; it admits nothing the exact test would not."""
+    grown = sa.func.ST_Expand(envelope, deg)
+    sensitive = category_col.in_(sorted(SENSITIVE_CATEGORIES))
+    return sa.and_(
+        sa.func.ST_Intersects(location_col, grown),
+        sa.or_(
+            sa.and_(sa.not_(sensitive), sa.func.ST_Intersects(location_col, envelope)),
+            sa.and_(sensitive, sa.func.ST_Intersects(coarse_expr(location_col, deg=deg), envelope)),
+        ),
+    )
+
+
+def public_distance(metres: float) -> float:
+    """A public distance: rounded to the nearest ``DISTANCE_STEP_M``."""
+    return float(DISTANCE_STEP_M * math.floor(metres / DISTANCE_STEP_M + 0.5))
