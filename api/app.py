@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
+from starlette.staticfiles import StaticFiles
 
 from api.auth import Authenticator, PrincipalMiddleware
 from api.batcher import IntakeBatcher
@@ -120,7 +121,8 @@ def create_app(
     map_routes.install(app, map_settings)  # /maps, /embed, /grids/{code} pages and the /assets mount
     _install_docs(app)
     install_openapi(app)
-    app.include_router(report_form.router)  # /report: the public form a grid sign's page links to
+    app.include_router(report_form.router)  # /report and /cases/{id}: the reporter's pages
+    app.mount("/static", StaticFiles(directory=report_form.STATIC), name="static")
     if api_settings.intake_batching:
         # Served by the plain endpoint; the FastAPI route stays for the OpenAPI docs (and serves
         # when batching is off, where tests swap its dependencies).

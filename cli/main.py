@@ -12,6 +12,8 @@ from cli.common import console, database, fail, progress
 from cli.maps import map_app
 from cli.match import match as match_command
 from cli.reports import app as reports_app
+from cli.tokens import app as tokens_app
+from cli.tokens import audit as audit_command
 
 app = typer.Typer(help="gridmap: grid-based city governance on PostGIS.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -22,6 +24,8 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(grids_app, name="grids")
 app.add_typer(map_app, name="map")
 app.add_typer(reports_app, name="reports")
+app.add_typer(tokens_app, name="tokens")
+app.command("audit")(audit_command)
 app.command("match")(match_command)
 
 

@@ -25,6 +25,7 @@ from geo.mapdata import (
     city_outline,
     latest_report_time,
     cell_counts,
+    public_cell_counts,
     week_start,
     window_aggregates,
 )
@@ -192,7 +193,7 @@ def public_hexes(
     bounds = bounds or (-180.0, -85.0, 180.0, 85.0)
     res = hs.choose_resolution(bounds, max_cells=max_cells)
     flt = ReportFilter(categories=categories, since=since, until=until)
-    found = cell_counts(session, flt, res=res)
+    found = public_cell_counts(session, flt, res=res)
     counts = pd.Series(found["n"].to_numpy(), index=cells.to_strings(found["cell"]), dtype="int64")
     kept = counts[counts >= min_count].sort_index()
     return PublicHexes(

@@ -7,6 +7,7 @@ GeoJSON is rounded to 5 decimals (≈ 1 m) because the maps need no more and pag
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -19,12 +20,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
 from geo.areas import BBox
-from geo.categories import BY_CODE, CATALOGUE, GROUPS
+from geo.categories import BY_CODE, CATALOGUE, GROUPS, SENSITIVE_CATEGORIES
 from geo.cells import parent_expr
 from geo.errors import InvalidInput
 from geo.generations import valid_in
+from geo.privacy import coarse_expr
 from geo.models import OPEN_STATUSES, Area, AreaLevel, Assignment, AssignmentRole, Report, Worker
 
+log = logging.getLogger("gridmap.maps")
 MAP_DECIMALS = 5
 # China Standard Time, UTC+8 all year (no DST): weeks start on Monday 00:00 local time.
 CITY_UTC_OFFSET_S = 8 * 3600
@@ -63,11 +66,15 @@ class ReportFilter:
     since: datetime | None = None
     until: datetime | None = None
     bbox: BBox | None = None
+    sensitive: bool | None = None  # True: only sensitive categories; False: none of them; None: all
 
     def conditions(self) -> list:
         conds = []
         if self.categories is not None:
             conds.append(Report.category.in_(self.categories))
+        if self.sensitive is not None:
+            sens = Report.category.in_(sorted(SENSITIVE_CATEGORIES))
+            conds.append(sens if self.sensitive else sa.not_(sens))
         if self.since is not None:
             conds.append(Report.reported_at >= self.since)
         if self.until is not None:
@@ -118,6 +125,30 @@ def cell_counts(
         outputs.append(_week_number(week).label("week"))
     stmt = sa.select(*outputs, sa.func.count().label("n")).where(*flt.conditions()).group_by(*keys)
     return _int_frame(session, stmt, [k.name for k in outputs] + ["n"])
+
+
+def public_cell_counts(session: Session, flt: ReportFilter, *, res: int) -> pd.DataFrame:
+    """Like :func:`cell_counts` (columns cell, n), but what the public may see: a sensitive
+    case counts in the cell of its public location (its lattice cell's centre, geo.privacy),
+    not of its point, so no difference of two public maps places it more finely."""
+    from dataclasses import replace
+
+    from geo.cells import cells_of_points, parents
+
+    plain = cell_counts(session, replace(flt, sensitive=False), res=res)
+    if flt.categories is not None and not set(flt.categories) & SENSITIVE_CATEGORIES:
+        return plain
+    snapped = coarse_expr(Report.location)
+    x, y = sa.func.ST_X(snapped), sa.func.ST_Y(snapped)
+    rows = session.execute(sa.select(x, y, sa.func.count()).where(*replace(flt, sensitive=True).conditions())
+                           .group_by(x, y)).all()
+    if not rows:
+        return plain
+    lon, lat, n = (np.asarray(c, dtype=float) for c in zip(*rows))
+    cells = parents(cells_of_points(lon, lat), res)
+    coarse = pd.DataFrame({"cell": cells, "n": n.astype(np.int64)})
+    both = pd.concat([plain, coarse], ignore_index=True)
+    return both.groupby("cell", as_index=False)["n"].sum()
 
 
 def _int_frame(session: Session, stmt, names: list[str]) -> pd.DataFrame:
@@ -348,13 +379,26 @@ def area_adjacency(session: Session, *, generation: int, level: AreaLevel) -> di
     return adj
 
 
+def _epoch(col) -> sa.ColumnElement:
+    # Timestamps travel as epoch seconds, which any row can be read as: a value Python cannot
+    # represent (before year 1) then spoils only its own row, not the query.
+    return sa.extract("epoch", col)
+
+
+def _iso(seconds: float | None) -> str | None:
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(float(seconds), tz=timezone.utc).isoformat()
+
+
 def live_reports(session: Session, *, now: datetime, window: timedelta, limit: int = 500) -> list[dict]:
     """New reports of the last ``window`` and the most overdue open cases, as GeoJSON features.
 
-    Internal (command centre) only: exact points, but no reporter, phone or description.
+    Internal (command centre) only: exact points, but no reporter, phone or description. A
+    row whose times cannot be read is left out (and logged); the others are served.
     """
-    cols = (Report.id, Report.category, Report.status, Report.reported_at, Report.due_at, Report.grid_code,
-            sa.func.ST_X(Report.location), sa.func.ST_Y(Report.location))
+    cols = (Report.id, Report.category, Report.status, _epoch(Report.reported_at), _epoch(Report.due_at),
+            Report.grid_code, sa.func.ST_X(Report.location), sa.func.ST_Y(Report.location))
     recent = session.execute(
         sa.select(*cols).where(Report.reported_at >= now - window, Report.reported_at <= now)
         .order_by(Report.reported_at.desc()).limit(limit)
@@ -364,12 +408,18 @@ def live_reports(session: Session, *, now: datetime, window: timedelta, limit: i
         .order_by(Report.due_at).limit(limit)
     ).all()
     features, seen = [], set()
+    now_s = now.timestamp()
     for r in [*recent, *overdue]:
         if r[0] in seen:
             continue
         seen.add(r[0])
+        try:
+            reported = _iso(r[3])
+        except (ValueError, OverflowError, OSError):
+            log.error("report %s has a time that cannot be read; left out of the live feed", r[0])
+            continue
         cat = BY_CODE.get(r[1])
-        is_overdue = r[2] in OPEN_STATUSES and r[4] is not None and r[4] < now
+        is_overdue = r[2] in OPEN_STATUSES and r[4] is not None and float(r[4]) < now_s
         features.append({
             "type": "Feature",
             "id": str(r[0]),
@@ -377,7 +427,7 @@ def live_reports(session: Session, *, now: datetime, window: timedelta, limit: i
             "properties": {
                 "id": str(r[0]), "category": r[1], "category_name": cat.name_en if cat else r[1],
                 "group": cat.group if cat else "other", "status": r[2].value,
-                "reported_at": r[3].isoformat(), "grid_code": r[5], "overdue": is_overdue,
+                "reported_at": reported, "grid_code": r[5], "overdue": is_overdue,
             },
         })
     return features

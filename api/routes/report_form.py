@@ -1,49 +1,94 @@
-"""The public report form: where a grid sign's QR page sends citizens ("我要上报").
+"""The reporter's pages: the public report form a grid sign's QR page sends citizens to
+("我要上报") and the case page where they follow, rate and add photos to their case.
 
-A plain HTML page (no map, nothing from any other host) that posts to POST /api/v1/reports
-like any client: the phone's position when the citizen shares it, else a point inside the
-grid named on the sign. A client-made id per form means a double tap never files twice.
+Plain pages whose scripts are static files (``api/static``, so the CSP allows no inline
+script) and whose map is the app's own Leaflet copy: nothing loads from another host. The
+form posts to POST /api/v1/reports like any client, with an Idempotency-Key so a retry never
+files twice and still returns the case token; the case page reads the case through the API
+with that token (``X-Case-Token``), taken from the link's fragment, never from its query.
 """
 
 from __future__ import annotations
 
+import uuid
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
 import jinja2
+import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.deps import CityConfigDep, SessionDep
+from api.headers import html_headers, tile_sources
+from api.params import CODE_PATTERN
 from geo.areas import area_point, get_area
 from geo.categories import CATALOGUE
 from geo.generations import active_generation_id
+from geo.mapdata import city_outline
+from geo.workflow import get_report
+from maps.base import TIANDITU
 
 router = APIRouter(tags=["maps"])
+TEMPLATES = Path(__file__).parent.parent / "templates"
+STATIC = Path(__file__).parent.parent / "static"
 
 
-@lru_cache(maxsize=1)
-def _template() -> jinja2.Template:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent.parent / "templates"),
-                             autoescape=True)
-    return env.get_template("report_form.html")
+@lru_cache(maxsize=4)
+def _template(name: str) -> jinja2.Template:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
+    return env.get_template(name)
 
 
-@router.get("/report", response_class=HTMLResponse, name="report_form")
+def _tile_layers(tiles: str, key: str | None, attribution: str) -> list[dict]:
+    """The configured base tiles as Leaflet layers for the form's small map (none by default)."""
+    if tiles == "none":
+        return []
+    if tiles == "osm":
+        return [{"url": "https://{s}.tile.openstreetmap.org/{z}/{x}/{y}.png", "attribution": "© OpenStreetMap",
+                 "subdomains": "abc"}]
+    if tiles == "tianditu":
+        return [{"url": TIANDITU.format(layer=layer, key=key, s="{s}").replace("{{", "{").replace("}}", "}"),
+                 "attribution": "© 天地图 Tianditu", "subdomains": "01234567"} for layer in ("vec", "cva")]
+    return [{"url": tiles, "attribution": attribution or "tiles"}]
+
+
+def _page(request: Request, html: str, *, cache: str) -> HTMLResponse:
+    settings = request.app.state.map_settings
+    headers = html_headers(html, img_sources=tile_sources(settings.tiles))
+    return HTMLResponse(html, headers={"Cache-Control": cache, **headers})
+
+
+@router.get("/report", response_class=HTMLResponse, name="report_form", summary="The public report form")
 def report_form(
     request: Request, session: SessionDep, config: CityConfigDep,
-    grid: Annotated[str | None, Query(pattern=r"^[0-9]{6}([0-9]{3}){0,3}$",
+    grid: Annotated[str | None, Query(pattern=CODE_PATTERN,
                                       description="The area on the sign (its reports default to a point inside it).")] = None,
 ):
     """The citizen's report form, optionally for the grid of a sign (404 if that grid is unknown)."""
     area = point = None
+    generation = active_generation_id(session)
+    outline, bounds = city_outline(session, generation=generation)
     if grid is not None:
-        generation = active_generation_id(session)
-        area = get_area(session, code=grid, generation=generation, with_geometry=False)
+        area = get_area(session, code=grid, generation=generation)
         point = area_point(session, code=grid, generation=generation)
-    page = _template().render(
+        outline = orjson.loads(area.geometry_json) if area.geometry_json else None
+    settings = request.app.state.map_settings
+    data = {"outline": outline, "bounds": bounds, "max_photos": config.max_photos,
+            "tiles": _tile_layers(settings.tiles, settings.tianditu_key, settings.tiles_attribution)}
+    page = _template("report_form.html").render(
         area=area, point=point, categories=CATALOGUE, max_description=config.max_description_chars,
-        intake_url=request.url_for("post_report").path,
+        max_photos=config.max_photos, intake_url=request.url_for("post_report").path, data=data,
     )
-    return HTMLResponse(page, headers={"Cache-Control": "public, max-age=300"})
+    return _page(request, page, cache="public, max-age=300")
+
+
+@router.get("/cases/{report_id}", response_class=HTMLResponse, name="case_page", summary="A reporter's case page",
+            responses={404: {"description": "No such report"}})
+def case_page(request: Request, session: SessionDep, report_id: uuid.UUID):
+    """The page a reporter follows their case on (its data comes from the API with the case
+    token, in the browser: the page itself shows nothing of the case)."""
+    get_report(session, report_id=report_id)  # 404 for an unknown id
+    page = _template("case.html").render(report_id=str(report_id))
+    return _page(request, page, cache="no-store")

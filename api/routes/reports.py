@@ -30,7 +30,7 @@ from api.schemas.reports import (
     ReportPage,
     TransitionIn,
 )
-from api.security import PrincipalDep, case_access, case_secret, require
+from api.security import case_access, case_secret, require
 from geo.access import Permission, Principal, may_read_personal, may_upload_photo, record_audit
 from geo.access.case_tokens import case_token
 from geo.access.roles import Role

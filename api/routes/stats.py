@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from api.deps import SessionDep
 from api.errors import FieldError
+from api.params import PUBLIC_MAX_DAYS, WindowDep, bounded_window
 from api.schemas.reports import AreaStats, StatsOut
+from api.security import require
+from geo.access import Permission
 from geo.generations import active_generation_id
 from geo.models import AreaLevel
 from geo.report_queries import area_stats
@@ -17,21 +20,22 @@ from geo.report_queries import area_stats
 router = APIRouter(tags=["reports"])
 
 
-@router.get("/stats", response_model=StatsOut)
+@router.get("/stats", response_model=StatsOut, summary="Rates per area",
+            responses={422: {"description": "Invalid field"}})
 def get_stats(
-    session: SessionDep,
+    request: Request, session: SessionDep, window: WindowDep, principal: require(Permission.read_reports),
     level: Annotated[AreaLevel, Query(description="grid, community, street or district")] = AreaLevel.district,
-    since: datetime | None = None,
-    until: datetime | None = None,
     category: Annotated[str | None, Query(pattern=r"^[0-9]{2}$")] = None,
 ):
-    """Counts, response/solved/satisfaction rates, overdue count and median hours to close per area."""
+    """Counts, response/solved/satisfaction rates, overdue count and median hours to close per
+    area. Without a staff token the window is whole days of at most a year (default: the
+    last 366 days), so a public caller cannot make it scan all history over and over."""
     if level == AreaLevel.city:
         raise FieldError("level", "must be grid, community, street or district")
-    for name, value in (("since", since), ("until", until)):
-        if value is not None and value.tzinfo is None:
-            raise FieldError(name, "must include a timezone offset")
-    rows = area_stats(session, level=level, generation=active_generation_id(session), now=datetime.now(UTC),
-                      since=since, until=until, category=category)
-    return StatsOut(level=level.value, since=since, until=until, category=category,
+    now = datetime.now(UTC)
+    window = bounded_window(window, full=principal.can(Permission.full_history), tz=request.app.state.city_config.tz,
+                            now=now, default_days=PUBLIC_MAX_DAYS)
+    rows = area_stats(session, level=level, generation=active_generation_id(session), now=now,
+                      since=window.since, until=window.until, category=category)
+    return StatsOut(level=level.value, since=window.since, until=window.until, category=category,
                     areas=[AreaStats(**r.__dict__) for r in rows])

@@ -113,3 +113,25 @@ def test_batcher_survives_a_lost_connection(engine, small_city, committed_report
 
     first, second = asyncio.run(run())
     assert first.status == 201 and second.status == 201 and second.grid_code
+
+
+def test_bad_reports_in_a_pass_never_fail_their_neighbours(engine, small_city, committed_reports):
+    """60 concurrent posts, 10 of them with a NUL in a text field: the 50 good ones are 201."""
+    with Session(engine) as s:
+        points = s.execute(sa.select(sa.func.ST_X(Report.location), sa.func.ST_Y(Report.location)).limit(50)).all()
+    good = [body(location={"lon": x, "lat": y}) for x, y in points]
+    bad = [body(description=f"bad \u0000 {i}") if i % 2 else body(reporter={"name": "\u0000", "phone": None})
+           for i in range(10)]
+    committed_reports.extend(uuid.UUID(p["id"]) for p in good)
+    payloads = good[:25] + bad + good[25:]
+
+    async def run():
+        app = create_app(engine=engine, api_settings=ApiSettings(escalation_interval_s=0, intake_batching=True))
+        async with app.router.lifespan_context(app):
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+                return await asyncio.gather(*(c.post("/api/v1/reports", json=p) for p in payloads))
+
+    responses = asyncio.run(run())
+    statuses = [r.status_code for r in responses]
+    assert statuses == [201] * 25 + [422] * 10 + [201] * 25, statuses
+    assert {r.json()["error"]["fields"][0]["field"] for r in responses[25:35]} == {"description", "reporter.name"}
