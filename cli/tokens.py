@@ -87,8 +87,9 @@ def revoke(token_id: Annotated[int, typer.Argument(help="The token's id (see `gr
 
     with database() as (engine, _), Session(engine) as session:
         row = revoke_token(session, token_id=token_id, actor=cli_actor(), now=datetime.now(UTC))
+        said = f"token {row.id} ({row.role}, {row.name}) revoked at {row.revoked_at:%Y-%m-%d %H:%M:%S %Z}"
         session.commit()
-    console.print(f"token {row.id} ({row.role}, {row.name}) revoked at {row.revoked_at:%Y-%m-%d %H:%M:%S %Z}")
+    console.print(said)
 
 
 def audit(

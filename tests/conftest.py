@@ -96,10 +96,13 @@ def client(engine: sa.Engine, db: Session):
     from api.deps import get_session, get_session_opener
     from api.settings import ApiSettings
 
-    app = create_app(engine=engine, api_settings=ApiSettings(staff_tokens=STAFF_TOKEN, escalation_interval_s=0, intake_batching=False))
+    app = create_app(engine=engine, api_settings=ApiSettings(staff_tokens=STAFF_TOKEN, escalation_interval_s=0,
+                                                             intake_batching=False, token_cache_s=0))
     app.dependency_overrides[get_session] = lambda: db
     app.dependency_overrides[get_session_opener] = lambda: (lambda: nullcontext(db))
     with TestClient(app) as c:
+        # Tokens a test issues live in its rolled-back transaction: look them up there too.
+        app.state.authenticator._sessionmaker = lambda: nullcontext(db)
         yield c
 
 
@@ -115,6 +118,25 @@ def tiny(db) -> TinyCity:
 
     generation = build_tiny_city(db)
     return TinyCity(generation, add_workers(db))
+
+
+@pytest.fixture()
+def tokens(db, tiny) -> dict[str, str]:
+    """One named token per role (the worker's is grid 001's worker), issued in the test's
+    transaction: role -> "Authorization" header value."""
+    from geo.access.roles import Principal, Role
+    from geo.access.tokens import issue_token
+    from tests.tiny_city import GRIDS
+
+    cli = Principal(Role.admin, holder="test")
+    out = {}
+    for role in (Role.worker, Role.dispatcher, Role.planner, Role.admin, Role.system):
+        issued = issue_token(db, role=role, name=f"test {role.value}", actor=cli,
+                             worker_id=tiny.workers[next(iter(GRIDS))].id if role == Role.worker else None,
+                             system="test-hotline" if role == Role.system else None)
+        out[role.value] = f"Bearer {issued.token}"
+    db.flush()
+    return out
 
 
 SMALL_CITY_REPORTS = 3000

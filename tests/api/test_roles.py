@@ -1,0 +1,253 @@
+"""Every endpoint × every role, against the one permission table (geo.access.roles).
+
+Roles: public (no token), reporter (the case token of the case at hand), worker (grid 001's
+worker; the case is in grid 001, so it is theirs), dispatcher, planner, admin, system. Denied
+is 401 without a token and 403 with one; allowed is the endpoint's own success status.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from PIL import Image
+
+from tests.api.report_helpers import G2, INSIDE_G1, body
+from tests.tiny_city import COMMUNITY, GRIDS
+
+ROLES = ("public", "reporter", "worker", "dispatcher", "planner", "admin", "system")
+STAFF_MAPS = {"worker", "dispatcher", "planner", "admin"}
+
+
+def png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (uuid.uuid4().int % 255, 0, 0)).save(out, format="PNG")
+    return out.getvalue()
+
+
+class Case:
+    """A fresh case in grid 001 and the headers of each role for it."""
+
+    def __init__(self, client, tokens, **over):
+        payload = body(**over)
+        r = client.post("/api/v1/reports", json=payload)
+        assert r.status_code == 201, r.text
+        self.id = payload["id"]
+        self.headers = {role: {"Authorization": t} for role, t in tokens.items()}
+        self.headers["public"] = {}
+        self.headers["reporter"] = {"X-Case-Token": r.json()["case_token"]}
+
+    def close(self, client):
+        for step in ("start", "resolve", "close"):
+            r = client.post(f"/api/v1/reports/{self.id}/transitions", json={"action": step, "actor": "t"},
+                            headers=self.headers["admin"])
+            assert r.status_code == 200, r.text
+
+
+def call(client, tokens, name: str, role: str):
+    """Make the request ``name`` as ``role``; returns the response."""
+    case = Case(client, tokens)
+    h = case.headers[role]
+    if name == "file report":
+        return client.post("/api/v1/reports", json=body(), headers=h)
+    if name == "file batch":
+        return client.post("/api/v1/reports/batch", json={"reports": [body()]}, headers=h)
+    if name == "read one":
+        return client.get(f"/api/v1/reports/{case.id}", headers=h)
+    if name == "list":
+        return client.get("/api/v1/reports", headers=h)
+    if name == "start (worker's own action)":
+        return client.post(f"/api/v1/reports/{case.id}/transitions", json={"action": "start", "actor": "t"}, headers=h)
+    if name == "reject (dispatcher's action)":
+        return client.post(f"/api/v1/reports/{case.id}/transitions", json={"action": "reject", "actor": "t"}, headers=h)
+    if name == "rate":
+        case.close(client)
+        return client.post(f"/api/v1/reports/{case.id}/rating", json={"rating": 5}, headers=h)
+    if name == "add photo":
+        return client.post(f"/api/v1/reports/{case.id}/photos", files={"photo": ("p.png", png(), "image/png")}, headers=h)
+    if name == "own position":
+        from geo.access.tokens import token_hash
+        from geo.models import ApiToken
+
+        db = client.app.state.test_db
+        worker_id = db.query(ApiToken).filter_by(token_sha256=token_hash(tokens["worker"].split()[1])).one().worker_id
+        return client.put(f"/api/v1/workers/{worker_id}/position", json={"lon": 116.401, "lat": 39.911}, headers=h)
+    if name == "dispatch":
+        return client.get("/api/v1/dispatch", params={"lon": INSIDE_G1[0], "lat": INSIDE_G1[1]}, headers=h)
+    if name == "stats":
+        return client.get("/api/v1/stats", params={"level": "grid"}, headers=h)
+    if name in ("command centre", "hot spots", "hot spots csv", "hot spots geojson", "live reports", "live workers"):
+        url = {"command centre": "/maps/command-center", "hot spots": "/maps/hotspots",
+               "hot spots csv": "/maps/hotspots.csv", "hot spots geojson": "/maps/hotspots.geojson",
+               "live reports": "/maps/feeds/reports.geojson", "live workers": "/maps/feeds/workers.geojson"}[name]
+        return client.get(url, headers=h)
+    if name == "public pages":
+        for url in ("/embed/hotspots", f"/grids/{next(iter(GRIDS))}", "/report", f"/cases/{case.id}",
+                    f"/grids/{COMMUNITY}/qr.svg", "/api/v1/grids", "/api/v1/categories", "/healthz",
+                    f"/api/v1/grids/{G2}", f"/api/v1/locate?lon={INSIDE_G1[0]}&lat={INSIDE_G1[1]}"):
+            r = client.get(url, headers=h)
+            if r.status_code != 200:
+                return r
+        return r
+    raise AssertionError(name)
+
+
+ALL = set(ROLES)
+MATRIX = {  # request -> (roles allowed, success status)
+    "file report": (ALL, 201),
+    "file batch": ({"dispatcher", "admin", "system"}, 200),
+    "read one": (ALL, 200),
+    "list": (ALL, 200),
+    "start (worker's own action)": ({"worker", "dispatcher", "admin"}, 200),
+    "reject (dispatcher's action)": ({"dispatcher", "admin"}, 200),
+    "rate": ({"reporter", "dispatcher", "admin"}, 200),
+    "add photo": ({"reporter", "worker", "dispatcher", "admin"}, 201),
+    "own position": ({"worker", "dispatcher", "admin"}, 200),
+    "dispatch": (ALL, 200),
+    "stats": (ALL, 200),
+    "command centre": (STAFF_MAPS, 200),
+    "hot spots": (STAFF_MAPS, 200),
+    "hot spots csv": (STAFF_MAPS, 200),
+    "hot spots geojson": (STAFF_MAPS, 200),
+    "live reports": (STAFF_MAPS, 200),
+    "live workers": (STAFF_MAPS, 200),
+    "public pages": (ALL, 200),
+}
+# What each OpenAPI operation is covered by above (a new endpoint must be added here).
+COVERED = {
+    ("post", "/api/v1/reports"): "file report", ("post", "/api/v1/reports/batch"): "file batch",
+    ("get", "/api/v1/reports/{report_id}"): "read one", ("get", "/api/v1/reports"): "list",
+    ("post", "/api/v1/reports/{report_id}/transitions"): "start (worker's own action)",
+    ("post", "/api/v1/reports/{report_id}/rating"): "rate", ("post", "/api/v1/reports/{report_id}/photos"): "add photo",
+    ("get", "/api/v1/reports/{report_id}/photos/{name}"): "add photo",  # see test_report_photos for reads
+    ("put", "/api/v1/workers/{worker_id}/position"): "own position", ("get", "/api/v1/dispatch"): "dispatch",
+    ("get", "/api/v1/stats"): "stats", ("get", "/maps/command-center"): "command centre",
+    ("get", "/maps/hotspots"): "hot spots", ("get", "/maps/hotspots.csv"): "hot spots csv",
+    ("get", "/maps/hotspots.geojson"): "hot spots geojson", ("get", "/maps/feeds/reports.geojson"): "live reports",
+    ("get", "/maps/feeds/workers.geojson"): "live workers",
+    **{("get", p): "public pages" for p in ("/embed/hotspots", "/grids/{code}", "/report", "/cases/{report_id}",
+                                           "/grids/{code}/qr.{fmt}", "/api/v1/grids", "/api/v1/grids/{code}",
+                                           "/api/v1/categories", "/healthz", "/api/v1/locate")},
+}
+
+
+@pytest.fixture()
+def roles_client(client, db, tokens):
+    client.app.state.test_db = db
+    return client
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("name", list(MATRIX))
+def test_endpoint_by_role(roles_client, tokens, name, role):
+    allowed, ok = MATRIX[name]
+    r = call(roles_client, tokens, name, role)
+    if role in allowed:
+        assert r.status_code == ok, f"{name} as {role}: {r.status_code} {r.text[:300]}"
+    else:
+        want = 401 if role in ("public", "reporter") else 403
+        assert r.status_code == want, f"{name} as {role} should be {want}: {r.status_code} {r.text[:300]}"
+        assert r.json()["error"]["code"] in ("unauthorized", "forbidden")
+
+
+def test_every_operation_is_in_the_matrix_and_states_its_roles(client):
+    doc = client.get("/openapi.json").json()
+    ops = {(m, p) for p, item in doc["paths"].items() for m in item}
+    assert ops == set(COVERED), f"missing: {ops - set(COVERED)}; stale: {set(COVERED) - ops}"
+    assert all("x-roles" in op and "**Roles:**" in op["description"] for item in doc["paths"].values()
+               for op in item.values())
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_personal_data_by_role(roles_client, tokens, role):
+    """Reporter name and phone: dispatcher, admin, and the worker of this case; never planner,
+    public, system or the reporter through the public view."""
+    case = Case(roles_client, tokens)
+    one = roles_client.get(f"/api/v1/reports/{case.id}", headers=case.headers[role]).json()
+    listed = [i for i in roles_client.get("/api/v1/reports", headers=case.headers[role]).json()["items"]
+              if i["id"] == case.id][0]
+    sees = role in ("dispatcher", "admin", "worker")
+    for view in (one, listed):
+        assert (view["reporter"] is not None) == sees, (role, view["reporter"])
+        assert (view["orig"] is not None) == sees
+
+
+def test_a_worker_sees_and_moves_only_their_own_cases(roles_client, tokens):
+    mine = Case(roles_client, tokens)
+    theirs = Case(roles_client, tokens, location={"lon": 116.415, "lat": 39.905})  # grid 004
+    w = {"Authorization": tokens["worker"]}
+    assert roles_client.get(f"/api/v1/reports/{mine.id}", headers=w).json()["reporter"] is not None
+    assert roles_client.get(f"/api/v1/reports/{theirs.id}", headers=w).json()["reporter"] is None
+    r = roles_client.post(f"/api/v1/reports/{theirs.id}/transitions", json={"action": "start", "actor": "w"}, headers=w)
+    assert r.status_code == 403
+    r = roles_client.post(f"/api/v1/reports/{theirs.id}/photos", files={"photo": ("p.png", png(), "image/png")}, headers=w)
+    assert r.status_code == 403
+    from geo.models import Worker
+
+    other_worker = roles_client.app.state.test_db.query(Worker).filter_by(staff_no="T004").one().id
+    r = roles_client.put(f"/api/v1/workers/{other_worker}/position", json={"lon": 116.4, "lat": 39.9}, headers=w)
+    assert r.status_code == 403
+
+
+def test_a_system_key_lists_what_it_filed(roles_client, tokens):
+    key = {"Authorization": tokens["system"]}
+    filed = body()
+    assert roles_client.post("/api/v1/reports", json=filed, headers=key).status_code == 201
+    Case(roles_client, tokens)  # someone else's
+    page = roles_client.get("/api/v1/reports", params={"filed_by": "me"}, headers=key).json()
+    assert [i["id"] for i in page["items"]] == [filed["id"]]
+    assert page["items"][0]["reporter"] is None  # a system never reads personal data
+    r = roles_client.get("/api/v1/reports", params={"filed_by": "me"})
+    assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == "filed_by"
+    # The same system re-sending the same report gets its case token back; an id alone does not.
+    again = roles_client.post("/api/v1/reports", json=filed, headers=key).json()
+    assert again["case_token"] and roles_client.post("/api/v1/reports", json=filed).json()["case_token"] is None
+
+
+def test_an_unknown_revoked_or_expired_token_is_401(roles_client, db, tokens):
+    from datetime import timedelta
+
+    from geo.access.roles import Principal, Role
+    from geo.access.tokens import issue_token, revoke_token
+
+    assert roles_client.get("/api/v1/reports", headers={"Authorization": "Bearer nope"}).status_code == 401
+    cli = Principal(Role.admin, holder="test")
+    t = issue_token(db, role=Role.dispatcher, name="leaver", actor=cli)
+    h = {"Authorization": f"Bearer {t.token}"}
+    assert roles_client.get("/maps/feeds/workers.geojson", headers=h).status_code == 200
+    revoke_token(db, token_id=t.id, actor=cli, now=datetime.now(UTC))
+    assert roles_client.get("/maps/feeds/workers.geojson", headers=h).status_code == 401
+    old = issue_token(db, role=Role.dispatcher, name="temp", actor=cli, expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    assert roles_client.get("/api/v1/reports", headers={"Authorization": f"Bearer {old.token}"}).status_code == 401
+    r = roles_client.get("/api/v1/reports", headers={"X-Case-Token": "forged"})  # no case in this path: ignored
+    assert r.status_code == 200
+
+
+def test_the_audit_records_personal_reads_and_token_changes(roles_client, db, tokens):
+    import sqlalchemy as sa
+
+    from geo.models import AuditEvent
+
+    case = Case(roles_client, tokens)
+    roles_client.get(f"/api/v1/reports/{case.id}", headers=case.headers["dispatcher"])
+    roles_client.get(f"/api/v1/reports/{case.id}", headers=case.headers["public"])  # nothing personal: not audited
+    rows = db.execute(sa.select(AuditEvent.action, AuditEvent.role, AuditEvent.holder, AuditEvent.detail)
+                      .order_by(AuditEvent.id)).all()
+    actions = [(a, r) for a, r, _, _ in rows]
+    assert actions.count(("token.issue", "admin")) == 5  # the fixture's tokens
+    reads = [r for r in rows if r[0] == "personal.read"]
+    assert len(reads) == 1 and reads[0][1] == "dispatcher" and reads[0][2] == "dispatcher test dispatcher"
+    assert reads[0][3]["report_ids"] == [case.id]
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+        with db.begin_nested():
+            db.execute(sa.delete(AuditEvent))
+
+
+def test_the_trail_records_who_really_acted(roles_client, db, tokens):
+    case = Case(roles_client, tokens)
+    roles_client.post(f"/api/v1/reports/{case.id}/transitions", json={"action": "start", "actor": "someone else"},
+                      headers=case.headers["worker"])
+    trail = roles_client.get(f"/api/v1/reports/{case.id}", headers=case.headers["admin"]).json()["trail"]
+    assert trail[-1]["action"] == "start" and trail[-1]["data"]["by"] == "worker test worker"
