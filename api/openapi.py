@@ -98,7 +98,8 @@ def install_openapi(app: FastAPI) -> None:
                 for code, text in extra.items():
                     responses.setdefault(code, {"description": text})
                 for code, resp in responses.items():
-                    if code[0] in "45":
+                    declared = str(resp.get("content", {}))
+                    if code[0] in "45" and ("HTTPValidationError" in declared or not resp.get("content")):
                         resp["content"] = envelope
         app.openapi_schema = doc
         return doc

@@ -54,6 +54,13 @@ Category = Annotated[str | None, Query(max_length=64, description=(
 GRID_CODE = PathParam(pattern=CODE_PATTERN, description="6, 9, 12 or 15 digits")
 
 
+GEOJSON = {200: {"content": {"application/geo+json": {}}, "description": "A GeoJSON FeatureCollection"},
+           401: {"description": "Staff only"}, 403: {"description": "This role may not open the internal maps"}}
+HTML = {200: {"content": {"text/html": {}}, "description": "The page"}}
+INTERNAL_HTML = {**HTML, 401: {"description": "Staff only"}, 403: {"description": "This role may not"},
+                 422: {"description": "Invalid field"}}
+
+
 class AssetFiles(StaticFiles):
     """node_modules, but only the files the maps link (and the images/fonts their CSS loads)."""
 
@@ -100,7 +107,8 @@ def _csp(request: Request, page: str, *, frame_ancestors: str = "'none'") -> dic
     return html_headers(page, frame_ancestors=frame_ancestors, img_sources=tile_sources(_settings(request).tiles))
 
 
-@router.get("/maps/command-center", dependencies=[INTERNAL], response_class=HTMLResponse)
+@router.get("/maps/command-center", dependencies=[INTERNAL], response_class=HTMLResponse, responses=INTERNAL_HTML,
+            summary="The command centre's wall map")
 def command_center(
     request: Request, session: SessionDep, window: WindowDep,
     level: Annotated[AreaLevel, Query(description="Hierarchy level shown first.")] = AreaLevel.grid,
@@ -127,7 +135,8 @@ def _geojson(features: list[dict]) -> Response:
     return Response(body, media_type="application/geo+json", headers={"Cache-Control": "no-store"})
 
 
-@router.get("/maps/feeds/reports.geojson", dependencies=[INTERNAL], name="live_reports_feed")
+@router.get("/maps/feeds/reports.geojson", dependencies=[INTERNAL], name="live_reports_feed", responses=GEOJSON,
+            summary="Live feed: new and overdue reports")
 def live_reports_feed(request: Request, session: SessionDep):
     """New reports (last GRIDMAP_MAP_LIVE_WINDOW_H hours) and the most overdue open cases.
     Points, category, status, grid: no reporter, phone or description."""
@@ -135,7 +144,8 @@ def live_reports_feed(request: Request, session: SessionDep):
     return _geojson(live_reports(session, now=datetime.now(UTC), window=window))
 
 
-@router.get("/maps/feeds/workers.geojson", dependencies=[INTERNAL], name="workers_feed")
+@router.get("/maps/feeds/workers.geojson", dependencies=[INTERNAL], name="workers_feed", responses=GEOJSON,
+            summary="Live feed: worker positions")
 def workers_feed(session: SessionDep):
     """On-duty workers' last positions with public name and role."""
     return _geojson(worker_positions(session))
@@ -193,7 +203,8 @@ def _analysis(request: Request, session, q: HotspotQuery):
     )
 
 
-@router.get("/maps/hotspots", dependencies=[INTERNAL], response_class=HTMLResponse)
+@router.get("/maps/hotspots", dependencies=[INTERNAL], response_class=HTMLResponse, responses=INTERNAL_HTML,
+            summary="Hot-spot analysis page")
 def hotspots_page(request: Request, session: SessionDep, q: HotspotParams):
     """Density, Gi* hot/cold spots per hexagon and per area, weekly animation, downloads."""
     started = time.perf_counter()
@@ -217,7 +228,8 @@ def hotspots_page(request: Request, session: SessionDep, q: HotspotParams):
 Unit = Annotated[str, Query(pattern="^(hex|area)$", description="hex: H3 cells; area: areas of `level`.")]
 
 
-@router.get("/maps/hotspots.csv", dependencies=[INTERNAL], name="hotspots_csv")
+@router.get("/maps/hotspots.csv", dependencies=[INTERNAL], name="hotspots_csv", summary="Hot-spot analysis as CSV",
+            responses={**INTERNAL_HTML, 200: {"content": {"text/csv": {}}, "description": "One row per hexagon or area"}})
 def hotspots_csv(request: Request, session: SessionDep, q: HotspotParams, unit: Unit = "hex"):
     """The analysis as CSV: one row per hexagon or area with count, Gi* z, p and class."""
     a = _analysis(request, session, q)
@@ -225,7 +237,8 @@ def hotspots_csv(request: Request, session: SessionDep, q: HotspotParams, unit: 
                     headers={"Content-Disposition": f'attachment; filename="hotspots-{unit}.csv"'})
 
 
-@router.get("/maps/hotspots.geojson", dependencies=[INTERNAL], name="hotspots_geojson")
+@router.get("/maps/hotspots.geojson", dependencies=[INTERNAL], name="hotspots_geojson",
+            summary="Hot-spot analysis as GeoJSON", responses={**GEOJSON, 422: {"description": "Invalid field"}})
 def hotspots_geojson(request: Request, session: SessionDep, q: HotspotParams, unit: Unit = "hex"):
     """The analysis as GeoJSON (hexagon polygons, or areas' simplified outlines)."""
     a = _analysis(request, session, q)
@@ -236,7 +249,8 @@ def hotspots_geojson(request: Request, session: SessionDep, q: HotspotParams, un
                     headers={"Content-Disposition": f'attachment; filename="hotspots-{unit}.geojson"'})
 
 
-@router.get("/embed/hotspots", response_class=HTMLResponse)
+@router.get("/embed/hotspots", response_class=HTMLResponse, summary="Public hot-spot map (embeddable)",
+            responses={**HTML, 304: {"description": "Not modified (ETag)"}, 422: {"description": "Invalid field"}})
 def embed_hotspots(request: Request, session: SessionDep, principal: PrincipalDep, window: WindowDep,
                    category: Category = None):
     """The public, iframe-friendly hot-spot map: hexagon counts only, cells under 5 suppressed,
@@ -274,7 +288,8 @@ def _grid_url(request: Request, code: str) -> str:
     return f"{base.rstrip('/')}{path}" if base else str(request.url_for("grid_page", code=code))
 
 
-@router.get("/grids/{code}", response_class=HTMLResponse, name="grid_page")
+@router.get("/grids/{code}", response_class=HTMLResponse, name="grid_page", summary="A grid's public page (一格一码)",
+            responses={**HTML, 404: {"description": "No such area"}})
 def grid_page(request: Request, session: SessionDep, code: Annotated[str, GRID_CODE]):
     """The public page of one area: outline, hierarchy, workers' public names and roles, report link, QR."""
     started = time.perf_counter()
@@ -290,7 +305,9 @@ def grid_page(request: Request, session: SessionDep, code: Annotated[str, GRID_C
     return _html(page, started, headers={"Cache-Control": "public, max-age=300"}, request=request)
 
 
-@router.get("/grids/{code}/qr.{fmt}", name="grid_qr")
+@router.get("/grids/{code}/qr.{fmt}", name="grid_qr", summary="The QR code of a grid's page",
+            responses={200: {"content": {"image/png": {}, "image/svg+xml": {}}, "description": "The QR code"},
+                       404: {"description": "No such area"}})
 def grid_qr(request: Request, session: SessionDep, code: Annotated[str, GRID_CODE],
             fmt: Annotated[str, PathParam(pattern="^(png|svg)$")], scale: Annotated[int, Query(ge=1, le=40)] = 10):
     """A QR code (error correction M) of the grid page's absolute URL, for printing on a sign."""
