@@ -24,6 +24,7 @@ from api.headers import SecurityHeaders, html_headers
 from api.limits import BodySizeLimit
 from api.openapi import install_openapi
 from api.ratelimit import RateLimiter, RateLimitMiddleware, RateLimitSettings
+from api.supervision import watch_supervisor
 from api.routes import categories, dispatch, grids, health, locate, report_form, reports, stats
 from api.routes import maps as map_routes
 from api.settings import ApiSettings
@@ -56,6 +57,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        watch_supervisor()
         owned = engine is None
         eng = engine if engine is not None else make_engine(db_settings or DatabaseSettings())
         app.state.engine = eng

@@ -85,6 +85,9 @@ async def _domain(_: Request, exc: ge.GridmapError) -> JSONResponse:
 
 
 async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    if exc.status_code == 400:  # FastAPI could not parse the body (not JSON, not UTF-8): one rule for bad input
+        fields = [{"field": "body", "reason": "could not be parsed: send UTF-8 JSON (or multipart for photos)"}]
+        return JSONResponse(error_body("invalid_request", "body: could not be parsed", fields=fields), status_code=422)
     code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(exc.status_code, "http_error")
     return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
 

@@ -144,19 +144,51 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default GRIDMAP_PORT or 8000).")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes (default GRIDMAP_WORKERS or 1).")] = None,
     access_log: Annotated[bool, typer.Option(help="Log every request (costs ~5 % at full load).")] = True,
+    wait_for_port: Annotated[float, typer.Option(help="Seconds to wait for a busy port to come free.")] = 15.0,
 ) -> None:
     """Serve the API (OpenAPI docs at /docs) in the foreground."""
+    import os
+
     import uvicorn
 
     from api.settings import ApiSettings
+    from api.supervision import SUPERVISOR_ENV
 
     settings = ApiSettings()
     bind_host, bind_port = host or settings.host, port or settings.port
+    _wait_for_port(bind_host, bind_port, wait_for_port)
+    # Workers watch this process: if it is killed outright they stop too (api.supervision).
+    os.environ[SUPERVISOR_ENV] = str(os.getpid())
     console.print(f"serving on http://{bind_host}:{bind_port}  (docs: /docs, health: /healthz)")
     uvicorn.run(
         "api.app:create_app", factory=True, host=bind_host, port=bind_port,
         workers=workers or settings.workers, log_level="info", access_log=access_log,
     )
+
+
+def _wait_for_port(host: str, port: int, seconds: float) -> None:
+    """Return once (host, port) can be bound; after a crash the old workers may still be
+    shutting down. Fails with the next step after ``seconds``."""
+    import socket
+    import time
+
+    deadline = time.monotonic() + seconds
+    said = False
+    while True:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((host, port))
+                return
+            except OSError:
+                pass
+        if time.monotonic() > deadline:
+            raise fail(f"port {port} on {host} is in use",
+                       f"another server holds it: find it with `ss -ltnp 'sport = :{port}'`, or pass --port")
+        if not said:
+            console.print(f"port {port} is busy; waiting up to {seconds:.0f} s for it to come free")
+            said = True
+        time.sleep(0.25)
 
 
 if __name__ == "__main__":

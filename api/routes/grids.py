@@ -19,7 +19,11 @@ from geo.models import AreaLevel
 router = APIRouter(tags=["grids"])
 
 
-@router.get("/grids", response_model=AreaCollection, response_model_exclude_none=False)
+NOT_FOUND = {404: {"description": "No such area or generation"}}
+
+
+@router.get("/grids", response_model=AreaCollection, response_model_exclude_none=False, responses=NOT_FOUND,
+            summary="List areas of one level")
 def get_grids(
     request: Request,
     session: SessionDep,
@@ -53,7 +57,7 @@ def get_grids(
     )
 
 
-@router.get("/grids/{code}", response_model=AreaDetailFeature)
+@router.get("/grids/{code}", response_model=AreaDetailFeature, responses=NOT_FOUND, summary="One area in detail")
 def get_grid(
     session: SessionDep,
     code: Annotated[str, Path(pattern=CODE_PATTERN, description="6, 9, 12 or 15 digits")],

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.deps import SessionDep
-from api.routes.grids import GenerationQuery
+from api.params import GenerationQuery
 from api.schemas import LocateOut
 from api.views import area_detail_feature
 from geo.coords import check_lon_lat
@@ -23,8 +23,10 @@ router = APIRouter(tags=["locate"])
 )
 def get_locate(
     session: SessionDep,
-    lon: Annotated[float, Query(allow_inf_nan=False, description="Longitude, WGS-84 degrees")],
-    lat: Annotated[float, Query(allow_inf_nan=False, description="Latitude, WGS-84 degrees")],
+    lon: Annotated[float, Query(allow_inf_nan=False, description="Longitude, WGS-84 degrees",
+                                json_schema_extra={"minimum": -180, "maximum": 180})],
+    lat: Annotated[float, Query(allow_inf_nan=False, description="Latitude, WGS-84 degrees",
+                                json_schema_extra={"minimum": -90, "maximum": 90})],
     generation: GenerationQuery = None,
 ):
     """The grid covering (lon, lat); on a shared edge or vertex, the smallest grid code."""

@@ -60,7 +60,9 @@ def _page(request: Request, html: str, *, cache: str) -> HTMLResponse:
     return HTMLResponse(html, headers={"Cache-Control": cache, **headers})
 
 
-@router.get("/report", response_class=HTMLResponse, name="report_form", summary="The public report form")
+@router.get("/report", response_class=HTMLResponse, name="report_form", summary="The public report form",
+            responses={200: {"content": {"text/html": {}}, "description": "The form"},
+                       404: {"description": "No such grid"}})
 def report_form(
     request: Request, session: SessionDep, config: CityConfigDep,
     grid: Annotated[str | None, Query(pattern=CODE_PATTERN,
@@ -85,7 +87,8 @@ def report_form(
 
 
 @router.get("/cases/{report_id}", response_class=HTMLResponse, name="case_page", summary="A reporter's case page",
-            responses={404: {"description": "No such report"}})
+            responses={200: {"content": {"text/html": {}}, "description": "The page"},
+                       404: {"description": "No such report"}})
 def case_page(request: Request, session: SessionDep, report_id: uuid.UUID):
     """The page a reporter follows their case on (its data comes from the API with the case
     token, in the browser: the page itself shows nothing of the case)."""

@@ -209,7 +209,8 @@ def get_one(report_id: uuid.UUID, session: SessionDep, principal: case_access(Pe
     return out
 
 
-@router.get("/reports", response_model=ReportPage, summary="List reports", responses={401: ERRORS[401], 422: ERRORS[422]})
+@router.get("/reports", response_model=ReportPage, summary="List reports",
+            responses={401: ERRORS[401], 404: {"description": "No such area"}, 422: ERRORS[422]})
 def get_many(
     request: Request, session: SessionDep, settings: ApiSettingsDep, principal: require(Permission.read_reports),
     window: WindowDep,

@@ -39,13 +39,14 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(database_url: str, small_city) -> Iterator[str]:
+def server(database_url: str, small_city, tmp_path_factory) -> Iterator[str]:
     """uvicorn serving the app on the test database, in a thread; yields the base URL."""
     from api.app import create_app
     from api.settings import ApiSettings
     from geo.settings import DatabaseSettings
 
-    app = create_app(api_settings=ApiSettings(escalation_interval_s=0), db_settings=DatabaseSettings(url=database_url))
+    app = create_app(api_settings=ApiSettings(escalation_interval_s=0, media_dir=tmp_path_factory.mktemp("media")),
+                     db_settings=DatabaseSettings(url=database_url))
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -262,4 +263,111 @@ def test_report_form_from_a_grid_sign(watched, server, engine, posted_reports):
         rows = conn.execute(sa.select(Report.grid_code, Report.source).where(Report.description.like("井盖缺失 manhole%"))).all()
     assert [tuple(r) for r in rows] == [(code, "citizen")]
     watched.shot("report-form")
+    watched.check()
+
+
+PAYLOAD = '"><img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
+
+
+def test_a_crafted_query_neither_runs_nor_poisons_the_clean_page(watched, server):
+    """The hardening issue's injection: the raw query string used to go into the download
+    links (innerHTML) and the page cache ignored it, so one request poisoned the clean URL."""
+    from urllib.parse import quote
+
+    page = watched.page
+    page.goto(f"{server}/maps/hotspots?category=urban&x={quote(PAYLOAD)}", wait_until="load")
+    page.wait_for_selector(".gm-downloads a")
+    assert page.evaluate("() => window.__pwned") is None
+    hrefs = page.eval_on_selector_all(".gm-downloads a", "els => els.map(e => e.getAttribute('href'))")
+    assert hrefs and all("onerror" not in h and "x=" not in h for h in hrefs)
+    page.goto(f"{server}/maps/hotspots?category=urban", wait_until="load")  # the clean URL, from the cache
+    page.wait_for_selector(".gm-downloads a")
+    assert page.evaluate("() => window.__pwned") is None
+    assert "onerror" not in page.content()
+    watched.check()
+
+
+def test_the_csp_blocks_a_script_injected_into_a_page(watched, server):
+    """Were a script ever injected into a map page, the page's CSP (hashes of its own inline
+    scripts only) keeps it from running, while the page's own scripts still draw the map."""
+    page = watched.page
+
+    def inject(route):
+        response = route.fetch()
+        html = response.text().replace("</body>", "<script>window.__pwned = 1</script></body>")
+        route.fulfill(response=response, body=html)
+
+    page.unroute("**/*")
+    page.route("**/maps/hotspots*", inject)
+    page.goto(f"{server}/maps/hotspots?category=urban", wait_until="load")
+    page.wait_for_selector(".leaflet-control-layers-overlays label")
+    assert page.evaluate("() => window.__pwned") is None
+    assert any("Content Security Policy" in e for e in watched.errors), watched.errors
+    assert page.locator(".gm-legend-gi").count() == 1  # the page's own inline scripts ran
+
+
+def test_docs_page_works_offline(watched, server):
+    page = watched.page
+    page.goto(f"{server}/docs", wait_until="load")
+    page.wait_for_selector(".swagger-ui .opblock", timeout=15_000)
+    assert page.locator(".opblock").count() > 10
+    watched.check()
+
+
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), (10, 120, 200)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_snap_and_report_with_photo_then_follow_and_rate(watched, server, engine, posted_reports, tmp_path):
+    """The reporter's loop: place the point on the map, attach a photo, send; follow the case
+    on its page with the case token; rate it once it is closed."""
+    from geo.models import Area, AreaLevel
+
+    with engine.connect() as conn:
+        code = conn.scalar(sa.select(Area.code).where(Area.level == AreaLevel.grid).order_by(Area.code).limit(1))
+    photo = tmp_path / "snap.png"
+    photo.write_bytes(_png())
+    page = watched.page
+    page.goto(f"{server}/report?grid={code}", wait_until="load")
+    page.wait_for_selector("#map .leaflet-marker-icon")
+    box = page.locator("#map").bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # the pin moves here
+    assert "Location set" in page.locator("#loc").inner_text()
+    page.select_option("#category", "30")
+    page.fill("#description", "路灯不亮 street light out (browser test)")
+    page.set_input_files("#photos", str(photo))
+    page.click("#send")
+    page.wait_for_selector("#photo-status", timeout=15_000)
+    assert "1 uploaded" in page.locator("#photo-status").inner_text()
+    rid = uuid.UUID(page.locator("#status").inner_text().split("Case ")[1].split(" ")[0])
+    posted_reports.append(rid)
+    token = page.locator("#case-token").inner_text()
+    watched.shot("report-form-sent")
+
+    page.locator("#case-link").click()
+    page.wait_for_selector("#case:not([hidden])", timeout=10_000)
+    assert "Dispatched" in page.locator("#c-status").inner_text()
+    assert "#t=" not in page.url, "the token leaves the address bar once read"
+    trail = page.locator("#c-trail").inner_text()
+    assert "Received" in trail and "Photo added" in trail
+    for step in ("start", "resolve", "close"):  # the worker handles it (the test server runs open)
+        r = httpx.post(f"{server}/api/v1/reports/{rid}/transitions", json={"action": step, "actor": "grid worker"})
+        assert r.status_code == 200, r.text
+    page.reload(wait_until="load")  # the token now comes from this phone's saved cases
+    page.wait_for_selector("#rate:not([hidden])", timeout=10_000)
+    page.check("input[name=rating][value='4']")
+    page.click("#send-rating")
+    page.wait_for_selector("#status.ok", timeout=10_000)
+    assert "4/5" in page.locator("#status").inner_text()
+    with engine.connect() as conn:
+        rating, photos = conn.execute(sa.select(Report.rating, Report.photos).where(Report.id == rid)).one()
+    assert rating == 4 and len(photos) == 1
+    assert httpx.get(f"{server}/api/v1/reports/{rid}", headers={"X-Case-Token": token}).status_code == 200
+    watched.shot("case-page-rated")
     watched.check()

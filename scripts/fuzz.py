@@ -1,0 +1,111 @@
+"""`make fuzz`: a bounded schemathesis run over the published OpenAPI document.
+
+Makes a throwaway database (next to GRIDMAP_DATABASE_URL's), loads the one-district test
+city, serves the app on a free port and runs the schemathesis CLI twice against it, as the
+public and with an admin token. Fails on any 5xx, an undocumented status code or content
+type, or a response that breaks its documented schema. Prints what it ran; exits non-zero
+when schemathesis found anything.
+
+    .venv/bin/python scripts/fuzz.py [--examples N] [--max-time SECONDS]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from geo.migrate import upgrade  # noqa: E402
+from geo.settings import DatabaseSettings  # noqa: E402
+
+CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--examples", type=int, default=int(os.environ.get("GRIDMAP_FUZZ_EXAMPLES", "30")))
+    ap.add_argument("--max-time", type=int, default=int(os.environ.get("GRIDMAP_FUZZ_MAX_TIME", "600")))
+    args = ap.parse_args()
+
+    base = make_url(DatabaseSettings().url)
+    name = f"gridmap_fuzz_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(base.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        template = conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = 'gridmap_template'"))
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"' + (' TEMPLATE "gridmap_template"' if template else ""))
+    url = base.set(database=name).render_as_string(hide_password=False)
+    server = None
+    try:
+        upgrade(url=url)
+        from fixtures.city import CitySpec
+        from fixtures.load import load_demo
+
+        engine = sa.create_engine(url)
+        load_demo(engine, spec=CitySpec(district_codes=("211102",), n_streets=4, n_communities=20, n_grids=120),
+                  n_reports=3000)
+        engine.dispose()
+        token = "fuzz-" + secrets.token_urlsafe(16)
+        port = free_port()
+        env = {**os.environ, "GRIDMAP_DATABASE_URL": url, "GRIDMAP_STAFF_TOKENS": token,
+               "GRIDMAP_RATE_ENABLED": "false", "GRIDMAP_ESCALATION_INTERVAL_S": "0",
+               "GRIDMAP_MEDIA_DIR": tempfile.mkdtemp(prefix="gridmap-fuzz-media-")}
+        server = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
+             "--port", str(port), "--log-level", "warning"], cwd=ROOT, env=env)
+        root = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{root}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                print("the server did not start", file=sys.stderr)
+                return 2
+            time.sleep(0.3)
+        st = str(Path(sys.executable).with_name("schemathesis"))
+        failed = 0
+        for who, headers in (("the public", []), ("an admin", ["-H", f"Authorization: Bearer {token}"])):
+            cmd = [st, "run", f"{root}/openapi.json", "--checks", CHECKS, "--max-examples", str(args.examples),
+                   "--seed", "20261201", "--max-time", str(args.max_time // 2), "--workers", "2",
+                   "--phases", "examples,coverage,fuzzing", "--suppress-health-check", "all", *headers]
+            print(f"== fuzzing as {who}: {args.examples} examples per operation", flush=True)
+            rc = subprocess.call(cmd, cwd=ROOT, env={**os.environ, "NO_COLOR": "1"})
+            failed += rc != 0
+        print("fuzz: " + ("FAILED" if failed else "no 5xx, every answer as documented"))
+        return 1 if failed else 0
+    finally:
+        if server is not None:
+            server.terminate()
+            try:
+                server.wait(15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
