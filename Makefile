@@ -5,13 +5,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PYTHON
 
-.PHONY: help setup db migrate demo demo-small serve test verify bench clean
+.PHONY: help setup db migrate demo demo-small serve test fuzz fault verify bench clean
 
 help:
 	@echo "make demo   - set everything up, load the demo city, serve it on 127.0.0.1:$${GRIDMAP_PORT:-8000}"
 	@echo "make test   - set everything up and run the whole test suite against real PostGIS"
 	@echo "make db     - install/start the local PostGIS and create the gridmap role and databases"
 	@echo "make verify - check the loaded demo city's topology (no gaps, no overlaps, exact nesting)"
+	@echo "make fuzz   - a bounded schemathesis run over the OpenAPI document (its own throwaway database)"
+	@echo "make fault  - reports sent while the server is killed and PostgreSQL restarts (its own cluster)"
 	@echo "make bench  - run the benchmarks under bench/"
 
 setup: $(VENV)/.installed node_modules/.installed
@@ -51,6 +53,12 @@ verify: setup
 test: setup db
 	$(BIN)/ruff check -q geo api maps fixtures cli tests bench scripts
 	$(BIN)/python -m pytest
+
+fuzz: setup db
+	$(BIN)/python scripts/fuzz.py
+
+fault: setup db
+	$(BIN)/python bench/fault_test.py
 
 bench: migrate
 	@command -v wrk >/dev/null || scripts/apt-install.sh wrk

@@ -63,8 +63,10 @@ def wait_healthy(base: str, timeout: float = 90) -> None:
 
 
 def run_wrk(url: str, seconds: int, connections: int, script: Path = ROOT / "bench" / "intake.lua") -> dict:
+    token = os.environ.get("GRIDMAP_BENCH_TOKEN")
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
+         *(["-H", f"Authorization: Bearer {token}"] if token else []), url],
         capture_output=True, text=True, check=True,
     ).stdout
     def pct(p):
@@ -104,6 +106,31 @@ def cleanup(engine) -> int:
     return removed
 
 
+def bench_key(engine) -> tuple[int, str]:
+    from sqlalchemy.orm import Session
+
+    from geo.access.roles import Principal, Role
+    from geo.access.tokens import issue_token
+
+    with Session(engine) as session:
+        issued = issue_token(session, role=Role.system, name="ingest bench", system="bench",
+                             actor=Principal(Role.admin, holder="bench/ingest_bench.py"))
+        session.commit()
+    return issued.id, issued.token
+
+
+def revoke_bench_key(engine, token_id: int) -> None:
+    from sqlalchemy.orm import Session
+
+    from geo.access.roles import Principal, Role
+    from geo.access.tokens import revoke_token
+
+    with Session(engine) as session:
+        revoke_token(session, token_id=token_id, actor=Principal(Role.admin, holder="bench/ingest_bench.py"),
+                     now=datetime.now(UTC))
+        session.commit()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=20)
@@ -119,6 +146,11 @@ def main() -> int:
         if conn.scalar(sa.select(sa.func.count()).select_from(Report)) < 1_000_000:
             print("load the demo city first: `make demo` (or `gridmap demo load`)")
             return 1
+    # The bench is a system client with its own key (and budget), as a 12345 hotline would be;
+    # the key is revoked when the run ends.
+    token_id, token = bench_key(engine)
+    os.environ["GRIDMAP_BENCH_TOKEN"] = token
+    auth = {"Authorization": f"Bearer {token}"}
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "GRIDMAP_PORT": str(port), "GRIDMAP_ESCALATION_INTERVAL_S": "0"}
@@ -136,7 +168,7 @@ def main() -> int:
         invalid.write_text((ROOT / "bench" / "intake.lua").read_text().replace('"category":"30"', '"category":"99"'))
         ceiling = run_wrk(f"{base}/api/v1/reports", max(5, args.seconds // 2), args.connections, script=invalid)
         bodies = batch_bodies(args.batches, 10_000)
-        with httpx.Client(timeout=120) as client:
+        with httpx.Client(timeout=120, headers=auth) as client:
             client.post(f"{base}/api/v1/reports/batch", json=batch_bodies(1, 1000)[0])  # warm-up
             t = time.perf_counter()
             created = 0
@@ -149,6 +181,7 @@ def main() -> int:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(30)
         removed = cleanup(engine)
+        revoke_bench_key(engine, token_id)
         engine.dispose()
     ok = fixed["achieved_rps"] >= 0.99 * args.rate and fixed["errors"] == 0 and set(fixed["statuses"]) == {"201"}
     print(f"single intake at a fixed {args.rate:.0f} reports/s ({args.seconds} s, open loop): "
