@@ -148,3 +148,21 @@ def may_rate(p: Principal, report: Report) -> bool:
     if not p.can(Permission.rate_case):
         return False
     return p.role != Role.reporter or p.case_id == report.id
+
+
+def permission_table() -> str:
+    """The role × permission table as Markdown (the README prints it; a test keeps them equal).
+    ✓ holds it, ◐ for their own cases only (a worker's assigned cases, a reporter's own case,
+    a system key's own filings), · not."""
+    roles = list(Role)
+    lines = ["| permission | " + " | ".join(r.value for r in roles) + " |",
+             "|---|" + "---|" * len(roles)]
+    for perm in Permission:
+        cells = []
+        for role in roles:
+            if perm not in PERMISSIONS[role]:
+                cells.append("·")
+            else:
+                cells.append("◐" if perm in SCOPED.get(role, ()) else "✓")
+        lines.append(f"| `{perm.value}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
