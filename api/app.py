@@ -17,13 +17,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 
-from api.auth import Authenticator, PrincipalMiddleware
+from api.auth import Authenticator
 from api.batcher import IntakeBatcher
 from api.errors import install_error_handlers
-from api.headers import SecurityHeaders, html_headers
-from api.limits import BodySizeLimit
+from api.gate import Gate
+from api.headers import html_headers
+from api.limits import BodyRules
 from api.openapi import install_openapi
-from api.ratelimit import RateLimiter, RateLimitMiddleware, RateLimitSettings
+from api.ratelimit import RateLimiter, RateLimitSettings
 from api.supervision import watch_supervisor
 from api.routes import categories, dispatch, grids, health, locate, report_form, reports, stats
 from api.routes import maps as map_routes
@@ -109,14 +110,10 @@ def create_app(
     limiter = RateLimiter(rate_settings)
     app.state.rate_limiter = limiter
     install_error_handlers(app)
-    # Outermost last: headers on everything, then who is asking, then their budget, then bodies.
-    app.add_middleware(
-        BodySizeLimit, default=api_settings.max_body_bytes, batch=api_settings.max_batch_body_bytes,
-        photo=api_settings.max_photo_bytes,
-    )
-    app.add_middleware(RateLimitMiddleware, limiter=limiter)
-    app.add_middleware(PrincipalMiddleware, authenticator=authenticator)
-    app.add_middleware(SecurityHeaders)
+    # Who is asking, their budget, the body's type and size, and the headers of every answer.
+    app.add_middleware(Gate, authenticator=authenticator, limiter=limiter, bodies=BodyRules(
+        default=api_settings.max_body_bytes, batch=api_settings.max_batch_body_bytes,
+        photo=api_settings.max_photo_bytes))
     app.include_router(health.router)
     for module in (grids, locate, categories, reports, stats, dispatch):
         app.include_router(module.router, prefix="/api/v1")

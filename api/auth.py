@@ -23,7 +23,7 @@ from collections import OrderedDict
 from datetime import UTC, datetime
 
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from geo.access.roles import PUBLIC, Principal, Role
 from geo.access.tokens import any_active_token, principal_for, token_hash
@@ -123,27 +123,11 @@ def bearer_token(scope: Scope) -> tuple[str | None, bool]:
     return cookie, cookie is not None
 
 
-class PrincipalMiddleware:
-    """Puts ``scope["state"]["principal"]`` on every HTTP request, or answers 401 for a token
-    that is not valid."""
-
-    def __init__(self, app: ASGIApp, *, authenticator: Authenticator) -> None:
-        self.app, self.auth = app, authenticator
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        token, from_cookie = bearer_token(scope)
-        principal = await self.auth.principal(token)
-        if principal is None and from_cookie:  # a stale sign-in: the page shows as to anyone
-            principal = await self.auth.principal(None)
-        if principal is None:
-            from api.limits import reject
-
-            await reject(send, 401, "unauthorized", "this token is not valid (unknown, revoked or expired); "
-                         "ask an administrator for a new one, or send no token for public access",
-                         headers=((b"www-authenticate", b"Bearer"),))
-            return
-        scope.setdefault("state", {})["principal"] = principal
-        await self.app(scope, receive, send)
+async def resolve(auth: Authenticator, scope: Scope) -> Principal | None:
+    """The principal of a request, or None when its Authorization token is not valid (a
+    stale staff cookie only makes it the public)."""
+    token, from_cookie = bearer_token(scope)
+    principal = await auth.principal(token)
+    if principal is None and from_cookie:  # a stale sign-in: the page shows as to anyone
+        principal = await auth.principal(None)
+    return principal

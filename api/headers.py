@@ -13,7 +13,7 @@ import hashlib
 import re
 from urllib.parse import urlsplit
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message
 
 _INLINE_SCRIPT = re.compile(r"<script(?P<attrs>\s[^>]*)?>(?P<body>.*?)</script>", re.DOTALL | re.IGNORECASE)
 
@@ -67,30 +67,23 @@ FALLBACK_HTML_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'u
                      "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
 
 
-class SecurityHeaders:
-    """Adds ``X-Content-Type-Options: nosniff`` and ``Referrer-Policy`` to every response, and
-    to an HTML response that set no CSP of its own a strict one with frame protection."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers") or [])
-                names = {k.lower() for k, _ in headers}
-                headers.append((b"x-content-type-options", b"nosniff"))
-                if b"referrer-policy" not in names:
-                    headers.append((b"referrer-policy", b"same-origin"))
-                html = any(k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in headers)
-                if html and b"content-security-policy" not in names:
-                    headers.append((b"content-security-policy", FALLBACK_HTML_CSP.encode()))
-                    headers.append((b"x-frame-options", b"DENY"))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+def with_security_headers(message: Message) -> Message:
+    """A response start ``message`` with ``X-Content-Type-Options: nosniff`` and
+    ``Referrer-Policy`` added, and for an HTML response that set no CSP of its own a strict
+    one with frame protection."""
+    headers = list(message.get("headers") or [])
+    csp = html = referrer = False
+    for k, v in headers:
+        k = k.lower()
+        if k == b"content-security-policy":
+            csp = True
+        elif k == b"referrer-policy":
+            referrer = True
+        elif k == b"content-type":
+            html = v.startswith(b"text/html")
+    headers.append((b"x-content-type-options", b"nosniff"))
+    if not referrer:
+        headers.append((b"referrer-policy", b"same-origin"))
+    if html and not csp:
+        headers += [(b"content-security-policy", FALLBACK_HTML_CSP.encode()), (b"x-frame-options", b"DENY")]
+    return {**message, "headers": headers}

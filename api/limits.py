@@ -1,12 +1,12 @@
 """Request body limits: size (413, enforced while streaming so a huge body is never buffered)
 and media type (415: the API's writes take JSON, photo uploads multipart, so a cross-site
-"simple" form POST cannot file a report or move a case)."""
+"simple" form POST cannot file a report or move a case). Applied by ``api.gate``."""
 
 from __future__ import annotations
 
 import json
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 
 class BodyTooLarge(Exception):
@@ -22,54 +22,49 @@ def _multipart_type(ctype: bytes) -> bool:
     return ctype.split(b";", 1)[0].strip().lower() == b"multipart/form-data"
 
 
-class BodySizeLimit:
-    """Reject bodies over ``default`` bytes (``batch`` for paths ending in /batch, ``photo``
-    for photo uploads) with 413, and API writes in any other media type with 415."""
+class BodyRules:
+    """Largest bodies: ``default`` bytes, ``batch`` for paths ending in /batch, ``photo`` for
+    photo uploads."""
 
-    def __init__(self, app: ASGIApp, *, default: int, batch: int, photo: int) -> None:
-        self.app, self.default, self.batch, self.photo = app, default, batch, photo
+    def __init__(self, *, default: int, batch: int, photo: int) -> None:
+        self.default, self.batch, self.photo = default, batch, photo
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
-            await self.app(scope, receive, send)
-            return
+    def check(self, scope: Scope) -> tuple[int, str, str] | int | None:
+        """None for a request without a body to check; else a refusal (status, code,
+        message), or the byte limit its body must keep to while it streams."""
+        if scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            return None
         path = scope["path"]
         photo = path.endswith("/photos")
         limit = self.batch if path.endswith("/batch") else self.photo if photo else self.default
-        headers = dict(scope.get("headers") or [])
-        if path.startswith("/api/v1/"):
-            ctype = headers.get(b"content-type", b"")
-            if not (_multipart_type(ctype) if photo else _json_type(ctype)):
-                await reject(send, 415, "unsupported_media_type",
-                              "send multipart/form-data with a `photo` part" if photo
-                              else "send the body as JSON with Content-Type: application/json")
-                return
-        declared = headers.get(b"content-length")
+        ctype = declared = None
+        for name, value in scope.get("headers") or ():
+            if name == b"content-type":
+                ctype = value
+            elif name == b"content-length":
+                declared = value
+        if path.startswith("/api/v1/") and not (_multipart_type(ctype or b"") if photo else _json_type(ctype or b"")):
+            return 415, "unsupported_media_type", ("send multipart/form-data with a `photo` part" if photo
+                                                   else "send the body as JSON with Content-Type: application/json")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await reject(send, 413, "payload_too_large", f"request body over {limit} bytes")
-            return
-        seen = 0
-        started = False
+            return 413, "payload_too_large", f"request body over {limit} bytes"
+        return limit
 
-        async def limited_receive() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise BodyTooLarge
-            return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+def limited(receive: Receive, limit: int) -> Receive:
+    """``receive``, raising BodyTooLarge once more than ``limit`` bytes have arrived."""
+    seen = 0
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
-                await reject(send, 413, "payload_too_large", f"request body over {limit} bytes")
+    async def limited_receive() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise BodyTooLarge
+        return message
+
+    return limited_receive
 
 
 async def reject(send: Send, status: int, code: str, message: str, headers: tuple = ()) -> None:
@@ -77,5 +72,5 @@ async def reject(send: Send, status: int, code: str, message: str, headers: tupl
     body = json.dumps({"error": {"code": code, "message": message}}).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            *headers]})
+                            *headers]})
     await send({"type": "http.response.body", "body": body})

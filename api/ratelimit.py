@@ -27,7 +27,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from geo.access.roles import STAFF, Principal, Role
 from geo.models import RateCounter
@@ -123,6 +123,12 @@ class RateLimiter:
             self._window, self._local, self._global = window, defaultdict(int), {}
         return window
 
+    def admit(self, scope: Scope, principal: Principal) -> float | None:
+        """Count this request; None when it may go on, else seconds until the budget renews."""
+        if not self.settings.enabled or scope["path"].startswith(EXEMPT_PREFIXES):
+            return None
+        return self.check(self.key(scope, principal), cost=request_cost(scope["path"]), budget=self.budget(principal))
+
     def check(self, key: str, *, cost: int, budget: int) -> float | None:
         """Count ``cost`` for ``key``; None when allowed, else seconds until the window resets."""
         now = self._clock()
@@ -183,27 +189,3 @@ class RateLimiter:
 
 def request_cost(path: str) -> int:
     return EXPENSIVE.get(path, 1)
-
-
-class RateLimitMiddleware:
-    """429 with Retry-After once a client's budget for the window is spent (after auth, so
-    a token's holder has their own budget)."""
-
-    def __init__(self, app: ASGIApp, *, limiter: RateLimiter) -> None:
-        self.app, self.limiter = app, limiter
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.limiter.settings.enabled or scope["path"].startswith(EXEMPT_PREFIXES):
-            await self.app(scope, receive, send)
-            return
-        principal: Principal = scope.get("state", {}).get("principal") or Principal(Role.public)
-        retry = self.limiter.check(self.limiter.key(scope, principal), cost=request_cost(scope["path"]),
-                                   budget=self.limiter.budget(principal))
-        if retry is not None:
-            from api.limits import reject
-
-            await reject(send, 429, "rate_limited",
-                         f"too many requests from this client; try again in {int(retry)} s",
-                         headers=((b"retry-after", str(int(retry)).encode()),))
-            return
-        await self.app(scope, receive, send)

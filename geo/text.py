@@ -17,10 +17,11 @@ def text_problem(value: str) -> str | None:
     """Why ``value`` cannot be stored as text, or None when it can."""
     if "\x00" in value:
         return "must not contain NUL (\\u0000) characters"
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return "must be valid Unicode text (no lone surrogate code points)"
+    if not value.isascii():  # ASCII always encodes: skip the copy for most text
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "must be valid Unicode text (no lone surrogate code points)"
     return None
 
 

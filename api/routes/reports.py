@@ -34,8 +34,9 @@ from api.security import case_access, case_secret, require
 from geo.access import Permission, Principal, may_read_personal, may_upload_photo, record_audit
 from geo.access.case_tokens import case_token
 from geo.access.roles import Role
-from geo.errors import Forbidden, NotFound
+from geo.errors import Forbidden, InvalidInput, NotFound
 from geo.generations import active_generation_id
+from geo.instants import parse_instant
 from geo.intake import ReportInput, validate_fields
 from geo.models import ReportStatus
 from geo.photos import clean_image, photo_name, photo_path, remove_photo, write_photo
@@ -63,7 +64,7 @@ def to_input(body: ReportIn, *, idempotency_key: str | None, filed_by: str | Non
     return ReportInput(
         id=rid, category=body.category, subcategory=body.subcategory, description=body.description,
         source=body.source, x=body.location.lon, y=body.location.lat, crs=body.location.crs,
-        accuracy_m=body.location.accuracy_m, reported_at=body.reported_at,
+        accuracy_m=body.location.accuracy_m, reported_at=parse_instant(body.reported_at, field="reported_at"),
         reporter_name=body.reporter.name if body.reporter else None,
         reporter_phone=body.reporter.phone if body.reporter else None, photos=tuple(body.photos),
         filed_by=filed_by,
@@ -130,7 +131,7 @@ async def intake(request: Request, *, config, open_session, idempotency_key: str
         body = _REPORT_IN.validate_json(await request.body())
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False)) from None
-    principal: Principal = getattr(request.state, "principal", None) or Principal(Role.public)
+    principal: Principal = request.scope.get("state", {}).get("principal") or Principal(Role.public)
     item = to_input(body, idempotency_key=idempotency_key, filed_by=principal.filed_by)
     now = utcnow()
     validate_fields(item, config=config, now=now)  # bad input answers at once, never waits in a batch
@@ -172,6 +173,11 @@ def post_batch(
             results[index] = BatchItemOut(index=index, status=422, error={
                 "code": "invalid_request", "message": "; ".join(f"{f['field']}: {f['reason']}" for f in fields),
                 "fields": fields})
+        except InvalidInput as exc:  # a rule of geo's, applied while converting (reported_at)
+            field = exc.details.get("field", "request")
+            results[index] = BatchItemOut(index=index, status=422, error={
+                "code": "invalid_request", "message": f"{field}: {exc.message}",
+                "fields": [{"field": field, "reason": exc.message}]})
     for o in submit_batch(session, items=parsed, config=config, now=utcnow(), duplicates=duplicates):
         if o.error is not None:
             err = {"code": "invalid_request" if o.status == 422 else o.error.code, "message": o.error.message}

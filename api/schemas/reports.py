@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas.types import HttpUrlStr, Instant, SafeStr
+from api.schemas.types import Instant, InstantText
 from geo.models import ReportSource
 from geo.workflow import ACTIONS
 
@@ -20,14 +20,14 @@ class LocationIn(BaseModel):
 
     lon: float = Field(allow_inf_nan=False, description="Longitude (or easting in metres for a projected EPSG crs).")
     lat: float = Field(allow_inf_nan=False, description="Latitude (or northing in metres for a projected EPSG crs).")
-    crs: SafeStr = Field("wgs84", max_length=16, description=CRS_DOC)
+    crs: str = Field("wgs84", max_length=16, description=CRS_DOC)
     accuracy_m: float | None = Field(None, ge=0, le=100_000, allow_inf_nan=False)
 
 
 class ReporterIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: SafeStr | None = Field(None, max_length=100)
+    name: str | None = Field(None, max_length=100)
     phone: str | None = Field(None, max_length=32, pattern=r"^\+?[0-9][0-9 \-]{3,30}$")
 
 
@@ -39,12 +39,12 @@ class ReportIn(BaseModel):
     subcategory: str | None = Field(None, max_length=8)
     # 20,000 bounds the parser; the city's own limit (2,000 by default) is enforced by intake
     # and is what the OpenAPI document states (api.openapi).
-    description: SafeStr = Field("", max_length=20_000, description="What is wrong.")
+    description: str = Field("", max_length=20_000, description="What is wrong.")
     source: ReportSource
     location: LocationIn
-    reported_at: Instant
+    reported_at: InstantText
     reporter: ReporterIn | None = Field(None, description="Personal data: never shown publicly.")
-    photos: list[HttpUrlStr] = Field(default_factory=list, max_length=9,
+    photos: list[Annotated[str, Field(max_length=2000)]] = Field(default_factory=list, max_length=9,
                                      description="Links to photos held elsewhere (absolute http/https URLs).")
 
 
@@ -98,8 +98,8 @@ class TransitionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     action: Action = Field(description="The step of the loop to take (see GET /api/v1/reports/{id} `allowed`).")
-    actor: SafeStr = Field(min_length=1, max_length=100)
-    note: SafeStr | None = Field(None, max_length=2000)
+    actor: str = Field(min_length=1, max_length=100)
+    note: str | None = Field(None, max_length=2000)
     duplicate_of: uuid.UUID | None = Field(None, description="mark_duplicate: the original report's id.")
     worker_id: int | None = Field(None, ge=1, le=BIGINT_MAX, description="dispatch: the worker to send it to.")
     expected_level: int | None = Field(
@@ -111,7 +111,7 @@ class RatingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rating: int = Field(ge=1, le=5)
-    comment: SafeStr | None = Field(None, max_length=2000)
+    comment: str | None = Field(None, max_length=2000)
 
 
 class EventOut(BaseModel):
@@ -224,7 +224,7 @@ class PositionIn(BaseModel):
 
     lon: float = Field(allow_inf_nan=False)
     lat: float = Field(allow_inf_nan=False)
-    crs: SafeStr = Field("wgs84", max_length=16, description=CRS_DOC)
+    crs: str = Field("wgs84", max_length=16, description=CRS_DOC)
     at: Instant | None = None
 
 
