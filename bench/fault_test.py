@@ -5,7 +5,8 @@ once, with its trail.
 It runs on a throwaway PostgreSQL cluster of its own (initdb + pg_ctl on a spare port, never
 the machine's shared one) and a `gridmap serve --workers 2` on a spare port:
 
-- ``--reports`` reports (client-made ids) sent by ``--clients`` threads, each retrying the
+- ``--reports`` reports (client-made ids), paced over eight fault intervals, sent by
+  ``--clients`` threads, each retrying the
   same report (same id, same body) on a connection error, a timeout, 429 or a 5xx, until it
   gets 201 or 200;
 - meanwhile, every few seconds, either ``kill -9`` of the server's master and workers (then a
@@ -23,7 +24,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,13 +39,11 @@ import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+from bench.serving import free_port, wait_healthy  # noqa: E402
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# The newest PostgreSQL installed (Debian keeps each major version under /usr/lib/postgresql).
+PG_BIN = max(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]),
+             default=Path("/usr/lib/postgresql/15/bin/initdb")).parent
 
 
 def as_postgres(*cmd: str) -> list[str]:
@@ -114,15 +112,7 @@ class Server:
         self.proc.wait()
 
     def wait_healthy(self, seconds: float = 90) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("the server did not come up")
+        wait_healthy(f"http://127.0.0.1:{self.port}", seconds)
 
 
 def main() -> int:
@@ -167,7 +157,9 @@ def main() -> int:
             todo.append({"id": str(uuid.uuid4()), "category": "30", "description": f"fault test {i}",
                          "source": "citizen", "location": {"lon": lon, "lat": lat},
                          "reported_at": datetime.now(UTC).isoformat()})
-        queue = list(reversed(todo))
+        # Paced over eight fault intervals, so every run sees both kinds of fault several times.
+        spacing = 8 * args.every / args.reports
+        queue = list(reversed(list(enumerate(todo))))
         lock = threading.Lock()
         accepted: dict[str, int] = {}
         tries = Counter()
@@ -179,7 +171,10 @@ def main() -> int:
                     with lock:
                         if not queue:
                             return
-                        payload = queue.pop()
+                        i, payload = queue.pop()
+                    pause = started + i * spacing - time.monotonic()
+                    if pause > 0:
+                        time.sleep(pause)
                     delay = 0.05
                     while True:
                         with lock:
@@ -216,7 +211,7 @@ def main() -> int:
 
         threads = [threading.Thread(target=client) for _ in range(args.clients)]
         chaos_thread = threading.Thread(target=chaos)
-        started = time.monotonic()
+        started = time.monotonic()  # read by the clients' pacing
         for t in threads:
             t.start()
         chaos_thread.start()

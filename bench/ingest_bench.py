@@ -22,7 +22,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,31 +34,16 @@ import httpx
 import numpy as np
 import sqlalchemy as sa
 
-from geo.db import make_engine
-from geo.maintenance import purge_reports, vacuum_reports
-from geo.models import Report
-from geo.settings import DatabaseSettings
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench.serving, run as a script
+
+from bench.serving import free_port, wait_healthy  # noqa: E402
+from geo.db import make_engine  # noqa: E402
+from geo.maintenance import purge_reports, vacuum_reports  # noqa: E402
+from geo.models import Report  # noqa: E402
+from geo.settings import DatabaseSettings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 MARK = "bench-ingest"  # description of every report this script creates (intake.lua says "load test")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_healthy(base: str, timeout: float = 90) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit("the server did not become healthy")
 
 
 def run_wrk(url: str, seconds: int, connections: int, script: Path = ROOT / "bench" / "intake.lua") -> dict:

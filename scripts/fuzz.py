@@ -14,31 +14,23 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
-import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.serving import free_port, wait_healthy  # noqa: E402
 from geo.migrate import upgrade  # noqa: E402
 from geo.settings import DatabaseSettings  # noqa: E402
 
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main() -> int:
@@ -73,17 +65,11 @@ def main() -> int:
             [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
              "--port", str(port), "--log-level", "warning"], cwd=ROOT, env=env)
         root = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{root}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                print("the server did not start", file=sys.stderr)
-                return 2
-            time.sleep(0.3)
+        try:
+            wait_healthy(root, 60, alive=lambda: server.poll() is None)
+        except RuntimeError as exc:
+            print(exc, file=sys.stderr)
+            return 2
         st = str(Path(sys.executable).with_name("schemathesis"))
         failed = 0
         for who, headers in (("the public", []), ("an admin", ["-H", f"Authorization: Bearer {token}"])):

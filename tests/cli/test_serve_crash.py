@@ -5,21 +5,15 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import httpx
+from bench.serving import free_port as _free_port
+from bench.serving import wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _children(pid: int) -> list[int]:
@@ -47,15 +41,7 @@ def _serve(port: int, env: dict) -> subprocess.Popen:
 
 
 def _wait_healthy(port: int, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError("the server did not come up")
+    wait_healthy(f"http://127.0.0.1:{port}", seconds)
 
 
 def test_workers_die_with_their_master_and_the_port_comes_back(database_url, small_city):
