@@ -86,3 +86,32 @@ def test_migration_0007_indexes_existing_reports(db):
     upgrade(connection=conn)
     got = dict(conn.execute(sa.text("SELECT id, h3_cell FROM reports WHERE id = ANY(:ids)"), {"ids": ids}).all())
     assert [format(got[rid], "x") for rid in ids] == [h3.latlng_to_cell(lat, lon, 10) for lon, lat in points]
+
+
+def test_migration_0008_repairs_unreadable_times(db, tiny):
+    """A reported_at stored before the rules (1 BC in UTC) is set to the registration time,
+    the old value kept in a `repair` entry of the trail; then the constraint holds."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from alembic import command
+
+    from geo.cityconfig import load_city_config
+    from geo.intake import ReportInput
+    from geo.migrate import alembic_config, upgrade
+    from geo.models import ReportSource
+    from geo.registration import submit_report
+
+    rid = uuid.uuid4()
+    submit_report(db, item=ReportInput(id=rid, category="30", description="old", source=ReportSource.citizen,
+                                       x=116.405, y=39.915, reported_at=datetime.now(UTC)),
+                  config=load_city_config(), now=datetime.now(UTC))
+    conn = db.connection()
+    command.downgrade(alembic_config(connection=conn), "0007")
+    conn.execute(sa.text("UPDATE reports SET reported_at = '0001-01-01 00:00:00+14' WHERE id = :id"), {"id": rid})
+    upgrade(connection=conn)
+    at, created = conn.execute(sa.text("SELECT reported_at, created_at FROM reports WHERE id = :id"), {"id": rid}).one()
+    assert at == created
+    repair = conn.execute(sa.text("SELECT data->>'reported_at_was' FROM report_events WHERE report_id = :id "
+                                  "AND action = 'repair'"), {"id": rid}).scalar_one()
+    assert "BC" in repair
