@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
 
 from geo.access.roles import PUBLIC, Principal, Role
-from geo.access.tokens import any_active_token, principal_for, token_hash
+from geo.access.tokens import principal_for, token_hash, tokens_ever_issued, well_formed
 
 log = logging.getLogger("gridmap.auth")
 
@@ -81,6 +81,8 @@ class Authenticator:
             return OPEN if await self.is_open() else PUBLIC
         if (p := self._bootstrap_principal(token)) is not None:
             return p
+        if not well_formed(token):  # not one of ours: no lookup, so random tokens cost nothing
+            return None
         hit, p = self.cached(token)
         if not hit:
             p = await run_in_threadpool(self._lookup, token)
@@ -88,8 +90,8 @@ class Authenticator:
         return p
 
     async def is_open(self) -> bool:
-        """No bootstrap token and no active named token: the open local demo (re-checked
-        every ``cache_s`` seconds, so issuing the first token closes it)."""
+        """No bootstrap token and no token ever issued: the open local demo (re-checked every
+        ``cache_s`` seconds, so issuing the first token closes it, for good)."""
         if self._bootstrap:
             return False
         if time.monotonic() - self._open_checked > self._cache_s:
@@ -100,7 +102,7 @@ class Authenticator:
     def _any_token(self) -> bool:
         try:
             with self._sessionmaker() as session:
-                return any_active_token(session, now=datetime.now(UTC))
+                return tokens_ever_issued(session)
         except Exception:  # noqa: BLE001 - the database is down: fail closed, never open
             log.warning("cannot check for tokens; treating the service as closed", exc_info=True)
             return True

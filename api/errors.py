@@ -26,6 +26,7 @@ STATUS_BY_ERROR: list[tuple[type[ge.GridmapError], int]] = [
     (ge.InvalidState, 409),
     (ge.NoActiveGeneration, 503),
     (ge.StoreFailed, 500),
+    (ge.Busy, 503),
 ]
 
 

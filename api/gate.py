@@ -16,6 +16,7 @@ from api.auth import Authenticator, resolve
 from api.headers import with_security_headers
 from api.limits import BodyRules, BodyTooLarge, limited, reject
 from api.ratelimit import RateLimiter
+from geo.access.roles import PUBLIC
 
 
 class Gate:
@@ -36,7 +37,11 @@ class Gate:
             await send(message)
 
         principal = await resolve(self.auth, scope)
-        if principal is None:
+        if principal is None:  # counted against the address's budget: guessing is not free
+            if (retry := self.limiter.admit(scope, PUBLIC)) is not None:
+                await reject(guarded_send, 429, "rate_limited", f"too many requests from this client; try again in "
+                             f"{int(retry)} s", headers=((b"retry-after", str(int(retry)).encode()),))
+                return
             await reject(guarded_send, 401, "unauthorized", "this token is not valid (unknown, revoked or expired); "
                          "ask an administrator for a new one, or send no token for public access",
                          headers=((b"www-authenticate", b"Bearer"),))
@@ -53,6 +58,6 @@ class Gate:
             return
         try:
             await self.app(scope, receive if body is None else limited(receive, body), guarded_send)
-        except BodyTooLarge:
+        except BodyTooLarge:  # a route that let it escape (routes normally answer it themselves)
             if not started:
                 await reject(guarded_send, 413, "payload_too_large", f"request body over {body} bytes")

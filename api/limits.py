@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import json
 
+from starlette.exceptions import HTTPException
 from starlette.types import Message, Receive, Scope, Send
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(HTTPException):
+    """Raised from ``receive`` past the limit: an HTTPException, so that a route reading its
+    body (FastAPI's parser included) answers 413 rather than "could not parse the body"."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body over {limit} bytes")
 
 
 def _json_type(ctype: bytes) -> bool:
@@ -61,7 +66,7 @@ def limited(receive: Receive, limit: int) -> Receive:
         if message["type"] == "http.request":
             seen += len(message.get("body", b""))
             if seen > limit:
-                raise BodyTooLarge
+                raise BodyTooLarge(limit)
         return message
 
     return limited_receive

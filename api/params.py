@@ -122,7 +122,7 @@ def bounded_window(window: TimeWindow, *, full: bool, tz, now: datetime,
     if until is not None:
         start = day_start(until)
         until = start if start == until.astimezone(tz) else start + timedelta(days=1)
-    if since is not None and default_days is not None and until is None:
+    if since is not None and until is None:  # an open end is today's end, so the span is checked
         until = day_start(now) + timedelta(days=1)
     if since is None and default_days is not None:
         until = until or day_start(now) + timedelta(days=1)

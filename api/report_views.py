@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from api.schemas.reports import EventOut, ReportCreated, ReportOut, WorkerBrief
-from geo.access import Principal, may_read_personal, may_upload_photo
+from geo.access import Permission, Principal, may_read_personal, may_see_photos
 from geo.models import OPEN_STATUSES, Report, Worker
-from geo.privacy import PUBLIC_PRECISION_M, coarse_point, is_sensitive
+from geo.privacy import PUBLIC_PRECISION_M, coarse_point, is_sensitive, public_code
 from geo.registration import BatchOutcome
 from geo.workflow import allowed_actions, trail
 
@@ -29,14 +29,24 @@ def worker_brief(worker: Worker | None) -> WorkerBrief | None:
     return None if worker is None else WorkerBrief(id=worker.id, public_name=worker.public_name, role=worker.role.value)
 
 
-def created_view(o: BatchOutcome, *, case_token: str | None = None) -> ReportCreated:
-    """The intake answer for one registered (201) or replayed (200) report."""
+def created_view(o: BatchOutcome, *, case_token: str | None = None, duplicates: bool = True) -> ReportCreated:
+    """The intake answer for one registered (201) or replayed (200) report. ``duplicates``
+    False leaves the suggestions out (for a sensitive case they would point at other
+    sensitive cases nearby)."""
     return ReportCreated(
         id=o.report_id, grid_code=o.grid_code, generation=o.generation, match=o.match,
         distance_m=o.distance_m, worker=worker_brief(o.worker), status=o.report_status,
-        due_at=o.due_at, escalation_level=o.escalation_level, possible_duplicates=o.possible_duplicates,
-        case_token=case_token,
+        due_at=o.due_at, escalation_level=o.escalation_level,
+        possible_duplicates=o.possible_duplicates if duplicates else [], case_token=case_token,
     )
+
+
+def shows_duplicates(viewer: Principal, category: str) -> bool:
+    """Whether ``viewer`` may see the duplicate suggestions of a new report of ``category``:
+    other open cases of its kind nearby, exactly located by the ordering, so for a sensitive
+    category only to the roles that read every sensitive case in full."""
+    return not is_sensitive(category) or (viewer.can(Permission.read_personal) and viewer.role.value in
+                                          ("dispatcher", "admin"))
 
 
 def report_view(session: Session, report: Report, *, viewer: Principal, now: datetime,
@@ -54,24 +64,36 @@ def report_view(session: Session, report: Report, *, viewer: Principal, now: dat
         description=None if hide else report.description, source=report.source.value,
         lon=lon, lat=lat, location_precision_m=PUBLIC_PRECISION_M if hide else None,
         orig={"x": report.orig_x, "y": report.orig_y, "crs": report.orig_crs} if personal else None,
-        reported_at=report.reported_at, status=report.status.value, grid_code=report.grid_code,
-        generation=report.generation_id, match=report.match_kind.value if report.match_kind else None,
-        assigned_worker=worker_brief(worker), dispatched_at=report.dispatched_at, due_at=report.due_at,
+        reported_at=report.reported_at, status=report.status.value,
+        grid_code=public_code(report.grid_code) if hide else report.grid_code, generation=report.generation_id,
+        match=None if hide else report.match_kind.value if report.match_kind else None,
+        assigned_worker=None if hide else worker_brief(worker), dispatched_at=report.dispatched_at,
+        due_at=report.due_at,
         overdue=report.status in OPEN_STATUSES and report.due_at is not None and report.due_at < now,
-        escalation_level=report.escalation_level, escalated_to=report.escalated_to,
+        escalation_level=report.escalation_level,
+        escalated_to=public_code(report.escalated_to) if hide else report.escalated_to,
         resolved_at=report.resolved_at, closed_at=report.closed_at, duplicate_of=report.duplicate_of,
         rating=report.rating, allowed=allowed_actions(report.status),
-        photos=list(report.photos) if not hide or may_upload_photo(viewer, report) else [],
+        photos=list(report.photos) if may_see_photos(viewer, report) else [],
         reporter={"name": report.reporter_name, "phone": report.reporter_phone} if personal else None,
     )
     if with_trail:
         out.trail = [
-            EventOut(at=e.at, action=e.action, actor=e.actor if personal or e.actor in PUBLIC_ACTORS else "staff",
+            EventOut(at=e.at, action=e.action, actor=e.actor if personal else _public_actor(e),
                      note=e.note if personal else None, from_status=e.from_status, to_status=e.to_status,
                      data=e.data if personal else {})
             for e in trail(session, report_id=report.id)
         ]
     return out
+
+
+def _public_actor(event) -> str:
+    """Who acted, in public words: a token holder by role (a typed-in ``actor`` could be
+    anything, a staff member's name included), else the source words intake uses."""
+    by = (event.data or {}).get("by")
+    if by:
+        return "reporter" if by.startswith("reporter") else "staff"
+    return event.actor if event.actor in PUBLIC_ACTORS else "staff"
 
 
 def shows_personal(viewer: Principal, report: Report) -> bool:

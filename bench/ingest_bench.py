@@ -90,28 +90,36 @@ def cleanup(engine) -> int:
     return removed
 
 
-def bench_key(engine) -> tuple[int, str]:
+def bench_key(engine) -> tuple[int, str, bool]:
+    """A system key for the run; returns (id, token, whether the database was closed before)."""
     from sqlalchemy.orm import Session
 
     from geo.access.roles import Principal, Role
-    from geo.access.tokens import issue_token
+    from geo.access.tokens import issue_token, tokens_ever_issued
 
     with Session(engine) as session:
+        closed = tokens_ever_issued(session)
         issued = issue_token(session, role=Role.system, name="ingest bench", system="bench",
                              actor=Principal(Role.admin, holder="bench/ingest_bench.py"))
         session.commit()
-    return issued.id, issued.token
+    return issued.id, issued.token, closed
 
 
-def revoke_bench_key(engine, token_id: int) -> None:
+def revoke_bench_key(engine, token_id: int, *, was_closed: bool) -> None:
+    """Revoke the run's key; on a demo that ran open before, leave it open (the audit keeps
+    the key's issue and revocation)."""
     from sqlalchemy.orm import Session
 
     from geo.access.roles import Principal, Role
-    from geo.access.tokens import revoke_token
+    from geo.access.tokens import ISSUED_MARK, revoke_token
+    from geo.models import ApiToken, ServerSecret
 
     with Session(engine) as session:
         revoke_token(session, token_id=token_id, actor=Principal(Role.admin, holder="bench/ingest_bench.py"),
                      now=datetime.now(UTC))
+        if not was_closed:
+            session.execute(sa.delete(ApiToken).where(ApiToken.id == token_id))
+            session.execute(sa.delete(ServerSecret).where(ServerSecret.name == ISSUED_MARK))
         session.commit()
 
 
@@ -132,7 +140,7 @@ def main() -> int:
             return 1
     # The bench is a system client with its own key (and budget), as a 12345 hotline would be;
     # the key is revoked when the run ends.
-    token_id, token = bench_key(engine)
+    token_id, token, was_closed = bench_key(engine)
     os.environ["GRIDMAP_BENCH_TOKEN"] = token
     auth = {"Authorization": f"Bearer {token}"}
     port = free_port()
@@ -165,7 +173,7 @@ def main() -> int:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(30)
         removed = cleanup(engine)
-        revoke_bench_key(engine, token_id)
+        revoke_bench_key(engine, token_id, was_closed=was_closed)
         engine.dispose()
     ok = fixed["achieved_rps"] >= 0.99 * args.rate and fixed["errors"] == 0 and set(fixed["statuses"]) == {"201"}
     print(f"single intake at a fixed {args.rate:.0f} reports/s ({args.seconds} s, open loop): "

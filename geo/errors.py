@@ -55,6 +55,12 @@ class StoreFailed(GridmapError):
     code = "not_stored"
 
 
+class Busy(GridmapError):
+    """Too much of one kind of work at once (large photo decodes): retry shortly."""
+
+    code = "busy"
+
+
 class Forbidden(GridmapError):
     """Authenticated, but this role (or this holder) may not do that."""
 

@@ -22,13 +22,14 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from geo.errors import InvalidInput
+from geo.errors import Busy, InvalidInput
 
 ALLOWED_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 MAX_PIXELS = 40_000_000  # a 40 MP photo; larger is refused before decoding the pixels
 MAX_EDGE = 4096  # stored photos are at most this many pixels on their long side
 LARGE_PIXELS = 4_000_000  # images above this wait for a decode slot
 DECODE_SLOTS = 1
+DECODE_WAIT_S = 30.0  # longer in the queue and the upload is refused (503) rather than held
 _slots = threading.BoundedSemaphore(DECODE_SLOTS)
 
 
@@ -36,7 +37,8 @@ def clean_image(data: bytes) -> tuple[bytes, str]:
     """Re-encode ``data`` with pixels only, at most ``MAX_EDGE`` a side; returns (bytes, file
     extension).
 
-    Raises InvalidInput (field ``photo``) for anything that is not a JPEG, PNG or WebP image.
+    Raises InvalidInput (field ``photo``) for anything that is not a JPEG, PNG or WebP image,
+    Busy when large decodes have queued for longer than DECODE_WAIT_S.
     """
     try:
         with Image.open(io.BytesIO(data)) as img:
@@ -46,8 +48,8 @@ def clean_image(data: bytes) -> tuple[bytes, str]:
             if img.width * img.height > MAX_PIXELS:
                 raise InvalidInput(f"at most {MAX_PIXELS // 1_000_000} megapixels", field="photo")
             large = img.width * img.height > LARGE_PIXELS
-            if large:
-                _slots.acquire()
+            if large and not _slots.acquire(timeout=DECODE_WAIT_S):
+                raise Busy("too many large photos are being processed; send it again in a minute")
             try:
                 bare = _pixels_only(img, fmt)
             finally:

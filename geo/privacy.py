@@ -2,7 +2,8 @@
 
 A sensitive case (disputes, public security, special populations) is shown publicly at the
 centre of its cell on a fixed 0.005° lattice (about 555 m north–south, 420 m east–west at
-Panjin's latitude), never at its point. The cell is deterministic: the same case always
+Panjin's latitude), never at its point, and in its community, never its grid (an urban grid
+can be smaller than the cell); its worker is not named. The cell is deterministic: the same case always
 shows the same cell, so no number of queries averages it down (fresh noise would). Every
 public filter and number on reports (bbox filters, the embed's hexagon counts) is computed
 from this public location, so bisecting a filter locates a sensitive case to its cell and
@@ -57,6 +58,23 @@ def public_bbox_condition(category_col, location_col, envelope, *, deg: float = 
             sa.and_(sensitive, sa.func.ST_Intersects(coarse_expr(location_col, deg=deg), envelope)),
         ),
     )
+
+
+PUBLIC_CODE_LENGTH = 12  # a sensitive case's area, publicly: its community, never its grid
+
+
+def public_code(code: str | None) -> str | None:
+    """An area code as the public sees it for a sensitive case (grids → their community)."""
+    return code[:PUBLIC_CODE_LENGTH] if code else code
+
+
+def public_area_condition(category_col, code_col, prefix: str):
+    """SQL: "in area ``prefix``" as the public may ask it: below community level (a grid) it
+    does not match sensitive cases, whose public area is their community."""
+    cond = code_col.startswith(prefix, autoescape=True)
+    if len(prefix) > PUBLIC_CODE_LENGTH:
+        cond = sa.and_(cond, category_col.not_in(sorted(SENSITIVE_CATEGORIES)))
+    return cond
 
 
 def public_distance(metres: float) -> float:

@@ -14,7 +14,8 @@ from geo.areas import BBox, get_area
 from geo.errors import InvalidInput
 from geo.generations import valid_in
 from geo.models import OPEN_STATUSES, Area, AreaLevel, Report, ReportStatus
-from geo.privacy import public_bbox_condition
+from geo.categories import SENSITIVE_CATEGORIES
+from geo.privacy import public_area_condition, public_bbox_condition
 
 # Codes nest by prefix, so "in this area" is a prefix match on the grid code.
 PREFIX_LENGTH = {AreaLevel.district: 6, AreaLevel.street: 9, AreaLevel.community: 12, AreaLevel.grid: 15}
@@ -33,14 +34,18 @@ class ReportFilter:
     # False: the bbox tests each case's public location (a sensitive case's cell, geo.privacy);
     # only viewers who may see exact locations of every case get the exact test.
     exact_bbox: bool = False
+    # False: an area below community level does not match sensitive cases (geo.privacy).
+    exact_area: bool = False
     overdue: bool = False
     unassigned: bool = False
     filed_by: str | None = None
 
     def conditions(self, now: datetime) -> list:
         conds = []
-        if self.area_prefix:
+        if self.area_prefix and self.exact_area:
             conds.append(Report.grid_code.startswith(self.area_prefix, autoescape=True))
+        elif self.area_prefix:
+            conds.append(public_area_condition(Report.category, Report.grid_code, self.area_prefix))
         if self.category:
             conds.append(Report.category == self.category)
         if self.status:
@@ -108,8 +113,10 @@ def _ratio(num, den):
 def area_stats(
     session: Session, *, level: AreaLevel, generation: int, now: datetime,
     since: datetime | None = None, until: datetime | None = None, category: str | None = None,
+    public: bool = False,
 ) -> list[AreaStatsRow]:
     """Per-area counts and rates for reports matched to grids (unassigned cases are excluded).
+    ``public``: per grid, sensitive cases are left out (their public area is the community).
 
     response rate = dispatched / all; solved rate = resolved or closed / all but rejected and
     duplicates; satisfaction = ratings of 4–5 / all ratings; median hours from report to close.
@@ -119,6 +126,8 @@ def area_stats(
     code = sa.func.substr(Report.grid_code, 1, PREFIX_LENGTH[level]).label("code")
     conds = [Report.grid_code.is_not(None)]
     conds += ReportFilter(category=category, since=since, until=until).conditions(now)
+    if public and level == AreaLevel.grid:
+        conds.append(Report.category.not_in(sorted(SENSITIVE_CATEGORIES)))
     is_case = Report.status.not_in(NOT_CASES)
     hours_to_close = sa.extract("epoch", Report.closed_at - Report.reported_at) / 3600.0
     agg = (

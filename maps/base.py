@@ -137,7 +137,7 @@ def count_legend_items(breaks: Sequence[int], *, start: int = 1) -> list[tuple[s
 def render(m: folium.Map, *, asset_base: str = "/assets", title: str = "gridmap") -> tuple[str, set[str]]:
     """Localize every asset link to ``asset_base`` and render the page; returns (html, assets used)."""
     root = m.get_root()
-    root.title = title
+    root.title = html.escape(title)  # branca pastes it into <title> as it is (area names are data)
     used = localize(root, base=asset_base)
     _stable_ids(root)
     page = root.render()

@@ -103,8 +103,9 @@ def _html(page: str, started: float, *, headers: dict[str, str] | None = None, c
     return HTMLResponse(page, headers=h)
 
 
-def _csp(request: Request, page: str, *, frame_ancestors: str = "'none'") -> dict[str, str]:
-    return html_headers(page, frame_ancestors=frame_ancestors, img_sources=tile_sources(_settings(request).tiles))
+def _csp(request: Request, page: str, *, frame_ancestors: str = "'none'", folium: bool = True) -> dict[str, str]:
+    return html_headers(page, frame_ancestors=frame_ancestors, img_sources=tile_sources(_settings(request).tiles),
+                        folium=folium)
 
 
 @router.get("/maps/command-center", dependencies=[INTERNAL], response_class=HTMLResponse, responses=INTERNAL_HTML,
@@ -328,7 +329,7 @@ _LOGIN_FORM = """<!doctype html><meta charset="utf-8"><title>gridmap staff sign-
 @router.get("/maps/login", response_class=HTMLResponse, include_in_schema=False)
 def login_form(request: Request):
     """A form for the staff token (browsers cannot send an Authorization header to a page)."""
-    return HTMLResponse(_LOGIN_FORM, headers=_csp(request, _LOGIN_FORM))
+    return HTMLResponse(_LOGIN_FORM, headers=_csp(request, _LOGIN_FORM, folium=False))
 
 
 @router.post("/maps/login", include_in_schema=False)

@@ -18,7 +18,7 @@ from api.params import (
     CODE_PATTERN, BBoxQuery, LimitQuery, OffsetQuery, WindowDep, decode_cursor, encode_cursor, page_size,
     parse_bbox,
 )
-from api.report_views import created_view, id_from_key, report_view, shows_personal
+from api.report_views import created_view, id_from_key, report_view, shows_duplicates, shows_personal
 from api.schemas.reports import (
     BatchIn,
     BatchItemOut,
@@ -31,7 +31,7 @@ from api.schemas.reports import (
     TransitionIn,
 )
 from api.security import case_access, case_secret, require
-from geo.access import Permission, Principal, may_read_personal, may_upload_photo, record_audit
+from geo.access import Permission, Principal, may_see_photos, may_upload_photo, record_audit
 from geo.access.case_tokens import case_token
 from geo.access.roles import Role
 from geo.errors import Forbidden, InvalidInput, NotFound
@@ -40,7 +40,6 @@ from geo.instants import parse_instant
 from geo.intake import ReportInput, validate_fields
 from geo.models import ReportStatus
 from geo.photos import clean_image, photo_name, photo_path, remove_photo, write_photo
-from geo.privacy import is_sensitive
 from geo.registration import BatchOutcome, submit_batch, submit_report
 from geo.report_queries import ReportFilter, area_prefix, list_reports
 from geo.workflow import apply_transition, attach_photo, get_report, lock_for_photo, rate
@@ -143,7 +142,8 @@ async def intake(request: Request, *, config, open_session, idempotency_key: str
     if outcome.error is not None:
         raise outcome.error
     token = token_for(request, outcome, principal=principal, idempotency_key=idempotency_key)
-    return Response(_CREATED.dump_json(created_view(outcome, case_token=token)),
+    view = created_view(outcome, case_token=token, duplicates=shows_duplicates(principal, item.category))
+    return Response(_CREATED.dump_json(view),
                     status_code=201 if outcome.created else 200, media_type="application/json")
 
 
@@ -178,6 +178,7 @@ def post_batch(
             results[index] = BatchItemOut(index=index, status=422, error={
                 "code": "invalid_request", "message": f"{field}: {exc.message}",
                 "fields": [{"field": field, "reason": exc.message}]})
+    parsed_by = dict(parsed)
     for o in submit_batch(session, items=parsed, config=config, now=utcnow(), duplicates=duplicates):
         if o.error is not None:
             err = {"code": "invalid_request" if o.status == 422 else o.error.code, "message": o.error.message}
@@ -186,7 +187,8 @@ def post_batch(
             results[o.index] = BatchItemOut(index=o.index, status=o.status, error=err)
         else:
             token = token_for(request, o, principal=principal, idempotency_key=None)
-            results[o.index] = BatchItemOut(index=o.index, status=o.status, report=created_view(o, case_token=token))
+            view = created_view(o, case_token=token, duplicates=shows_duplicates(principal, parsed_by[o.index].category))
+            results[o.index] = BatchItemOut(index=o.index, status=o.status, report=view)
     session.commit()
     items = [results[i] for i in sorted(results)]
     out = BatchOut(created=sum(r.status == 201 for r in items), replayed=sum(r.status == 200 for r in items),
@@ -236,15 +238,16 @@ def get_many(
     The bbox tests what the caller may see: a sensitive case's public cell, unless the caller
     may read exact locations."""
     page = page_size(limit, default=settings.page_size, maximum=settings.max_page_size)
-    if filed_by == "me" and principal.filed_by is None:
-        raise FieldError("filed_by", "`me` needs a token: reports are filed by the token holder")
+    if filed_by == "me" and (principal.filed_by is None or not principal.can(Permission.read_filed)):
+        raise FieldError("filed_by", "`me` needs a system key: the reports it filed")
     cursor = _cursor(after) if after is not None else None
     if cursor is not None and offset:
         raise FieldError("offset", "cannot be combined with `after`")
     prefix = area_prefix(session, code=area, generation=active_generation_id(session)) if area else None
     exact = principal.can(Permission.read_personal) and principal.role in (Role.dispatcher, Role.admin)
     filters = ReportFilter(area_prefix=prefix, category=category, status=status, since=window.since,
-                           until=window.until, bbox=parse_bbox(bbox), exact_bbox=exact, overdue=overdue,
+                           until=window.until, bbox=parse_bbox(bbox), exact_bbox=exact, exact_area=exact,
+                           overdue=overdue,
                            unassigned=unassigned, filed_by=principal.filed_by if filed_by == "me" else None)
     now = utcnow()
     rows, total = list_reports(session, filters=filters, now=now, limit=page + 1, offset=offset, after=cursor)
@@ -280,7 +283,9 @@ def post_transition(report_id: uuid.UUID, body: TransitionIn, session: SessionDe
                               config=config, now=now, duplicate_of=body.duplicate_of, worker_id=body.worker_id,
                               expected_level=body.expected_level, request_key=idempotency_key, by=principal)
     session.commit()
-    return report_view(session, report, viewer=principal, now=now, with_trail=True)
+    out = report_view(session, report, viewer=principal, now=now, with_trail=True)
+    _audit_reads(session, principal, [report])
+    return out
 
 
 @router.post("/reports/{report_id}/rating", response_model=ReportOut, summary="Rate a closed case",
@@ -292,7 +297,9 @@ def post_rating(report_id: uuid.UUID, body: RatingIn, session: SessionDep,
     now = utcnow()
     report = rate(session, report_id=report_id, rating=body.rating, comment=body.comment, now=now, by=principal)
     session.commit()
-    return report_view(session, report, viewer=principal, now=now)
+    out = report_view(session, report, viewer=principal, now=now)
+    _audit_reads(session, principal, [report])
+    return out
 
 
 @router.post("/reports/{report_id}/photos", response_model=ReportOut, status_code=201, summary="Add a photo",
@@ -308,23 +315,28 @@ def post_photo(
     report = get_report(session, report_id=report_id)
     if not may_upload_photo(principal, report):
         raise Forbidden(PHOTO_HINT)
-    clean, ext = clean_image(photo.file.read())  # decoding is the slow part: before taking the lock
+    # Decoding is the slow part (and may queue for a slot): hold no transaction, no pooled
+    # connection and no lock meanwhile.
+    session.rollback()
+    clean, ext = clean_image(photo.file.read())
     name = photo_name(clean, ext)
-    url = f"/api/v1/reports/{report.id}/photos/{name}"
+    url = f"/api/v1/reports/{report_id}/photos/{name}"
     now = utcnow()
-    report, attached = lock_for_photo(session, report_id=report.id, url=url, config=config, by=principal)
+    report, attached = lock_for_photo(session, report_id=report_id, url=url, config=config, by=principal)
     created = False
     if not attached:
         try:
-            created = write_photo(settings.media_dir, report_id=report.id, name=name, data=clean)
-            report = attach_photo(session, report_id=report.id, url=url, config=config, now=now, by=principal)
+            created = write_photo(settings.media_dir, report_id=report_id, name=name, data=clean)
+            report = attach_photo(session, report_id=report_id, url=url, config=config, now=now, by=principal)
             session.commit()
         except BaseException:
             session.rollback()
             if created:  # nothing refers to it: no orphan file
-                remove_photo(settings.media_dir, report_id=report.id, name=name)
+                remove_photo(settings.media_dir, report_id=report_id, name=name)
             raise
-    return report_view(session, report, viewer=principal, now=now)
+    out = report_view(session, report, viewer=principal, now=now)
+    _audit_reads(session, principal, [report])
+    return out
 
 
 @router.get("/reports/{report_id}/photos/{name}", response_class=FileResponse, summary="One photo",
@@ -337,8 +349,6 @@ def get_photo(report_id: uuid.UUID, name: str, session: SessionDep,
     report = get_report(session, report_id=report_id)
     path = photo_path(settings.media_dir, report_id=report.id, name=name)
     url = f"/api/v1/reports/{report.id}/photos/{name}"
-    visible = not is_sensitive(report.category) or may_read_personal(principal, report) or (
-        principal.role == Role.reporter and principal.case_id == report.id)
-    if path is None or url not in report.photos or not visible:
+    if path is None or url not in report.photos or not may_see_photos(principal, report):
         raise NotFound("no such photo", report_id=str(report_id))
     return FileResponse(path, headers={"Cache-Control": "private, max-age=3600"})

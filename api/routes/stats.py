@@ -13,6 +13,7 @@ from api.params import PUBLIC_MAX_DAYS, WindowDep, bounded_window
 from api.schemas.reports import AreaStats, StatsOut
 from api.security import require
 from geo.access import Permission
+from geo.access.roles import Role
 from geo.generations import active_generation_id
 from geo.models import AreaLevel
 from geo.report_queries import area_stats
@@ -29,13 +30,16 @@ def get_stats(
 ):
     """Counts, response/solved/satisfaction rates, overdue count and median hours to close per
     area. Without a staff token the window is whole days of at most a year (default: the
-    last 366 days), so a public caller cannot make it scan all history over and over."""
+    last 366 days), so a public caller cannot make it scan all history over and over; and per
+    grid, sensitive cases count only for dispatchers and admins (publicly they are counted
+    from the community up)."""
     if level == AreaLevel.city:
         raise FieldError("level", "must be grid, community, street or district")
     now = datetime.now(UTC)
     window = bounded_window(window, full=principal.can(Permission.full_history), tz=request.app.state.city_config.tz,
                             now=now, default_days=PUBLIC_MAX_DAYS)
+    exact = principal.can(Permission.read_personal) and principal.role in (Role.dispatcher, Role.admin)
     rows = area_stats(session, level=level, generation=active_generation_id(session), now=now,
-                      since=window.since, until=window.until, category=category)
+                      since=window.since, until=window.until, category=category, public=not exact)
     return StatsOut(level=level.value, since=window.since, until=window.until, category=category,
                     areas=[AreaStats(**r.__dict__) for r in rows])

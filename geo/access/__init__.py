@@ -14,6 +14,7 @@ from geo.access.roles import (
     may_move,
     may_rate,
     may_read_personal,
+    may_see_photos,
     may_upload_photo,
 )
 
@@ -25,6 +26,7 @@ __all__ = [
     "may_move",
     "may_rate",
     "may_read_personal",
+    "may_see_photos",
     "may_upload_photo",
     "record_audit",
 ]

@@ -132,8 +132,17 @@ def may_move(p: Principal, report: Report, action: str) -> bool:
     return True
 
 
+def may_see_photos(p: Principal, report: Report) -> bool:
+    """Whether ``p`` sees the photos of ``report``: anyone for most cases; for a sensitive
+    case those who read it in full, and its reporter."""
+    from geo.categories import SENSITIVE_CATEGORIES
+
+    return (report.category not in SENSITIVE_CATEGORIES or may_read_personal(p, report)
+            or (p.role == Role.reporter and p.case_id == report.id))
+
+
 def may_upload_photo(p: Principal, report: Report) -> bool:
-    """Whether ``p`` may add a photo to ``report`` (and see its photos if it is sensitive)."""
+    """Whether ``p`` may add a photo to ``report``."""
     if not p.can(Permission.upload_photo):
         return False
     if p.role == Role.reporter:

@@ -13,15 +13,23 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from geo.access.audit import record_audit
 from geo.access.roles import TOKEN_ROLES, Principal, Role
 from geo.errors import InvalidInput, NotFound
-from geo.models import ApiToken, Worker
+from geo.models import ApiToken, ServerSecret, Worker
 from geo.text import check_text
 
 PREFIX = "gm_"
+TOKEN_LENGTH = len(PREFIX) + 43  # token_urlsafe(32)
+
+
+def well_formed(token: str) -> bool:
+    """Whether ``token`` could be one of ours at all (checked before any database lookup)."""
+    return len(token) == TOKEN_LENGTH and token.startswith(PREFIX) and token[3:].replace("-", "").replace(
+        "_", "").isalnum() and token.isascii()
 
 
 class TokenNotFound(NotFound):
@@ -58,6 +66,8 @@ def issue_token(
     if worker_id is not None and session.get(Worker, worker_id) is None:
         raise NotFound(f"no worker {worker_id}", worker_id=worker_id)
     token = PREFIX + secrets.token_urlsafe(32)
+    session.execute(pg_insert(ServerSecret).values(name=ISSUED_MARK, value=b"1")
+                    .on_conflict_do_nothing(index_elements=[ServerSecret.name]))
     row = ApiToken(token_sha256=token_hash(token), prefix=token[:10], role=role.value, name=name.strip(),
                    worker_id=worker_id, system=system, created_by=actor.holder, expires_at=expires_at)
     session.add(row)
@@ -88,11 +98,15 @@ def list_tokens(session: Session, *, include_revoked: bool = False) -> list[ApiT
     return list(session.scalars(q))
 
 
-def any_active_token(session: Session, *, now: datetime) -> bool:
-    """Whether any token could authenticate now (if none, and no bootstrap token is set, the
-    service runs open: the local demo)."""
-    return session.scalar(sa.select(sa.literal(True)).where(
-        ApiToken.revoked_at.is_(None), sa.or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now)).limit(1)) is True
+ISSUED_MARK = "tokens_issued"  # a server_secrets row: access control was set up once, for good
+
+
+def tokens_ever_issued(session: Session) -> bool:
+    """Whether a token was ever issued here. Until then (and without a bootstrap token) the
+    service runs open: the local demo. Once one was, it stays closed even when every token
+    has expired or been revoked: revoking them all in an incident must not open the doors."""
+    return session.scalar(sa.select(sa.literal(True)).where(ServerSecret.name == ISSUED_MARK)) is True or \
+        session.scalar(sa.select(sa.literal(True)).select_from(ApiToken).limit(1)) is True
 
 
 def principal_for(session: Session, *, token: str, now: datetime) -> Principal | None:

@@ -32,8 +32,8 @@ def test_nosniff_on_answers_made_before_the_app(client, tiny):
 def _inline_hashes(html: str) -> set[str]:
     out = set()
     for m in re.finditer(r"<script(\s[^>]*)?>(.*?)</script>", html, re.S):
-        if m.group(1) and "src=" in m.group(1):
-            continue
+        if m.group(1) and ("src=" in m.group(1) or "application/json" in m.group(1)):
+            continue  # a file, or data that does not run
         out.add("'sha256-" + base64.b64encode(hashlib.sha256(m.group(2).encode()).digest()).decode() + "'")
     return out
 
@@ -49,6 +49,19 @@ def test_pages_have_frame_protection_and_a_hash_only_csp(client, tiny, url):
     assert "'unsafe-inline'" not in script_src and "'unsafe-eval'" not in script_src
     inline = _inline_hashes(r.text)
     assert inline <= set(script_src.split()), "every inline script is allowed by its hash, and only those"
+
+
+def test_area_names_are_escaped_into_pages(client, db, tiny):
+    """Names come from planners' imports: one that closes the title and opens a script must
+    arrive as text (branca pastes the title as it is)."""
+    import sqlalchemy as sa
+
+    from geo.models import Area
+
+    evil = '</title><script>window.__pwned=1</script>'
+    db.execute(sa.update(Area).where(Area.code == GRID).values(name=evil))
+    page = client.get(f"/grids/{GRID}").text
+    assert "<script>window.__pwned" not in page and "&lt;/title&gt;&lt;script&gt;" in page
 
 
 def test_the_case_page_is_framed_by_nobody(client, tiny):

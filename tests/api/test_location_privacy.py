@@ -102,3 +102,34 @@ def test_public_rank_follows_the_cells_not_the_positions(client, tiny):
         near = client.get("/api/v1/dispatch", params={"lon": q[0], "lat": q[1]}).json()["nearest_on_duty"]
         assert [n["id"] for n in near[:2]] == sorted([a.id, b.id])
         assert near[0]["distance_m"] == near[1]["distance_m"]
+
+
+def test_no_public_filter_or_number_places_a_sensitive_case_in_its_grid(client, tiny):
+    from tests.api.report_helpers import G1
+
+    payload = body(category="10", subcategory="1002", location={"lon": SECRET[0], "lat": SECRET[1]})
+    created = client.post("/api/v1/reports", json=payload).json()
+    plain = body(location={"lon": SECRET[0], "lat": SECRET[1]})
+    client.post("/api/v1/reports", json=plain)
+
+    def listed(params, headers=None):
+        items = client.get("/api/v1/reports", params=params, headers=headers or {}).json()["items"]
+        return {i["id"] for i in items}
+
+    assert payload["id"] not in listed({"area": G1}) and plain["id"] in listed({"area": G1})
+    assert payload["id"] in listed({"area": G1[:12]})  # its public area is its community
+    assert payload["id"] in listed({"area": G1}, STAFF)
+    grid_stats = client.get("/api/v1/stats", params={"level": "grid", "category": "10"}).json()["areas"]
+    assert grid_stats == []
+    community = client.get("/api/v1/stats", params={"level": "community", "category": "10"}).json()["areas"]
+    assert community and community[0]["total"] >= 1
+    staff_grid = client.get("/api/v1/stats", params={"level": "grid", "category": "10"}, headers=STAFF).json()["areas"]
+    assert [a["code"] for a in staff_grid] == [G1]
+    # Duplicate suggestions would point at the other sensitive cases nearby, nearest first.
+    second = client.post("/api/v1/reports", json=body(category="10", subcategory="1002",
+                                                     location={"lon": SECRET[0], "lat": SECRET[1]})).json()
+    assert second["possible_duplicates"] == [] and created["possible_duplicates"] == []
+    for_staff = client.post("/api/v1/reports", json=body(category="10", subcategory="1002",
+                                                        location={"lon": SECRET[0], "lat": SECRET[1]}),
+                            headers=STAFF).json()
+    assert payload["id"] in for_staff["possible_duplicates"]

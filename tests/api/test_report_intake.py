@@ -139,7 +139,10 @@ def test_sensitive_cases_hide_text_and_location_publicly(client, tiny):
     # Publicly: no text, and the centre of the case's 0.005° cell instead of its point.
     assert public["description"] is None and public["location_precision_m"] is not None
     assert (public["lon"], public["lat"]) == (116.405, 39.915)
-    assert public["grid_code"] == G1
+    # ... in its community, not its grid (an urban grid can be smaller than the cell), no worker named.
+    assert public["grid_code"] == G1[:12] and public["assigned_worker"] is None and public["match"] is None
+    staff = client.get(f"/api/v1/reports/{payload['id']}", headers=STAFF).json()
+    assert staff["grid_code"] == G1 and staff["description"] == "夫妻争吵"
 
 
 FUTURE = (datetime.now(UTC) + timedelta(hours=2)).isoformat()

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from cli.main import app
-from geo.access.tokens import principal_for
-from geo.models import ApiToken, AuditEvent
+from geo.access.tokens import ISSUED_MARK, principal_for
+from geo.models import ApiToken, AuditEvent, ServerSecret
 
 
 @pytest.fixture()
@@ -20,6 +20,7 @@ def cli_env(monkeypatch, database_url, small_city, engine):
     yield
     with engine.begin() as conn:  # other tests (the browser's open demo server) expect no tokens
         conn.execute(sa.delete(ApiToken))
+        conn.execute(sa.delete(ServerSecret).where(ServerSecret.name == ISSUED_MARK))
 
 
 def run(*args):

@@ -288,21 +288,29 @@ def test_a_crafted_query_neither_runs_nor_poisons_the_clean_page(watched, server
 
 
 def test_the_csp_blocks_a_script_injected_into_a_page(watched, server):
-    """Were a script ever injected into a map page, the page's CSP (hashes of its own inline
-    scripts only) keeps it from running, while the page's own scripts still draw the map."""
+    """Were markup ever injected into a map page, its CSP keeps it from running: a
+    ``<script>`` element in the served body (the page's scripts are hashed only where folium
+    puts its own) and an ``onerror`` handler set through innerHTML at run time; the page's
+    own inline scripts still draw the map."""
     page = watched.page
+    payload = '<script>window.__pwned = 1</script>'
 
     def inject(route):
         response = route.fetch()
-        html = response.text().replace("</body>", "<script>window.__pwned = 1</script></body>")
+        html = response.text().replace('<div class="folium-map"', payload + '<div class="folium-map"', 1)
         route.fulfill(response=response, body=html)
 
     page.unroute("**/*")
     page.route("**/maps/hotspots*", inject)
     page.goto(f"{server}/maps/hotspots?category=urban", wait_until="load")
     page.wait_for_selector(".leaflet-control-layers-overlays label")
+    assert page.content().count("window.__pwned = 1") == 1, "the payload reached the page"
+    page.evaluate("""() => { const d = document.createElement('div');
+        d.innerHTML = '<img src="/nope.png" onerror="window.__pwned = 2">';
+        document.querySelector('.gm-legend').appendChild(d); }""")
+    page.wait_for_timeout(500)
     assert page.evaluate("() => window.__pwned") is None
-    assert any("Content Security Policy" in e for e in watched.errors), watched.errors
+    assert sum("Content Security Policy" in e for e in watched.errors) >= 2, watched.errors
     assert page.locator(".gm-legend-gi").count() == 1  # the page's own inline scripts ran
 
 
