@@ -102,6 +102,7 @@ class RateLimiter:
         self._networks = settings.networks()
         self._window = -1
         self._local: dict[str, int] = defaultdict(int)  # counted here, not yet flushed
+        self._pending: dict[str, int] = {}  # being flushed: still counts until the totals arrive
         self._global: dict[str, int] = {}  # every process's total at the last flush
         self._task: asyncio.Task | None = None
 
@@ -120,7 +121,7 @@ class RateLimiter:
     def _roll(self, now: float) -> int:
         window = int(now // self.settings.window_s) * self.settings.window_s
         if window != self._window:
-            self._window, self._local, self._global = window, defaultdict(int), {}
+            self._window, self._local, self._global, self._pending = window, defaultdict(int), {}, {}
         return window
 
     def admit(self, scope: Scope, principal: Principal) -> float | None:
@@ -133,7 +134,7 @@ class RateLimiter:
         """Count ``cost`` for ``key``; None when allowed, else seconds until the window resets."""
         now = self._clock()
         window = self._roll(now)
-        used = self._global.get(key, 0) + self._local[key]
+        used = self._global.get(key, 0) + self._pending.get(key, 0) + self._local[key]
         if used + cost > budget:
             return max(1.0, window + self.settings.window_s - now)
         self._local[key] += cost
@@ -144,16 +145,19 @@ class RateLimiter:
         if self._sessionmaker is None or not self._local:
             return
         window, batch = self._window, dict(self._local)
-        self._local = defaultdict(int)
+        self._local, self._pending = defaultdict(int), batch
         try:
             totals = await run_in_threadpool(self._flush, window, batch)
         except Exception:  # noqa: BLE001 - the database is away: keep counting here
             log.warning("rate counters not shared this round (database unavailable)", exc_info=True)
-            for k, v in batch.items():
-                self._local[k] += v
+            if window == self._window:  # a window that has rolled over starts from nothing
+                for k, v in batch.items():
+                    self._local[k] += v
+                self._pending = {}
             return
         if window == self._window:
-            self._global.update(totals)
+            self._global.update(totals)  # they include the batch just flushed
+            self._pending = {}
 
     def _flush(self, window: int, batch: dict[str, int]) -> dict[str, int]:
         keys, used = list(batch), [batch[k] for k in batch]

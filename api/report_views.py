@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from api.schemas.reports import EventOut, ReportCreated, ReportOut, WorkerBrief
-from geo.access import Permission, Principal, may_read_personal, may_see_photos
+from geo.access import Principal, may_read_personal, may_see_photos
+from geo.access.roles import sees_exact_locations
 from geo.models import OPEN_STATUSES, Report, Worker
 from geo.privacy import PUBLIC_PRECISION_M, coarse_point, is_sensitive, public_code
 from geo.registration import BatchOutcome
@@ -45,8 +46,7 @@ def shows_duplicates(viewer: Principal, category: str) -> bool:
     """Whether ``viewer`` may see the duplicate suggestions of a new report of ``category``:
     other open cases of its kind nearby, exactly located by the ordering, so for a sensitive
     category only to the roles that read every sensitive case in full."""
-    return not is_sensitive(category) or (viewer.can(Permission.read_personal) and viewer.role.value in
-                                          ("dispatcher", "admin"))
+    return not is_sensitive(category) or sees_exact_locations(viewer)
 
 
 def report_view(session: Session, report: Report, *, viewer: Principal, now: datetime,

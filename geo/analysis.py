@@ -25,7 +25,6 @@ from geo.mapdata import (
     city_outline,
     latest_report_time,
     cell_counts,
-    public_cell_counts,
     week_start,
     window_aggregates,
 )
@@ -79,10 +78,13 @@ def analyse_hotspots(
     resolution: int | None = None,
     max_cells: int = 1500,
     bbox: BBox | None = None,
+    public: bool = False,
 ) -> HotspotAnalysis:
     """Aggregate reports to H3 cells and areas and run Gi* on both (FDR-corrected).
 
     ``resolution`` None: chosen so the extent holds at most ``max_cells`` hexagons.
+    ``public``: sensitive cases count in the cell of their public location (geo.privacy),
+    for viewers who may not read every sensitive case in full (planners, workers).
     """
     since, until = default_window(session, since, until)
     outline, bounds = city_outline(session, generation=generation)
@@ -97,7 +99,8 @@ def analyse_hotspots(
     # make the SQL aggregate cheaper: a 100k-group hash costs twice a 10k-group one.
     weeks = max(1, -(-(until - since).days // 7))
     anim_res = max(hs.MIN_RES, min(res - 1, hs.choose_resolution(bounds, max_cells=ANIMATION_BUDGET // weeks or 1)))
-    aggs = window_aggregates(session, flt, res=res, coarse_res=anim_res, code_length=level.code_length)
+    aggs = window_aggregates(session, flt, res=res, coarse_res=anim_res, code_length=level.code_length,
+                             public=public)
     counts = pd.Series(aggs.fine["n"].to_numpy(), index=cells.to_strings(aggs.fine["cell"]))
     study = hs.study_cells(outline if bbox is None else None, res=res, extra=list(counts.index))
     x = counts.reindex(study, fill_value=0).to_numpy()
@@ -193,7 +196,7 @@ def public_hexes(
     bounds = bounds or (-180.0, -85.0, 180.0, 85.0)
     res = hs.choose_resolution(bounds, max_cells=max_cells)
     flt = ReportFilter(categories=categories, since=since, until=until)
-    found = public_cell_counts(session, flt, res=res)
+    found = cell_counts(session, flt, res=res, public=True)
     counts = pd.Series(found["n"].to_numpy(), index=cells.to_strings(found["cell"]), dtype="int64")
     kept = counts[counts >= min_count].sort_index()
     return PublicHexes(
@@ -204,12 +207,13 @@ def public_hexes(
 
 
 def heat_by_group(
-    session: Session, *, since: datetime, until: datetime, res: int
+    session: Session, *, since: datetime, until: datetime, res: int, public: bool = False
 ) -> dict[str, list[list[float]]]:
-    """Heat points per category group (and ``all``): H3 cell centres [lat, lon, count] at ``res``."""
+    """Heat points per category group (and ``all``): H3 cell centres [lat, lon, count] at ``res``
+    (``public``: sensitive cases at their public cell)."""
     from geo.categories import BY_CODE, GROUPS
 
-    pts = cell_counts(session, ReportFilter(since=since, until=until), res=res, by_category=True)
+    pts = cell_counts(session, ReportFilter(since=since, until=until), res=res, by_category=True, public=public)
     out: dict[str, list[list[float]]] = {g: [] for g in (*GROUPS, "all")}
     if pts.empty:
         return out
@@ -237,9 +241,10 @@ class CommandCenterData:
 
 def command_center_data(
     session: Session, *, generation: int, now: datetime, since: datetime | None = None,
-    until: datetime | None = None, max_cells: int = 1500,
+    until: datetime | None = None, max_cells: int = 1500, public: bool = False,
 ) -> CommandCenterData:
-    """Gather the command-centre aggregates (open counts are as of ``now``, heat over the window)."""
+    """Gather the command-centre aggregates (open counts are as of ``now``, heat over the
+    window; ``public``: sensitive cases in the heat at their public cell)."""
     from geo.mapdata import area_status
 
     since, until = default_window(session, since, until)
@@ -248,5 +253,5 @@ def command_center_data(
     areas = area_status(session, generation=generation, levels=levels, now=now)
     # Heat one resolution finer than the analysis grid: blobs need more points than hexagons.
     res = min(hs.MAX_RES, hs.choose_resolution(bounds, max_cells=max_cells) + 1) if bounds else 8
-    heat = heat_by_group(session, since=since, until=until, res=res)
+    heat = heat_by_group(session, since=since, until=until, res=res, public=public)
     return CommandCenterData(areas=areas, heat=heat, bounds=bounds, since=since, until=until)

@@ -24,7 +24,7 @@ from geo.categories import BY_CODE, CATALOGUE, GROUPS, SENSITIVE_CATEGORIES
 from geo.cells import parent_expr
 from geo.errors import InvalidInput
 from geo.generations import valid_in
-from geo.privacy import coarse_expr
+from geo.privacy import WORKER_CELL_DEG, coarse_point, public_code
 from geo.models import OPEN_STATUSES, Area, AreaLevel, Assignment, AssignmentRole, Report, Worker
 
 log = logging.getLogger("gridmap.maps")
@@ -66,15 +66,11 @@ class ReportFilter:
     since: datetime | None = None
     until: datetime | None = None
     bbox: BBox | None = None
-    sensitive: bool | None = None  # True: only sensitive categories; False: none of them; None: all
 
     def conditions(self) -> list:
         conds = []
         if self.categories is not None:
             conds.append(Report.category.in_(self.categories))
-        if self.sensitive is not None:
-            sens = Report.category.in_(sorted(SENSITIVE_CATEGORIES))
-            conds.append(sens if self.sensitive else sa.not_(sens))
         if self.since is not None:
             conds.append(Report.reported_at >= self.since)
         if self.until is not None:
@@ -107,13 +103,21 @@ def _week_number(week_bin: sa.ColumnElement) -> sa.ColumnElement:
     return sa.cast((sa.extract("epoch", week_bin) + shift) / (7 * 86400), sa.Integer)
 
 
+def report_cell(public: bool) -> sa.ColumnElement:
+    """The cell a report counts in: its own, or for ``public`` aggregates (shown to anyone
+    who may not read every sensitive case in full) its public cell (geo.privacy)."""
+    return sa.func.coalesce(Report.public_cell, Report.h3_cell) if public else Report.h3_cell
+
+
 def cell_counts(
-    session: Session, flt: ReportFilter, *, res: int, by_category: bool = False, by_week: bool = False
+    session: Session, flt: ReportFilter, *, res: int, by_category: bool = False, by_week: bool = False,
+    public: bool = False,
 ) -> pd.DataFrame:
     """Report counts per H3 cell of ``res`` (≤ geo.cells.CELL_RES): columns cell (int64; see
     geo.cells.to_strings), n, and optionally category (as int, e.g. 30) and week (see
-    :func:`week_start`). Exact: each report counts in the cell holding its point."""
-    keys = [parent_expr(Report.h3_cell, res).label("cell")]
+    :func:`week_start`). Exact: each report counts in the cell holding its point (``public``:
+    a sensitive case in the cell of its public location)."""
+    keys = [parent_expr(report_cell(public), res).label("cell")]
     outputs = list(keys)
     if by_category:
         keys.append(Report.category)
@@ -125,30 +129,6 @@ def cell_counts(
         outputs.append(_week_number(week).label("week"))
     stmt = sa.select(*outputs, sa.func.count().label("n")).where(*flt.conditions()).group_by(*keys)
     return _int_frame(session, stmt, [k.name for k in outputs] + ["n"])
-
-
-def public_cell_counts(session: Session, flt: ReportFilter, *, res: int) -> pd.DataFrame:
-    """Like :func:`cell_counts` (columns cell, n), but what the public may see: a sensitive
-    case counts in the cell of its public location (its lattice cell's centre, geo.privacy),
-    not of its point, so no difference of two public maps places it more finely."""
-    from dataclasses import replace
-
-    from geo.cells import cells_of_points, parents
-
-    plain = cell_counts(session, replace(flt, sensitive=False), res=res)
-    if flt.categories is not None and not set(flt.categories) & SENSITIVE_CATEGORIES:
-        return plain
-    snapped = coarse_expr(Report.location)
-    x, y = sa.func.ST_X(snapped), sa.func.ST_Y(snapped)
-    rows = session.execute(sa.select(x, y, sa.func.count()).where(*replace(flt, sensitive=True).conditions())
-                           .group_by(x, y)).all()
-    if not rows:
-        return plain
-    lon, lat, n = (np.asarray(c, dtype=float) for c in zip(*rows))
-    cells = parents(cells_of_points(lon, lat), res)
-    coarse = pd.DataFrame({"cell": cells, "n": n.astype(np.int64)})
-    both = pd.concat([plain, coarse], ignore_index=True)
-    return both.groupby("cell", as_index=False)["n"].sum()
 
 
 def _int_frame(session: Session, stmt, names: list[str]) -> pd.DataFrame:
@@ -171,14 +151,15 @@ class WindowAggregates:
 
 
 def window_aggregates(
-    session: Session, flt: ReportFilter, *, res: int, coarse_res: int, code_length: int
+    session: Session, flt: ReportFilter, *, res: int, coarse_res: int, code_length: int, public: bool = False
 ) -> WindowAggregates:
     """The three aggregates of the hot-spot analysis from a single (index-only) scan, with
     GROUPING SETS: reading 100k+ rows once instead of three times is most of the page's budget.
     ``res``/``coarse_res``: H3 resolutions of the totals and of the weekly counts."""
+    cell = report_cell(public)
     inner = sa.select(
-        parent_expr(Report.h3_cell, res).label("cell"),
-        parent_expr(Report.h3_cell, coarse_res).label("coarse"),
+        parent_expr(cell, res).label("cell"),
+        parent_expr(cell, coarse_res).label("coarse"),
         _week_bin().label("week"),
         Report.grid_code.label("code"),
     ).where(*flt.conditions()).subquery()
@@ -391,11 +372,13 @@ def _iso(seconds: float | None) -> str | None:
     return datetime.fromtimestamp(float(seconds), tz=timezone.utc).isoformat()
 
 
-def live_reports(session: Session, *, now: datetime, window: timedelta, limit: int = 500) -> list[dict]:
+def live_reports(session: Session, *, now: datetime, window: timedelta, limit: int = 500,
+                 exact: bool = True) -> list[dict]:
     """New reports of the last ``window`` and the most overdue open cases, as GeoJSON features.
 
-    Internal (command centre) only: exact points, but no reporter, phone or description. A
-    row whose times cannot be read is left out (and logged); the others are served.
+    Internal (command centre) only: points, but no reporter, phone or description; without
+    ``exact`` a sensitive case at its public location (geo.privacy). A row whose times
+    cannot be read is left out (and logged); the others are served.
     """
     cols = (Report.id, Report.category, Report.status, _epoch(Report.reported_at), _epoch(Report.due_at),
             Report.grid_code, sa.func.ST_X(Report.location), sa.func.ST_Y(Report.location))
@@ -420,22 +403,25 @@ def live_reports(session: Session, *, now: datetime, window: timedelta, limit: i
             continue
         cat = BY_CODE.get(r[1])
         is_overdue = r[2] in OPEN_STATUSES and r[4] is not None and float(r[4]) < now_s
+        lon, lat = (r[6], r[7]) if exact or r[1] not in SENSITIVE_CATEGORIES else coarse_point(r[6], r[7])
         features.append({
             "type": "Feature",
             "id": str(r[0]),
-            "geometry": {"type": "Point", "coordinates": [round(r[6], MAP_DECIMALS), round(r[7], MAP_DECIMALS)]},
+            "geometry": {"type": "Point", "coordinates": [round(lon, MAP_DECIMALS), round(lat, MAP_DECIMALS)]},
             "properties": {
                 "id": str(r[0]), "category": r[1], "category_name": cat.name_en if cat else r[1],
                 "group": cat.group if cat else "other", "status": r[2].value,
-                "reported_at": reported, "grid_code": r[5], "overdue": is_overdue,
+                "reported_at": reported, "overdue": is_overdue,
+                "grid_code": r[5] if exact or r[1] not in SENSITIVE_CATEGORIES else public_code(r[5]),
             },
         })
     return features
 
 
-def worker_positions(session: Session, *, limit: int = 2000) -> list[dict]:
+def worker_positions(session: Session, *, limit: int = 2000, exact: bool = True) -> list[dict]:
     """The ``limit`` most recently seen on-duty workers' positions (public name and role only)
-    as GeoJSON features. The cap keeps a 10-second poll under ~0.4 MB for a whole city."""
+    as GeoJSON features; without ``exact``, each at its lattice cell (geo.privacy). The cap
+    keeps a 10-second poll under ~0.4 MB for a whole city."""
     rows = session.execute(
         sa.select(Worker.id, Worker.public_name, Worker.role, Worker.last_seen_at,
                   sa.func.ST_X(Worker.last_position), sa.func.ST_Y(Worker.last_position))
@@ -445,9 +431,15 @@ def worker_positions(session: Session, *, limit: int = 2000) -> list[dict]:
     return [
         {
             "type": "Feature", "id": f"w{r[0]}",
-            "geometry": {"type": "Point", "coordinates": [round(r[4], MAP_DECIMALS), round(r[5], MAP_DECIMALS)]},
+            "geometry": {"type": "Point", "coordinates": _position(r[4], r[5], exact)},
             "properties": {"id": f"w{r[0]}", "public_name": r[1], "role": r[2].value,
                            "last_seen_at": r[3].isoformat() if r[3] else None},
         }
         for r in rows
     ]
+
+
+def _position(lon: float, lat: float, exact: bool) -> list[float]:
+    if not exact:
+        lon, lat = coarse_point(lon, lat, deg=WORKER_CELL_DEG)
+    return [round(lon, MAP_DECIMALS), round(lat, MAP_DECIMALS)]

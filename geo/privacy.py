@@ -36,6 +36,31 @@ def coarse_point(lon: float, lat: float, *, deg: float = PUBLIC_CELL_DEG) -> tup
     return round(round(lon / deg) * deg, 7), round(round(lat / deg) * deg, 7)
 
 
+def coarse_points(lon, lat, *, deg: float = PUBLIC_CELL_DEG):
+    """numpy: ``coarse_point`` of each point (the same arithmetic)."""
+    import numpy as np
+
+    return (np.round(np.round(np.asarray(lon, dtype=float) / deg) * deg, 7),
+            np.round(np.round(np.asarray(lat, dtype=float) / deg) * deg, 7))
+
+
+def public_cells(lon, lat, categories) -> list[int | None]:
+    """Per report: the H3 cell (geo.cells.CELL_RES) of its public location when it is
+    sensitive, else None (its public cell is its own cell). Stored as ``reports.public_cell``
+    so every public aggregate groups by what the public may see, in SQL."""
+    import numpy as np
+
+    from geo.cells import cells_of_points
+
+    sens = np.fromiter((c in SENSITIVE_CATEGORIES for c in categories), dtype=bool, count=len(categories))
+    out: list[int | None] = [None] * len(categories)
+    if sens.any():
+        clon, clat = coarse_points(np.asarray(lon)[sens], np.asarray(lat)[sens])
+        for k, cell in zip(np.flatnonzero(sens).tolist(), cells_of_points(clon, clat).tolist()):
+            out[k] = cell
+    return out
+
+
 def coarse_expr(geom, *, deg: float = PUBLIC_CELL_DEG):
     """SQL: ``geom`` snapped to its lattice cell's centre (see ``coarse_point``)."""
     return sa.func.ST_SnapToGrid(geom, deg)

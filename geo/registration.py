@@ -31,6 +31,7 @@ from geo.intake import IdempotencyConflict, ReportInput, validate_fields
 from geo.matching import match_location
 from geo.report_store import possible_duplicates, write_reports
 from geo.models import Generation, GenerationStatus, MatchKind, Report, ReportStatus, Worker
+from geo.privacy import public_cells
 from geo.routing import MAX_ESCALATION, Responsible, escalation_code, responsible_workers
 
 MAX_BATCH = 10_000
@@ -281,6 +282,7 @@ def _plan_rows(session, matcher, valid, fresh, lon, lat, *, generation, config, 
     city = (escalation_code(session, grid_code=None, level=MAX_ESCALATION, generation=generation)
             if (kinds == MatchKind.unassigned.value).any() else None)
     cells = cells_of_points(lon[sel], lat[sel]).tolist()
+    shown = public_cells(lon[sel], lat[sel], [valid[k][1].category for k in fresh])
     rows, events = [], []
     for j, k in enumerate(fresh):
         index, item, crs, rid, fp = valid[k]
@@ -293,6 +295,7 @@ def _plan_rows(session, matcher, valid, fresh, lon, lat, *, generation, config, 
         rows.append({
             "id": rid, "category": item.category, "subcategory": item.subcategory, "description": item.description,
             "source": item.source.value, "lon": float(lon[k]), "lat": float(lat[k]), "h3_cell": cells[j],
+            "public_cell": shown[j],
             "orig_x": item.x, "orig_y": item.y, "orig_crs": crs, "accuracy_m": item.accuracy_m,
             "reported_at": item.reported_at, "status": status.value, "grid_code": code,
             "generation_id": generation if code else None, "match_kind": kind, "snap_distance_m": snap,

@@ -31,7 +31,7 @@ def _json(value) -> str:
 # one round trip, however many reports the pass holds. (Arrays per column cost more to dump.)
 # The record types are the tables' own column types, so the two cannot drift apart.
 _REPORT_COLUMNS = (
-    "id", "category", "subcategory", "description", "source", "h3_cell", "orig_x", "orig_y", "orig_crs", "accuracy_m",
+    "id", "category", "subcategory", "description", "source", "h3_cell", "public_cell", "orig_x", "orig_y", "orig_crs", "accuracy_m",
     "reported_at", "status", "grid_code", "generation_id", "match_kind", "snap_distance_m", "assigned_worker_id",
     "dispatched_at", "due_at", "escalation_level", "escalated_to", "reporter_name", "reporter_phone", "photos",
     "request_hash", "filed_by", "created_at", "updated_at",

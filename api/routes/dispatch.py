@@ -14,7 +14,7 @@ from api.report_views import worker_brief
 from api.schemas.reports import ContactOut, DispatchOut, NearbyWorker, PositionIn, PositionOut
 from api.security import PrincipalDep, require
 from geo.access import Permission, Principal, record_audit
-from geo.access.roles import Role
+from geo.access.roles import Role, sees_exact_locations
 from geo.coords import point_to_wgs84
 from geo.dispatch import Contact, escalation_chain, nearest_on_duty, responsible_contacts, update_position
 from geo.errors import Forbidden
@@ -46,7 +46,7 @@ def get_dispatch(
     wlon, wlat = point_to_wgs84(lon, lat, crs)
     gen = active_generation_id(session)
     match = match_location(session, lon=wlon, lat=wlat, generation=gen, snap_tolerance_m=config.snap_tolerance_m)
-    phones = principal.can(Permission.read_personal) and principal.role in (Role.dispatcher, Role.admin)
+    phones = sees_exact_locations(principal)  # the roles that read personal data of everyone
     exact = principal.can(Permission.exact_positions)
     responsible = backup = None
     chain: list[Contact] = []

@@ -31,6 +31,7 @@ from api.page_cache import PageCache
 from api.params import CODE_PATTERN, BBoxQuery, WindowDep, bounded_window, parse_bbox
 from api.security import STAFF_COOKIE, PrincipalDep, Require
 from geo.access import Permission
+from geo.access.roles import sees_exact_locations
 from geo.analysis import analyse_hotspots, command_center_data, public_hexes
 from geo.areas import BBox, area_path, area_workers, get_area
 from geo.errors import Unauthorized
@@ -46,7 +47,9 @@ from maps.hotspots import build_embed, build_hotspots
 from maps.settings import MapSettings
 
 router = APIRouter(tags=["maps"])
-# Internal pages show exact report points and worker positions: staff only once tokens exist.
+# Internal pages show report points and worker positions: staff only once tokens exist. Who
+# may not see every case where it is (a planner, a worker) gets sensitive cases at their
+# public location, in the points and in every count (geo.privacy), and workers' cells.
 INTERNAL = Depends(Require(Permission.internal_maps, hint="staff only: sign in at /maps/login"))
 
 Category = Annotated[str | None, Query(max_length=64, description=(
@@ -111,14 +114,15 @@ def _csp(request: Request, page: str, *, frame_ancestors: str = "'none'", folium
 @router.get("/maps/command-center", dependencies=[INTERNAL], response_class=HTMLResponse, responses=INTERNAL_HTML,
             summary="The command centre's wall map")
 def command_center(
-    request: Request, session: SessionDep, window: WindowDep,
+    request: Request, session: SessionDep, window: WindowDep, principal: PrincipalDep,
     level: Annotated[AreaLevel, Query(description="Hierarchy level shown first.")] = AreaLevel.grid,
 ):
     """The wall map: areas by open cases (one level at a time, switchable), heat per group, live layers."""
     started = time.perf_counter()
     settings = _settings(request)
     data = command_center_data(session, generation=active_generation_id(session), now=datetime.now(UTC),
-                               since=window.since, until=window.until, max_cells=settings.hex_max_cells)
+                               since=window.since, until=window.until, max_cells=settings.hex_max_cells,
+                               public=not sees_exact_locations(principal))
     live = LiveSources(
         reports_url=str(request.url_for("live_reports_feed").path),
         workers_url=str(request.url_for("workers_feed").path), interval_ms=settings.live_interval_ms,
@@ -138,18 +142,20 @@ def _geojson(features: list[dict]) -> Response:
 
 @router.get("/maps/feeds/reports.geojson", dependencies=[INTERNAL], name="live_reports_feed", responses=GEOJSON,
             summary="Live feed: new and overdue reports")
-def live_reports_feed(request: Request, session: SessionDep):
+def live_reports_feed(request: Request, session: SessionDep, principal: PrincipalDep):
     """New reports (last GRIDMAP_MAP_LIVE_WINDOW_H hours) and the most overdue open cases.
     Points, category, status, grid: no reporter, phone or description."""
     window = timedelta(hours=_settings(request).live_window_h)
-    return _geojson(live_reports(session, now=datetime.now(UTC), window=window))
+    return _geojson(live_reports(session, now=datetime.now(UTC), window=window,
+                                 exact=sees_exact_locations(principal)))
 
 
 @router.get("/maps/feeds/workers.geojson", dependencies=[INTERNAL], name="workers_feed", responses=GEOJSON,
             summary="Live feed: worker positions")
-def workers_feed(session: SessionDep):
-    """On-duty workers' last positions with public name and role."""
-    return _geojson(worker_positions(session))
+def workers_feed(session: SessionDep, principal: PrincipalDep):
+    """On-duty workers' last positions with public name and role (exact for the roles that
+    may know where workers are; their lattice cell for the others)."""
+    return _geojson(worker_positions(session, exact=principal.can(Permission.exact_positions)))
 
 
 Level = Annotated[AreaLevel, Query(description="Level of the per-area Gi* (grid, community, street, district).")]
@@ -168,6 +174,7 @@ class HotspotQuery:
     level: AreaLevel
     resolution: int | None
     bbox: BBox | None
+    exact: bool  # the viewer sees every case where it is (else sensitive ones at their public cell)
 
     def query_string(self, **extra: str) -> str:
         """The canonical query string of this analysis (what the download links carry)."""
@@ -186,11 +193,12 @@ class HotspotQuery:
 
 
 async def hotspot_query(
-    window: WindowDep, category: Category = None, level: Level = AreaLevel.grid, resolution: Resolution = None,
-    bbox: BBoxQuery = None,
+    window: WindowDep, principal: PrincipalDep, category: Category = None, level: Level = AreaLevel.grid,
+    resolution: Resolution = None, bbox: BBoxQuery = None,
 ) -> HotspotQuery:
     label, codes = parse_category(category)
-    return HotspotQuery(label, codes, window.since, window.until, level, resolution, parse_bbox(bbox))
+    return HotspotQuery(label, codes, window.since, window.until, level, resolution, parse_bbox(bbox),
+                        sees_exact_locations(principal))
 
 
 HotspotParams = Annotated[HotspotQuery, Depends(hotspot_query)]
@@ -200,7 +208,7 @@ def _analysis(request: Request, session, q: HotspotQuery):
     return analyse_hotspots(
         session, generation=active_generation_id(session), label=q.label, categories=q.categories,
         since=q.since, until=q.until, level=q.level, resolution=q.resolution,
-        max_cells=_settings(request).hex_max_cells, bbox=q.bbox,
+        max_cells=_settings(request).hex_max_cells, bbox=q.bbox, public=not q.exact,
     )
 
 

@@ -33,7 +33,7 @@ from api.schemas.reports import (
 from api.security import case_access, case_secret, require
 from geo.access import Permission, Principal, may_see_photos, may_upload_photo, record_audit
 from geo.access.case_tokens import case_token
-from geo.access.roles import Role
+from geo.access.roles import Role, sees_exact_locations
 from geo.errors import Forbidden, InvalidInput, NotFound
 from geo.generations import active_generation_id
 from geo.instants import parse_instant
@@ -244,7 +244,7 @@ def get_many(
     if cursor is not None and offset:
         raise FieldError("offset", "cannot be combined with `after`")
     prefix = area_prefix(session, code=area, generation=active_generation_id(session)) if area else None
-    exact = principal.can(Permission.read_personal) and principal.role in (Role.dispatcher, Role.admin)
+    exact = sees_exact_locations(principal)
     filters = ReportFilter(area_prefix=prefix, category=category, status=status, since=window.since,
                            until=window.until, bbox=parse_bbox(bbox), exact_bbox=exact, exact_area=exact,
                            overdue=overdue,

@@ -13,7 +13,7 @@ from api.params import PUBLIC_MAX_DAYS, WindowDep, bounded_window
 from api.schemas.reports import AreaStats, StatsOut
 from api.security import require
 from geo.access import Permission
-from geo.access.roles import Role
+from geo.access.roles import sees_exact_locations
 from geo.generations import active_generation_id
 from geo.models import AreaLevel
 from geo.report_queries import area_stats
@@ -38,7 +38,7 @@ def get_stats(
     now = datetime.now(UTC)
     window = bounded_window(window, full=principal.can(Permission.full_history), tz=request.app.state.city_config.tz,
                             now=now, default_days=PUBLIC_MAX_DAYS)
-    exact = principal.can(Permission.read_personal) and principal.role in (Role.dispatcher, Role.admin)
+    exact = sees_exact_locations(principal)
     rows = area_stats(session, level=level, generation=active_generation_id(session), now=now,
                       since=window.since, until=window.until, category=category, public=not exact)
     return StatsOut(level=level.value, since=window.since, until=window.until, category=category,

@@ -72,8 +72,9 @@ SCOPED: dict[Role, frozenset[Permission]] = {
     Role.reporter: frozenset({P.rate_case, P.upload_photo}),
     Role.system: frozenset({P.read_filed}),
 }
-# What stays closed even when no token is configured (the open local demo).
-NEVER_OPEN = frozenset({P.read_personal, P.manage_tokens, P.read_audit})
+# What stays closed even when no token is configured (the open local demo): personal data,
+# and where people are (workers' exact positions).
+NEVER_OPEN = frozenset({P.read_personal, P.exact_positions, P.manage_tokens, P.read_audit})
 # Actions a worker may take on their own cases; the rest of the loop is the dispatcher's.
 WORKER_ACTIONS = frozenset({"start", "resolve", "escalate"})
 
@@ -111,6 +112,13 @@ class Principal:
 
 
 PUBLIC = Principal(Role.public)
+
+
+def sees_exact_locations(p: Principal) -> bool:
+    """Whether ``p`` may see every case where it is, sensitive ones included (dispatcher,
+    admin): then filters and aggregates use exact points. Everyone else (a worker too, whose
+    own cases are a few among many) gets sensitive cases at their public location."""
+    return p.can(Permission.read_personal) and p.role in (Role.dispatcher, Role.admin)
 
 
 def may_read_personal(p: Principal, report: Report) -> bool:

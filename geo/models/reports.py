@@ -55,6 +55,9 @@ class Report(Base):
     # The location's H3 cell at geo.cells.CELL_RES, as an integer: the maps group by its
     # parents (integer operations) instead of projecting every point on every page build.
     h3_cell: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
+    # For a sensitive case: the H3 cell of its public location (geo.privacy), which every
+    # aggregate shown to those who may not read it in full counts it in. NULL otherwise.
+    public_cell: Mapped[int | None] = mapped_column(sa.BigInteger)
     # As received, before conversion to WGS-84 (GCJ-02 phones, projected survey data, ...).
     orig_x: Mapped[float | None] = mapped_column(sa.Float(53))
     orig_y: Mapped[float | None] = mapped_column(sa.Float(53))
@@ -101,6 +104,7 @@ class Report(Base):
         ),
         # Resolution field (bits 52-55) = geo.cells.CELL_RES: parents are computed from it.
         sa.CheckConstraint("(h3_cell >> 52) & 15 = 10", name="h3_cell_resolution"),
+        sa.CheckConstraint("public_cell IS NULL OR (public_cell >> 52) & 15 = 10", name="public_cell_resolution"),
         sa.CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating_range"),
         # Python cannot read back what lies before year 1 (geo.instants); intake refuses it first.
         sa.CheckConstraint("reported_at >= '1900-01-01 00:00:00+00' AND reported_at < '2200-01-01 00:00:00+00'",
@@ -133,7 +137,8 @@ class Report(Base):
         ),
         # Index-only scans for the maps' windowed aggregates (migration 0003 explains); it also
         # serves every reported_at range scan (0006 dropped the plain reported_at index).
-        sa.Index("ix_reports_map_cover", "reported_at", postgresql_include=["category", "grid_code", "h3_cell", "location"]),
+        sa.Index("ix_reports_map_cover", "reported_at",
+                 postgresql_include=["category", "grid_code", "h3_cell", "public_cell", "location"]),
     )
 
 

@@ -115,3 +115,36 @@ def test_migration_0008_repairs_unreadable_times(db, tiny):
     repair = conn.execute(sa.text("SELECT data->>'reported_at_was' FROM report_events WHERE report_id = :id "
                                   "AND action = 'repair'"), {"id": rid}).scalar_one()
     assert "BC" in repair
+
+
+def test_migration_0009_and_the_loader_store_public_cells(db, small_city):
+    """Sensitive reports get the H3 cell of their public location, the others none: from the
+    demo loader, from intake, and from the migration for reports stored before it."""
+    import uuid
+
+    import h3
+    from alembic import command
+
+    from geo.migrate import alembic_config, upgrade
+    from geo.privacy import coarse_point
+
+    conn = db.connection()
+    loaded = conn.execute(sa.text(
+        "SELECT category, ST_X(location), ST_Y(location), public_cell FROM reports "
+        "WHERE category IN ('10', '30') ORDER BY id LIMIT 200")).all()
+    for category, lon, lat, public in loaded:
+        if category == "10":
+            c = coarse_point(lon, lat)
+            assert format(public, "x") == h3.latlng_to_cell(c[1], c[0], 10)
+        else:
+            assert public is None
+    command.downgrade(alembic_config(connection=conn), "0008")
+    rid = uuid.uuid4()
+    conn.execute(sa.text(
+        "INSERT INTO reports (id, category, source, status, reported_at, location, h3_cell, description) VALUES "
+        "(:id, '40', 'citizen', 'registered', now(), ST_SetSRID(ST_MakePoint(122.0733, 41.1207), 4326), "
+        "CAST(x'08a2a1072b59ffff' AS bigint), '')"), {"id": rid})
+    upgrade(connection=conn)
+    public = conn.scalar(sa.text("SELECT public_cell FROM reports WHERE id = :id"), {"id": rid})
+    c = coarse_point(122.0733, 41.1207)
+    assert format(public, "x") == h3.latlng_to_cell(c[1], c[0], 10)
