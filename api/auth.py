@@ -75,6 +75,12 @@ class Authenticator:
             while len(self._cache) > self._max:
                 self._cache.popitem(last=False)
 
+    def needs_lookup(self, token: str | None) -> bool:
+        """Whether resolving ``token`` would query the database (a well-formed token not in
+        the cache): the gate charges the caller's address for it first."""
+        return (token is not None and well_formed(token) and self._bootstrap_principal(token) is None
+                and not self.cached(token)[0])
+
     async def principal(self, token: str | None) -> Principal | None:
         """The principal of ``token`` (None: the token is not valid); no token: public/open."""
         if token is None:
@@ -125,10 +131,13 @@ def bearer_token(scope: Scope) -> tuple[str | None, bool]:
     return cookie, cookie is not None
 
 
-async def resolve(auth: Authenticator, scope: Scope) -> Principal | None:
+async def resolve(auth: Authenticator, scope: Scope, *, before_lookup=None) -> Principal | None:
     """The principal of a request, or None when its Authorization token is not valid (a
-    stale staff cookie only makes it the public)."""
+    stale staff cookie only makes it the public). ``before_lookup()`` runs when the token has
+    to be looked up in the database; it may raise to stop that."""
     token, from_cookie = bearer_token(scope)
+    if before_lookup is not None and auth.needs_lookup(token):
+        before_lookup()
     principal = await auth.principal(token)
     if principal is None and from_cookie:  # a stale sign-in: the page shows as to anyone
         principal = await auth.principal(None)

@@ -82,7 +82,8 @@ async def _domain(_: Request, exc: ge.GridmapError) -> JSONResponse:
         return JSONResponse(
             error_body("invalid_request", f"{exc.details['field']}: {exc.message}", fields=fields), status_code=422
         )
-    return JSONResponse(error_body(exc.code, exc.message, **exc.details), status_code=status)
+    headers = {"Retry-After": "30"} if isinstance(exc, ge.Busy) else None
+    return JSONResponse(error_body(exc.code, exc.message, **exc.details), status_code=status, headers=headers)
 
 
 async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

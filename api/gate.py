@@ -19,6 +19,11 @@ from api.ratelimit import RateLimiter
 from geo.access.roles import PUBLIC
 
 
+class _OverBudget(Exception):
+    def __init__(self, retry: float) -> None:
+        self.retry = retry
+
+
 class Gate:
     def __init__(self, app: ASGIApp, *, authenticator: Authenticator, limiter: RateLimiter, bodies: BodyRules) -> None:
         self.app, self.auth, self.limiter, self.bodies = app, authenticator, limiter, bodies
@@ -36,12 +41,19 @@ class Gate:
                 message = with_security_headers(message)
             await send(message)
 
-        principal = await resolve(self.auth, scope)
-        if principal is None:  # counted against the address's budget: guessing is not free
+        def charge_address() -> None:  # a token lookup costs the address, so guessing is not free
             if (retry := self.limiter.admit(scope, PUBLIC)) is not None:
-                await reject(guarded_send, 429, "rate_limited", f"too many requests from this client; try again in "
-                             f"{int(retry)} s", headers=((b"retry-after", str(int(retry)).encode()),))
-                return
+                raise _OverBudget(retry)
+
+        try:
+            principal = await resolve(self.auth, scope, before_lookup=charge_address)
+            if principal is None:
+                charge_address()
+        except _OverBudget as over:
+            await reject(guarded_send, 429, "rate_limited", f"too many requests from this client; try again in "
+                         f"{int(over.retry)} s", headers=((b"retry-after", str(int(over.retry)).encode()),))
+            return
+        if principal is None:
             await reject(guarded_send, 401, "unauthorized", "this token is not valid (unknown, revoked or expired); "
                          "ask an administrator for a new one, or send no token for public access",
                          headers=((b"www-authenticate", b"Bearer"),))

@@ -54,7 +54,10 @@ def report_view(session: Session, report: Report, *, viewer: Principal, now: dat
     """The report as ``viewer`` may see it: personal data only when ``may_read_personal``; a
     sensitive case otherwise at its public cell (``geo.privacy``), without its text."""
     personal = may_read_personal(viewer, report)
-    hide = not personal and is_sensitive(report.category)
+    # The reporter knows where their own case is: they see its grid and worker (the intake
+    # answer showed them both), still not the personal data of the record.
+    own = viewer.role.value == "reporter" and viewer.case_id == report.id
+    hide = not personal and not own and is_sensitive(report.category)
     lon, lat = _lonlat(session, report)
     if hide:
         lon, lat = coarse_point(lon, lat)

@@ -21,6 +21,10 @@ map_app = typer.Typer(help="Standalone map pages (offline: assets copied next to
 Out = Annotated[Path, typer.Option("--out", "-o", help="HTML file to write; assets go to <name>_files/.")]
 Since = Annotated[datetime | None, typer.Option(help="Window start (default: 12 weeks before --until).")]
 Until = Annotated[datetime | None, typer.Option(help="Window end (default: just after the newest report).")]
+# A file is handed around: by default it shows what a planner may see (sensitive cases and
+# workers at their cells, geo.privacy); --exact is for dispatchers' and admins' own use.
+Exact = Annotated[bool, typer.Option(help="Exact points of sensitive cases and workers (personal data: for "
+                                          "dispatchers and admins only; never hand such a file around).")]
 
 
 def _utc(dt: datetime | None) -> datetime | None:
@@ -42,7 +46,7 @@ def _write(m, out: Path, title: str) -> None:
 
 @map_app.command("command-center")
 def command_center(out: Out, since: Since = None, until: Until = None,
-                   level: Annotated[str, typer.Option(help="Level shown first.")] = "grid") -> None:
+                   level: Annotated[str, typer.Option(help="Level shown first.")] = "grid", exact: Exact = False) -> None:
     """The command-centre map with a snapshot of the live layers."""
     from sqlalchemy.orm import Session
 
@@ -56,10 +60,12 @@ def command_center(out: Out, since: Since = None, until: Until = None,
     now = datetime.now(UTC)
     with database() as (engine, _), Session(engine) as session:
         data = command_center_data(session, generation=active_generation_id(session), now=now,
-                                   since=_utc(since), until=_utc(until), max_cells=settings.hex_max_cells)
+                                   since=_utc(since), until=_utc(until), max_cells=settings.hex_max_cells,
+                                   public=not exact)
         live = LiveSources(
-            reports_snapshot=live_reports(session, now=now, window=timedelta(hours=settings.live_window_h)),
-            workers_snapshot=worker_positions(session),
+            reports_snapshot=live_reports(session, now=now, window=timedelta(hours=settings.live_window_h),
+                                          exact=exact),
+            workers_snapshot=worker_positions(session, exact=exact),
         )
     if level not in data.areas:
         raise fail(f"unknown level {level!r}", f"use one of: {', '.join(data.areas)}")
@@ -74,6 +80,7 @@ def hotspots(
     category: Annotated[str, typer.Option(help="all, a group (disputes, safety, urban, other), a key or code.")] = "all",
     level: Annotated[str, typer.Option(help="Level of the per-area Gi*.")] = "grid",
     resolution: Annotated[int | None, typer.Option(min=5, max=10, help="H3 resolution (default: by extent).")] = None,
+    exact: Exact = False,
 ) -> None:
     """The hot-spot analysis page (density, Gi* per hexagon and per area, weekly animation)."""
     from sqlalchemy.orm import Session
@@ -95,5 +102,5 @@ def hotspots(
     with database() as (engine, _), Session(engine) as session:
         a = analyse_hotspots(session, generation=active_generation_id(session), label=label, categories=codes,
                              since=_utc(since), until=_utc(until), level=lvl, resolution=resolution,
-                             max_cells=settings.hex_max_cells)
+                             max_cells=settings.hex_max_cells, public=not exact)
     _write(build_hotspots(a, settings=settings), out, f"gridmap hot spots: {label}")

@@ -78,13 +78,14 @@ def analyse_hotspots(
     resolution: int | None = None,
     max_cells: int = 1500,
     bbox: BBox | None = None,
-    public: bool = False,
+    public: bool = True,
 ) -> HotspotAnalysis:
     """Aggregate reports to H3 cells and areas and run Gi* on both (FDR-corrected).
 
     ``resolution`` None: chosen so the extent holds at most ``max_cells`` hexagons.
-    ``public``: sensitive cases count in the cell of their public location (geo.privacy),
-    for viewers who may not read every sensitive case in full (planners, workers).
+    ``public`` (the default; False only for dispatchers and admins): sensitive cases count in
+    the cell of their public location (geo.privacy), a bbox tests that location, and per grid
+    they are not counted.
     """
     since, until = default_window(session, since, until)
     outline, bounds = city_outline(session, generation=generation)
@@ -92,7 +93,7 @@ def analyse_hotspots(
         bounds = (bbox.minlon, bbox.minlat, bbox.maxlon, bbox.maxlat)
     bounds = bounds or (-180.0, -85.0, 180.0, 85.0)
     res = resolution or hs.choose_resolution(bounds, max_cells=max_cells)
-    flt = ReportFilter(categories=categories, since=since, until=until, bbox=bbox)
+    flt = ReportFilter(categories=categories, since=since, until=until, bbox=bbox, public=public)
 
     # The animation's cells: one level coarser than the map, and coarser still when the
     # window holds so many weeks that week × cell would overrun its budget. Fewer groups also
@@ -207,7 +208,7 @@ def public_hexes(
 
 
 def heat_by_group(
-    session: Session, *, since: datetime, until: datetime, res: int, public: bool = False
+    session: Session, *, since: datetime, until: datetime, res: int, public: bool = True
 ) -> dict[str, list[list[float]]]:
     """Heat points per category group (and ``all``): H3 cell centres [lat, lon, count] at ``res``
     (``public``: sensitive cases at their public cell)."""
@@ -241,7 +242,7 @@ class CommandCenterData:
 
 def command_center_data(
     session: Session, *, generation: int, now: datetime, since: datetime | None = None,
-    until: datetime | None = None, max_cells: int = 1500, public: bool = False,
+    until: datetime | None = None, max_cells: int = 1500, public: bool = True,
 ) -> CommandCenterData:
     """Gather the command-centre aggregates (open counts are as of ``now``, heat over the
     window; ``public``: sensitive cases in the heat at their public cell)."""
@@ -250,7 +251,7 @@ def command_center_data(
     since, until = default_window(session, since, until)
     _, bounds = city_outline(session, generation=generation)
     levels = [lv for lv in AreaLevel if lv is not AreaLevel.city]
-    areas = area_status(session, generation=generation, levels=levels, now=now)
+    areas = area_status(session, generation=generation, levels=levels, now=now, public=public)
     # Heat one resolution finer than the analysis grid: blobs need more points than hexagons.
     res = min(hs.MAX_RES, hs.choose_resolution(bounds, max_cells=max_cells) + 1) if bounds else 8
     heat = heat_by_group(session, since=since, until=until, res=res, public=public)

@@ -24,7 +24,7 @@ from geo.categories import BY_CODE, CATALOGUE, GROUPS, SENSITIVE_CATEGORIES
 from geo.cells import parent_expr
 from geo.errors import InvalidInput
 from geo.generations import valid_in
-from geo.privacy import WORKER_CELL_DEG, coarse_point, public_code
+from geo.privacy import PUBLIC_CODE_LENGTH, WORKER_CELL_DEG, coarse_point, public_bbox_condition, public_code
 from geo.models import OPEN_STATUSES, Area, AreaLevel, Assignment, AssignmentRole, Report, Worker
 
 log = logging.getLogger("gridmap.maps")
@@ -66,6 +66,7 @@ class ReportFilter:
     since: datetime | None = None
     until: datetime | None = None
     bbox: BBox | None = None
+    public: bool = True  # the bbox tests a sensitive case's public location (geo.privacy)
 
     def conditions(self) -> list:
         conds = []
@@ -75,7 +76,9 @@ class ReportFilter:
             conds.append(Report.reported_at >= self.since)
         if self.until is not None:
             conds.append(Report.reported_at < self.until)
-        if self.bbox is not None:
+        if self.bbox is not None and self.public:
+            conds.append(public_bbox_condition(Report.category, Report.location, self.bbox.envelope()))
+        elif self.bbox is not None:
             conds.append(sa.func.ST_Intersects(Report.location, self.bbox.envelope()))
         return conds
 
@@ -151,17 +154,20 @@ class WindowAggregates:
 
 
 def window_aggregates(
-    session: Session, flt: ReportFilter, *, res: int, coarse_res: int, code_length: int, public: bool = False
+    session: Session, flt: ReportFilter, *, res: int, coarse_res: int, code_length: int, public: bool = True
 ) -> WindowAggregates:
     """The three aggregates of the hot-spot analysis from a single (index-only) scan, with
     GROUPING SETS: reading 100k+ rows once instead of three times is most of the page's budget.
     ``res``/``coarse_res``: H3 resolutions of the totals and of the weekly counts."""
     cell = report_cell(public)
+    code = Report.grid_code
+    if public and code_length > PUBLIC_CODE_LENGTH:  # per grid, a sensitive case is not counted (geo.privacy)
+        code = sa.case((Report.category.in_(sorted(SENSITIVE_CATEGORIES)), sa.null()), else_=Report.grid_code)
     inner = sa.select(
         parent_expr(cell, res).label("cell"),
         parent_expr(cell, coarse_res).label("coarse"),
         _week_bin().label("week"),
-        Report.grid_code.label("code"),
+        code.label("code"),
     ).where(*flt.conditions()).subquery()
     c = inner.c
     # Codes are digits (≤ 15 < 2^53): cast per group, not per row, so every output column is
@@ -274,15 +280,17 @@ def area_outlines(session: Session, *, generation: int, level: AreaLevel) -> lis
 
 
 def area_status(
-    session: Session, *, generation: int, levels: list[AreaLevel], now: datetime
+    session: Session, *, generation: int, levels: list[AreaLevel], now: datetime, public: bool = True
 ) -> dict[str, list[AreaStatus]]:
     """Every area of each of ``levels`` with open/overdue counts and its current primary worker
     (public name only). One count per grid (the partial open-status index), rolled up to every
-    level in Python by code prefix: grid codes start with their ancestors' codes."""
+    level in Python by code prefix: grid codes start with their ancestors' codes. ``public``:
+    per grid, sensitive cases are not counted (their public area is the community)."""
+    sensitive = Report.category.in_(sorted(SENSITIVE_CATEGORIES))
     per_grid = session.execute(
-        sa.select(Report.grid_code, sa.func.count(), sa.func.count().filter(Report.due_at < now))
+        sa.select(Report.grid_code, sensitive, sa.func.count(), sa.func.count().filter(Report.due_at < now))
         .where(Report.status.in_(OPEN_STATUSES), Report.grid_code.is_not(None))
-        .group_by(Report.grid_code)
+        .group_by(Report.grid_code, sensitive)
     ).all()
     primaries = dict(session.execute(
         sa.select(Assignment.area_code, Worker.public_name)
@@ -293,7 +301,9 @@ def area_status(
     for level in levels:
         n = level.code_length
         totals: dict[str, list[int]] = {}
-        for code, n_open, n_overdue in per_grid:
+        for code, is_sensitive, n_open, n_overdue in per_grid:
+            if public and is_sensitive and n > PUBLIC_CODE_LENGTH:
+                continue
             t = totals.setdefault(code[:n], [0, 0])
             t[0] += n_open
             t[1] += n_overdue
@@ -373,7 +383,7 @@ def _iso(seconds: float | None) -> str | None:
 
 
 def live_reports(session: Session, *, now: datetime, window: timedelta, limit: int = 500,
-                 exact: bool = True) -> list[dict]:
+                 exact: bool = False) -> list[dict]:
     """New reports of the last ``window`` and the most overdue open cases, as GeoJSON features.
 
     Internal (command centre) only: points, but no reporter, phone or description; without
@@ -418,7 +428,7 @@ def live_reports(session: Session, *, now: datetime, window: timedelta, limit: i
     return features
 
 
-def worker_positions(session: Session, *, limit: int = 2000, exact: bool = True) -> list[dict]:
+def worker_positions(session: Session, *, limit: int = 2000, exact: bool = False) -> list[dict]:
     """The ``limit`` most recently seen on-duty workers' positions (public name and role only)
     as GeoJSON features; without ``exact``, each at its lattice cell (geo.privacy). The cap
     keeps a 10-second poll under ~0.4 MB for a whole city."""

@@ -30,7 +30,10 @@ MAX_EDGE = 4096  # stored photos are at most this many pixels on their long side
 LARGE_PIXELS = 4_000_000  # images above this wait for a decode slot
 DECODE_SLOTS = 1
 DECODE_WAIT_S = 30.0  # longer in the queue and the upload is refused (503) rather than held
+MAX_WAITING = 2  # more large uploads than this in the queue: refused at once (each holds a thread)
 _slots = threading.BoundedSemaphore(DECODE_SLOTS)
+_queue_lock = threading.Lock()
+_waiting = 0
 
 
 def clean_image(data: bytes) -> tuple[bytes, str]:
@@ -48,8 +51,8 @@ def clean_image(data: bytes) -> tuple[bytes, str]:
             if img.width * img.height > MAX_PIXELS:
                 raise InvalidInput(f"at most {MAX_PIXELS // 1_000_000} megapixels", field="photo")
             large = img.width * img.height > LARGE_PIXELS
-            if large and not _slots.acquire(timeout=DECODE_WAIT_S):
-                raise Busy("too many large photos are being processed; send it again in a minute")
+            if large:
+                _take_slot()
             try:
                 bare = _pixels_only(img, fmt)
             finally:
@@ -60,6 +63,21 @@ def clean_image(data: bytes) -> tuple[bytes, str]:
     out = io.BytesIO()
     bare.save(out, format=fmt, **({"quality": 85} if fmt == "JPEG" else {}))
     return out.getvalue(), ALLOWED_FORMATS[fmt]
+
+
+def _take_slot() -> None:
+    """Wait for a decode slot; Busy when the queue is full or the wait too long."""
+    global _waiting
+    with _queue_lock:
+        if _waiting >= MAX_WAITING:
+            raise Busy("too many large photos are being processed; send it again in a minute")
+        _waiting += 1
+    try:
+        if not _slots.acquire(timeout=DECODE_WAIT_S):
+            raise Busy("too many large photos are being processed; send it again in a minute")
+    finally:
+        with _queue_lock:
+            _waiting -= 1
 
 
 def _pixels_only(img: Image.Image, fmt: str) -> Image.Image:

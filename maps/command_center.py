@@ -159,7 +159,7 @@ def _add_live(m: folium.Map, live: LiveSources) -> None:
     def source(url: str | None, snapshot: Sequence[dict]):
         if url:
             return url
-        data = orjson.dumps({"type": "FeatureCollection", "features": list(snapshot)}).decode()
+        data = script_json({"type": "FeatureCollection", "features": list(snapshot)})
         return JsCode(f"function(ok, err) {{ ok({data}); }}")
 
     reports = folium.FeatureGroup(name="live: new and overdue reports", show=True).add_to(m)

@@ -105,6 +105,10 @@ class Report(Base):
         # Resolution field (bits 52-55) = geo.cells.CELL_RES: parents are computed from it.
         sa.CheckConstraint("(h3_cell >> 52) & 15 = 10", name="h3_cell_resolution"),
         sa.CheckConstraint("public_cell IS NULL OR (public_cell >> 52) & 15 = 10", name="public_cell_resolution"),
+        # geo.categories.SENSITIVE_CATEGORIES: a sensitive case without its public cell would
+        # be counted at its point in the public aggregates.
+        sa.CheckConstraint("category NOT IN ('10', '40', '50') OR public_cell IS NOT NULL",
+                           name="sensitive_has_public_cell"),
         sa.CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating_range"),
         # Python cannot read back what lies before year 1 (geo.instants); intake refuses it first.
         sa.CheckConstraint("reported_at >= '1900-01-01 00:00:00+00' AND reported_at < '2200-01-01 00:00:00+00'",

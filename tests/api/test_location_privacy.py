@@ -180,3 +180,30 @@ def test_internal_maps_show_planners_sensitive_cases_at_their_public_cell(client
 
     assert worker_point(planner) == pytest.approx(coarse_point(*SECRET, deg=WORKER_CELL_DEG), abs=1e-5)
     assert worker_point(dispatcher) == pytest.approx(SECRET, abs=1e-5)
+
+
+def test_a_planners_bbox_and_grid_counts_use_the_public_location(client, db, tiny, tokens):
+    from datetime import UTC, datetime
+
+    from geo.mapdata import area_status
+    from geo.models import AreaLevel
+    from tests.api.report_helpers import G1
+
+    payload = body(category="10", subcategory="1002", location={"lon": SECRET[0], "lat": SECRET[1]})
+    client.post("/api/v1/reports", json=payload)
+    planner, dispatcher = ({"Authorization": tokens[r]} for r in ("planner", "dispatcher"))
+    # A box around the point that leaves out its cell's centre (116.405, 39.915).
+    box = f"{SECRET[0] - 0.0005},{SECRET[1] - 0.0005},{SECRET[0] + 0.0005},{SECRET[1] + 0.0005}"
+    params = {"category": "10", "bbox": box, "unit": "hex", "resolution": 10}
+
+    def total(headers):
+        features = client.get("/maps/hotspots.geojson", params=params, headers=headers).json()["features"]
+        return sum(f["properties"]["reports"] for f in features)
+
+    assert total(dispatcher) >= 1 and total(planner) == 0
+    now = datetime.now(UTC)
+    public = area_status(db, generation=tiny.generation, levels=[AreaLevel.grid, AreaLevel.community], now=now)
+    exact = area_status(db, generation=tiny.generation, levels=[AreaLevel.grid], now=now, public=False)
+    grid = {a.code: a.open for a in public["grid"]}
+    assert {a.code: a.open for a in exact["grid"]}[G1] == grid[G1] + 1, "per grid, publicly without the case"
+    assert {a.code: a.open for a in public["community"]}[G1[:12]] == sum(grid.values()) + 1

@@ -47,3 +47,14 @@ def test_the_first_token_closes_the_demo(open_client, db):
     assert open_client.get("/maps/feeds/workers.geojson").status_code == 401
     assert open_client.get("/maps/feeds/workers.geojson",
                            headers={"Authorization": f"Bearer {issued.token}"}).status_code == 200
+
+
+def test_the_open_demo_shows_workers_at_their_cells(open_client, tiny):
+    from geo.privacy import WORKER_CELL_DEG, coarse_point
+
+    worker = tiny.workers[next(iter(tiny.workers))]
+    r = open_client.put(f"/api/v1/workers/{worker.id}/position", json={"lon": 116.4068, "lat": 39.9167})
+    assert r.status_code == 200
+    feature = next(f for f in open_client.get("/maps/feeds/workers.geojson").json()["features"]
+                   if f["id"] == f"w{worker.id}")
+    assert tuple(feature["geometry"]["coordinates"]) == coarse_point(116.4068, 39.9167, deg=WORKER_CELL_DEG)

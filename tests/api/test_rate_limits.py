@@ -84,3 +84,11 @@ def test_the_budget_holds_across_processes(engine, small_city):
 
     allowed, more = asyncio.run(run())
     assert allowed == 2 and all(m is not None for m in more), "ten in all, across both processes"
+
+
+def test_guessing_tokens_costs_the_address(limited, tiny):
+    import secrets
+
+    codes = [limited.get("/api/v1/categories", headers={"Authorization": f"Bearer gm_{secrets.token_urlsafe(32)}"}
+                         ).status_code for _ in range(4)]
+    assert codes[:2] == [401, 401] and 429 in codes  # each guess costs a lookup and a refusal

@@ -22,3 +22,11 @@ def test_personal_data_never_reaches_planner_public_or_system():
     assert Permission.read_personal in NEVER_OPEN
     assert not Principal(Role.public, open=True).can(Permission.read_personal)
     assert Principal(Role.public, open=True).can(Permission.move_case)  # the open demo moves cases
+
+
+def test_the_database_knows_the_same_sensitive_categories():
+    from geo.categories import SENSITIVE_CATEGORIES
+    from geo.models import Report
+
+    check = next(c for c in Report.__table__.constraints if getattr(c, "name", "") and "sensitive_has" in c.name)
+    assert set(re.findall(r"'(\d\d)'", str(check.sqltext))) == set(SENSITIVE_CATEGORIES)

@@ -28,3 +28,19 @@ def test_large_photos_are_stored_at_most_max_edge():
     clean, ext = clean_image(out.getvalue())
     img = Image.open(io.BytesIO(clean))
     assert ext == "jpg" and max(img.size) <= MAX_EDGE and img.size[0] == 2 * img.size[1]
+
+
+def test_a_full_decode_queue_refuses_at_once():
+    import pytest
+
+    from geo import photos
+    from geo.errors import Busy
+
+    photos._slots.acquire()  # one decode running
+    try:
+        photos._waiting = photos.MAX_WAITING  # and the queue full
+        with pytest.raises(Busy):
+            photos._take_slot()
+    finally:
+        photos._waiting = 0
+        photos._slots.release()

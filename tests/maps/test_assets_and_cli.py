@@ -102,7 +102,8 @@ def test_cli_writes_offline_pages(small_city, database_url, tmp_path, monkeypatc
     assert bad.exit_code == 1
 
 
-def test_one_scan_aggregates_equal_plain_counts(small_city, db):
+@pytest.mark.parametrize("public", [True, False])
+def test_one_scan_aggregates_equal_plain_counts(small_city, db, public):
     import h3
 
     from geo.analysis import default_window
@@ -113,20 +114,20 @@ def test_one_scan_aggregates_equal_plain_counts(small_city, db):
     until = latest_report_time(db) + timedelta(seconds=1)
     since, until = default_window(db, until - timedelta(weeks=20), until)
     flt = ReportFilter(since=since, until=until)
-    ag = window_aggregates(db, flt, res=8, coarse_res=7, code_length=12)
+    ag = window_aggregates(db, flt, res=8, coarse_res=7, code_length=12, public=public)
     total = db.scalar(sa.select(sa.func.count()).select_from(Report).where(*flt.conditions()))
     assert ag.fine["n"].sum() == total == ag.weekly["n"].sum()
     assert ag.areas.sum() == db.scalar(sa.select(sa.func.count()).select_from(Report).where(
         *flt.conditions(), Report.grid_code.is_not(None)))
     assert all(len(c) == 12 for c in ag.areas.index)
     assert ag.areas.index.is_unique
-    plain = cell_counts(db, flt, res=8).sort_values("cell").reset_index(drop=True)
+    plain = cell_counts(db, flt, res=8, public=public).sort_values("cell").reset_index(drop=True)
     fine = ag.fine.sort_values("cell").reset_index(drop=True)
     assert (plain["cell"].to_numpy() == fine["cell"].to_numpy()).all()
     assert (plain["n"].to_numpy() == fine["n"].to_numpy()).all()
     assert {h3.get_resolution(c) for c in to_strings(fine["cell"])} == {8}
     assert {h3.get_resolution(c) for c in to_strings(ag.weekly["cell"])} == {7}
-    weeks = cell_counts(db, flt, res=7, by_week=True)
+    weeks = cell_counts(db, flt, res=7, by_week=True, public=public)
     assert sorted(weeks["week"].unique()) == sorted(ag.weekly["week"].unique())
 
 
@@ -152,7 +153,7 @@ def test_cell_counts_put_each_report_in_the_hexagon_holding_its_point(db):
     points = [(mid_lon + (c_lon - mid_lon) * step * s, mid_lat + (c_lat - mid_lat) * step * s) for s in (1, -1)]
     when = datetime(2026, 11, 16, 12, tzinfo=timezone.utc)
     for lon, lat in points:
-        db.add(Report(id=uuid.uuid4(), category="10", source=ReportSource.citizen, status=ReportStatus.registered,
+        db.add(Report(id=uuid.uuid4(), category="30", source=ReportSource.citizen, status=ReportStatus.registered,
                       location=f"SRID=4326;POINT({lon} {lat})", h3_cell=cell_of_point(lon, lat), reported_at=when))
     db.flush()
     found = cell_counts(db, ReportFilter(bbox=BBox(90, 30, 91, 31)), res=8)
@@ -173,7 +174,7 @@ def test_weeks_start_on_monday_midnight_china_time(db):
     cst = timezone(timedelta(hours=8))
     # Sunday 23:30 and Monday 00:30 in Panjin are the same UTC day (Sunday) but different weeks.
     for when in (datetime(2026, 11, 15, 23, 30, tzinfo=cst), datetime(2026, 11, 16, 0, 30, tzinfo=cst)):
-        db.add(Report(id=uuid.uuid4(), category="10", source=ReportSource.citizen, status=ReportStatus.registered,
+        db.add(Report(id=uuid.uuid4(), category="30", source=ReportSource.citizen, status=ReportStatus.registered,
                       location="SRID=4326;POINT(90.5 30.5)", h3_cell=cell_of_point(90.5, 30.5), reported_at=when))
     db.flush()
     weeks = cell_counts(db, ReportFilter(bbox=BBox(90, 30, 91, 31)), res=5, by_week=True)

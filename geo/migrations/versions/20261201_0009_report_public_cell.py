@@ -61,6 +61,8 @@ def upgrade() -> None:
     _backfill(op.get_bind())
     op.create_check_constraint(op.f('ck_reports_public_cell_resolution'), 'reports',
                                'public_cell IS NULL OR (public_cell >> 52) & 15 = 10')
+    op.create_check_constraint(op.f('ck_reports_sensitive_has_public_cell'), 'reports',
+                               "category NOT IN ('10', '40', '50') OR public_cell IS NOT NULL")
     op.create_index(
         'ix_reports_map_cover', 'reports', ['reported_at'], unique=False,
         postgresql_include=['category', 'grid_code', 'h3_cell', 'public_cell', 'location'],
@@ -69,6 +71,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index('ix_reports_map_cover', table_name='reports')
+    op.drop_constraint(op.f('ck_reports_sensitive_has_public_cell'), 'reports', type_='check')
     op.drop_constraint(op.f('ck_reports_public_cell_resolution'), 'reports', type_='check')
     op.drop_column('reports', 'public_cell')
     op.create_index(
