@@ -18,8 +18,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from urllib.parse import urlsplit
-
 from starlette.types import Message
 
 _INLINE_SCRIPT = re.compile(r"<script(?P<attrs>\s[^>]*)?>(?P<body>.*?)</script>", re.DOTALL | re.IGNORECASE)
@@ -40,21 +38,6 @@ def inline_script_hashes(page: str, *, folium: bool = False) -> list[str]:
         digest = base64.b64encode(hashlib.sha256(m.group("body").encode()).digest()).decode()
         out.append(f"'sha256-{digest}'")
     return sorted(set(out))
-
-
-def tile_sources(tiles: str) -> list[str]:
-    """Image sources the configured base tiles need (MapSettings.tiles)."""
-    if tiles == "none":
-        return []
-    if tiles == "osm":
-        return ["https://*.tile.openstreetmap.org"]
-    if tiles == "tianditu":
-        return ["https://*.tianditu.gov.cn"]
-    parts = urlsplit(tiles.replace("{s}", "a"))
-    host = parts.netloc
-    if "{s}" in tiles:
-        host = urlsplit(tiles).netloc.replace("{s}", "*")
-    return [f"{parts.scheme}://{host}"] if parts.scheme and host else []
 
 
 def page_csp(page: str, *, frame_ancestors: str = "'none'", img_sources: list[str] | None = None,

@@ -18,8 +18,6 @@ from maps.assets import localize
 from maps.settings import MapSettings
 
 PLAIN_BACKGROUND = "#eef0f2"
-TIANDITU = "https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER={layer}" \
-    "&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}"
 
 # Sequential palette (light → dark red) for counts; diverging palette for Gi* classes.
 COUNT_COLOURS = ("#fff5eb", "#fdd0a2", "#fdae6b", "#fd8d3c", "#e6550d", "#a63603")
@@ -51,21 +49,9 @@ def add_tiles(m: folium.Map, settings: MapSettings) -> None:
 
     Tiles stay out of the layer control (one choice is no choice): the command centre's
     levels are its base layers, and picking one must not switch the tiles off."""
-    if settings.tiles == "none":
-        return
-    if settings.tiles == "osm":
-        folium.TileLayer("OpenStreetMap", name="OpenStreetMap", control=False).add_to(m)
-    elif settings.tiles == "tianditu":
-        if not settings.tianditu_key:
-            raise ValueError("GRIDMAP_MAP_TILES=tianditu needs GRIDMAP_MAP_TIANDITU_KEY")
-        for layer, name in (("vec", "天地图 矢量"), ("cva", "天地图 注记")):
-            folium.TileLayer(
-                TIANDITU.format(layer=layer, key=settings.tianditu_key, s="{s}"), attr="© 天地图 Tianditu",
-                name=name, subdomains="01234567", max_zoom=18, overlay=layer == "cva", control=False,
-            ).add_to(m)
-    else:
-        folium.TileLayer(settings.tiles, attr=settings.tiles_attribution or "tiles", name="base",
-                         control=False).add_to(m)
+    for spec in settings.tile_layers():
+        folium.TileLayer(spec.url, attr=spec.attribution, name=spec.name, subdomains=spec.subdomains,
+                         max_zoom=spec.max_zoom, overlay=spec.overlay, control=False).add_to(m)
 
 
 def script_json(value) -> str:

@@ -6,12 +6,30 @@ outlines on a plain background, so a page never waits on a tile server an intran
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+OSM = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+OSM_ATTRIBUTION = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+TIANDITU = "https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER={layer}" \
+    "&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk={key}"
+
+
+@dataclass(frozen=True, slots=True)
+class TileLayerSpec:
+    """One base tile layer, as Leaflet takes it (the folium maps and the report form's map)."""
+
+    url: str
+    attribution: str
+    name: str
+    subdomains: str = "abc"
+    max_zoom: int = 19
+    overlay: bool = False
 
 
 class MapSettings(BaseSettings):
@@ -44,6 +62,31 @@ class MapSettings(BaseSettings):
     report_url: str = Field(
         "/report?grid={code}", description="Where the public grid page's 'report a problem' link points ({code})."
     )
+
+    def tile_layers(self) -> list[TileLayerSpec]:
+        """The configured base tiles (none by default: nothing is fetched from elsewhere).
+        Raises ValueError for tianditu without its key."""
+        if self.tiles == "none":
+            return []
+        if self.tiles == "osm":
+            return [TileLayerSpec(OSM, OSM_ATTRIBUTION, "OpenStreetMap")]
+        if self.tiles == "tianditu":
+            if not self.tianditu_key:
+                raise ValueError("GRIDMAP_MAP_TILES=tianditu needs GRIDMAP_MAP_TIANDITU_KEY")
+            return [TileLayerSpec(TIANDITU.replace("{layer}", layer).replace("{key}", self.tianditu_key),
+                                  "© 天地图 Tianditu", name, subdomains="01234567", max_zoom=18, overlay=layer == "cva")
+                    for layer, name in (("vec", "天地图 矢量"), ("cva", "天地图 注记"))]
+        return [TileLayerSpec(self.tiles, self.tiles_attribution or "tiles", "base")]
+
+    def tile_origins(self) -> list[str]:
+        """The origins the base tiles load from, as a CSP source list takes them (a ``{s}``
+        subdomain becomes ``*``)."""
+        origins = []
+        for spec in self.tile_layers() if self.tiles != "tianditu" or self.tianditu_key else []:
+            parts = urlsplit(spec.url.replace("{s}", "SUBDOMAIN"))
+            host = ".".join("*" if "SUBDOMAIN" in label else label for label in parts.netloc.split("."))
+            origins.append(f"{parts.scheme}://{host}")
+        return sorted(set(origins))
 
     @field_validator("tiles")
     @classmethod

@@ -26,7 +26,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.staticfiles import StaticFiles
 
 from api.deps import SessionDep
-from api.headers import html_headers, tile_sources
+from api.headers import html_headers
 from api.page_cache import PageCache
 from api.params import CODE_PATTERN, BBoxQuery, WindowDep, bounded_window, parse_bbox
 from api.security import STAFF_COOKIE, PrincipalDep, Require
@@ -107,7 +107,7 @@ def _html(page: str, started: float, *, headers: dict[str, str] | None = None, c
 
 
 def _csp(request: Request, page: str, *, frame_ancestors: str = "'none'", folium: bool = True) -> dict[str, str]:
-    return html_headers(page, frame_ancestors=frame_ancestors, img_sources=tile_sources(_settings(request).tiles),
+    return html_headers(page, frame_ancestors=frame_ancestors, img_sources=_settings(request).tile_origins(),
                         folium=folium)
 
 

@@ -11,6 +11,7 @@ with that token (``X-Case-Token``), taken from the link's fragment, never from i
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
@@ -21,14 +22,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.deps import CityConfigDep, SessionDep
-from api.headers import html_headers, tile_sources
+from api.headers import html_headers
 from api.params import CODE_PATTERN
 from geo.areas import area_point, get_area
 from geo.categories import CATALOGUE
 from geo.generations import active_generation_id
 from geo.mapdata import city_outline
 from geo.workflow import get_report
-from maps.base import TIANDITU
 
 router = APIRouter(tags=["maps"])
 TEMPLATES = Path(__file__).parent.parent / "templates"
@@ -41,22 +41,9 @@ def _template(name: str) -> jinja2.Template:
     return env.get_template(name)
 
 
-def _tile_layers(tiles: str, key: str | None, attribution: str) -> list[dict]:
-    """The configured base tiles as Leaflet layers for the form's small map (none by default)."""
-    if tiles == "none":
-        return []
-    if tiles == "osm":
-        return [{"url": "https://{s}.tile.openstreetmap.org/{z}/{x}/{y}.png", "attribution": "© OpenStreetMap",
-                 "subdomains": "abc"}]
-    if tiles == "tianditu":
-        return [{"url": TIANDITU.format(layer=layer, key=key, s="{s}").replace("{{", "{").replace("}}", "}"),
-                 "attribution": "© 天地图 Tianditu", "subdomains": "01234567"} for layer in ("vec", "cva")]
-    return [{"url": tiles, "attribution": attribution or "tiles"}]
-
-
 def _page(request: Request, html: str, *, cache: str) -> HTMLResponse:
     settings = request.app.state.map_settings
-    headers = html_headers(html, img_sources=tile_sources(settings.tiles))
+    headers = html_headers(html, img_sources=settings.tile_origins())
     return HTMLResponse(html, headers={"Cache-Control": cache, **headers})
 
 
@@ -78,7 +65,7 @@ def report_form(
         outline = orjson.loads(area.geometry_json) if area.geometry_json else None
     settings = request.app.state.map_settings
     data = {"outline": outline, "bounds": bounds, "max_photos": config.max_photos,
-            "tiles": _tile_layers(settings.tiles, settings.tianditu_key, settings.tiles_attribution)}
+            "tiles": [asdict(spec) for spec in settings.tile_layers()]}
     page = _template("report_form.html").render(
         area=area, point=point, categories=CATALOGUE, max_description=config.max_description_chars,
         max_photos=config.max_photos, intake_url=request.url_for("post_report").path, data=data,

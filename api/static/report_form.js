@@ -36,7 +36,7 @@
   }
   if (window.L && document.getElementById("map")) {
     map = L.map("map", {attributionControl: data.tiles.length > 0});
-    data.tiles.forEach(function (t) { L.tileLayer(t.url, {attribution: t.attribution, subdomains: t.subdomains || "abc", maxZoom: 18}).addTo(map); });
+    data.tiles.forEach(function (t) { L.tileLayer(t.url, {attribution: t.attribution, subdomains: t.subdomains, maxZoom: t.max_zoom}).addTo(map); });
     if (data.outline) {
       var outline = L.geoJSON(data.outline, {style: {color: "#c0392b", weight: 2, fillOpacity: 0.08}, interactive: false}).addTo(map);
       map.fitBounds(outline.getBounds(), {padding: [8, 8]});

@@ -120,3 +120,27 @@ def test_the_document_states_what_is_enforced(client):
     assert "text/csv" in paths["/maps/hotspots.csv"]["get"]["responses"]["200"]["content"]
     assert "image/png" in paths["/grids/{code}/qr.{fmt}"]["get"]["responses"]["200"]["content"]
     assert "415" in paths["/api/v1/reports"]["post"]["responses"]
+
+
+def test_the_csp_lets_the_configured_tiles_load(engine, db, tiny):
+    """The image sources of a page's CSP come from the same tile layers the page draws (an
+    OSM host outside the list would leave the map blank)."""
+    from contextlib import nullcontext
+
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.deps import get_session
+    from api.settings import ApiSettings
+    from maps.settings import MapSettings
+
+    app = create_app(engine=engine, api_settings=ApiSettings(escalation_interval_s=0, intake_batching=False),
+                     map_settings=MapSettings(tiles="osm"))
+    app.dependency_overrides[get_session] = lambda: db
+    with TestClient(app) as c:
+        app.state.authenticator._sessionmaker = lambda: nullcontext(db)
+        for url in (f"/grids/{GRID}", "/report"):
+            r = c.get(url)
+            img_src = re.search(r"img-src ([^;]*)", r.headers["content-security-policy"]).group(1).split()
+            assert "https://tile.openstreetmap.org" in img_src, (url, img_src)
+            assert "https://tile.openstreetmap.org/{z}/{x}/{y}.png" in r.text
