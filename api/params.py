@@ -5,7 +5,7 @@ an integer it cannot hold or an offset that scans the whole table."""
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
@@ -13,7 +13,7 @@ from fastapi import Depends, Query, Request
 from api.errors import FieldError
 from geo.areas import BBox
 from geo.errors import InvalidInput
-from geo.instants import parse_window
+from geo.instants import parse_window, start_of_day
 
 CODE_PATTERN = r"^[0-9]{6}([0-9]{3}){0,3}$"  # a hierarchy code: 6, 9, 12 or 15 digits
 INT4_MAX = 2**31 - 1
@@ -110,22 +110,18 @@ def bounded_window(window: TimeWindow, *, full: bool, tz, now: datetime,
     Staff keep the window as given."""
     if full:
         return window
-    from datetime import time as dtime
-    from datetime import timedelta
 
     def day_start(dt: datetime) -> datetime:
-        local = dt.astimezone(tz)
-        return datetime.combine(local.date(), dtime(0), tzinfo=tz)
+        return start_of_day(dt.astimezone(tz).date(), tz)
 
     since = day_start(window.since) if window.since is not None else None
     until = window.until
     if until is not None:
         start = day_start(until)
         until = start if start == until.astimezone(tz) else start + timedelta(days=1)
-    if since is not None and until is None:  # an open end is today's end, so the span is checked
+    elif since is not None or default_days is not None:  # an open end is today's end: the span is checked
         until = day_start(now) + timedelta(days=1)
     if since is None and default_days is not None:
-        until = until or day_start(now) + timedelta(days=1)
         since = until - timedelta(days=default_days)
     if since is not None and until is not None and until - since > timedelta(days=PUBLIC_MAX_DAYS):
         raise FieldError("since", f"public windows span at most {PUBLIC_MAX_DAYS} days; a staff token lifts this")

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field, field_validator
 
 from geo.categories import BY_CODE, SUB_BY_CODE
+from geo.instants import start_of_day
 
 DEFAULT_CONFIG = Path(__file__).parent / "data" / "city.toml"
 
@@ -59,7 +60,7 @@ class CityConfig(BaseModel):
     @property
     def earliest_reported_at(self) -> datetime:
         """The start of ``earliest_report_date`` in the city's time zone."""
-        return datetime.combine(self.earliest_report_date, time(0), tzinfo=self.tz)
+        return start_of_day(self.earliest_report_date, self.tz)
 
     def time_limit_h(self, category: str, subcategory: str | None) -> float:
         """Hours allowed from dispatch: city override (subcategory, then category), else catalogue."""

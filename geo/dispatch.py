@@ -11,7 +11,7 @@ from geoalchemy2 import Geography
 from sqlalchemy.orm import Session
 
 from geo.errors import NotFound
-from geo.instants import ABSOLUTE_EARLIEST, CLOCK_SKEW, check_range
+from geo.instants import ABSOLUTE_EARLIEST, check_not_future, check_range
 from geo.privacy import WORKER_CELL_DEG, coarse_expr, public_distance
 from geo.models import Assignment, AssignmentRole, Worker
 from geo.routing import ESCALATION_LEVELS, Responsible, escalation_code, lead_of, responsible_worker
@@ -108,10 +108,7 @@ def update_position(session: Session, *, worker_id: int, lon: float, lat: float,
 
     Raises WorkerNotFound, InvalidInput (field ``at``) for a time before 1900 or in the future."""
     check_range(at, field="at", earliest=ABSOLUTE_EARLIEST)
-    if at > datetime.now(at.tzinfo) + CLOCK_SKEW:
-        from geo.errors import InvalidInput
-
-        raise InvalidInput("is in the future", field="at")
+    check_not_future(at, now=datetime.now(at.tzinfo), field="at")
     worker = session.get(Worker, worker_id, with_for_update=True, populate_existing=True)
     if worker is None:
         raise WorkerNotFound(f"no worker {worker_id}", worker_id=worker_id)

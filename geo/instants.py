@@ -43,6 +43,11 @@ def instant_problem(value: object) -> str | None:
     return None
 
 
+def start_of_day(day: date, tz: tzinfo) -> datetime:
+    """Midnight at the start of ``day`` in ``tz`` (what a bare date in a window means)."""
+    return datetime.combine(day, time(0), tzinfo=tz)
+
+
 def _parse(value: str, field: str) -> datetime:
     try:
         return datetime.fromisoformat(value.replace("z", "Z"))
@@ -80,7 +85,7 @@ def parse_bound(value: str, *, field: str, tz: tzinfo) -> datetime:
             day = date.fromisoformat(value)
         except ValueError:
             raise InvalidInput(f"is not a valid date: {value!r}", field=field) from None
-        return check_range(datetime.combine(day, time(0), tzinfo=tz), field=field)
+        return check_range(start_of_day(day, tz), field=field)
     if (reason := instant_problem(value)) is not None:
         raise InvalidInput(reason.replace("must be ", "must be a date (YYYY-MM-DD) or ", 1), field=field)
     return check_range(_parse(value, field), field=field)
@@ -96,6 +101,12 @@ def parse_window(since: str | None, until: str | None, *, tz: tzinfo) -> tuple[d
     return start, end
 
 
+def check_not_future(value: datetime, *, now: datetime, field: str) -> None:
+    """Refuse a time later than ``now`` plus the clock skew (InvalidInput naming ``field``)."""
+    if value > now + CLOCK_SKEW:
+        raise InvalidInput("is in the future", field=field)
+
+
 def check_reported_at(value: datetime, *, now: datetime, earliest: datetime, field: str = "reported_at") -> None:
     """A report's time: aware, not before ``earliest`` (the city's configured date), and not
     later than ``now`` plus the clock skew. Raises InvalidInput naming ``field``."""
@@ -104,5 +115,4 @@ def check_reported_at(value: datetime, *, now: datetime, earliest: datetime, fie
     if value < max(earliest, ABSOLUTE_EARLIEST):
         raise InvalidInput(f"must not be before {max(earliest, ABSOLUTE_EARLIEST).date().isoformat()} "
                            "(the configured earliest report date)", field=field)
-    if value > now + CLOCK_SKEW:
-        raise InvalidInput("is in the future", field=field)
+    check_not_future(value, now=now, field=field)
