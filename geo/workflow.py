@@ -263,12 +263,18 @@ def rate(session: Session, *, report_id: uuid.UUID, rating: int, comment: str | 
     if report.rating is not None:
         raise AlreadyRated("this report was already rated", rating=report.rating)
     report.rating, report.rating_comment, report.rated_at, report.updated_at = rating, comment, now, now
-    session.add(ReportEvent(report_id=report.id, at=now, action="rate", actor="reporter" if by is None or
-                            by.role.value in ("reporter", "public") else "staff", note=comment,
-                            from_status=S.closed.value, to_status=S.closed.value,
-                            data={"rating": rating, **({"by": by.holder} if by is not None else {})}))
+    actor, who = _reporter_or_staff(by)
+    session.add(ReportEvent(report_id=report.id, at=now, action="rate", actor=actor, note=comment,
+                            from_status=S.closed.value, to_status=S.closed.value, data={"rating": rating, **who}))
     session.flush()
     return report
+
+
+def _reporter_or_staff(by: Principal | None) -> tuple[str, dict]:
+    """The trail's actor for a step the reporter usually takes (a rating, a photo): the
+    reporter, or staff acting for them; and who it really was, for the event's data."""
+    reporter = by is None or by.role.value in ("reporter", "public")
+    return "reporter" if reporter else "staff", {"by": by.holder} if by is not None else {}
 
 
 def lock_for_photo(session: Session, *, report_id: uuid.UUID, url: str, config: CityConfig,
@@ -286,20 +292,13 @@ def lock_for_photo(session: Session, *, report_id: uuid.UUID, url: str, config: 
     return report, False
 
 
-def attach_photo(session: Session, *, report_id: uuid.UUID, url: str, config: CityConfig, now: datetime,
-                 by: Principal | None = None) -> Report:
-    """Add a stored photo's URL to the report (once) and to its trail.
-
-    Raises ReportNotFound, Forbidden, InvalidInput (field ``photo``) past the city's photo limit.
-    """
-    report, attached = lock_for_photo(session, report_id=report_id, url=url, config=config, by=by)
-    if attached:
-        return report
+def add_photo(session: Session, *, report: Report, url: str, now: datetime, by: Principal | None = None) -> Report:
+    """Add the stored photo at ``url`` to ``report`` (locked by ``lock_for_photo`` in this
+    transaction, which also checked who may and the limit) and to its trail."""
     report.photos = [*report.photos, url]
     report.updated_at = now
-    reporter = by is None or by.role.value in ("reporter", "public")
-    session.add(ReportEvent(report_id=report.id, at=now, action="photo", actor="reporter" if reporter else "staff",
-                            from_status=report.status.value, to_status=report.status.value,
-                            data={"url": url, **({"by": by.holder} if by is not None else {})}))
+    actor, who = _reporter_or_staff(by)
+    session.add(ReportEvent(report_id=report.id, at=now, action="photo", actor=actor,
+                            from_status=report.status.value, to_status=report.status.value, data={"url": url, **who}))
     session.flush()
     return report

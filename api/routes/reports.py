@@ -18,7 +18,7 @@ from api.params import (
     CODE_PATTERN, BBoxQuery, LimitQuery, OffsetQuery, WindowDep, decode_cursor, encode_cursor, page_size,
     parse_bbox,
 )
-from api.report_views import created_view, id_from_key, report_view, shows_duplicates, shows_personal
+from api.report_views import created_view, id_from_key, report_view, shows_duplicates
 from api.schemas.reports import (
     BatchIn,
     BatchItemOut,
@@ -31,7 +31,7 @@ from api.schemas.reports import (
     TransitionIn,
 )
 from api.security import case_access, case_secret, require
-from geo.access import Permission, Principal, may_see_photos, may_upload_photo, record_audit
+from geo.access import Permission, Principal, may_read_personal, may_see_photos, may_upload_photo, record_audit
 from geo.access.case_tokens import case_token
 from geo.access.roles import Role, sees_exact_locations
 from geo.errors import Forbidden, InvalidInput, NotFound
@@ -42,7 +42,7 @@ from geo.models import ReportStatus
 from geo.photos import clean_image, photo_name, photo_path, remove_photo, write_photo
 from geo.registration import BatchOutcome, submit_batch, submit_report
 from geo.report_queries import ReportFilter, area_prefix, list_reports
-from geo.workflow import apply_transition, attach_photo, get_report, lock_for_photo, rate
+from geo.workflow import add_photo, apply_transition, get_report, lock_for_photo, rate
 
 router = APIRouter(tags=["reports"])
 RATE_HINT = "rating a case needs its case token (X-Case-Token) or a dispatcher's token"
@@ -199,7 +199,7 @@ def post_batch(
 
 def _audit_reads(session, principal: Principal, reports) -> None:
     """Record that ``principal`` was shown the personal data of these reports."""
-    ids = [str(r.id) for r in reports if shows_personal(principal, r)]
+    ids = [str(r.id) for r in reports if may_read_personal(principal, r)]
     if ids:
         record_audit(session, actor=principal, action="personal.read", subject_type="report",
                      subject_id=ids[0] if len(ids) == 1 else None, detail={"report_ids": ids})
@@ -244,9 +244,8 @@ def get_many(
     if cursor is not None and offset:
         raise FieldError("offset", "cannot be combined with `after`")
     prefix = area_prefix(session, code=area, generation=active_generation_id(session)) if area else None
-    exact = sees_exact_locations(principal)
     filters = ReportFilter(area_prefix=prefix, category=category, status=status, since=window.since,
-                           until=window.until, bbox=parse_bbox(bbox), exact_bbox=exact, exact_area=exact,
+                           until=window.until, bbox=parse_bbox(bbox), exact=sees_exact_locations(principal),
                            overdue=overdue,
                            unassigned=unassigned, filed_by=principal.filed_by if filed_by == "me" else None)
     now = utcnow()
@@ -327,7 +326,7 @@ def post_photo(
     if not attached:
         try:
             created = write_photo(settings.media_dir, report_id=report_id, name=name, data=clean)
-            report = attach_photo(session, report_id=report_id, url=url, config=config, now=now, by=principal)
+            report = add_photo(session, report=report, url=url, now=now, by=principal)
             session.commit()
         except BaseException:
             session.rollback()
