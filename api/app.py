@@ -64,7 +64,6 @@ def create_app(
         app.state.engine = eng
         app.state.sessionmaker = make_sessionmaker(eng)
         app.state.case_secret = None
-        limiter._sessionmaker = app.state.sessionmaker
         await limiter.start()
         if await authenticator.is_open():
             log.warning("no token is configured (GRIDMAP_STAFF_TOKENS or `gridmap tokens issue`): the service is OPEN "
@@ -103,11 +102,12 @@ def create_app(
     app.state.api_settings = api_settings
     app.state.rate_settings = rate_settings
     app.state.city_config = city_config or load_city_config(CitySettings().config)
-    # The sessionmaker exists once the lifespan runs; the authenticator opens sessions lazily.
+    # The sessionmaker exists once the lifespan runs; the authenticator and the rate limiter
+    # open their sessions through it lazily.
     authenticator = Authenticator(lambda: app.state.sessionmaker(), bootstrap_tokens=api_settings.staff_token_set,
                                   cache_s=api_settings.token_cache_s)
     app.state.authenticator = authenticator
-    limiter = RateLimiter(rate_settings)
+    limiter = RateLimiter(rate_settings, lambda: app.state.sessionmaker())
     app.state.rate_limiter = limiter
     install_error_handlers(app)
     # Who is asking, their budget, the body's type and size, and the headers of every answer.

@@ -24,6 +24,11 @@ class _OverBudget(Exception):
         self.retry = retry
 
 
+async def _too_many(send: Send, retry: float) -> None:
+    await reject(send, 429, "rate_limited", f"too many requests from this client; try again in {int(retry)} s",
+                 headers=((b"retry-after", str(int(retry)).encode()),))
+
+
 class Gate:
     def __init__(self, app: ASGIApp, *, authenticator: Authenticator, limiter: RateLimiter, bodies: BodyRules) -> None:
         self.app, self.auth, self.limiter, self.bodies = app, authenticator, limiter, bodies
@@ -50,8 +55,7 @@ class Gate:
             if principal is None:
                 charge_address()
         except _OverBudget as over:
-            await reject(guarded_send, 429, "rate_limited", f"too many requests from this client; try again in "
-                         f"{int(over.retry)} s", headers=((b"retry-after", str(int(over.retry)).encode()),))
+            await _too_many(guarded_send, over.retry)
             return
         if principal is None:
             await reject(guarded_send, 401, "unauthorized", "this token is not valid (unknown, revoked or expired); "
@@ -61,8 +65,7 @@ class Gate:
         scope.setdefault("state", {})["principal"] = principal
         retry = self.limiter.admit(scope, principal)
         if retry is not None:
-            await reject(guarded_send, 429, "rate_limited", f"too many requests from this client; try again in "
-                         f"{int(retry)} s", headers=((b"retry-after", str(int(retry)).encode()),))
+            await _too_many(guarded_send, retry)
             return
         body = self.bodies.check(scope)
         if isinstance(body, tuple):

@@ -29,7 +29,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
 
-from geo.access.roles import STAFF, Principal, Role
+from geo.access.roles import Principal, Role
 from geo.models import RateCounter
 
 log = logging.getLogger("gridmap.ratelimit")
@@ -109,12 +109,12 @@ class RateLimiter:
     def budget(self, principal: Principal) -> int:
         if principal.role == Role.system:
             return self.settings.system
-        if principal.role in STAFF:
+        if principal.staff:
             return self.settings.staff
         return self.settings.public
 
     def key(self, scope: Scope, principal: Principal) -> str:
-        if principal.token_id is not None or principal.role in STAFF or principal.role == Role.system:
+        if principal.token_id is not None or principal.staff or principal.role == Role.system:
             return f"t:{principal.token_id or principal.holder}"[:128]
         return f"ip:{client_address(scope, self.settings, self._networks)}"[:128]
 

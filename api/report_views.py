@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from api.schemas.reports import EventOut, ReportCreated, ReportOut, WorkerBrief
 from geo.access import Principal, may_read_personal, may_see_photos
-from geo.access.roles import sees_exact_locations
+from geo.access.roles import is_own_case, sees_exact_locations
 from geo.models import OPEN_STATUSES, Report, Worker
-from geo.privacy import PUBLIC_PRECISION_M, coarse_point, is_sensitive, public_code
+from geo.privacy import PUBLIC_PRECISION_M, is_sensitive, public_code, public_place
 from geo.registration import BatchOutcome
 from geo.workflow import allowed_actions, trail
 
@@ -56,11 +56,11 @@ def report_view(session: Session, report: Report, *, viewer: Principal, now: dat
     personal = may_read_personal(viewer, report)
     # The reporter knows where their own case is: they see its grid and worker (the intake
     # answer showed them both), still not the personal data of the record.
-    own = viewer.role.value == "reporter" and viewer.case_id == report.id
-    hide = not personal and not own and is_sensitive(report.category)
+    hide = not personal and not is_own_case(viewer, report) and is_sensitive(report.category)
     lon, lat = _lonlat(session, report)
+    grid_code = report.grid_code
     if hide:
-        lon, lat = coarse_point(lon, lat)
+        lon, lat, grid_code = public_place(lon, lat, grid_code)
     worker = session.get(Worker, report.assigned_worker_id) if report.assigned_worker_id else None
     out = ReportOut(
         id=report.id, category=report.category, subcategory=report.subcategory,
@@ -68,7 +68,7 @@ def report_view(session: Session, report: Report, *, viewer: Principal, now: dat
         lon=lon, lat=lat, location_precision_m=PUBLIC_PRECISION_M if hide else None,
         orig={"x": report.orig_x, "y": report.orig_y, "crs": report.orig_crs} if personal else None,
         reported_at=report.reported_at, status=report.status.value,
-        grid_code=public_code(report.grid_code) if hide else report.grid_code, generation=report.generation_id,
+        grid_code=grid_code, generation=report.generation_id,
         match=None if hide else report.match_kind.value if report.match_kind else None,
         assigned_worker=None if hide else worker_brief(worker), dispatched_at=report.dispatched_at,
         due_at=report.due_at,
@@ -97,11 +97,6 @@ def _public_actor(event) -> str:
     if by:
         return "reporter" if by.startswith("reporter") else "staff"
     return event.actor if event.actor in PUBLIC_ACTORS else "staff"
-
-
-def shows_personal(viewer: Principal, report: Report) -> bool:
-    """Whether ``report_view`` showed ``viewer`` personal data (the audit records those reads)."""
-    return may_read_personal(viewer, report)
 
 
 def _lonlat(session: Session, report: Report) -> tuple[float, float]:

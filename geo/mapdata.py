@@ -24,7 +24,7 @@ from geo.categories import BY_CODE, CATALOGUE, GROUPS, SENSITIVE_CATEGORIES
 from geo.cells import parent_expr
 from geo.errors import InvalidInput
 from geo.generations import valid_in
-from geo.privacy import PUBLIC_CODE_LENGTH, WORKER_CELL_DEG, coarse_point, public_bbox_condition, public_code
+from geo.privacy import PUBLIC_CODE_LENGTH, WORKER_CELL_DEG, coarse_point, public_bbox_condition, public_place
 from geo.models import OPEN_STATUSES, Area, AreaLevel, Assignment, AssignmentRole, Report, Worker
 
 log = logging.getLogger("gridmap.maps")
@@ -413,7 +413,9 @@ def live_reports(session: Session, *, now: datetime, window: timedelta, limit: i
             continue
         cat = BY_CODE.get(r[1])
         is_overdue = r[2] in OPEN_STATUSES and r[4] is not None and float(r[4]) < now_s
-        lon, lat = (r[6], r[7]) if exact or r[1] not in SENSITIVE_CATEGORIES else coarse_point(r[6], r[7])
+        lon, lat, code = r[6], r[7], r[5]
+        if not exact and r[1] in SENSITIVE_CATEGORIES:
+            lon, lat, code = public_place(lon, lat, code)
         features.append({
             "type": "Feature",
             "id": str(r[0]),
@@ -421,8 +423,7 @@ def live_reports(session: Session, *, now: datetime, window: timedelta, limit: i
             "properties": {
                 "id": str(r[0]), "category": r[1], "category_name": cat.name_en if cat else r[1],
                 "group": cat.group if cat else "other", "status": r[2].value,
-                "reported_at": reported, "overdue": is_overdue,
-                "grid_code": r[5] if exact or r[1] not in SENSITIVE_CATEGORIES else public_code(r[5]),
+                "reported_at": reported, "overdue": is_overdue, "grid_code": code,
             },
         })
     return features

@@ -93,6 +93,12 @@ def public_code(code: str | None) -> str | None:
     return code[:PUBLIC_CODE_LENGTH] if code else code
 
 
+def public_place(lon: float, lat: float, code: str | None) -> tuple[float, float, str | None]:
+    """Where the public sees a sensitive case at (lon, lat) in area ``code``: its cell's
+    centre, and its community."""
+    return (*coarse_point(lon, lat), public_code(code))
+
+
 def public_area_condition(category_col, code_col, prefix: str):
     """SQL: "in area ``prefix``" as the public may ask it: below community level (a grid) it
     does not match sensitive cases, whose public area is their community."""

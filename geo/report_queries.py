@@ -31,18 +31,17 @@ class ReportFilter:
     since: datetime | None = None
     until: datetime | None = None
     bbox: BBox | None = None
-    # False: the bbox tests each case's public location (a sensitive case's cell, geo.privacy);
-    # only viewers who may see exact locations of every case get the exact test.
-    exact_bbox: bool = False
-    # False: an area below community level does not match sensitive cases (geo.privacy).
-    exact_area: bool = False
+    # False: the bbox tests each case's public location (a sensitive case's cell) and an area
+    # below community level does not match sensitive cases (geo.privacy); only viewers who may
+    # see every case where it is get the exact tests.
+    exact: bool = False
     overdue: bool = False
     unassigned: bool = False
     filed_by: str | None = None
 
     def conditions(self, now: datetime) -> list:
         conds = []
-        if self.area_prefix and self.exact_area:
+        if self.area_prefix and self.exact:
             conds.append(Report.grid_code.startswith(self.area_prefix, autoescape=True))
         elif self.area_prefix:
             conds.append(public_area_condition(Report.category, Report.grid_code, self.area_prefix))
@@ -54,7 +53,7 @@ class ReportFilter:
             conds.append(Report.reported_at >= self.since)
         if self.until:
             conds.append(Report.reported_at < self.until)
-        if self.bbox and self.exact_bbox:
+        if self.bbox and self.exact:
             conds.append(sa.func.ST_Intersects(Report.location, self.bbox.envelope()))
         elif self.bbox:
             conds.append(public_bbox_condition(Report.category, Report.location, self.bbox.envelope()))

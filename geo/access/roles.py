@@ -100,7 +100,7 @@ class Principal:
         """What ``reports.filed_by`` records for a report this principal files."""
         if self.role == Role.system:
             return f"system:{self.system}"
-        if self.token_id is not None or self.role in STAFF:
+        if self.token_id is not None or self.staff:
             return f"{self.role.value}:{self.worker_id or self.token_id or self.holder}"[:80]
         return None
 
@@ -140,13 +140,17 @@ def may_move(p: Principal, report: Report, action: str) -> bool:
     return True
 
 
+def is_own_case(p: Principal, report: Report) -> bool:
+    """Whether ``p`` is the reporter of ``report`` (their case token opened it)."""
+    return p.role == Role.reporter and p.case_id == report.id
+
+
 def may_see_photos(p: Principal, report: Report) -> bool:
     """Whether ``p`` sees the photos of ``report``: anyone for most cases; for a sensitive
     case those who read it in full, and its reporter."""
     from geo.categories import SENSITIVE_CATEGORIES
 
-    return (report.category not in SENSITIVE_CATEGORIES or may_read_personal(p, report)
-            or (p.role == Role.reporter and p.case_id == report.id))
+    return report.category not in SENSITIVE_CATEGORIES or may_read_personal(p, report) or is_own_case(p, report)
 
 
 def may_upload_photo(p: Principal, report: Report) -> bool:
@@ -154,7 +158,7 @@ def may_upload_photo(p: Principal, report: Report) -> bool:
     if not p.can(Permission.upload_photo):
         return False
     if p.role == Role.reporter:
-        return p.case_id == report.id
+        return is_own_case(p, report)
     if p.role == Role.worker:
         return report.assigned_worker_id == p.worker_id
     return True
@@ -164,7 +168,7 @@ def may_rate(p: Principal, report: Report) -> bool:
     """Whether ``p`` may rate ``report`` (the reporter of the case, or a dispatcher on their behalf)."""
     if not p.can(Permission.rate_case):
         return False
-    return p.role != Role.reporter or p.case_id == report.id
+    return p.role != Role.reporter or is_own_case(p, report)
 
 
 def permission_table() -> str:

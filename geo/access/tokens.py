@@ -28,8 +28,8 @@ TOKEN_LENGTH = len(PREFIX) + 43  # token_urlsafe(32)
 
 def well_formed(token: str) -> bool:
     """Whether ``token`` could be one of ours at all (checked before any database lookup)."""
-    return len(token) == TOKEN_LENGTH and token.startswith(PREFIX) and token[3:].replace("-", "").replace(
-        "_", "").isalnum() and token.isascii()
+    return len(token) == TOKEN_LENGTH and token.startswith(PREFIX) and token[len(PREFIX):].replace(
+        "-", "").replace("_", "").isalnum() and token.isascii()
 
 
 class TokenNotFound(NotFound):
