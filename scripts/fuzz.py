@@ -72,15 +72,18 @@ def main() -> int:
             return 2
         st = str(Path(sys.executable).with_name("schemathesis"))
         failed = 0
-        for who, headers in (("the public", []), ("an admin", ["-H", f"Authorization: Bearer {token}"])):
-            # One worker: schemathesis' generator compiles code, and CPython 3.11's compiler
-            # is not safe to call from two threads at once ("AST constructor recursion depth").
-            cmd = [st, "run", f"{root}/openapi.json", "--checks", CHECKS, "--max-examples", str(args.examples),
-                   "--seed", "20261201", "--max-time", str(args.max_time // 2), "--workers", "1",
-                   "--phases", "examples,coverage,fuzzing", "--suppress-health-check", "all", *headers]
-            print(f"== fuzzing as {who}: {args.examples} examples per operation", flush=True)
-            rc = subprocess.call(cmd, cwd=ROOT, env={**os.environ, "NO_COLOR": "1"})
-            failed += rc != 0
+        # From a scratch directory: schemathesis keeps a .schemathesis/ cache in its working
+        # directory, which must not land in the repository.
+        with tempfile.TemporaryDirectory(prefix="gridmap-fuzz-") as scratch:
+            for who, headers in (("the public", []), ("an admin", ["-H", f"Authorization: Bearer {token}"])):
+                # One worker: schemathesis' generator compiles code, and CPython 3.11's compiler
+                # is not safe to call from two threads at once ("AST constructor recursion depth").
+                cmd = [st, "run", f"{root}/openapi.json", "--checks", CHECKS, "--max-examples", str(args.examples),
+                       "--seed", "20261201", "--max-time", str(args.max_time // 2), "--workers", "1",
+                       "--phases", "examples,coverage,fuzzing", "--suppress-health-check", "all", *headers]
+                print(f"== fuzzing as {who}: {args.examples} examples per operation", flush=True)
+                rc = subprocess.call(cmd, cwd=scratch, env={**os.environ, "NO_COLOR": "1"})
+                failed += rc != 0
         print("fuzz: " + ("FAILED" if failed else "no 5xx, every answer as documented"))
         return 1 if failed else 0
     finally:
