@@ -20,11 +20,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
 from geo.areas import BBox
-from geo.categories import BY_CODE, CATALOGUE, GROUPS, SENSITIVE_CATEGORIES
+from geo.categories import BY_CODE, CATALOGUE, GROUPS
 from geo.cells import parent_expr
 from geo.errors import InvalidInput
 from geo.generations import valid_in
-from geo.privacy import PUBLIC_CODE_LENGTH, WORKER_CELL_DEG, coarse_point, public_bbox_condition, public_place
+from geo.privacy import (
+    WORKER_CELL_DEG, below_public_area, coarse_point, is_sensitive, public_bbox_condition, public_place,
+    sensitive_expr,
+)
 from geo.models import OPEN_STATUSES, Area, AreaLevel, Assignment, AssignmentRole, Report, Worker
 
 log = logging.getLogger("gridmap.maps")
@@ -161,8 +164,8 @@ def window_aggregates(
     ``res``/``coarse_res``: H3 resolutions of the totals and of the weekly counts."""
     cell = report_cell(public)
     code = Report.grid_code
-    if public and code_length > PUBLIC_CODE_LENGTH:  # per grid, a sensitive case is not counted (geo.privacy)
-        code = sa.case((Report.category.in_(sorted(SENSITIVE_CATEGORIES)), sa.null()), else_=Report.grid_code)
+    if public and below_public_area(code_length):  # per grid, a sensitive case is not counted (geo.privacy)
+        code = sa.case((sensitive_expr(Report.category), sa.null()), else_=Report.grid_code)
     inner = sa.select(
         parent_expr(cell, res).label("cell"),
         parent_expr(cell, coarse_res).label("coarse"),
@@ -286,7 +289,7 @@ def area_status(
     (public name only). One count per grid (the partial open-status index), rolled up to every
     level in Python by code prefix: grid codes start with their ancestors' codes. ``public``:
     per grid, sensitive cases are not counted (their public area is the community)."""
-    sensitive = Report.category.in_(sorted(SENSITIVE_CATEGORIES))
+    sensitive = sensitive_expr(Report.category)
     per_grid = session.execute(
         sa.select(Report.grid_code, sensitive, sa.func.count(), sa.func.count().filter(Report.due_at < now))
         .where(Report.status.in_(OPEN_STATUSES), Report.grid_code.is_not(None))
@@ -300,9 +303,10 @@ def area_status(
     out: dict[str, list[AreaStatus]] = {}
     for level in levels:
         n = level.code_length
+        hide_sensitive = public and below_public_area(n)
         totals: dict[str, list[int]] = {}
-        for code, is_sensitive, n_open, n_overdue in per_grid:
-            if public and is_sensitive and n > PUBLIC_CODE_LENGTH:
+        for code, sensitive_row, n_open, n_overdue in per_grid:
+            if hide_sensitive and sensitive_row:
                 continue
             t = totals.setdefault(code[:n], [0, 0])
             t[0] += n_open
@@ -414,7 +418,7 @@ def live_reports(session: Session, *, now: datetime, window: timedelta, limit: i
         cat = BY_CODE.get(r[1])
         is_overdue = r[2] in OPEN_STATUSES and r[4] is not None and float(r[4]) < now_s
         lon, lat, code = r[6], r[7], r[5]
-        if not exact and r[1] in SENSITIVE_CATEGORIES:
+        if not exact and is_sensitive(r[1]):
             lon, lat, code = public_place(lon, lat, code)
         features.append({
             "type": "Feature",

@@ -67,7 +67,13 @@ def coarse_expr(geom, *, deg: float = PUBLIC_CELL_DEG):
 
 
 def is_sensitive(category: str) -> bool:
+    """Whether reports of ``category`` are shown publicly only at their public location."""
     return category in SENSITIVE_CATEGORIES
+
+
+def sensitive_expr(category_col):
+    """SQL: ``is_sensitive`` of a category column."""
+    return category_col.in_(sorted(SENSITIVE_CATEGORIES))
 
 
 def public_bbox_condition(category_col, location_col, envelope, *, deg: float = PUBLIC_CELL_DEG):
@@ -75,7 +81,7 @@ def public_bbox_condition(category_col, location_col, envelope, *, deg: float = 
     sensitive case its cell's centre. The first term (the envelope grown by half a cell)
     lets the spatial index cut first; it admits nothing the exact test would not."""
     grown = sa.func.ST_Expand(envelope, deg)
-    sensitive = category_col.in_(sorted(SENSITIVE_CATEGORIES))
+    sensitive = sensitive_expr(category_col)
     return sa.and_(
         sa.func.ST_Intersects(location_col, grown),
         sa.or_(
@@ -86,6 +92,12 @@ def public_bbox_condition(category_col, location_col, envelope, *, deg: float = 
 
 
 PUBLIC_CODE_LENGTH = 12  # a sensitive case's area, publicly: its community, never its grid
+
+
+def below_public_area(code_length: int) -> bool:
+    """Whether an area with codes of ``code_length`` lies below a sensitive case's public
+    area (a grid): public filters and counts per such area leave sensitive cases out."""
+    return code_length > PUBLIC_CODE_LENGTH
 
 
 def public_code(code: str | None) -> str | None:
@@ -103,8 +115,8 @@ def public_area_condition(category_col, code_col, prefix: str):
     """SQL: "in area ``prefix``" as the public may ask it: below community level (a grid) it
     does not match sensitive cases, whose public area is their community."""
     cond = code_col.startswith(prefix, autoescape=True)
-    if len(prefix) > PUBLIC_CODE_LENGTH:
-        cond = sa.and_(cond, category_col.not_in(sorted(SENSITIVE_CATEGORIES)))
+    if below_public_area(len(prefix)):
+        cond = sa.and_(cond, sa.not_(sensitive_expr(category_col)))
     return cond
 
 

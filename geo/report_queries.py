@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-import uuid
-
 from geo.areas import BBox, get_area
 from geo.errors import InvalidInput
 from geo.generations import valid_in
 from geo.models import OPEN_STATUSES, Area, AreaLevel, Report, ReportStatus
-from geo.categories import SENSITIVE_CATEGORIES
-from geo.privacy import public_area_condition, public_bbox_condition
+from geo.privacy import below_public_area, public_area_condition, public_bbox_condition, sensitive_expr
 
 # Codes nest by prefix, so "in this area" is a prefix match on the grid code.
 PREFIX_LENGTH = {AreaLevel.district: 6, AreaLevel.street: 9, AreaLevel.community: 12, AreaLevel.grid: 15}
@@ -125,8 +123,8 @@ def area_stats(
     code = sa.func.substr(Report.grid_code, 1, PREFIX_LENGTH[level]).label("code")
     conds = [Report.grid_code.is_not(None)]
     conds += ReportFilter(category=category, since=since, until=until).conditions(now)
-    if public and level == AreaLevel.grid:
-        conds.append(Report.category.not_in(sorted(SENSITIVE_CATEGORIES)))
+    if public and below_public_area(PREFIX_LENGTH[level]):
+        conds.append(sa.not_(sensitive_expr(Report.category)))
     is_case = Report.status.not_in(NOT_CASES)
     hours_to_close = sa.extract("epoch", Report.closed_at - Report.reported_at) / 3600.0
     agg = (

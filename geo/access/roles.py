@@ -16,6 +16,7 @@ import enum
 from dataclasses import dataclass
 
 from geo.models import Report
+from geo.privacy import is_sensitive
 
 
 class Role(str, enum.Enum):
@@ -148,9 +149,7 @@ def is_own_case(p: Principal, report: Report) -> bool:
 def may_see_photos(p: Principal, report: Report) -> bool:
     """Whether ``p`` sees the photos of ``report``: anyone for most cases; for a sensitive
     case those who read it in full, and its reporter."""
-    from geo.categories import SENSITIVE_CATEGORIES
-
-    return report.category not in SENSITIVE_CATEGORIES or may_read_personal(p, report) or is_own_case(p, report)
+    return not is_sensitive(report.category) or may_read_personal(p, report) or is_own_case(p, report)
 
 
 def may_upload_photo(p: Principal, report: Report) -> bool:

@@ -148,3 +148,14 @@ def test_migration_0009_and_the_loader_store_public_cells(db, small_city):
     public = conn.scalar(sa.text("SELECT public_cell FROM reports WHERE id = :id"), {"id": rid})
     c = coarse_point(122.0733, 41.1207)
     assert format(public, "x") == h3.latlng_to_cell(c[1], c[0], 10)
+
+
+def test_sensitive_constraint_lists_the_sensitive_categories():
+    """The CHECK spells the categories out (DDL); it must name exactly the ones geo.privacy hides."""
+    import re
+
+    from geo.categories import SENSITIVE_CATEGORIES
+    from geo.models import Report
+
+    ck = next(c for c in Report.__table__.constraints if c.name == "ck_reports_sensitive_has_public_cell")
+    assert set(re.findall(r"'(\d+)'", str(ck.sqltext))) == SENSITIVE_CATEGORIES
