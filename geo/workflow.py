@@ -13,7 +13,7 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from geo.access.roles import Principal, may_move, may_rate, may_upload_photo
+from geo.access.roles import Principal, Role, may_move, may_rate, may_upload_photo
 from geo.cityconfig import CityConfig
 from geo.errors import Forbidden, GridmapError, InvalidInput, InvalidState, NotFound
 from geo.generations import active_generation_id
@@ -141,7 +141,7 @@ def apply_transition(
     if by is not None and not may_move(by, report, action):
         raise Forbidden(f"a {by.role.value} may not {action} this case"
                         + (" (a grid worker moves only the cases assigned to them: start, resolve, escalate)"
-                           if by.role.value == "worker" else ""))
+                           if by.role == Role.worker else ""))
     if _replay(session, report, request_key):
         return report
     if expected_level is not None and expected_level != report.escalation_level:
@@ -194,7 +194,7 @@ def apply_transition(
     report.updated_at = now
     if request_key is not None:
         data["request_key"] = request_key
-    if by is not None and (by.token_id is not None or by.role.value in ("admin", "reporter")):
+    if by is not None and (by.token_id is not None or by.role in (Role.admin, Role.reporter)):
         data["by"] = by.holder  # who really did it, whatever the actor field says
     session.add(ReportEvent(report_id=report.id, at=now, action=action, actor=actor, note=note,
                             from_status=before.value, to_status=report.status.value, data=data))
@@ -273,7 +273,7 @@ def rate(session: Session, *, report_id: uuid.UUID, rating: int, comment: str | 
 def _reporter_or_staff(by: Principal | None) -> tuple[str, dict]:
     """The trail's actor for a step the reporter usually takes (a rating, a photo): the
     reporter, or staff acting for them; and who it really was, for the event's data."""
-    reporter = by is None or by.role.value in ("reporter", "public")
+    reporter = by is None or by.role in (Role.reporter, Role.public)
     return "reporter" if reporter else "staff", {"by": by.holder} if by is not None else {}
 
 

@@ -13,8 +13,8 @@ from api.params import BIGINT_MAX
 from api.report_views import worker_brief
 from api.schemas.reports import ContactOut, DispatchOut, NearbyWorker, PositionIn, PositionOut
 from api.security import PrincipalDep, require
-from geo.access import Permission, Principal, record_audit
-from geo.access.roles import Role, sees_exact_locations
+from geo.access import Permission, record_audit
+from geo.access.roles import may_report_position, sees_exact_locations
 from geo.coords import point_to_wgs84
 from geo.dispatch import Contact, escalation_chain, nearest_on_duty, responsible_contacts, update_position
 from geo.errors import Forbidden
@@ -78,15 +78,11 @@ def get_dispatch(
 def put_position(body: PositionIn, session: SessionDep, principal: require(Permission.report_position),
                  worker_id: Annotated[int, Path(ge=1, le=BIGINT_MAX)]):
     """A worker's phone reports its position, in any supported crs (a worker token only its own)."""
-    _own_position(principal, worker_id)
+    if not may_report_position(principal, worker_id):
+        raise Forbidden("a worker token reports its own worker's position only")
     lon, lat = point_to_wgs84(body.lon, body.lat, body.crs)
     at = body.at or datetime.now(UTC)
     worker = update_position(session, worker_id=worker_id, lon=lon, lat=lat, at=at)
     session.commit()
     pt = to_shape(worker.last_position)
     return PositionOut(id=worker.id, lon=round(pt.x, 7), lat=round(pt.y, 7), last_seen_at=worker.last_seen_at)
-
-
-def _own_position(principal: Principal, worker_id: int) -> None:
-    if principal.role == Role.worker and principal.worker_id != worker_id:
-        raise Forbidden("a worker token reports its own worker's position only")

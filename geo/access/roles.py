@@ -122,14 +122,17 @@ def sees_exact_locations(p: Principal) -> bool:
     return p.can(Permission.read_personal) and p.role in (Role.dispatcher, Role.admin)
 
 
+def is_assigned(p: Principal, report: Report) -> bool:
+    """Whether ``p`` is the grid worker ``report`` is assigned to (a worker's scope)."""
+    return p.role == Role.worker and p.worker_id is not None and report.assigned_worker_id == p.worker_id
+
+
 def may_read_personal(p: Principal, report: Report) -> bool:
     """Whether ``p`` sees this report's personal data (reporter, exact location and text of
     a sensitive case, the original coordinates, staff names in the trail)."""
     if not p.can(Permission.read_personal):
         return False
-    if p.role == Role.worker:
-        return report.assigned_worker_id is not None and report.assigned_worker_id == p.worker_id
-    return True
+    return p.role != Role.worker or is_assigned(p, report)
 
 
 def may_move(p: Principal, report: Report, action: str) -> bool:
@@ -137,7 +140,7 @@ def may_move(p: Principal, report: Report, action: str) -> bool:
     if not p.can(Permission.move_case):
         return False
     if p.role == Role.worker:
-        return action in WORKER_ACTIONS and report.assigned_worker_id == p.worker_id
+        return action in WORKER_ACTIONS and is_assigned(p, report)
     return True
 
 
@@ -159,7 +162,7 @@ def may_upload_photo(p: Principal, report: Report) -> bool:
     if p.role == Role.reporter:
         return is_own_case(p, report)
     if p.role == Role.worker:
-        return report.assigned_worker_id == p.worker_id
+        return is_assigned(p, report)
     return True
 
 
@@ -168,6 +171,11 @@ def may_rate(p: Principal, report: Report) -> bool:
     if not p.can(Permission.rate_case):
         return False
     return p.role != Role.reporter or is_own_case(p, report)
+
+
+def may_report_position(p: Principal, worker_id: int) -> bool:
+    """Whether ``p`` may report the position of worker ``worker_id`` (a worker: their own)."""
+    return p.can(Permission.report_position) and (p.role != Role.worker or p.worker_id == worker_id)
 
 
 def permission_table() -> str:
