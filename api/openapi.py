@@ -11,6 +11,7 @@ from fastapi.routing import APIRoute
 
 from api.schemas.reports import ReportIn
 from api.security import Require, roles_with
+from geo.access.roles import Permission
 
 ERROR_SCHEMA = {
     "title": "Error",
@@ -43,7 +44,7 @@ def _roles(route: APIRoute) -> list[str] | None:
     for call in _calls(route.dependant):
         if isinstance(call, Require):
             roles = roles_with(call.permission)
-            if call.permission.value == "reports:read":
+            if call.permission == Permission.read_reports:
                 roles = ["everyone (personal data: dispatcher, admin, worker for own cases)"]
     return roles
 

@@ -10,15 +10,16 @@ from sqlalchemy.orm import Session
 from api.schemas.reports import EventOut, ReportCreated, ReportOut, WorkerBrief
 from geo.access import Principal, may_read_personal, may_see_photos
 from geo.access.roles import is_own_case, sees_exact_locations
-from geo.models import OPEN_STATUSES, Report, Worker
+from geo.models import OPEN_STATUSES, Report, ReportSource, Worker
 from geo.privacy import PUBLIC_PRECISION_M, is_sensitive, public_code, public_place
 from geo.registration import BatchOutcome
 from geo.workflow import allowed_actions, trail
 
 NAMESPACE = uuid.UUID("6f1b2c9e-5a43-4c1e-9d0b-2f6c7a8e9b10")
 
-# Trail actors that are not people's names, and so may be shown to anyone.
-PUBLIC_ACTORS = frozenset({"system", "citizen", "grid_worker", "hotline_12345", "video", "other", "reporter"})
+# Trail actors that are not people's names, and so may be shown to anyone: the system, the
+# reporter, and the source words intake records.
+PUBLIC_ACTORS = frozenset({"system", "reporter", *(s.value for s in ReportSource)})
 
 
 def id_from_key(key: str) -> uuid.UUID:

@@ -3,8 +3,8 @@ in ``geo.access.roles``; the OpenAPI document lists the roles holding it (``x-ro
 
 - ``require(Permission.x)``: a dependency giving the request's Principal, or 401 (no token,
   the permission needs one) / 403 (this role may not).
-- ``CaseAccess``: the principal for a route about one case: a valid ``X-Case-Token`` for
-  that case makes an anonymous caller its reporter; a wrong one is a 401.
+- ``case_access(Permission.x)``: the same for a route about one case: a valid
+  ``X-Case-Token`` for that case makes an anonymous caller its reporter; a wrong one is a 401.
 - Scoped rules (a worker's own cases, a reporter's own case) are the domain's
   (``geo.access.may_*``), checked by the routes once the case is loaded.
 """
@@ -17,19 +17,24 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
-from api.auth import STAFF_COOKIE, Authenticator  # noqa: F401 - STAFF_COOKIE is part of this module's API
 from geo.access.case_tokens import check_case_token, load_secret
 from geo.access.roles import PERMISSIONS, PUBLIC, SCOPED, Permission, Principal, Role
 from geo.errors import Forbidden, Unauthorized
 
-# Documents the scheme in OpenAPI (the middleware in api.auth does the work).
+# Documents the scheme in OpenAPI (the gate, api.gate with api.auth, does the work).
 bearer_scheme = HTTPBearer(auto_error=False, description="A token from `gridmap tokens issue` (or GRIDMAP_STAFF_TOKENS).")
 
 
-async def get_principal(request: Request) -> Principal:
-    """The request's principal (``api.auth.PrincipalMiddleware`` resolved it)."""
+def principal_of(request: Request) -> Principal:
+    """The request's principal, as ``api.gate`` resolved it before routing."""
     return getattr(request.state, "principal", PUBLIC)
+
+
+async def get_principal(request: Request) -> Principal:
+    """Dependency: the request's principal (``principal_of``)."""
+    return principal_of(request)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
@@ -59,7 +64,7 @@ class Require:
         self.hint = hint
 
     async def __call__(self, request: Request, _: Annotated[object, Depends(bearer_scheme)] = None) -> Principal:
-        principal: Principal = getattr(request.state, "principal", PUBLIC)
+        principal = principal_of(request)
         if principal.can(self.permission):
             return principal
         who = ", ".join(roles_with(self.permission))
@@ -112,10 +117,8 @@ class CaseRequire(Require):
             "photos)."))] = None,
         _: Annotated[object, Depends(bearer_scheme)] = None,
     ) -> Principal:
-        principal = getattr(request.state, "principal", PUBLIC)
+        principal = principal_of(request)
         if x_case_token is not None and principal.role == Role.public:
-            from starlette.concurrency import run_in_threadpool
-
             principal = await run_in_threadpool(case_principal, request, principal, report_id, x_case_token)
             request.state.principal = principal
         return await Require.__call__(self, request)

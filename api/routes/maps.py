@@ -29,7 +29,8 @@ from api.deps import SessionDep
 from api.headers import html_headers
 from api.page_cache import PageCache
 from api.params import CODE_PATTERN, BBoxQuery, WindowDep, bounded_window, parse_bbox
-from api.security import STAFF_COOKIE, PrincipalDep, Require
+from api.auth import STAFF_COOKIE
+from api.security import PrincipalDep, Require
 from geo.access import Permission
 from geo.access.roles import sees_exact_locations
 from geo.analysis import analyse_hotspots, command_center_data, public_hexes

@@ -30,10 +30,10 @@ from api.schemas.reports import (
     ReportPage,
     TransitionIn,
 )
-from api.security import case_access, case_secret, require
+from api.security import case_access, case_secret, principal_of, require
 from geo.access import Permission, Principal, may_read_personal, may_see_photos, may_upload_photo, record_audit
 from geo.access.case_tokens import case_token
-from geo.access.roles import Role, sees_exact_locations
+from geo.access.roles import sees_exact_locations
 from geo.errors import Forbidden, InvalidInput, NotFound
 from geo.generations import active_generation_id
 from geo.instants import parse_instant
@@ -130,7 +130,7 @@ async def intake(request: Request, *, config, open_session, idempotency_key: str
         body = _REPORT_IN.validate_json(await request.body())
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False)) from None
-    principal: Principal = request.scope.get("state", {}).get("principal") or Principal(Role.public)
+    principal = principal_of(request)
     item = to_input(body, idempotency_key=idempotency_key, filed_by=principal.filed_by)
     now = utcnow()
     validate_fields(item, config=config, now=now)  # bad input answers at once, never waits in a batch

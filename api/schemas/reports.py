@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.params import BIGINT_MAX
 from api.schemas.types import Instant, InstantText
 from geo.models import ReportSource
 from geo.workflow import ACTIONS
@@ -91,7 +92,6 @@ class BatchOut(BaseModel):
 
 
 Action = Literal[ACTIONS]  # the loop's rules (geo.workflow), so the document cannot drift from them
-BIGINT_MAX = 2**63 - 1
 
 
 class TransitionIn(BaseModel):

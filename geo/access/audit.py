@@ -1,7 +1,8 @@
 """The audit of staff actions: who (role and holder), what, on what, when.
 
-Recorded: reads of personal data (with the ids shown), token issue and revoke, boundary and
-assignment changes. Case transitions are audited by the case trail itself. Rows are
+Recorded: reads of personal data (with the ids shown), token issue and revoke, and loads of
+boundaries and assignments (``gridmap demo load``; the planners' editing will record its
+changes the same way). Case transitions are audited by the case trail itself. Rows are
 append-only (a database trigger), written in the caller's transaction, so an action and its
 audit row commit or roll back together.
 """
