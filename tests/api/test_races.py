@@ -5,27 +5,24 @@ never deadlock into a 503 (hardening issue, defects 5 and 8)."""
 from __future__ import annotations
 
 import asyncio
-import io
 import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 import sqlalchemy as sa
-from PIL import Image
 from sqlalchemy.orm import Session
 
 from api.app import create_app
 from api.settings import ApiSettings
 from geo.models import Report, ReportEvent
+from tests import images
 from tests.api.report_helpers import body
 from tests.conftest import STAFF, STAFF_TOKEN
 
 
 def png(i: int) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (16, 16), (i * 17 % 256, i * 5 % 256, 90)).save(out, format="PNG")
-    return out.getvalue()
+    return images.png((16, 16), (i * 17 % 256, i * 5 % 256, 90))
 
 
 @pytest.fixture()

@@ -7,6 +7,7 @@ import io
 from PIL import Image
 
 from tests.api.report_helpers import body
+from tests.images import png
 from tests.conftest import STAFF
 
 GPS_IFD, MAKE, MODEL, ORIENTATION = 0x8825, 0x010F, 0x0110, 0x0112
@@ -65,10 +66,7 @@ def test_upload_rules(client, tiny, tmp_path):
     r = upload(client, payload["id"], b"not an image", name="x.jpg", token=token)
     assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == "photo"
     for i in range(9):
-        img = Image.new("RGB", (8, 8), (i * 20, 0, 0))
-        out = io.BytesIO()
-        img.save(out, format="PNG")
-        assert upload(client, payload["id"], out.getvalue(), name=f"{i}.png", token=token).status_code == 201
+        assert upload(client, payload["id"], png(colour=(i * 20, 0, 0)), name=f"{i}.png", token=token).status_code == 201
     r = upload(client, payload["id"], phone_jpeg(), token=token)
     assert r.status_code == 422 and "at most 9" in r.json()["error"]["message"]
     assert client.post("/api/v1/reports/00000000-0000-0000-0000-000000000000/photos",

@@ -7,13 +7,12 @@ is 401 without a token and 403 with one; allowed is the endpoint's own success s
 
 from __future__ import annotations
 
-import io
 import uuid
 from datetime import UTC, datetime
 
 import pytest
-from PIL import Image
 
+from tests import images
 from tests.api.report_helpers import G2, INSIDE_G1, body
 from tests.tiny_city import COMMUNITY, GRIDS
 
@@ -22,9 +21,7 @@ STAFF_MAPS = {"worker", "dispatcher", "planner", "admin"}
 
 
 def png() -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (8, 8), (uuid.uuid4().int % 255, 0, 0)).save(out, format="PNG")
-    return out.getvalue()
+    return images.png(colour=(uuid.uuid4().int % 255, 0, 0))
 
 
 class Case:

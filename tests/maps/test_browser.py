@@ -323,13 +323,9 @@ def test_docs_page_works_offline(watched, server):
 
 
 def _png() -> bytes:
-    import io
+    from tests.images import png
 
-    from PIL import Image
-
-    out = io.BytesIO()
-    Image.new("RGB", (32, 24), (10, 120, 200)).save(out, format="PNG")
-    return out.getvalue()
+    return png((32, 24), (10, 120, 200))
 
 
 def test_snap_and_report_with_photo_then_follow_and_rate(watched, server, engine, posted_reports, tmp_path):
