@@ -23,14 +23,15 @@
   category.addEventListener("change", filterSubs); filterSubs();
 
   var map = null, marker = null;
+  function pin(lat, lon) {  // the draggable marker: moving it places the report there
+    marker = L.marker([lat, lon], {draggable: true, keyboard: true, title: "report location"}).addTo(map);
+    marker.on("dragend", function () { var p = marker.getLatLng(); place(p.lat, p.lng); });
+  }
   function place(lat, lon, accuracy) {
     position = {lon: lon, lat: lat};
     if (accuracy) position.accuracy_m = Math.min(accuracy, 100000);
     if (map) {
-      if (!marker) {
-        marker = L.marker([lat, lon], {draggable: true, keyboard: true, title: "report location"}).addTo(map);
-        marker.on("dragend", function () { var p = marker.getLatLng(); place(p.lat, p.lng); });
-      } else { marker.setLatLng([lat, lon]); }
+      if (!marker) pin(lat, lon); else marker.setLatLng([lat, lon]);
     }
     document.getElementById("loc").firstChild.textContent = "已选位置 Location set (" + lat.toFixed(5) + ", " + lon.toFixed(5) + ") — ";
   }
@@ -44,10 +45,7 @@
       map.fitBounds([[data.bounds[1], data.bounds[0]], [data.bounds[3], data.bounds[2]]]);
     } else { map.setView([35, 105], 4); }
     map.on("click", function (e) { place(e.latlng.lat, e.latlng.lng); });
-    if (form.dataset.gridLon) {  // the grid on the sign, until the citizen moves the pin
-      marker = L.marker([+form.dataset.gridLat, +form.dataset.gridLon], {draggable: true, title: "report location"}).addTo(map);
-      marker.on("dragend", function () { var p = marker.getLatLng(); place(p.lat, p.lng); });
-    }
+    if (form.dataset.gridLon) pin(+form.dataset.gridLat, +form.dataset.gridLon);  // the sign's grid, until moved
   }
   document.getElementById("locate").addEventListener("click", function () {
     if (!navigator.geolocation) { show("err", "此浏览器无法定位 This browser cannot share its location."); return; }
