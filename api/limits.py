@@ -18,13 +18,17 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"request body over {limit} bytes")
 
 
+def _main_type(ctype: bytes) -> bytes:
+    return ctype.split(b";", 1)[0].strip().lower()
+
+
 def _json_type(ctype: bytes) -> bool:
-    main = ctype.split(b";", 1)[0].strip().lower()
+    main = _main_type(ctype)
     return main == b"application/json" or (main.startswith(b"application/") and main.endswith(b"+json"))
 
 
 def _multipart_type(ctype: bytes) -> bool:
-    return ctype.split(b";", 1)[0].strip().lower() == b"multipart/form-data"
+    return _main_type(ctype) == b"multipart/form-data"
 
 
 class BodyRules:

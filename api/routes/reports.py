@@ -57,6 +57,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def photo_url(report_id: uuid.UUID, name: str) -> str:
+    """The link a stored photo is recorded under in ``report.photos`` (served by get_photo)."""
+    return f"/api/v1/reports/{report_id}/photos/{name}"
+
+
 def to_input(body: ReportIn, *, idempotency_key: str | None, filed_by: str | None = None) -> ReportInput:
     """The API body as the domain's ReportInput (the Idempotency-Key names the id when absent)."""
     rid = body.id or (id_from_key(idempotency_key) if idempotency_key else None)
@@ -319,7 +324,7 @@ def post_photo(
     session.rollback()
     clean, ext = clean_image(photo.file.read())
     name = photo_name(clean, ext)
-    url = f"/api/v1/reports/{report_id}/photos/{name}"
+    url = photo_url(report_id, name)
     now = utcnow()
     report, attached = lock_for_photo(session, report_id=report_id, url=url, config=config, by=principal)
     created = False
@@ -347,7 +352,7 @@ def get_photo(report_id: uuid.UUID, name: str, session: SessionDep,
     (and its reporter)."""
     report = get_report(session, report_id=report_id)
     path = photo_path(settings.media_dir, report_id=report.id, name=name)
-    url = f"/api/v1/reports/{report.id}/photos/{name}"
+    url = photo_url(report.id, name)
     if path is None or url not in report.photos or not may_see_photos(principal, report):
         raise NotFound("no such photo", report_id=str(report_id))
     return FileResponse(path, headers={"Cache-Control": "private, max-age=3600"})
