@@ -317,7 +317,7 @@ def post_photo(
     Location, camera and every other metadata are stripped before storing; each 201 is a
     photo kept, and at most the city's limit (9) per case however many arrive at once."""
     report = get_report(session, report_id=report_id)
-    if not may_upload_photo(principal, report):
+    if not may_upload_photo(principal, report):  # before the slow decode; lock_for_photo checks again under the lock
         raise Forbidden(PHOTO_HINT)
     # Decoding is the slow part (and may queue for a slot): hold no transaction, no pooled
     # connection and no lock meanwhile.
