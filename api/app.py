@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Engine
@@ -24,6 +24,7 @@ from api.gate import Gate
 from api.headers import html_headers
 from api.limits import BodyRules
 from api.openapi import install_openapi
+from api.params import known_query_only
 from api.ratelimit import RateLimiter, RateLimitSettings
 from api.supervision import watch_supervisor
 from api.routes import categories, dispatch, grids, health, locate, report_form, reports, stats
@@ -116,7 +117,7 @@ def create_app(
         photo=api_settings.max_photo_bytes))
     app.include_router(health.router)
     for module in (grids, locate, categories, reports, stats, dispatch):
-        app.include_router(module.router, prefix="/api/v1")
+        app.include_router(module.router, prefix="/api/v1", dependencies=[Depends(known_query_only)])
     map_routes.install(app, map_settings)  # /maps, /embed, /grids/{code} pages and the /assets mount
     _install_docs(app)
     install_openapi(app)

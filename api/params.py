@@ -9,8 +9,10 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
 
 from api.errors import FieldError
+from geo.categories import CATEGORY_FILTER_DOC
 from geo.areas import BBox
 from geo.errors import InvalidInput
 from geo.instants import parse_window, start_of_day
@@ -33,6 +35,11 @@ BBoxQuery = Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat
 SinceQuery = Annotated[str | None, Query(description=(
     "Window start: an ISO 8601 date-time with a UTC offset (2026-11-01T00:00:00+08:00; write + as %2B in a URL) "
     "or a date (2026-11-01: the day's start in the city's time zone)."))]
+CategoryQuery = Annotated[str | None, Query(max_length=40, examples=["urban"], description=(
+    "The reports of: " + CATEGORY_FILTER_DOC + " (the same vocabulary as the maps)."))]
+CrsQuery = Annotated[str | None, Query(max_length=16, examples=["gcj02"], description=(
+    "The crs of lon/lat, as at intake: wgs84 (default), cgcs2000, gcj02 (Amap, Tencent, WeChat), bd09 (Baidu) "
+    "or EPSG:<code> (projected: lon is the easting, lat the northing, in metres)."))]
 UntilQuery = Annotated[str | None, Query(description="Window end, exclusive; same forms as `since`.")]
 
 
@@ -126,3 +133,33 @@ def bounded_window(window: TimeWindow, *, full: bool, tz, now: datetime,
     if since is not None and until is not None and until - since > timedelta(days=PUBLIC_MAX_DAYS):
         raise FieldError("since", f"public windows span at most {PUBLIC_MAX_DAYS} days; a staff token lifts this")
     return TimeWindow(since, until)
+
+
+def reject_unknown_query(request: Request, allowed: frozenset[str]) -> None:
+    """422 naming every query parameter not in ``allowed``: a typo (``crs`` spelt ``cr``, or a
+    parameter an endpoint does not take) must never silently change an answer."""
+    unknown = sorted({name for name in request.query_params if name not in allowed})
+    if unknown:
+        accepted = ", ".join(sorted(allowed)) or "none"
+        raise RequestValidationError([
+            {"loc": ("query", name), "type": "unknown_parameter",
+             "msg": f"unknown query parameter (this endpoint takes: {accepted})"} for name in unknown])
+
+
+def _query_names(dependant):
+    yield from (p.alias for p in dependant.query_params)
+    for sub in dependant.dependencies:
+        yield from _query_names(sub)
+
+
+async def known_query_only(request: Request) -> None:
+    """Router dependency for /api/v1: the query may hold only the parameters the route declares."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    allowed = getattr(route, "gridmap_query_names", None)
+    if allowed is None:  # computed once per route, kept on the route itself
+        allowed = frozenset(_query_names(dependant))
+        route.gridmap_query_names = allowed
+    reject_unknown_query(request, allowed)

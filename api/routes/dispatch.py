@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query
 from geoalchemy2.shape import to_shape
 
 from api.deps import CityConfigDep, SessionDep
-from api.params import BIGINT_MAX
+from api.params import BIGINT_MAX, CrsQuery
 from api.report_views import worker_brief
 from api.schemas.reports import ContactOut, DispatchOut, NearbyWorker, PositionIn, PositionOut
 from api.security import PrincipalDep, require
@@ -37,7 +37,7 @@ def get_dispatch(
     session: SessionDep, config: CityConfigDep, principal: PrincipalDep,
     lon: Annotated[float, Query(allow_inf_nan=False, description="Longitude (or easting for a projected crs)")],
     lat: Annotated[float, Query(allow_inf_nan=False, description="Latitude (or northing for a projected crs)")],
-    crs: Annotated[str | None, Query(max_length=16, description="wgs84 (default), cgcs2000, gcj02, bd09, EPSG:n")] = None,
+    crs: CrsQuery = None,
 ):
     """For a location: the grid, responsible worker and backup, the escalation chain, and the
     3 nearest on-duty workers. Phones only for roles that read personal data (audited);

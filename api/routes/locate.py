@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.deps import SessionDep
-from api.params import GenerationQuery
+from api.params import CrsQuery, GenerationQuery
 from api.schemas import LocateOut
 from api.views import area_detail_feature
-from geo.coords import check_lon_lat
+from geo.coords import point_to_wgs84
 from geo.locate import locate
 
 router = APIRouter(tags=["locate"])
@@ -23,15 +23,18 @@ router = APIRouter(tags=["locate"])
 )
 def get_locate(
     session: SessionDep,
-    lon: Annotated[float, Query(allow_inf_nan=False, description="Longitude, WGS-84 degrees",
-                                json_schema_extra={"minimum": -180, "maximum": 180})],
-    lat: Annotated[float, Query(allow_inf_nan=False, description="Latitude, WGS-84 degrees",
-                                json_schema_extra={"minimum": -90, "maximum": 90})],
+    lon: Annotated[float, Query(allow_inf_nan=False, examples=[122.07], description=(
+        "Longitude in degrees (or the easting in metres for a projected EPSG crs)."))],
+    lat: Annotated[float, Query(allow_inf_nan=False, examples=[41.12], description=(
+        "Latitude in degrees (or the northing in metres for a projected EPSG crs)."))],
+    crs: CrsQuery = None,
     generation: GenerationQuery = None,
 ):
-    """The grid covering (lon, lat); on a shared edge or vertex, the smallest grid code."""
-    check_lon_lat(lon, lat)
-    match = locate(session, lon=lon, lat=lat, generation=generation)
+    """The grid covering the point, converted to WGS-84 from ``crs`` exactly as intake converts
+    it, so a point located here lands in the same grid when it is filed; on a shared edge or
+    vertex, the smallest grid code."""
+    wlon, wlat = point_to_wgs84(lon, lat, crs)
+    match = locate(session, lon=wlon, lat=wlat, generation=generation)
     return LocateOut(
         grid=area_detail_feature(session, code=match.grid_code, generation=match.generation),
         match=match.kind,

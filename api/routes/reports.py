@@ -15,8 +15,8 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import ApiSettingsDep, CityConfigDep, SessionDep, SessionOpenerDep
 from api.errors import FieldError, validation_fields
 from api.params import (
-    CODE_PATTERN, BBoxQuery, LimitQuery, OffsetQuery, WindowDep, decode_cursor, encode_cursor, page_size,
-    parse_bbox,
+    CODE_PATTERN, BBoxQuery, CategoryQuery, LimitQuery, OffsetQuery, WindowDep, decode_cursor, encode_cursor, page_size,
+    parse_bbox, reject_unknown_query,
 )
 from api.report_views import created_view, id_from_key, report_view, shows_duplicates
 from api.schemas.reports import (
@@ -34,6 +34,7 @@ from api.security import case_access, case_secret, principal_of, require
 from geo.access import Permission, Principal, may_read_personal, may_see_photos, may_upload_photo, record_audit
 from geo.access.case_tokens import case_token
 from geo.access.roles import sees_exact_locations
+from geo.categories import parse_category
 from geo.errors import Forbidden, InvalidInput, NotFound
 from geo.generations import active_generation_id
 from geo.instants import parse_instant
@@ -120,6 +121,7 @@ async def post_report_direct(request: Request) -> Response:
     The app factory puts it in front of the documented FastAPI route when intake batching is
     on: FastAPI's routing and dependency resolution cost about a third of a report's HTTP
     handling. Same function underneath, same errors (the app's handlers map them)."""
+    reject_unknown_query(request, frozenset())  # as the documented route, which takes none
     key = request.headers.get("idempotency-key")
     if key is not None and len(key) > 200:
         raise FieldError("idempotency-key", "at most 200 characters")
@@ -228,7 +230,7 @@ def get_many(
     request: Request, session: SessionDep, settings: ApiSettingsDep, principal: require(Permission.read_reports),
     window: WindowDep,
     area: Annotated[str | None, Query(pattern=CODE_PATTERN, description="Any hierarchy code")] = None,
-    category: Annotated[str | None, Query(pattern=r"^[0-9]{2}$")] = None,
+    category: CategoryQuery = None,
     status: ReportStatus | None = None,
     bbox: BBoxQuery = None,
     overdue: bool = False,
@@ -249,7 +251,8 @@ def get_many(
     if cursor is not None and offset:
         raise FieldError("offset", "cannot be combined with `after`")
     prefix = area_prefix(session, code=area, generation=active_generation_id(session)) if area else None
-    filters = ReportFilter(area_prefix=prefix, category=category, status=status, since=window.since,
+    _label, categories = parse_category(category)
+    filters = ReportFilter(area_prefix=prefix, categories=categories, status=status, since=window.since,
                            until=window.until, bbox=parse_bbox(bbox), exact=sees_exact_locations(principal),
                            overdue=overdue,
                            unassigned=unassigned, filed_by=principal.filed_by if filed_by == "me" else None)
