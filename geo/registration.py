@@ -174,16 +174,19 @@ def submit_batch(
     generation, matcher = matcher_for_active(session)
     rows, events = _plan_rows(session, matcher, valid, fresh, lon, lat, generation=generation, config=config,
                               now=now, outcomes=outcomes)
+    if duplicates and rows:
+        # Found before writing and stored with each report: a replay answers the same list.
+        dups = possible_duplicates(session, rows, config=config, now=now)
+        for row in rows:
+            row["suggested_duplicates"] = dups.get(row["id"], [])
+        for outcome in outcomes.values():
+            if outcome.status == 201:
+                outcome.possible_duplicates = dups.get(outcome.report_id, [])
     inserted, refused = _write_isolating(session, rows, events)
     for k in fresh:
         index, _item, _crs, rid, _fp = valid[k]
         if rid in refused:
             outcomes[index] = _refused(index, rid)
-    if inserted and duplicates:
-        dups = possible_duplicates(session, inserted, config=config, now=now)
-        for outcome in outcomes.values():
-            if outcome.status == 201 and outcome.report_id in dups:
-                outcome.possible_duplicates = dups[outcome.report_id]
     for k in fresh:
         index, _item, _crs, rid, _fp = valid[k]
         if rid not in inserted and rid not in refused:  # a concurrent request inserted this id first
@@ -246,6 +249,7 @@ def _replayed(index: int, r: Report, worker: Worker | None) -> BatchOutcome:
         match=r.match_kind.value if r.match_kind else None, distance_m=r.snap_distance_m,
         worker=Responsible.of(worker) if worker else None, report_status=r.status.value, due_at=r.due_at,
         escalation_level=r.escalation_level, filed_by=r.filed_by,
+        possible_duplicates=list(r.suggested_duplicates or []),
     )
 
 
@@ -303,7 +307,8 @@ def _plan_rows(session, matcher, valid, fresh, lon, lat, *, generation, config, 
             "due_at": due, "escalation_level": MAX_ESCALATION if unassigned else 0,
             "escalated_to": city if unassigned else None, "reporter_name": item.reporter_name,
             "reporter_phone": item.reporter_phone, "photos": list(item.photos),
-            "request_hash": fp, "filed_by": item.filed_by, "created_at": now, "updated_at": now,
+            "request_hash": fp, "filed_by": item.filed_by, "suggested_duplicates": None,
+            "created_at": now, "updated_at": now,
         })
         events.append({"report_id": rid, "action": "register", "actor": item.source.value, "from_status": None,
                        "to_status": ReportStatus.registered.value,

@@ -11,9 +11,10 @@ import uuid
 from datetime import datetime, timedelta
 from functools import lru_cache
 
+import numpy as np
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -34,7 +35,7 @@ _REPORT_COLUMNS = (
     "id", "category", "subcategory", "description", "source", "h3_cell", "public_cell", "orig_x", "orig_y", "orig_crs", "accuracy_m",
     "reported_at", "status", "grid_code", "generation_id", "match_kind", "snap_distance_m", "assigned_worker_id",
     "dispatched_at", "due_at", "escalation_level", "escalated_to", "reporter_name", "reporter_phone", "photos",
-    "request_hash", "filed_by", "created_at", "updated_at",
+    "request_hash", "filed_by", "suggested_duplicates", "created_at", "updated_at",
 )
 _EVENT_COLUMNS = ("report_id", "action", "actor", "from_status", "to_status", "data")
 
@@ -99,25 +100,28 @@ MAX_DUPLICATES_LISTED = 10
 
 @lru_cache(maxsize=1)
 def _duplicates_statement() -> sa.Select:
-    """Open reports of the same category near each of ``:new_ids`` (see ``possible_duplicates``).
-    Built once: the window, the radii and the ids are parameters."""
+    """Stored open reports of the same category near each point of ``:new`` (see
+    ``possible_duplicates``). Built once: the points, window and radii are parameters."""
     from geoalchemy2 import Geography
 
     geog = Geography(srid=4326)
-    new = Report.__table__.alias("new")
+    new = _recordset("new", (("id", UUID(as_uuid=True)), ("category", Report.__table__.c.category.type),
+                             ("lon", sa.Float(53)), ("lat", sa.Float(53))))
+    point = sa.func.ST_SetSRID(sa.func.ST_MakePoint(new.c.lon, new.c.lat), 4326)
     # Index order (planar <->) stops the scan after the nearest few; exact geodesic test as a filter.
-    near = Report.location.op("<->")(new.c.location)
+    near = Report.location.op("<->")(point)
     candidates = (
-        sa.select(Report.id.label("dup"), near.label("d"))
+        sa.select(Report.id.label("dup"), near.label("d"),
+                  sa.func.ST_Distance(sa.cast(Report.location, geog), sa.cast(point, geog), False).label("m"))
         .where(
             Report.status.in_(OPEN_STATUSES),
             Report.category == new.c.category,
             Report.id != new.c.id,
             Report.reported_at >= sa.bindparam("since", type_=sa.DateTime(timezone=True)),
             # A degree box (≥ the radius below 60° latitude) lets the partial GiST index cut first.
-            sa.func.ST_DWithin(Report.location, new.c.location, sa.bindparam("box_deg", type_=sa.Float(53))),
+            sa.func.ST_DWithin(Report.location, point, sa.bindparam("box_deg", type_=sa.Float(53))),
             # On the sphere: a third of the spheroid's cost, and centimetres apart at 250 m.
-            sa.func.ST_DWithin(sa.cast(Report.location, geog), sa.cast(new.c.location, geog),
+            sa.func.ST_DWithin(sa.cast(Report.location, geog), sa.cast(point, geog),
                                sa.bindparam("radius_m", type_=sa.Float(53)), False),
         )
         .order_by(near)
@@ -125,23 +129,60 @@ def _duplicates_statement() -> sa.Select:
         .lateral("near")
     )
     return (
-        sa.select(new.c.id, candidates.c.dup)
+        sa.select(new.c.id, candidates.c.dup, candidates.c.m)
         .select_from(new.join(candidates, sa.true()))
-        .where(new.c.id == sa.any_(sa.bindparam("new_ids", type_=ARRAY(UUID(as_uuid=True)))))
         .order_by(new.c.id, candidates.c.d)
     )
 
 
+_EARTH_RADIUS_M = 6_371_008.8  # the mean sphere PostGIS's geography uses with use_spheroid=false
+
+
+def _sphere_m(lon1, lat1, lon2, lat2):
+    """Great-circle distance in metres on PostGIS's mean sphere (haversine), vectorised."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
+    return 2 * _EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
+
+
 def possible_duplicates(
-    session: Session, ids: set[uuid.UUID], *, config: CityConfig, now: datetime
+    session: Session, rows: list[dict], *, config: CityConfig, now: datetime
 ) -> dict[uuid.UUID, list[uuid.UUID]]:
-    """For each report in ``ids``: open reports of its category within the configured radius
-    (metres) and window (days before ``now``), nearest first, at most MAX_DUPLICATES_LISTED."""
-    rows = session.connection().execute(_duplicates_statement(), {
-        "new_ids": list(ids), "since": now - timedelta(days=config.duplicate_window_days),
+    """For each new report in ``rows`` (dicts with id, category, lon, lat in WGS-84 degrees, in
+    the order they were filed): the open reports of its category within the configured radius
+    (metres) filed in the window (days before ``now``), nearest first, at most
+    MAX_DUPLICATES_LISTED. Candidates are the reports already stored and the ones earlier in
+    ``rows``, exactly what one-by-one intake would have found. Run before the rows are
+    written, so the answer is stored with each report and a replay returns it unchanged."""
+    if not rows:
+        return {}
+    payload = [{"id": r["id"], "category": r["category"], "lon": r["lon"], "lat": r["lat"]} for r in rows]
+    found: dict[uuid.UUID, list[tuple[float, uuid.UUID]]] = {}
+    for rid, dup, metres in session.connection().execute(_duplicates_statement(), {
+        "new": _json(payload), "since": now - timedelta(days=config.duplicate_window_days),
         "box_deg": config.duplicate_radius_m / 111_320 * 2, "radius_m": float(config.duplicate_radius_m),
-    }).all()
-    found: dict[uuid.UUID, list[uuid.UUID]] = {}
-    for rid, dup in rows:
-        found.setdefault(rid, []).append(dup)
-    return found
+    }):
+        found.setdefault(rid, []).append((metres, dup))
+    for later, earlier, metres in _within_pass(rows, radius_m=float(config.duplicate_radius_m)):
+        found.setdefault(later, []).append((metres, earlier))
+    return {rid: [dup for _, dup in sorted(pairs)[:MAX_DUPLICATES_LISTED]] for rid, pairs in found.items()}
+
+
+def _within_pass(rows: list[dict], *, radius_m: float):
+    """(later id, earlier id, metres) for same-category pairs of ``rows`` within ``radius_m``:
+    one pass's reports are not stored yet, so the probe cannot see each other. Bucketed by
+    a cell of the radius, so a 10,000-report batch compares neighbours only."""
+    step = radius_m / 111_320 * 2  # degrees; ≥ the radius in longitude too below 60° latitude
+    buckets: dict[tuple, list[int]] = {}
+    for i, r in enumerate(rows):
+        buckets.setdefault((r["category"], int(r["lon"] // step), int(r["lat"] // step)), []).append(i)
+    for i, r in enumerate(rows):
+        cx, cy = int(r["lon"] // step), int(r["lat"] // step)
+        earlier = [j for dx in (-1, 0, 1) for dy in (-1, 0, 1)
+                   for j in buckets.get((r["category"], cx + dx, cy + dy), ()) if j < i and rows[j]["id"] != r["id"]]
+        if earlier:
+            metres = _sphere_m(r["lon"], r["lat"], np.array([rows[j]["lon"] for j in earlier]),
+                               np.array([rows[j]["lat"] for j in earlier]))
+            for j, m in zip(earlier, metres):
+                if m <= radius_m:
+                    yield r["id"], rows[j]["id"], float(m)

@@ -9,7 +9,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from geoalchemy2 import Geometry
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from geo.models.base import SRID, Base, str_enum
@@ -86,6 +86,9 @@ class Report(Base):
     # sha256 of the canonical intake body: a retry with the same id must carry the same body.
     request_hash: Mapped[str | None] = mapped_column(sa.String(64))
     snap_distance_m: Mapped[float | None] = mapped_column(sa.Float)
+    # The duplicate suggestions intake answered with (NULL: none were asked for), kept so
+    # that a retry of the same report answers exactly what the first request did.
+    suggested_duplicates: Mapped[list[uuid.UUID] | None] = mapped_column(ARRAY(UUID(as_uuid=True)))
     # Who filed it when a token was used ("system:hotline-12345", "worker:17"): a system key
     # reads the reports it filed, and a replay by the same holder gets its case token back.
     filed_by: Mapped[str | None] = mapped_column(sa.String(80))
