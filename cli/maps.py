@@ -14,32 +14,60 @@ from typing import Annotated
 
 import typer
 
-from cli.common import console, database, fail
+from cli.common import console, database, fail, make_parent, parse_level
 
 map_app = typer.Typer(help="Standalone map pages (offline: assets copied next to the page).", no_args_is_help=True)
 
 Out = Annotated[Path, typer.Option("--out", "-o", help="HTML file to write; assets go to <name>_files/.")]
-Since = Annotated[datetime | None, typer.Option(help="Window start (default: 12 weeks before --until).")]
-Until = Annotated[datetime | None, typer.Option(help="Window end (default: just after the newest report).")]
+Since = Annotated[str | None, typer.Option(help=(
+    "Window start: a date (2026-11-01: that day's start in the city's time zone) or an ISO 8601 time with "
+    "an offset (2026-11-01T08:00:00+08:00); default: 12 weeks before --until."))]
+Until = Annotated[str | None, typer.Option(help=(
+    "Window end, exclusive; same forms as --since (default: just after the newest report)."))]
 # A file is handed around: by default it shows what a planner may see (sensitive cases and
 # workers at their cells, geo.privacy); --exact is for dispatchers' and admins' own use.
 Exact = Annotated[bool, typer.Option(help="Exact points of sensitive cases and workers (personal data: for "
                                           "dispatchers and admins only; never hand such a file around).")]
 
 
-def _utc(dt: datetime | None) -> datetime | None:
-    return dt.replace(tzinfo=UTC) if dt is not None and dt.tzinfo is None else dt
+def _window(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
+    """--since/--until by the rules of every map and listing (geo.instants): a date is the
+    city's day, a time needs its offset, and the window must not be empty."""
+    from geo.cityconfig import load_city_config
+    from geo.errors import InvalidInput
+    from geo.instants import parse_window
+    from geo.settings import CitySettings
+
+    try:
+        return parse_window(since, until, tz=load_city_config(CitySettings().config).tz)
+    except InvalidInput as exc:
+        field = exc.details.get("field", "since")
+        raise fail(f"--{field}: {exc.message}", "give --since before --until, each a date (2026-11-01) "
+                   "or a time with its offset (2026-11-01T08:00:00+08:00)") from None
 
 
-def _write(m, out: Path, title: str) -> None:
+def _settings():
+    """The map settings, once the assets the page links are known to be there."""
+    from maps.settings import MapSettings, missing_assets
+
+    settings = MapSettings()
+    if (why := missing_assets(settings.assets_dir)) is not None:
+        raise fail(why)
+    return settings
+
+
+def _write(m, out: Path, title: str, settings) -> None:
     from maps.assets import copy_assets
     from maps.base import render
-    from maps.settings import MapSettings
 
     folder = f"{out.stem}_files"
     page, used = render(m, asset_base=folder, title=title)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    copy_assets(used, assets_dir=MapSettings().assets_dir, dest=out.parent / folder)
+    make_parent(out)
+    try:
+        copy_assets(used, assets_dir=settings.assets_dir, dest=out.parent / folder)
+    except OSError as exc:
+        raise fail(f"cannot write the page's assets: {exc}", "check the --out folder, and that the map assets "
+                   "are installed (`npm ci --ignore-scripts`, or `make setup`)") from None
     out.write_text(page, encoding="utf-8")
     console.print(f"wrote {out} ({len(page.encode()) / 1e6:.2f} MB) and {len(used)} assets in {out.parent / folder}/")
 
@@ -53,14 +81,16 @@ def command_center(out: Out, since: Since = None, until: Until = None,
     from geo.analysis import command_center_data
     from geo.generations import active_generation_id
     from geo.mapdata import live_reports, worker_positions
+    from geo.models import AreaLevel
     from maps.command_center import LiveSources, build_command_center
-    from maps.settings import MapSettings
 
-    settings = MapSettings()
+    level = parse_level(level, allowed=[lv for lv in AreaLevel if lv != AreaLevel.city]).value
+    start, end = _window(since, until)
+    settings = _settings()
     now = datetime.now(UTC)
     with database() as (engine, _), Session(engine) as session:
         data = command_center_data(session, generation=active_generation_id(session), now=now,
-                                   since=_utc(since), until=_utc(until), max_cells=settings.hex_max_cells,
+                                   since=start, until=end, max_cells=settings.hex_max_cells,
                                    public=not exact)
         live = LiveSources(
             reports_snapshot=live_reports(session, now=now, window=timedelta(hours=settings.live_window_h),
@@ -71,7 +101,7 @@ def command_center(out: Out, since: Since = None, until: Until = None,
         raise fail(f"unknown level {level!r}", f"use one of: {', '.join(data.areas)}")
     m = build_command_center(areas=data.areas, heat=data.heat, live=live, bounds=data.bounds, settings=settings,
                              default_level=level, window_label=f"{data.since:%Y-%m-%d} – {data.until:%Y-%m-%d}")
-    _write(m, out, f"gridmap command centre {now:%Y-%m-%d %H:%M} UTC")
+    _write(m, out, f"gridmap command centre {now:%Y-%m-%d %H:%M} UTC", settings)
 
 
 @map_app.command("hotspots")
@@ -88,19 +118,19 @@ def hotspots(
     from geo.analysis import analyse_hotspots
     from geo.errors import InvalidInput
     from geo.generations import active_generation_id
-    from geo.mapdata import parse_category
+    from geo.categories import parse_category
     from geo.models import AreaLevel
     from maps.hotspots import build_hotspots
-    from maps.settings import MapSettings
 
     try:
         label, codes = parse_category(category)
-        lvl = AreaLevel(level)
-    except (InvalidInput, ValueError) as exc:
-        raise fail(str(exc)) from None
-    settings = MapSettings()
+    except InvalidInput as exc:
+        raise fail(f"--category: {exc.message}") from None
+    lvl = parse_level(level, allowed=[lv for lv in AreaLevel if lv != AreaLevel.city])
+    start, end = _window(since, until)
+    settings = _settings()
     with database() as (engine, _), Session(engine) as session:
         a = analyse_hotspots(session, generation=active_generation_id(session), label=label, categories=codes,
-                             since=_utc(since), until=_utc(until), level=lvl, resolution=resolution,
+                             since=start, until=end, level=lvl, resolution=resolution,
                              max_cells=settings.hex_max_cells, public=not exact)
-    _write(build_hotspots(a, settings=settings), out, f"gridmap hot spots: {label}")
+    _write(build_hotspots(a, settings=settings), out, f"gridmap hot spots: {label}", settings)

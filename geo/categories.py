@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from geo.errors import InvalidInput
+
 
 @dataclass(frozen=True, slots=True)
 class Subcategory:
@@ -91,3 +93,28 @@ GROUPS: tuple[str, ...] = ("disputes", "safety", "urban", "other")
 # Cases whose exact location or text could expose the people involved (family disputes,
 # public-security tips, special populations): public outputs show neither.
 SENSITIVE_CATEGORIES: frozenset[str] = frozenset({"10", "40", "50"})
+
+
+# One vocabulary for every category filter (listings, stats, maps, downloads, the CLI).
+CATEGORY_FILTER_DOC = ("all, a group (disputes, safety, urban, other), a category key (urban_management) or "
+                       "a 2-digit code (30); GET /api/v1/categories lists them")
+
+
+def parse_category(value: str | None) -> tuple[str, tuple[str, ...] | None]:
+    """A category filter → (label, 2-digit codes or None for all).
+
+    Accepts ``all``/empty, a group (``disputes``, ``safety``, ``urban``, ``other``), a category
+    key (``urban_management``) or a 2-digit code (``30``). Raises InvalidInput(field=category).
+    """
+    v = (value or "all").strip().lower()
+    if v == "all":
+        return "all", None
+    if v in GROUPS:
+        return v, tuple(c.code for c in CATALOGUE if c.group == v)
+    for c in CATALOGUE:
+        if v in (c.code, c.key):
+            return c.key, (c.code,)
+    raise InvalidInput(
+        f"unknown category {value!r}: use all, a group ({', '.join(GROUPS)}), a key or a 2-digit code",
+        field="category",
+    )

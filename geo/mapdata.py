@@ -20,9 +20,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
 from geo.areas import BBox
-from geo.categories import BY_CODE, CATALOGUE, GROUPS
+from geo.categories import BY_CODE
 from geo.cells import parent_expr
-from geo.errors import InvalidInput
 from geo.generations import valid_in
 from geo.privacy import (
     WORKER_CELL_DEG, below_public_area, coarse_point, is_sensitive, public_bbox_condition, public_place,
@@ -39,26 +38,6 @@ SIMPLIFY_DEG = {
     AreaLevel.city: 0.001, AreaLevel.district: 0.0005, AreaLevel.street: 0.0002,
     AreaLevel.community: 0.0001, AreaLevel.grid: 0.00004,
 }
-
-
-def parse_category(value: str | None) -> tuple[str, tuple[str, ...] | None]:
-    """A category filter → (label, 2-digit codes or None for all).
-
-    Accepts ``all``/empty, a group (``disputes``, ``safety``, ``urban``, ``other``), a category
-    key (``urban_management``) or a 2-digit code (``30``). Raises InvalidInput(field=category).
-    """
-    v = (value or "all").strip().lower()
-    if v == "all":
-        return "all", None
-    if v in GROUPS:
-        return v, tuple(c.code for c in CATALOGUE if c.group == v)
-    for c in CATALOGUE:
-        if v in (c.code, c.key):
-            return c.key, (c.code,)
-    raise InvalidInput(
-        f"unknown category {value!r}: use all, a group ({', '.join(GROUPS)}), a key or a 2-digit code",
-        field="category",
-    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ NOT_CASES = (ReportStatus.rejected, ReportStatus.duplicate)
 @dataclass(frozen=True)
 class ReportFilter:
     area_prefix: str | None = None  # from ``area_prefix()``: grid codes starting with it
-    category: str | None = None
+    categories: tuple[str, ...] | None = None  # 2-digit codes (geo.categories.parse_category); None: all
     status: ReportStatus | None = None
     since: datetime | None = None
     until: datetime | None = None
@@ -43,8 +43,8 @@ class ReportFilter:
             conds.append(Report.grid_code.startswith(self.area_prefix, autoescape=True))
         elif self.area_prefix:
             conds.append(public_area_condition(Report.category, Report.grid_code, self.area_prefix))
-        if self.category:
-            conds.append(Report.category == self.category)
+        if self.categories is not None:
+            conds.append(Report.category.in_(self.categories))
         if self.status:
             conds.append(Report.status == self.status)
         if self.since:
@@ -109,10 +109,11 @@ def _ratio(num, den):
 
 def area_stats(
     session: Session, *, level: AreaLevel, generation: int, now: datetime,
-    since: datetime | None = None, until: datetime | None = None, category: str | None = None,
+    since: datetime | None = None, until: datetime | None = None, categories: tuple[str, ...] | None = None,
     public: bool = False,
 ) -> list[AreaStatsRow]:
-    """Per-area counts and rates for reports matched to grids (unassigned cases are excluded).
+    """Per-area counts and rates for reports matched to grids (unassigned cases are excluded),
+    of ``categories`` (2-digit codes; None: all).
     ``public``: per grid, sensitive cases are left out (their public area is the community).
 
     response rate = dispatched / all; solved rate = resolved or closed / all but rejected and
@@ -122,7 +123,7 @@ def area_stats(
         raise InvalidInput("level must be grid, community, street or district", field="level")
     code = sa.func.substr(Report.grid_code, 1, PREFIX_LENGTH[level]).label("code")
     conds = [Report.grid_code.is_not(None)]
-    conds += ReportFilter(category=category, since=since, until=until).conditions(now)
+    conds += ReportFilter(categories=categories, since=since, until=until).conditions(now)
     if public and below_public_area(PREFIX_LENGTH[level]):
         conds.append(sa.not_(sensitive_expr(Report.category)))
     is_case = Report.status.not_in(NOT_CASES)

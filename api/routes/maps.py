@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,7 +38,8 @@ from geo.analysis import analyse_hotspots, command_center_data, public_hexes
 from geo.areas import BBox, area_path, area_workers, get_area
 from geo.errors import Unauthorized
 from geo.generations import active_generation_id
-from geo.mapdata import area_shapes, live_reports, parse_category, worker_positions
+from geo.categories import parse_category
+from geo.mapdata import area_shapes, live_reports, worker_positions
 from geo.models import AreaLevel
 from maps.assets import PATCHED, allowed_asset, read_asset
 from maps.base import render
@@ -45,8 +47,9 @@ from maps.command_center import LiveSources, build_command_center
 from maps.exports import analysis_csv, analysis_geojson
 from maps.grid_page import build_grid_page
 from maps.hotspots import build_embed, build_hotspots
-from maps.settings import MapSettings
+from maps.settings import MapSettings, missing_assets
 
+log = logging.getLogger("gridmap.maps")
 router = APIRouter(tags=["maps"])
 # Internal pages show report points and worker positions: staff only once tokens exist. Who
 # may not see every case where it is (a planner, a worker) gets sensitive cases at their
@@ -83,6 +86,9 @@ class AssetFiles(StaticFiles):
 def install(app: FastAPI, settings: MapSettings | None = None) -> None:
     """Add the map routes and the ``/assets`` mount to ``app``."""
     settings = settings or MapSettings()
+    if (why := missing_assets(settings.assets_dir)) is not None:
+        # The API still serves; the map pages would load without Leaflet, so say it at start.
+        log.error("%s", why)
     app.state.map_settings = settings
     app.state.map_cache = PageCache(settings.cache_ttl_s)
     app.include_router(router)

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import Enum
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
 from api.deps import SessionDep
-from api.errors import FieldError
-from api.params import PUBLIC_MAX_DAYS, WindowDep, bounded_window
+from api.params import PUBLIC_MAX_DAYS, CategoryQuery, WindowDep, bounded_window
 from api.schemas.reports import AreaStats, StatsOut
 from api.security import require
 from geo.access import Permission
 from geo.access.roles import sees_exact_locations
+from geo.categories import parse_category
 from geo.generations import active_generation_id
 from geo.models import AreaLevel
 from geo.report_queries import area_stats
@@ -21,25 +22,33 @@ from geo.report_queries import area_stats
 router = APIRouter(tags=["reports"])
 
 
+class StatsLevel(str, Enum):
+    """The levels stats are given per (the city as a whole is their sum)."""
+
+    grid = "grid"
+    community = "community"
+    street = "street"
+    district = "district"
+
+
 @router.get("/stats", response_model=StatsOut, summary="Rates per area",
             responses={422: {"description": "Invalid field"}})
 def get_stats(
     request: Request, session: SessionDep, window: WindowDep, principal: require(Permission.read_reports),
-    level: Annotated[AreaLevel, Query(description="grid, community, street or district")] = AreaLevel.district,
-    category: Annotated[str | None, Query(pattern=r"^[0-9]{2}$")] = None,
+    level: Annotated[StatsLevel, Query(description="The areas to count per.")] = StatsLevel.district,
+    category: CategoryQuery = None,
 ):
     """Counts, response/solved/satisfaction rates, overdue count and median hours to close per
     area. Without a staff token the window is whole days of at most a year (default: the
     last 366 days), so a public caller cannot make it scan all history over and over; and per
     grid, sensitive cases count only for dispatchers and admins (publicly they are counted
     from the community up)."""
-    if level == AreaLevel.city:
-        raise FieldError("level", "must be grid, community, street or district")
+    label, categories = parse_category(category)
     now = datetime.now(UTC)
     window = bounded_window(window, full=principal.can(Permission.full_history), tz=request.app.state.city_config.tz,
                             now=now, default_days=PUBLIC_MAX_DAYS)
     exact = sees_exact_locations(principal)
-    rows = area_stats(session, level=level, generation=active_generation_id(session), now=now,
-                      since=window.since, until=window.until, category=category, public=not exact)
-    return StatsOut(level=level.value, since=window.since, until=window.until, category=category,
-                    areas=[AreaStats(**r.__dict__) for r in rows])
+    rows = area_stats(session, level=AreaLevel(level.value), generation=active_generation_id(session), now=now,
+                      since=window.since, until=window.until, categories=categories, public=not exact)
+    return StatsOut(level=level.value, since=window.since, until=window.until,
+                    category=None if category is None else label, areas=[AreaStats(**r.__dict__) for r in rows])

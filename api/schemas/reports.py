@@ -188,7 +188,7 @@ class StatsOut(BaseModel):
     level: str
     since: datetime | None
     until: datetime | None
-    category: str | None
+    category: str | None = Field(description="The category filter as understood: all, a group or a category key.")
     areas: list[AreaStats]
 
 
