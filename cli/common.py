@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -49,6 +50,28 @@ def database(*, statement_timeout: bool = False) -> Iterator[tuple[Engine, Datab
         raise fail(exc.message) from None
     finally:
         engine.dispose()
+
+
+def make_parent(path: Path) -> None:
+    """Create the folder ``path`` is to be written in, or fail saying why and what to do."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise fail(f"cannot create the folder {path.parent}: {exc.strerror or exc}",
+                   "choose an --out in a folder you can write to") from None
+    if not path.parent.is_dir():
+        raise fail(f"{path.parent} is not a folder", "choose an --out in a folder you can write to")
+
+
+def parse_level(value: str, *, allowed=None):
+    """--level as an AreaLevel, or fail listing the levels ``allowed`` (default: every level)."""
+    from geo.models import AreaLevel
+
+    allowed = list(allowed or AreaLevel)
+    lvl = next((lv for lv in allowed if lv.value == value.strip().lower()), None)
+    if lvl is None:
+        raise fail(f"unknown level {value!r}", f"use one of: {', '.join(lv.value for lv in allowed)}")
+    return lvl
 
 
 def progress() -> Progress:

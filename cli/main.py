@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.engine import make_url
 
-from cli.common import console, database, fail, progress
+from cli.common import console, database, err_console, fail, make_parent, parse_level, progress
 from cli.maps import map_app
 from cli.match import match as match_command
 from cli.reports import app as reports_app
@@ -30,7 +31,8 @@ app.command("match")(match_command)
 
 
 @db_app.command("migrate")
-def db_migrate(revision: Annotated[str, typer.Option(help="Target Alembic revision.")] = "head") -> None:
+def db_migrate(revision: Annotated[str, typer.Option(help=(
+        "Target revision: head (the newest) or one of 0001, 0002, … (they only go forward)."))] = "head") -> None:
     """Create or upgrade the schema (Alembic)."""
     import logging
 
@@ -55,6 +57,8 @@ def db_migrate(revision: Annotated[str, typer.Option(help="Target Alembic revisi
             with console.status("vacuuming reports"):
                 vacuum_reports(engine)
     console.print(f"schema at revision [bold]{after}[/]" + ("" if before == after else f" (was {before or 'empty'})"))
+    if revision not in ("head", "heads", after):
+        console.print(f"[yellow]already past {revision}[/]: migrations only go forward")
 
 
 @demo_app.command("load")
@@ -62,19 +66,37 @@ def demo_load(
     reports: Annotated[int, typer.Option(min=0, help="Number of historical reports to generate.")] = 1_000_000,
     force: Annotated[bool, typer.Option(help="Reload even when the same demo is already loaded.")] = False,
     small: Annotated[bool, typer.Option(help="One district only (Shuangtaizi): the test city.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help=(
+        "Also delete what the demo did not create (reports filed, cases moved, boundaries or workers added "
+        "since it was loaded, or a city's own data). Without it such a load is refused and lists them."))] = False,
 ) -> None:
-    """Generate the demo city and load it (skipped when already loaded and unchanged)."""
+    """Generate the demo city and load it (skipped when already loaded and unchanged).
+
+    A load replaces every area, worker and report in the database. It is refused, with a list
+    of what would go, when the database holds anything the demo did not create, unless --yes.
+    """
     from fixtures.city import CitySpec
-    from fixtures.load import load_demo
+    from fixtures.load import WouldDelete, describe, load_demo
 
     from geo.migrate import require_current
 
     spec = CitySpec(district_codes=("211102",), n_streets=4, n_communities=20, n_grids=120) if small else CitySpec()
-    with database() as (engine, _):
+    with database() as (engine, settings):
         with engine.connect() as conn:
             require_current(connection=conn)
-    with database() as (engine, _), progress() as bar:
-        result = load_demo(engine, spec=spec, n_reports=reports, force=force, progress=bar)
+    where = make_url(settings.url).render_as_string(hide_password=True)
+    with database() as (engine, _):
+        try:
+            with progress() as bar:
+                result = load_demo(engine, spec=spec, n_reports=reports, force=force, replace_foreign=yes,
+                                   progress=bar)
+        except WouldDelete as exc:
+            raise fail(
+                f"not loading: the demo replaces everything in {where}, which holds data the demo did not "
+                f"create: {describe(exc.counts)}",
+                "back it up first (pg_dump), or load the demo into another database (GRIDMAP_DATABASE_URL=…/other); "
+                "to delete all of it and load the demo, add --yes",
+            ) from None
     counts = ", ".join(f"{k} {v:,}" for k, v in result.counts.items())
     if result.skipped:
         console.print(f"demo already loaded and unchanged ({counts}); use --force to reload")
@@ -109,10 +131,30 @@ class ExportFormat(str, Enum):
     gpkg = "gpkg"
 
 
+# What each format's files are called: --format is read from --out when not given.
+EXPORT_SUFFIXES = {".geojson": ExportFormat.geojson, ".json": ExportFormat.geojson, ".gpkg": ExportFormat.gpkg}
+
+
+def export_format(out: Path, given: ExportFormat | None) -> ExportFormat:
+    """The format to write ``out`` in: ``given``, else the one its extension names. Fails when
+    the two disagree (GeoJSON bytes in a .gpkg file open nowhere) or when neither says."""
+    named = EXPORT_SUFFIXES.get(out.suffix.lower())
+    if given is None:
+        if named is None:
+            raise fail(f"cannot tell the format from {out.name!r}",
+                       "name the file .geojson or .gpkg, or pass --format geojson|gpkg")
+        return named
+    if named is not None and named != given:
+        raise fail(f"--format {given.value} does not match the file name {out.name!r} ({named.value})",
+                   f"name it {out.stem}.{given.value}, or drop --format to write {named.value}")
+    return given
+
+
 @grids_app.command("export")
 def grids_export(
-    out: Annotated[Path, typer.Option("--out", "-o", help="File to write.")],
-    format: Annotated[ExportFormat, typer.Option("--format", "-f")] = ExportFormat.geojson,
+    out: Annotated[Path, typer.Option("--out", "-o", help="File to write: .geojson or .gpkg (the format follows).")],
+    format: Annotated[ExportFormat | None, typer.Option("--format", "-f", help=(
+        "geojson or gpkg (default: from the --out extension; a mismatch is refused)."))] = None,
     level: Annotated[str, typer.Option(help="city, district, street, community or grid.")] = "grid",
     generation: Annotated[int | None, typer.Option(help="Generation (default: active).")] = None,
 ) -> None:
@@ -121,21 +163,18 @@ def grids_export(
 
     from geo.export import read_areas_frame
     from geo.generations import resolve_generation
-    from geo.models import AreaLevel
 
-    try:
-        lvl = AreaLevel(level)
-    except ValueError:
-        raise fail(f"unknown level {level!r}", f"use one of: {', '.join(x.value for x in AreaLevel)}") from None
+    lvl = parse_level(level)
+    fmt = export_format(out, format)
     with database() as (engine, _), Session(engine) as session:
         gid = resolve_generation(session, generation=generation)
         frame = read_areas_frame(session, generation=gid, level=lvl)
     if frame.empty:
         raise fail(f"no {lvl.value} areas in generation {gid}", "load boundaries first: `gridmap demo load`")
-    driver = {"geojson": "GeoJSON", "gpkg": "GPKG"}[format.value]
-    out.parent.mkdir(parents=True, exist_ok=True)
+    driver = {"geojson": "GeoJSON", "gpkg": "GPKG"}[fmt.value]
+    make_parent(out)
     frame.to_file(out, driver=driver, engine="pyogrio", **({"layer": lvl.value} if driver == "GPKG" else {}))
-    console.print(f"wrote {len(frame):,} {lvl.value} areas (generation {gid}) to {out}")
+    console.print(f"wrote {len(frame):,} {lvl.value} areas (generation {gid}) as {fmt.value} to {out}")
 
 
 @app.command("serve")
@@ -191,5 +230,23 @@ def _wait_for_port(host: str, port: int, seconds: float) -> None:
         time.sleep(0.25)
 
 
+def main() -> None:
+    """The ``gridmap`` entry point. Known failures already end in a message and a next step
+    (``cli.common.fail``); anything else still ends in one line, never a traceback, unless
+    GRIDMAP_DEBUG=1 asks for it."""
+    import os
+    import sys
+
+    try:
+        app()
+    except Exception as exc:  # noqa: BLE001 - the last line of defence for the user's terminal
+        if os.environ.get("GRIDMAP_DEBUG"):
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        err_console.print(f"[bold red]error:[/] unexpected {type(exc).__name__}" + (f": {first}" if first else ""))
+        err_console.print("[yellow]next:[/] run it again with GRIDMAP_DEBUG=1 to see the traceback, and report it")
+        sys.exit(1)
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import console, database, fail, progress
+from cli.common import console, database, fail, make_parent, progress
 
 GRID_COLUMN = "grid_code"
 
@@ -29,6 +29,42 @@ def _open_batches(path: Path, chunk_size: int):
     return pf.schema_arrow, pf.metadata.num_rows, pf.iter_batches(batch_size=chunk_size)
 
 
+def _geometry(schema) -> tuple[str, object] | None:
+    """(column, crs) of a GeoParquet file's primary geometry, from its ``geo`` metadata; None
+    for plain Parquet and CSV. Raises ValueError for encodings other than WKB."""
+    import json
+
+    raw = (schema.metadata or {}).get(b"geo")
+    if not raw:
+        return None
+    geo = json.loads(raw)
+    name = geo.get("primary_column")
+    column = geo.get("columns", {}).get(name, {})
+    if name not in schema.names:
+        return None
+    if column.get("encoding", "WKB").upper() != "WKB":
+        raise ValueError(f"geometry column {name!r} is {column['encoding']}-encoded; write it as WKB "
+                         "(geopandas: to_parquet(..., geometry_encoding='WKB'))")
+    return name, column.get("crs", "OGC:CRS84")  # GeoParquet: no crs given means CRS84
+
+
+def _point_coords(batch, column: str, transformer):
+    """lon/lat (WGS-84) of a WKB point column; null or empty geometries give NaN (no grid).
+    Raises ValueError for a geometry that is not a point."""
+    import numpy as np
+    import shapely
+
+    geoms = shapely.from_wkb(batch.column(column).to_numpy(zero_copy_only=False))
+    kinds = shapely.get_type_id(geoms)
+    bad = (kinds != 0) & (kinds != -1)  # -1: missing
+    if bad.any():
+        raise ValueError(f"{column} holds {geoms[bad][0].geom_type} geometries; match needs points")
+    x, y = shapely.get_x(geoms), shapely.get_y(geoms)
+    if transformer is not None:
+        x, y = transformer.transform(x, y)
+    return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+
+
 def _coords(batch, name: str):
     """A lon/lat column as float64 numpy (nulls → NaN, which match no grid)."""
     import numpy as np
@@ -40,7 +76,9 @@ def _coords(batch, name: str):
 
 
 def match(
-    in_path: Annotated[Path, typer.Option("--in", help="Points: Parquet/GeoParquet or CSV with lon, lat (WGS-84).")],
+    in_path: Annotated[Path, typer.Option("--in", help=(
+        "Points: Parquet or CSV with lon, lat columns (WGS-84 degrees), or GeoParquet with point geometries "
+        "(in any crs its metadata names)."))],
     out: Annotated[Path, typer.Option("--out", help="Parquet file to write: input columns + grid_code.")],
     generation: Annotated[int | None, typer.Option(help="Boundary generation (default: active).")] = None,
     chunk_size: Annotated[int, typer.Option(min=1, help="Rows read, matched and written at a time.")] = 1_000_000,
@@ -62,11 +100,23 @@ def match(
             "give an existing Parquet/GeoParquet (.parquet) or CSV (.csv) file with lon and lat columns",
         ) from None
     missing = [c for c in ("lon", "lat") if c not in schema.names]
-    if missing:
+    try:
+        geometry = _geometry(schema) if missing else None
+    except ValueError as exc:
+        raise fail(f"cannot read {in_path}: {exc}") from None
+    if missing and geometry is None:
         raise fail(
             f"{in_path} has no {' or '.join(missing)} column (columns: {', '.join(schema.names) or 'none'})",
-            "add WGS-84 degree columns named lon and lat (convert GCJ-02/BD-09 or projected data first)",
+            "add WGS-84 degree columns named lon and lat (convert GCJ-02/BD-09 or projected data first), "
+            "or give a GeoParquet file with point geometries",
         )
+    transformer = None
+    if geometry is not None:
+        from pyproj import CRS, Transformer
+
+        crs = CRS.from_user_input(geometry[1])
+        if not crs.equals(CRS.from_user_input("OGC:CRS84"), ignore_axis_order=True):
+            transformer = Transformer.from_crs(crs, "OGC:CRS84", always_xy=True)
     if GRID_COLUMN in schema.names:
         raise fail(f"{in_path} already has a {GRID_COLUMN} column", f"drop or rename {GRID_COLUMN} first")
 
@@ -80,13 +130,17 @@ def match(
 
     out_schema = schema.append(pa.field(GRID_COLUMN, pa.string()))
     tmp = out.with_name(f".{out.name}.partial")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_parent(out)
     rows = matched = 0
     try:
         with progress() as bar, pq.ParquetWriter(tmp, out_schema) as writer:
             task = bar.add_task(f"matching (generation {gid})", total=total)
             for batch in batches:
-                idx = matcher.match_indices(_coords(batch, "lon"), _coords(batch, "lat"))
+                if geometry is not None:
+                    lon, lat = _point_coords(batch, geometry[0], transformer)
+                else:
+                    lon, lat = _coords(batch, "lon"), _coords(batch, "lat")
+                idx = matcher.match_indices(lon, lat)
                 hit = idx >= 0
                 codes = pa.array(np.where(hit, matcher.codes[np.maximum(idx, 0)], None), type=pa.string())
                 writer.write_batch(pa.RecordBatch.from_arrays([*batch.columns, codes], schema=out_schema))
@@ -94,10 +148,10 @@ def match(
                 matched += int(hit.sum())
                 bar.update(task, advance=batch.num_rows)
         os.replace(tmp, out)
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+    except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as exc:
         raise fail(
             f"cannot process {in_path}: {str(exc).strip().splitlines()[0]}",
-            "lon and lat must be numeric columns of WGS-84 degrees",
+            "lon and lat must be numeric columns of WGS-84 degrees, or the geometry a column of points",
         ) from None
     finally:
         tmp.unlink(missing_ok=True)

@@ -24,8 +24,30 @@ def alembic_config(*, url: str | None = None, connection: Connection | None = No
 
 
 def upgrade(*, url: str | None = None, connection: Connection | None = None, revision: str = "head") -> None:
-    """Bring the database schema to ``revision`` (default: the newest)."""
-    command.upgrade(alembic_config(url=url, connection=connection), revision)
+    """Bring the database schema to ``revision`` (default: the newest).
+
+    Raises InvalidInput (field ``revision``) for a revision this code does not ship, or one
+    behind the database's (migrations only go forward here)."""
+    from alembic.script.revision import RevisionError
+    from alembic.util import CommandError
+
+    from geo.errors import InvalidInput
+
+    known = revisions()
+    if revision not in ("head", "heads") and revision not in known:
+        raise InvalidInput(f"unknown revision {revision!r}: use head, or one of {', '.join(known)}", field="revision")
+    try:
+        command.upgrade(alembic_config(url=url, connection=connection), revision)
+    except (CommandError, RevisionError) as exc:
+        raise InvalidInput(f"cannot upgrade to revision {revision!r}: {exc} (migrations only go forward; "
+                           f"the newest is {known[-1]})", field="revision") from None
+
+
+def revisions() -> list[str]:
+    """Every revision shipped with this code, oldest first."""
+    from alembic.script import ScriptDirectory
+
+    return [s.revision for s in reversed(list(ScriptDirectory.from_config(alembic_config()).walk_revisions()))]
 
 
 def current_revision(*, connection: Connection) -> str | None:

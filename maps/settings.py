@@ -6,6 +6,7 @@ outlines on a plain background, so a page never waits on a tile server an intran
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -14,6 +15,33 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# The file every map page needs: a folder holding it is an npm install of the map assets.
+ASSET_PROBE = "leaflet/dist/leaflet.js"
+
+
+def asset_candidates() -> list[Path]:
+    """Where npm's map assets may be, in order: beside the source tree (a checkout or an
+    editable install), in the working directory (the Docker image runs in /app, where its
+    build copies node_modules), and under the environment's prefix (share/gridmap)."""
+    return [REPO_ROOT / "node_modules", Path.cwd() / "node_modules",
+            Path(sys.prefix) / "share" / "gridmap" / "node_modules"]
+
+
+def find_assets_dir() -> Path:
+    """The first of ``asset_candidates`` that holds the assets; the first candidate when none
+    does (a missing-assets error then names where they were looked for first)."""
+    candidates = asset_candidates()
+    return next((c for c in candidates if (c / ASSET_PROBE).is_file()), candidates[0])
+
+
+def missing_assets(assets_dir: Path) -> str | None:
+    """Why ``assets_dir`` cannot serve the maps, with what to do; None when it can."""
+    if (assets_dir / ASSET_PROBE).is_file():
+        return None
+    looked = ", ".join(str(c) for c in dict.fromkeys([assets_dir, *asset_candidates()]))
+    return (f"the map assets (npm's leaflet and plugins) are not installed: looked in {looked}. Run "
+            "`npm ci --ignore-scripts` where package.json is (`make setup` does), or set GRIDMAP_MAP_ASSETS_DIR "
+            "to the node_modules folder that holds them")
 OSM = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 OSM_ATTRIBUTION = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
 TIANDITU = "https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER={layer}" \
@@ -45,7 +73,9 @@ class MapSettings(BaseSettings):
         "'self'",
         description="CSP frame-ancestors of the public embed, e.g. \"'self' https://www.example.gov.cn\".",
     )
-    assets_dir: Path = Field(REPO_ROOT / "node_modules", description="Where npm installed the map assets.")
+    assets_dir: Path = Field(default_factory=find_assets_dir, description=(
+        "Where npm installed the map assets (default: the first of <source tree>/node_modules, "
+        "./node_modules and <prefix>/share/gridmap/node_modules that holds them)."))
     embed_min_count: int = Field(5, ge=5, description="Hexagons with fewer reports are suppressed (never below 5).")
     embed_max_age_s: int = Field(300, ge=0, description="Cache-Control max-age of the public embed (seconds).")
     hex_max_cells: int = Field(

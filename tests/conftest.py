@@ -7,7 +7,7 @@ skipped test fails the run), so CI cannot go green without having exercised Post
 from __future__ import annotations
 
 import os
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 import uuid
 from collections.abc import Iterator
 from typing import NamedTuple
@@ -35,9 +35,10 @@ def _admin_engine(url: str) -> sa.Engine:
     return sa.create_engine(url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
 
 
-@pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
-    """Create ``gridmap_test_<random>`` next to the configured database, migrate it, drop it after."""
+@contextmanager
+def fresh_database() -> Iterator[str]:
+    """Create ``gridmap_test_<random>`` next to the configured database (from the PostGIS
+    template when there is one), migrate it, yield its URL, drop it afterwards."""
     base = make_url(os.environ.get("GRIDMAP_TEST_DATABASE_URL") or DatabaseSettings().url)
     name = f"gridmap_test_{uuid.uuid4().hex[:10]}"
     admin = _admin_engine(base.render_as_string(hide_password=False))
@@ -65,6 +66,20 @@ def database_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {conn.dialect.identifier_preparer.quote(name)} WITH (FORCE)")
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """The session's database: fresh, migrated, dropped after the run."""
+    with fresh_database() as url:
+        yield url
+
+
+@pytest.fixture()
+def scratch_database() -> Iterator[str]:
+    """A database of the test's own, for what must not touch the session's (a demo reload)."""
+    with fresh_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
