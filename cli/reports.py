@@ -69,7 +69,11 @@ def import_reports(
 ) -> None:
     """Register every row as a report (same rules as the API). Rows without an id get one
     derived from the file's content and row number, so importing a file twice adds nothing.
-    Rejected rows are written next to the file as <name>.rejected.csv with the reason."""
+
+    Rejected rows are written next to the file as <name>.rejected.csv: the row as you count
+    it (in a CSV its line number, the header being line 1; in other files the feature's
+    position from 1), the reason, and the row's own columns, so the file can be fixed and
+    imported again. Exits with 1 when any row was rejected (the others are stored)."""
     import pandas as pd
     from sqlalchemy.orm import Session
 
@@ -96,6 +100,8 @@ def import_reports(
     rejected: list[dict] = []
     totals = {"created": 0, "replayed": 0, "rejected": 0}
     records = frame.to_dict("records")
+    # Row numbers as the user counts them: a CSV's header is line 1, so its first row is line 2.
+    first = 2 if file.suffix.lower() == ".csv" else 1
     with database() as (engine, _), progress() as bar:
         task = bar.add_task(f"importing {file.name}", total=len(records))
         for start in range(0, len(records), CHUNK):
@@ -106,7 +112,7 @@ def import_reports(
                 try:
                     items.append((i, _row_input(row, crs=file_crs, source=source, rid=rid)))
                 except (KeyError, TypeError, ValueError) as exc:
-                    rejected.append({"row": i, "reason": str(exc)})
+                    rejected.append({"row": i + first, "reason": str(exc)})
             with Session(engine) as session:
                 outcomes = submit_batch(session, items=items, config=config, now=datetime.now(UTC), duplicates=False,
                                         earliest=floor)
@@ -114,16 +120,21 @@ def import_reports(
             for o in outcomes:
                 if o.error is not None:
                     field = o.error.details.get("field", "")
-                    rejected.append({"row": o.index, "reason": f"{field}: {o.error.message}" if field else o.error.message})
+                    rejected.append({"row": o.index + first,
+                                     "reason": f"{field}: {o.error.message}" if field else o.error.message})
                 else:
                     totals["created" if o.created else "replayed"] += 1
             bar.advance(task, min(CHUNK, len(records) - start))
     totals["rejected"] = len(rejected)
+    console.print(f"created {totals['created']:,}, already there {totals['replayed']:,}, rejected {totals['rejected']:,}")
     if rejected:
         out = file.with_name(file.stem + ".rejected.csv")
-        pd.DataFrame(rejected).sort_values("row").to_csv(out, index=False)
-        console.print(f"[yellow]{len(rejected):,} row(s) rejected[/]: reasons in {out}")
-    console.print(f"created {totals['created']:,}, already there {totals['replayed']:,}, rejected {totals['rejected']:,}")
+        reasons = pd.DataFrame(rejected).sort_values("row")
+        rows = frame.iloc[reasons["row"].to_numpy() - first].reset_index(drop=True)
+        reasons.reset_index(drop=True).join(rows.drop(columns=["row", "reason"], errors="ignore")).to_csv(out, index=False)
+        raise fail(f"{len(rejected):,} of {len(records):,} row(s) rejected (the others were stored); "
+                   f"each with its reason in {out}",
+                   f"fix those rows and import {out.name} (rows already stored are not stored twice)")
 
 
 @app.command("rematch")

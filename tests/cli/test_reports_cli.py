@@ -29,13 +29,18 @@ def test_import_csv_twice(tmp_path, monkeypatch, database_url, engine, small_cit
     monkeypatch.setenv("GRIDMAP_DATABASE_URL", database_url)
     try:
         first = CliRunner().invoke(app, ["reports", "import", str(path)])
-        assert first.exit_code == 0, first.output
-        assert "created 2" in first.output and "rejected 2" in first.output
-        rejected = pd.read_csv(tmp_path / "hotline.rejected.csv")
-        assert list(rejected["row"]) == [2, 3]
+        # Some rows were rejected: that is a failure the shell (and a cron job) must see.
+        assert first.exit_code == 1, first.output
+        out = " ".join(first.output.split())
+        assert "created 2" in out and "2 of 4 row(s) rejected" in out and "Traceback" not in out
+        rejected = pd.read_csv(tmp_path / "hotline.rejected.csv", dtype={"category": str})
+        # Lines as an editor counts them: the header is line 1, the third row is line 4.
+        assert list(rejected["row"]) == [4, 5]
         assert "unknown category" in rejected["reason"][0] and "swapped" in rejected["reason"][1]
+        # The rejected rows themselves, to be fixed and imported again.
+        assert list(rejected["category"]) == ["99", "30"] and (rejected["description"] == MARK).all()
         again = CliRunner().invoke(app, ["reports", "import", str(path)])
-        assert "created 0, already there 2" in again.output
+        assert "created 0, already there 2" in again.output and again.exit_code == 1
         with Session(engine) as s:
             assert s.scalar(sa.select(sa.func.count()).select_from(Report).where(Report.description == MARK)) == 2
     finally:
@@ -49,3 +54,17 @@ def test_import_missing_columns(tmp_path, monkeypatch, database_url):
     monkeypatch.setenv("GRIDMAP_DATABASE_URL", database_url)
     r = CliRunner().invoke(app, ["reports", "import", str(path)])
     assert r.exit_code == 1 and "lacks" in r.output and "category, lat, lon, reported_at" in " ".join(r.output.split())
+
+
+def test_import_where_every_row_is_rejected_fails(tmp_path, monkeypatch, database_url, small_city):
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    path = tmp_path / "all_bad.geojson"
+    gpd.GeoDataFrame({"category": ["99", "98"], "reported_at": ["2026-11-20T10:00:00+08:00"] * 2},
+                     geometry=[Point(122.0, 41.0), Point(122.0, 41.0)], crs=4326).to_file(path, driver="GeoJSON")
+    monkeypatch.setenv("GRIDMAP_DATABASE_URL", database_url)
+    r = CliRunner().invoke(app, ["reports", "import", str(path)])
+    assert r.exit_code == 1 and "2 of 2 row(s) rejected" in " ".join(r.output.split())
+    # Features count from 1.
+    assert list(pd.read_csv(tmp_path / "all_bad.rejected.csv")["row"]) == [1, 2]
