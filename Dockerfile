@@ -6,8 +6,10 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts
 
 FROM python:3.11-slim-bookworm
+# The package is installed into site-packages; its map assets are where this image puts them.
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
-    GRIDMAP_HOST=0.0.0.0 GRIDMAP_PORT=8000 GRIDMAP_MEDIA_DIR=/data/media
+    GRIDMAP_HOST=0.0.0.0 GRIDMAP_PORT=8000 GRIDMAP_MEDIA_DIR=/data/media \
+    GRIDMAP_MAP_ASSETS_DIR=/app/node_modules
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY geo geo
