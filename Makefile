@@ -5,16 +5,30 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PYTHON
 
+# The benchmarks' own database: `make bench` loads the demo there, never into yours.
+BENCH_DATABASE_URL ?= postgresql+psycopg://gridmap:gridmap@127.0.0.1:5432/gridmap_bench
+
 .PHONY: help setup db migrate demo demo-small serve test fuzz fault verify bench clean
 
 help:
-	@echo "make demo   - set everything up, load the demo city, serve it on 127.0.0.1:$${GRIDMAP_PORT:-8000}"
-	@echo "make test   - set everything up and run the whole test suite against real PostGIS"
-	@echo "make db     - install/start the local PostGIS and create the gridmap role and databases"
-	@echo "make verify - check the loaded demo city's topology (no gaps, no overlaps, exact nesting)"
-	@echo "make fuzz   - a bounded schemathesis run over the OpenAPI document (its own throwaway database)"
-	@echo "make fault  - reports sent while the server is killed and PostgreSQL restarts (its own cluster)"
-	@echo "make bench  - run the benchmarks under bench/"
+	@echo "The two commands:"
+	@echo "  make demo       install what is missing (Debian packages incl. PostGIS and Chromium, .venv with the dev"
+	@echo "                  dependencies, npm map assets), migrate, load the demo city (skipped when loaded and"
+	@echo "                  unchanged; refused if the database holds data the demo did not create), serve it on"
+	@echo "                  http://127.0.0.1:$${GRIDMAP_PORT:-8000} in the foreground"
+	@echo "  make test       the same installs, then ruff (lint) and the whole pytest suite on fresh PostGIS databases"
+	@echo "Their steps and the rest:"
+	@echo "  make setup      .venv (the package editable, with its dev dependencies) and node_modules (npm ci)"
+	@echo "  make db         install/start the local PostGIS; create role gridmap and databases gridmap, gridmap_bench"
+	@echo "                  and gridmap_template (only checks GRIDMAP_DATABASE_URL when it is set)"
+	@echo "  make migrate    setup + db, then gridmap db migrate"
+	@echo "  make demo-small one district (120 grids, 20,000 reports) instead of the whole city, then serve"
+	@echo "  make serve      serve whatever is loaded"
+	@echo "  make verify     check the loaded city's topology (no gaps, no overlaps, exact nesting)"
+	@echo "  make fuzz       a bounded schemathesis run over the OpenAPI document (its own throwaway database, ~8 min)"
+	@echo "  make fault      reports sent while the server is killed and PostgreSQL restarts (its own cluster, ~3 min)"
+	@echo "  make bench      the benchmarks under bench/, on the demo loaded into BENCH_DATABASE_URL (gridmap_bench)"
+	@echo "  make clean      delete .venv, node_modules and the test caches (not the database)"
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -60,11 +74,12 @@ fuzz: setup db
 fault: setup db
 	$(BIN)/python bench/fault_test.py
 
-bench: migrate
+bench: setup db
 	@command -v wrk >/dev/null || scripts/apt-install.sh wrk
-	$(BIN)/gridmap demo load
+	GRIDMAP_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/gridmap db migrate
+	GRIDMAP_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/gridmap demo load --yes
 	@for f in bench/match_bench.py bench/maps_bench.py bench/ingest_bench.py bench/load_demo.py; do \
-		echo "== $$f"; $(BIN)/python $$f || exit 1; done
+		echo "== $$f"; GRIDMAP_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python $$f || exit 1; done
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .hypothesis
+	rm -rf $(VENV) node_modules .pytest_cache .hypothesis .ruff_cache

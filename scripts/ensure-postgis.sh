@@ -4,7 +4,8 @@
 # With GRIDMAP_DATABASE_URL set, only checks that it answers and has PostGIS available.
 # Otherwise sets up the local PostgreSQL on a Debian/Ubuntu machine: installs PostgreSQL and
 # PostGIS when missing, starts the cluster when it is down, and creates
-#   role gridmap (password gridmap, CREATEDB), database gridmap with postgis + btree_gist,
+#   role gridmap (password gridmap, CREATEDB), databases gridmap and gridmap_bench (the
+#   benchmarks' own) with postgis + btree_gist,
 #   and template database gridmap_template (the same extensions) for the test databases.
 # Safe to re-run: every step checks before it acts.
 set -euo pipefail
@@ -48,7 +49,7 @@ if [ "$(psql_su -c "SELECT 1 FROM pg_roles WHERE rolname = 'gridmap'")" != 1 ]; 
   log "creating role gridmap"
   psql_su -c "CREATE ROLE gridmap LOGIN PASSWORD 'gridmap' CREATEDB"
 fi
-for db in gridmap gridmap_template; do
+for db in gridmap gridmap_bench gridmap_template; do
   if [ "$(psql_su -c "SELECT 1 FROM pg_database WHERE datname = '$db'")" != 1 ]; then
     log "creating database $db"
     psql_su -c "CREATE DATABASE $db OWNER gridmap"
