@@ -39,6 +39,14 @@ def _calls(dependant):
         yield from _calls(dep)
 
 
+def _may_refuse(route: APIRoute) -> bool:
+    """Whether some token holder is refused here (403): a permission not every role holds."""
+    from geo.access.roles import Role
+
+    return any(isinstance(call, Require) and len(roles_with(call.permission)) < len(Role)
+               for call in _calls(route.dependant))
+
+
 def _roles(route: APIRoute) -> list[str] | None:
     roles: list[str] | None = None
     for call in _calls(route.dependant):
@@ -98,6 +106,12 @@ def install_openapi(app: FastAPI) -> None:
                 extra = dict(ALWAYS)
                 if method in ("POST", "PUT", "PATCH") and path.startswith("/api/v1/"):
                     extra.update(WRITES)
+                if path.startswith("/api/v1/"):  # api.params.known_query_only
+                    extra["422"] = "A field is invalid, or the query holds a parameter this operation does not take"
+                if _may_refuse(route):
+                    extra["403"] = "This role may not do this (the message lists the roles that may)"
+                if "{" in path:
+                    extra["404"] = "Nothing has that " + " / ".join(p.strip("{}") for p in path.split("/") if "{" in p)
                 for code, text in extra.items():
                     responses.setdefault(code, {"description": text})
                 for code, resp in responses.items():

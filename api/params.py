@@ -5,10 +5,11 @@ an integer it cannot hold or an offset that scans the whole table."""
 from __future__ import annotations
 
 import base64
+import uuid
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 
 from api.errors import FieldError
@@ -25,14 +26,23 @@ BIGINT_MAX = 2**63 - 1
 MAX_OFFSET = 10_000
 
 GenerationQuery = Annotated[
-    int | None, Query(ge=1, le=INT4_MAX, description="Boundary generation (default: the active one).")
-]
-LimitQuery = Annotated[int | None, Query(ge=1, le=10_000, description="Page size (at most the server's maximum).")]
-OffsetQuery = Annotated[int, Query(ge=0, le=MAX_OFFSET, description=(
+    int | None, Query(ge=1, le=INT4_MAX, examples=[1], description=(
+        "Boundary generation (default: the active one; a past one for old cases, the draft to preview it)."))]
+LimitQuery = Annotated[int | None, Query(ge=1, le=10_000, examples=[50], description=(
+    "Page size (default GRIDMAP_PAGE_SIZE, 100; at most GRIDMAP_MAX_PAGE_SIZE, 1,000)."))]
+OffsetQuery = Annotated[int, Query(ge=0, le=MAX_OFFSET, examples=[0], description=(
     f"Items to skip (at most {MAX_OFFSET:,}); page further with the `next` link, which pages by key."))]
+CODE_EXAMPLE = "211103001001001"
+CodePath = Annotated[str, Path(pattern=CODE_PATTERN, examples=[CODE_EXAMPLE], description=(
+    "An area's code: 6 digits a district, 9 a street, 12 a community, 15 a grid."))]
+REPORT_ID_EXAMPLE = "7d0f6c2e-4a51-4e4e-9d61-5b7f3c2a9e10"
+ReportIdPath = Annotated[uuid.UUID, Path(examples=[REPORT_ID_EXAMPLE], description="The report's id (a UUID).")]
+IdempotencyKeyHeader = Annotated[str | None, Header(max_length=200, examples=["form-3f9a2c1e"], description=(
+    "Any string unique to this attempt (≤ 200 characters): a retry with the same key is answered with the "
+    "original result and applied once."))]
 BBoxQuery = Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS-84 degrees)",
                                         examples=["122.05,41.11,122.08,41.13"])]
-SinceQuery = Annotated[str | None, Query(description=(
+SinceQuery = Annotated[str | None, Query(examples=["2026-11-01"], description=(
     "Window start: an ISO 8601 date-time with a UTC offset (2026-11-01T00:00:00+08:00; write + as %2B in a URL) "
     "or a date (2026-11-01: the day's start in the city's time zone)."))]
 CategoryQuery = Annotated[str | None, Query(max_length=40, examples=["urban"], description=(
@@ -40,7 +50,8 @@ CategoryQuery = Annotated[str | None, Query(max_length=40, examples=["urban"], d
 CrsQuery = Annotated[str | None, Query(max_length=16, examples=["gcj02"], description=(
     "The crs of lon/lat, as at intake: wgs84 (default), cgcs2000, gcj02 (Amap, Tencent, WeChat), bd09 (Baidu) "
     "or EPSG:<code> (projected: lon is the easting, lat the northing, in metres)."))]
-UntilQuery = Annotated[str | None, Query(description="Window end, exclusive; same forms as `since`.")]
+UntilQuery = Annotated[str | None, Query(examples=["2026-11-08T00:00:00+08:00"], description=(
+    "Window end, exclusive; same forms as `since`."))]
 
 
 def page_size(limit: int | None, *, default: int, maximum: int) -> int:

@@ -19,6 +19,7 @@ from fastapi import Depends, Header, Request
 from fastapi.security import HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from api.params import ReportIdPath
 from geo.access.case_tokens import check_case_token, load_secret
 from geo.access.roles import PERMISSIONS, PUBLIC, SCOPED, Permission, Principal, Role
 from geo.errors import Forbidden, Unauthorized
@@ -111,8 +112,8 @@ class CaseRequire(Require):
     first makes an anonymous caller its reporter."""
 
     async def __call__(
-        self, request: Request, report_id: uuid.UUID,
-        x_case_token: Annotated[str | None, Header(max_length=64, description=(
+        self, request: Request, report_id: ReportIdPath,
+        x_case_token: Annotated[str | None, Header(max_length=64, examples=["c1b2a3d4e5f6a7b8c9d0e1f2a3b4c5d6"], description=(
             "The case token intake returned: makes you this case's reporter (to follow it, rate it, add "
             "photos)."))] = None,
         _: Annotated[object, Depends(bearer_scheme)] = None,

@@ -11,7 +11,7 @@ from geo.categories import CATALOGUE
 router = APIRouter(tags=["reports"])
 
 
-@router.get("/categories", response_model=list[CategoryOut])
+@router.get("/categories", response_model=list[CategoryOut], summary="The category catalogue and time limits")
 def get_categories(config: CityConfigDep):
     """Classes and subclasses with Chinese and English names and time limits (hours from dispatch)."""
     return [

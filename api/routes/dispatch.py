@@ -35,8 +35,10 @@ def _contact(c: Contact | None, phones: bool) -> ContactOut | None:
             responses={422: {"description": "Invalid field"}})
 def get_dispatch(
     session: SessionDep, config: CityConfigDep, principal: PrincipalDep,
-    lon: Annotated[float, Query(allow_inf_nan=False, description="Longitude (or easting for a projected crs)")],
-    lat: Annotated[float, Query(allow_inf_nan=False, description="Latitude (or northing for a projected crs)")],
+    lon: Annotated[float, Query(allow_inf_nan=False, examples=[122.0773], description=(
+        "Longitude in degrees (or the easting in metres for a projected EPSG crs)."))],
+    lat: Annotated[float, Query(allow_inf_nan=False, examples=[41.1231], description=(
+        "Latitude in degrees (or the northing in metres for a projected EPSG crs)."))],
     crs: CrsQuery = None,
 ):
     """For a location: the grid, responsible worker and backup, the escalation chain, and the
@@ -76,7 +78,8 @@ def get_dispatch(
             responses={401: {"description": "A token is needed"}, 403: {"description": "Not this worker"},
                        404: {"description": "No such worker"}, 422: {"description": "Invalid field"}})
 def put_position(body: PositionIn, session: SessionDep, principal: require(Permission.report_position),
-                 worker_id: Annotated[int, Path(ge=1, le=BIGINT_MAX)]):
+                 worker_id: Annotated[int, Path(ge=1, le=BIGINT_MAX, examples=[17], description=(
+                     "The worker's id (a worker token: its own only)."))]):
     """A worker's phone reports its position, in any supported crs (a worker token only its own)."""
     if not may_report_position(principal, worker_id):
         raise Forbidden("a worker token reports its own worker's position only")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 
 from api.deps import ApiSettingsDep, SessionDep
 from api.errors import FieldError
-from api.params import CODE_PATTERN, BBoxQuery, GenerationQuery, LimitQuery, OffsetQuery, page_size, parse_bbox
+from api.params import CODE_EXAMPLE, CODE_PATTERN, BBoxQuery, CodePath, GenerationQuery, LimitQuery, OffsetQuery, page_size, parse_bbox
 from api.schemas import AreaCollection, AreaDetailFeature, AreaFeature, Link
 from api.views import area_detail_feature, area_properties
 from geo.areas import list_areas
@@ -29,10 +29,10 @@ def get_grids(
     session: SessionDep,
     settings: ApiSettingsDep,
     bbox: BBoxQuery = None,
-    level: Annotated[AreaLevel, Query(description="Hierarchy level to list.")] = AreaLevel.grid,
+    level: Annotated[AreaLevel, Query(examples=["community"], description="Hierarchy level to list.")] = AreaLevel.grid,
     limit: LimitQuery = None,
     offset: OffsetQuery = 0,
-    after: Annotated[str | None, Query(pattern=CODE_PATTERN, description=(
+    after: Annotated[str | None, Query(pattern=CODE_PATTERN, examples=[CODE_EXAMPLE], description=(
         "Keyset paging: areas with codes after this one (what the `next` link carries)."))] = None,
     generation: GenerationQuery = None,
 ):
@@ -60,7 +60,7 @@ def get_grids(
 @router.get("/grids/{code}", response_model=AreaDetailFeature, responses=NOT_FOUND, summary="One area in detail")
 def get_grid(
     session: SessionDep,
-    code: Annotated[str, Path(pattern=CODE_PATTERN, description="6, 9, 12 or 15 digits")],
+    code: CodePath,
     generation: GenerationQuery = None,
 ):
     """One area of any level with its path up to the city and its assigned workers (public fields)."""

@@ -15,7 +15,8 @@ router = APIRouter(tags=["health"])
 log = logging.getLogger("gridmap.api")
 
 
-@router.get("/healthz", response_model=HealthOut, responses={503: {"model": HealthOut}})
+@router.get("/healthz", response_model=HealthOut, summary="Is the service up (and its database)",
+            responses={503: {"model": HealthOut, "description": "The database does not answer"}})
 def healthz(request: Request):
     """200 with the PostgreSQL and PostGIS versions; 503 when the database cannot be reached."""
     try:

@@ -18,7 +18,7 @@ router = APIRouter(tags=["locate"])
 
 @router.get(
     "/locate",
-    response_model=LocateOut,
+    response_model=LocateOut, summary="Which grid covers this point",
     responses={404: {"description": "outside_jurisdiction: no grid covers the point; nearest grid and distance given"}},
 )
 def get_locate(

@@ -29,7 +29,7 @@ from starlette.staticfiles import StaticFiles
 from api.deps import SessionDep
 from api.headers import html_headers
 from api.page_cache import PageCache
-from api.params import CODE_PATTERN, BBoxQuery, WindowDep, bounded_window, parse_bbox
+from api.params import BBoxQuery, CodePath, WindowDep, bounded_window, parse_bbox
 from api.auth import STAFF_COOKIE
 from api.security import PrincipalDep, Require
 from geo.access import Permission
@@ -38,7 +38,7 @@ from geo.analysis import analyse_hotspots, command_center_data, public_hexes
 from geo.areas import BBox, area_path, area_workers, get_area
 from geo.errors import Unauthorized
 from geo.generations import active_generation_id
-from geo.categories import parse_category
+from geo.categories import CATEGORY_FILTER_DOC, parse_category
 from geo.mapdata import area_shapes, live_reports, worker_positions
 from geo.models import AreaLevel
 from maps.assets import PATCHED, allowed_asset, read_asset
@@ -56,9 +56,8 @@ router = APIRouter(tags=["maps"])
 # public location, in the points and in every count (geo.privacy), and workers' cells.
 INTERNAL = Depends(Require(Permission.internal_maps, hint="staff only: sign in at /maps/login"))
 
-Category = Annotated[str | None, Query(max_length=64, description=(
-    "all, disputes, safety, urban, other, a key or a 2-digit code."))]
-GRID_CODE = PathParam(pattern=CODE_PATTERN, description="6, 9, 12 or 15 digits")
+Category = Annotated[str | None, Query(max_length=64, examples=["safety"], description=(
+    "The reports of: " + CATEGORY_FILTER_DOC + "."))]
 
 
 GEOJSON = {200: {"content": {"application/geo+json": {}}, "description": "A GeoJSON FeatureCollection"},
@@ -122,7 +121,7 @@ def _csp(request: Request, page: str, *, frame_ancestors: str = "'none'", folium
             summary="The command centre's wall map")
 def command_center(
     request: Request, session: SessionDep, window: WindowDep, principal: PrincipalDep,
-    level: Annotated[AreaLevel, Query(description="Hierarchy level shown first.")] = AreaLevel.grid,
+    level: Annotated[AreaLevel, Query(examples=["community"], description="Hierarchy level shown first.")] = AreaLevel.grid,
 ):
     """The wall map: areas by open cases (one level at a time, switchable), heat per group, live layers."""
     started = time.perf_counter()
@@ -165,8 +164,11 @@ def workers_feed(session: SessionDep, principal: PrincipalDep):
     return _geojson(worker_positions(session, exact=principal.can(Permission.exact_positions)))
 
 
-Level = Annotated[AreaLevel, Query(description="Level of the per-area Gi* (grid, community, street, district).")]
-Resolution = Annotated[int | None, Query(ge=5, le=10, description="H3 resolution (default: from the extent).")]
+Level = Annotated[AreaLevel, Query(examples=["community"], description=(
+    "Level of the per-area Gi* (grid, community, street, district)."))]
+Resolution = Annotated[int | None, Query(ge=5, le=10, examples=[8], description=(
+    "H3 resolution, 5 (≈ 250 km² cells) to 10 (≈ 0.015 km²); default: the finest that keeps the extent under "
+    "GRIDMAP_MAP_HEX_MAX_CELLS cells."))]
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +243,8 @@ def hotspots_page(request: Request, session: SessionDep, q: HotspotParams):
     return _html(page, started, headers={"X-Cache": "hit" if hit else "miss"}, csp=csp)
 
 
-Unit = Annotated[str, Query(pattern="^(hex|area)$", description="hex: H3 cells; area: areas of `level`.")]
+Unit = Annotated[str, Query(pattern="^(hex|area)$", examples=["area"], description=(
+    "hex: one row per H3 cell; area: one row per area of `level`."))]
 
 
 @router.get("/maps/hotspots.csv", dependencies=[INTERNAL], name="hotspots_csv", summary="Hot-spot analysis as CSV",
@@ -306,7 +309,7 @@ def _grid_url(request: Request, code: str) -> str:
 
 @router.get("/grids/{code}", response_class=HTMLResponse, name="grid_page", summary="A grid's public page (一格一码)",
             responses={**HTML, 404: {"description": "No such area"}})
-def grid_page(request: Request, session: SessionDep, code: Annotated[str, GRID_CODE]):
+def grid_page(request: Request, session: SessionDep, code: CodePath):
     """The public page of one area: outline, hierarchy, workers' public names and roles, report link, QR."""
     started = time.perf_counter()
     gid = active_generation_id(session)
@@ -324,8 +327,10 @@ def grid_page(request: Request, session: SessionDep, code: Annotated[str, GRID_C
 @router.get("/grids/{code}/qr.{fmt}", name="grid_qr", summary="The QR code of a grid's page",
             responses={200: {"content": {"image/png": {}, "image/svg+xml": {}}, "description": "The QR code"},
                        404: {"description": "No such area"}})
-def grid_qr(request: Request, session: SessionDep, code: Annotated[str, GRID_CODE],
-            fmt: Annotated[str, PathParam(pattern="^(png|svg)$")], scale: Annotated[int, Query(ge=1, le=40)] = 10):
+def grid_qr(request: Request, session: SessionDep, code: CodePath,
+            fmt: Annotated[str, PathParam(pattern="^(png|svg)$", examples=["svg"], description="png or svg.")],
+            scale: Annotated[int, Query(ge=1, le=40, examples=[10], description=(
+                "Pixels per QR module (png; svg scales freely)."))] = 10):
     """A QR code (error correction M) of the grid page's absolute URL, for printing on a sign."""
     get_area(session, code=code, generation=active_generation_id(session), with_geometry=False)  # 404 if unknown
     qr = segno.make(_grid_url(request, code), error="m", micro=False)

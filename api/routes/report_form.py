@@ -10,7 +10,6 @@ with that token (``X-Case-Token``), taken from the link's fragment, never from i
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
@@ -23,7 +22,7 @@ from fastapi.responses import HTMLResponse
 
 from api.deps import CityConfigDep, SessionDep
 from api.headers import html_headers
-from api.params import CODE_PATTERN
+from api.params import CODE_PATTERN, ReportIdPath
 from geo.areas import area_point, get_area
 from geo.categories import CATALOGUE
 from geo.generations import active_generation_id
@@ -52,7 +51,7 @@ def _page(request: Request, html: str, *, cache: str) -> HTMLResponse:
                        404: {"description": "No such grid"}})
 def report_form(
     request: Request, session: SessionDep, config: CityConfigDep,
-    grid: Annotated[str | None, Query(pattern=CODE_PATTERN,
+    grid: Annotated[str | None, Query(pattern=CODE_PATTERN, examples=["211103001001001"],
                                       description="The area on the sign (its reports default to a point inside it).")] = None,
 ):
     """The citizen's report form, optionally for the grid of a sign (404 if that grid is unknown)."""
@@ -76,7 +75,7 @@ def report_form(
 @router.get("/cases/{report_id}", response_class=HTMLResponse, name="case_page", summary="A reporter's case page",
             responses={200: {"content": {"text/html": {}}, "description": "The page"},
                        404: {"description": "No such report"}})
-def case_page(request: Request, session: SessionDep, report_id: uuid.UUID):
+def case_page(request: Request, session: SessionDep, report_id: ReportIdPath):
     """The page a reporter follows their case on (its data comes from the API with the case
     token, in the browser: the page itself shows nothing of the case)."""
     get_report(session, report_id=report_id)  # 404 for an unknown id

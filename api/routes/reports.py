@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, File, Header, Query, Request, Response, UploadFile
+from fastapi import APIRouter, File, Header, Path, Query, Request, Response, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
 from pydantic import TypeAdapter, ValidationError
@@ -16,7 +16,7 @@ from api.deps import ApiSettingsDep, CityConfigDep, SessionDep, SessionOpenerDep
 from api.errors import FieldError, validation_fields
 from api.params import (
     CODE_PATTERN, BBoxQuery, CategoryQuery, LimitQuery, OffsetQuery, WindowDep, decode_cursor, encode_cursor, page_size,
-    parse_bbox, reject_unknown_query,
+    ReportIdPath, parse_bbox, reject_unknown_query,
 )
 from api.report_views import created_view, id_from_key, report_view, shows_duplicates
 from api.schemas.reports import (
@@ -58,7 +58,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def photo_url(report_id: uuid.UUID, name: str) -> str:
+def photo_url(report_id: ReportIdPath, name: str) -> str:
     """The link a stored photo is recorded under in ``report.photos`` (served by get_photo)."""
     return f"/api/v1/reports/{report_id}/photos/{name}"
 
@@ -106,7 +106,7 @@ def token_for(request: Request, o: BatchOutcome, *, principal: Principal, idempo
 )
 async def post_report(
     request: Request, config: CityConfigDep, open_session: SessionOpenerDep,
-    idempotency_key: Annotated[str | None, Header(max_length=200, description=(
+    idempotency_key: Annotated[str | None, Header(max_length=200, examples=["form-3f9a2c1e"], description=(
         "Names the report instead of `id`: a retry with the same key returns the original answer, "
         "case token included."))] = None,
 ):
@@ -162,11 +162,13 @@ def _register_one(open_session, item, config, now):
 
 
 @router.post("/reports/batch", response_model=BatchOut, summary="File up to 10,000 reports",
-             responses={**ERRORS, 413: {"description": "Body too large"}, 415: {"description": "Not JSON"}})
+             responses={401: ERRORS[401], 403: ERRORS[403], 422: ERRORS[422], 413: {"description": "Body too large"},
+                        415: {"description": "Not JSON"}})
 def post_batch(
     request: Request, body: BatchIn, session: SessionDep, config: CityConfigDep,
     principal: require(Permission.file_batch),
-    duplicates: Annotated[bool, Query(description="List possible duplicates per item (slower).")] = False,
+    duplicates: Annotated[bool, Query(examples=[True], description=(
+        "List possible duplicates per new item (open reports of its category within 250 m; slower)."))] = False,
 ):
     """Up to 10,000 reports; each item is validated and answered on its own (201, 200, 409 or 422),
     so one bad item never sinks the others. Items are matched exactly like single reports."""
@@ -214,7 +216,7 @@ def _audit_reads(session, principal: Principal, reports) -> None:
 
 
 @router.get("/reports/{report_id}", response_model=ReportOut, summary="One report with its trail", responses=ERRORS)
-def get_one(report_id: uuid.UUID, session: SessionDep, principal: case_access(Permission.read_reports)):
+def get_one(report_id: ReportIdPath, session: SessionDep, principal: case_access(Permission.read_reports)):
     """One report with its full trail ("one work order all the way"). Personal data for the
     roles that may read it (the read is audited); a reporter's case token shows their own
     case's photos."""
@@ -229,17 +231,20 @@ def get_one(report_id: uuid.UUID, session: SessionDep, principal: case_access(Pe
 def get_many(
     request: Request, session: SessionDep, settings: ApiSettingsDep, principal: require(Permission.read_reports),
     window: WindowDep,
-    area: Annotated[str | None, Query(pattern=CODE_PATTERN, description="Any hierarchy code")] = None,
+    area: Annotated[str | None, Query(pattern=CODE_PATTERN, examples=["211103001"], description=(
+        "Reports in this area: any hierarchy code (district, street, community or grid)."))] = None,
     category: CategoryQuery = None,
-    status: ReportStatus | None = None,
+    status: Annotated[ReportStatus | None, Query(examples=["dispatched"], description="Only cases in this state.")] = None,
     bbox: BBoxQuery = None,
-    overdue: bool = False,
-    unassigned: bool = False,
-    filed_by: Annotated[str | None, Query(pattern="^me$", description=(
+    overdue: Annotated[bool, Query(examples=[True], description="Only open cases past their due time.")] = False,
+    unassigned: Annotated[bool, Query(examples=[True], description=(
+        "Only cases no grid covers (matched `unassigned`: the city command centre's queue)."))] = False,
+    filed_by: Annotated[str | None, Query(pattern="^me$", examples=["me"], description=(
         "`me`: only the reports filed with your token (a system key reads what it filed)."))] = None,
     limit: LimitQuery = None,
     offset: OffsetQuery = 0,
-    after: Annotated[str | None, Query(max_length=200, description="Keyset cursor of the `next` link.")] = None,
+    after: Annotated[str | None, Query(max_length=200, examples=["MjAyNi0xMS0yMlQwMTozMDowMCswMDowMHw3ZDBm"],
+                                       description="Keyset cursor: what the `next` link carries.")] = None,
 ):
     """Reports newest first, filtered by area (any ancestor code), category, status, time, bbox.
     The bbox tests what the caller may see: a sensitive case's public cell, unless the caller
@@ -279,9 +284,9 @@ def _cursor(raw: str) -> tuple[datetime, uuid.UUID]:
 
 @router.post("/reports/{report_id}/transitions", response_model=ReportOut, summary="Move a case through the loop",
              responses={**ERRORS, 409: {"description": "Illegal transition; `allowed` lists the legal actions"}})
-def post_transition(report_id: uuid.UUID, body: TransitionIn, session: SessionDep, config: CityConfigDep,
+def post_transition(report_id: ReportIdPath, body: TransitionIn, session: SessionDep, config: CityConfigDep,
                     principal: require(Permission.move_case),
-                    idempotency_key: Annotated[str | None, Header(max_length=200, description=(
+                    idempotency_key: Annotated[str | None, Header(max_length=200, examples=["move-5b1e"], description=(
                         "Makes a retry safe: a transition already applied with this key is not applied again."))] = None):
     """Move a report through the loop; illegal moves are 409 with the allowed actions. A grid
     worker moves only the cases assigned to them (start, resolve, escalate)."""
@@ -297,7 +302,7 @@ def post_transition(report_id: uuid.UUID, body: TransitionIn, session: SessionDe
 
 @router.post("/reports/{report_id}/rating", response_model=ReportOut, summary="Rate a closed case",
              responses={**ERRORS, 409: {"description": "Not closed yet, or already rated"}})
-def post_rating(report_id: uuid.UUID, body: RatingIn, session: SessionDep,
+def post_rating(report_id: ReportIdPath, body: RatingIn, session: SessionDep,
                 principal: case_access(Permission.rate_case, hint=RATE_HINT)):
     """The reporter rates a closed case 1–5, once, with the case token intake returned (a
     dispatcher may record a rating given by phone)."""
@@ -312,7 +317,7 @@ def post_rating(report_id: uuid.UUID, body: RatingIn, session: SessionDep,
 @router.post("/reports/{report_id}/photos", response_model=ReportOut, status_code=201, summary="Add a photo",
              responses={**ERRORS, 413: {"description": "Photo too large"}, 415: {"description": "Not multipart"}})
 def post_photo(
-    report_id: uuid.UUID, session: SessionDep, config: CityConfigDep, settings: ApiSettingsDep,
+    report_id: ReportIdPath, session: SessionDep, config: CityConfigDep, settings: ApiSettingsDep,
     principal: case_access(Permission.upload_photo, hint=PHOTO_HINT),
     photo: Annotated[UploadFile, File(description="JPEG, PNG or WebP; stored without EXIF or other metadata.")],
 ):
@@ -349,7 +354,9 @@ def post_photo(
 @router.get("/reports/{report_id}/photos/{name}", response_class=FileResponse, summary="One photo",
             responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}},
                              "description": "The photo, without metadata"}, 404: ERRORS[404]})
-def get_photo(report_id: uuid.UUID, name: str, session: SessionDep,
+def get_photo(report_id: ReportIdPath,
+              name: Annotated[str, Path(max_length=80, examples=["3f9a2c1e5b7d.jpg"], description=(
+                  "The photo's file name, as listed in the report's `photos`."))], session: SessionDep,
               settings: ApiSettingsDep, principal: case_access(Permission.read_reports)):
     """A stored photo; photos of sensitive cases only for those who may see the case in full
     (and its reporter)."""

@@ -35,7 +35,7 @@ class StatsLevel(str, Enum):
             responses={422: {"description": "Invalid field"}})
 def get_stats(
     request: Request, session: SessionDep, window: WindowDep, principal: require(Permission.read_reports),
-    level: Annotated[StatsLevel, Query(description="The areas to count per.")] = StatsLevel.district,
+    level: Annotated[StatsLevel, Query(examples=["community"], description="The areas to count per.")] = StatsLevel.district,
     category: CategoryQuery = None,
 ):
     """Counts, response/solved/satisfaction rates, overdue count and median hours to close per

@@ -17,31 +17,52 @@ CRS_DOC = "wgs84 (default), cgcs2000, gcj02 (Amap/Tencent/WeChat), bd09 (Baidu) 
 
 
 class LocationIn(BaseModel):
+    """Where the problem is, in the coordinates the client has (converted to WGS-84 at intake)."""
+
     model_config = ConfigDict(extra="forbid")
 
     lon: float = Field(allow_inf_nan=False, description="Longitude (or easting in metres for a projected EPSG crs).")
     lat: float = Field(allow_inf_nan=False, description="Latitude (or northing in metres for a projected EPSG crs).")
     crs: str = Field("wgs84", max_length=16, description=CRS_DOC)
-    accuracy_m: float | None = Field(None, ge=0, le=100_000, allow_inf_nan=False)
+    accuracy_m: float | None = Field(None, ge=0, le=100_000, allow_inf_nan=False,
+                                     description="The position's accuracy as the phone states it, in metres.")
 
 
 class ReporterIn(BaseModel):
+    """Who reported it: personal data, shown only to dispatchers and admins (audited)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, max_length=100)
-    phone: str | None = Field(None, max_length=32, pattern=r"^\+?[0-9][0-9 \-]{3,30}$")
+    name: str | None = Field(None, max_length=100, description="The reporter's name.")
+    phone: str | None = Field(None, max_length=32, pattern=r"^\+?[0-9][0-9 \-]{3,30}$",
+                              description="A phone number to call back (digits, spaces, dashes, a leading +).")
+
+
+REPORT_EXAMPLE = {
+    "id": "7d0f6c2e-4a51-4e4e-9d61-5b7f3c2a9e10", "category": "30", "subcategory": "3001",
+    "description": "小区门口垃圾堆积", "source": "citizen",
+    "location": {"lon": 122.0773, "lat": 41.1231, "crs": "gcj02", "accuracy_m": 10},
+    "reported_at": "2026-11-22T09:30:00+08:00", "reporter": {"name": "王小明", "phone": "13912345678"},
+}
 
 
 class ReportIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """One report (a problem seen somewhere in the city). Only ``category``, ``source``,
+    ``location`` and ``reported_at`` are required; send an ``id`` (or an Idempotency-Key
+    header) so that a retry never files it twice."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [REPORT_EXAMPLE]})
 
     id: uuid.UUID | None = Field(None, description="Client-made UUID: retries with the same id never duplicate.")
     category: str = Field(max_length=8, description="2-digit class code (GET /api/v1/categories).")
-    subcategory: str | None = Field(None, max_length=8)
+    subcategory: str | None = Field(None, max_length=8, description=(
+        "4-digit subclass code; its time limit sets the due time (default: the class's)."))
     # 20,000 bounds the parser; the city's own limit (2,000 by default) is enforced by intake
     # and is what the OpenAPI document states (api.openapi).
     description: str = Field("", max_length=20_000, description="What is wrong.")
-    source: ReportSource
+    source: ReportSource = Field(description=(
+        "Who filed it: citizen (the public, the report form), grid_worker (a worker on patrol), hotline_12345 "
+        "(the city hotline), video (camera analytics) or other."))
     location: LocationIn
     reported_at: InstantText
     reporter: ReporterIn | None = Field(None, description="Personal data: never shown publicly.")
@@ -72,7 +93,9 @@ class ReportCreated(BaseModel):
 
 
 class BatchIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Many reports at once (a hotline system's backlog); each is answered on its own."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reports": [REPORT_EXAMPLE]}]})
 
     reports: list[dict] = Field(max_length=10_000, description="Up to 10,000 report bodies, each validated on its own.")
 
@@ -95,11 +118,20 @@ Action = Literal[ACTIONS]  # the loop's rules (geo.workflow), so the document ca
 
 
 class TransitionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """One step of the closed loop: dispatch, start, resolve, close, reopen, reject,
+    mark_duplicate (with ``duplicate_of``) or escalate (with ``expected_level``)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"action": "start", "actor": "张伟 (grid worker)", "note": "on my way"},
+        {"action": "mark_duplicate", "actor": "王芳 (dispatch desk)",
+         "duplicate_of": "0b4e9f7a-2c1d-4e8f-9a6b-3d5c7e1f2a4b"},
+        {"action": "escalate", "actor": "王芳 (dispatch desk)", "expected_level": 0},
+    ]})
 
     action: Action = Field(description="The step of the loop to take (see GET /api/v1/reports/{id} `allowed`).")
-    actor: str = Field(min_length=1, max_length=100)
-    note: str | None = Field(None, max_length=2000)
+    actor: str = Field(min_length=1, max_length=100, description=(
+        "Who takes the step, as the trail should name them (the token's holder is recorded beside it)."))
+    note: str | None = Field(None, max_length=2000, description="Why, or what was done (kept in the trail).")
     duplicate_of: uuid.UUID | None = Field(None, description="mark_duplicate: the original report's id.")
     worker_id: int | None = Field(None, ge=1, le=BIGINT_MAX, description="dispatch: the worker to send it to.")
     expected_level: int | None = Field(
@@ -108,10 +140,12 @@ class TransitionIn(BaseModel):
 
 
 class RatingIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """The reporter's verdict on a closed case, once."""
 
-    rating: int = Field(ge=1, le=5)
-    comment: str | None = Field(None, max_length=2000)
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"rating": 5, "comment": "很快就清理了"}]})
+
+    rating: int = Field(ge=1, le=5, description="1 (very dissatisfied) to 5 (very satisfied).")
+    comment: str | None = Field(None, max_length=2000, description="In the reporter's words.")
 
 
 class EventOut(BaseModel):
@@ -220,12 +254,15 @@ class DispatchOut(BaseModel):
 
 
 class PositionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Where a worker's phone is now (it keeps dispatch's nearest-worker answer current)."""
 
-    lon: float = Field(allow_inf_nan=False)
-    lat: float = Field(allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"lon": 122.0701, "lat": 41.1187, "crs": "gcj02", "at": "2026-11-22T09:31:00+08:00"}]})
+
+    lon: float = Field(allow_inf_nan=False, description="Longitude (or easting in metres for a projected EPSG crs).")
+    lat: float = Field(allow_inf_nan=False, description="Latitude (or northing in metres for a projected EPSG crs).")
     crs: str = Field("wgs84", max_length=16, description=CRS_DOC)
-    at: Instant | None = None
+    at: Instant | None = Field(None, description="When the phone took the position (default: now).")
 
 
 class PositionOut(BaseModel):
