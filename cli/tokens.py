@@ -28,6 +28,8 @@ def issue(
     worker: Annotated[str | None, typer.Option(help="worker tokens: the worker's staff number (or id).")] = None,
     system: Annotated[str | None, typer.Option(help="system keys: a short name of the system, e.g. hotline-12345.")] = None,
     expires_days: Annotated[int | None, typer.Option(min=1, max=3650, help="Valid for this many days (default: until revoked).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help=(
+        "Print only the token (for a script: TOKEN=$(gridmap tokens issue … -q))."))] = False,
 ) -> None:
     """Issue a token. It is printed once: only its hash is stored."""
     import sqlalchemy as sa
@@ -54,6 +56,9 @@ def issue(
         issued = issue_token(session, role=r, name=name, actor=cli_actor(), worker_id=worker_id, system=system,
                              expires_at=expires)
         session.commit()
+    if quiet:
+        print(issued.token)
+        return
     console.print(f"token {issued.id} for [bold]{issued.name}[/] ({issued.role.value})"
                   + (f", expires {expires:%Y-%m-%d}" if expires else "") + ":")
     console.print(issued.token, markup=False, highlight=False)
