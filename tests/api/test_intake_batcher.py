@@ -135,3 +135,19 @@ def test_bad_reports_in_a_pass_never_fail_their_neighbours(engine, small_city, c
     statuses = [r.status_code for r in responses]
     assert statuses == [201] * 25 + [422] * 10 + [201] * 25, statuses
     assert {r.json()["error"]["fields"][0]["field"] for r in responses[25:35]} == {"description", "reporter.name"}
+
+
+def test_the_batched_endpoint_refuses_unknown_query_parameters_too(engine, small_city):
+    payload = body()
+
+    async def run():
+        app = create_app(engine=engine, api_settings=ApiSettings(escalation_interval_s=0, intake_batching=True))
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://gridmap.test") as c:
+                return await c.post("/api/v1/reports", params={"dryrun": "1"}, json=payload)
+
+    r = asyncio.run(run())
+    assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == "dryrun"
+    with Session(engine) as s:
+        assert s.get(Report, uuid.UUID(payload["id"])) is None
