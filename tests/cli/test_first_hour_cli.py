@@ -177,3 +177,21 @@ def test_demo_load_replaces_demo_data_and_with_yes_everything(tmp_path, monkeypa
             assert s.scalar(sa.select(sa.func.count()).select_from(Report)) == 60
     finally:
         engine.dispose()
+
+
+def test_an_unexpected_error_is_one_line_and_a_next_step(monkeypatch, capsys):
+    import cli.main
+
+    def broken():
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setattr(cli.main, "app", broken)
+    monkeypatch.delenv("GRIDMAP_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as exited:
+        cli.main.main()
+    err = " ".join(capsys.readouterr().err.split())
+    assert exited.value.code == 1 and "Traceback" not in err
+    assert "unexpected RuntimeError: boom" in err and "second line" not in err and "GRIDMAP_DEBUG=1" in err
+    monkeypatch.setenv("GRIDMAP_DEBUG", "1")
+    with pytest.raises(RuntimeError):  # asked for: the traceback, for a bug report
+        cli.main.main()
