@@ -5,6 +5,8 @@ states are the ones enforced (the city's description limit)."""
 
 from __future__ import annotations
 
+import re
+
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
@@ -111,7 +113,7 @@ def install_openapi(app: FastAPI) -> None:
                 if _may_refuse(route):
                     extra["403"] = "This role may not do this (the message lists the roles that may)"
                 if "{" in path:
-                    extra["404"] = "Nothing has that " + " / ".join(p.strip("{}") for p in path.split("/") if "{" in p)
+                    extra["404"] = "Nothing has that " + " / ".join(re.findall(r"\{(\w+)", path))
                 for code, text in extra.items():
                     responses.setdefault(code, {"description": text})
                 for code, resp in responses.items():

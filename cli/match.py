@@ -45,7 +45,7 @@ def _geometry(schema) -> tuple[str, object] | None:
     if column.get("encoding", "WKB").upper() != "WKB":
         raise ValueError(f"geometry column {name!r} is {column['encoding']}-encoded; write it as WKB "
                          "(geopandas: to_parquet(..., geometry_encoding='WKB'))")
-    return name, column.get("crs", "OGC:CRS84")  # GeoParquet: no crs given means CRS84
+    return name, column.get("crs") or "OGC:CRS84"  # GeoParquet: no crs (or null) means CRS84
 
 
 def _point_coords(batch, column: str, transformer):
@@ -113,8 +113,12 @@ def match(
     transformer = None
     if geometry is not None:
         from pyproj import CRS, Transformer
+        from pyproj.exceptions import CRSError
 
-        crs = CRS.from_user_input(geometry[1])
+        try:
+            crs = CRS.from_user_input(geometry[1])
+        except CRSError as exc:
+            raise fail(f"cannot read the crs of {in_path}: {exc}", "write the file with a known crs (EPSG:4326)") from None
         if not crs.equals(CRS.from_user_input("OGC:CRS84"), ignore_axis_order=True):
             transformer = Transformer.from_crs(crs, "OGC:CRS84", always_xy=True)
     if GRID_COLUMN in schema.names:

@@ -57,6 +57,37 @@ def _row_input(row: dict, *, crs: str, source: str, rid: uuid.UUID):
     )
 
 
+def _csv_lines(path: Path) -> list[int]:
+    """The line each record of a CSV starts on (the header is line 1), as pandas reads the
+    records: a quoted field may span lines, and blank lines hold no record."""
+    import csv
+
+    starts, previous = [], 0
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.reader(f)
+        for record in reader:
+            if record:
+                starts.append(previous + 1)
+            previous = reader.line_num
+    return starts[1:]  # after the header
+
+
+def _write_rejected(out: Path, frame, rejected: dict[int, str], *, used_ids: dict[int, str], crs: str,
+                    lines: list[int] | None) -> None:
+    """The rejected rows, as they can be fixed and imported again: ``row`` (the CSV line, or
+    the feature's position from 1), ``reason``, then the row itself with the id it was given
+    (so a re-import cannot store a row twice) and the crs its coordinates are in."""
+    import pandas as pd
+
+    index = sorted(rejected)
+    rows = frame.iloc[index].drop(columns=["row", "reason"], errors="ignore").reset_index(drop=True)
+    rows["id"] = [used_ids.get(i, rows["id"].iloc[k] if "id" in rows else None) for k, i in enumerate(index)]
+    given = rows["crs"] if "crs" in rows else pd.Series([None] * len(rows))
+    rows["crs"] = given.where(given.notna() & (given.astype(str) != ""), crs)
+    head = pd.DataFrame({"row": [lines[i] if lines else i + 1 for i in index], "reason": [rejected[i] for i in index]})
+    head.join(rows).to_csv(out, index=False)
+
+
 @app.command("import")
 def import_reports(
     file: Annotated[Path, typer.Argument(help="CSV, GeoJSON/GPKG or (Geo)Parquet of reports.")],
@@ -71,10 +102,10 @@ def import_reports(
     derived from the file's content and row number, so importing a file twice adds nothing.
 
     Rejected rows are written next to the file as <name>.rejected.csv: the row as you count
-    it (in a CSV its line number, the header being line 1; in other files the feature's
-    position from 1), the reason, and the row's own columns, so the file can be fixed and
-    imported again. Exits with 1 when any row was rejected (the others are stored)."""
-    import pandas as pd
+    it (in a CSV the line it starts on, the header being line 1; in other files the
+    feature's position from 1), the reason, and the row itself with the id and crs it was
+    read with, so it can be fixed and imported again. Exits with 1 when any row was rejected
+    (the others are stored)."""
     from sqlalchemy.orm import Session
 
     from geo.cityconfig import load_city_config
@@ -97,22 +128,26 @@ def import_reports(
         if earliest.year < 1900:
             raise fail("--earliest must not be before 1900-01-01", "older times cannot be read back reliably")
         floor = earliest.replace(tzinfo=config.tz)
-    rejected: list[dict] = []
+    rejected: dict[int, str] = {}  # record index -> reason
+    used_ids: dict[int, str] = {}
     totals = {"created": 0, "replayed": 0, "rejected": 0}
     records = frame.to_dict("records")
-    # Row numbers as the user counts them: a CSV's header is line 1, so its first row is line 2.
-    first = 2 if file.suffix.lower() == ".csv" else 1
     with database() as (engine, _), progress() as bar:
         task = bar.add_task(f"importing {file.name}", total=len(records))
         for start in range(0, len(records), CHUNK):
             items = []
             for i, row in enumerate(records[start:start + CHUNK], start):
-                rid = uuid.UUID(str(row["id"])) if "id" in row and row["id"] == row["id"] and row["id"] else \
-                    uuid.uuid5(IMPORT_NAMESPACE, f"{digest}:{i}")
+                given = row.get("id")
                 try:
+                    try:
+                        rid = uuid.UUID(str(given)) if given == given and given else \
+                            uuid.uuid5(IMPORT_NAMESPACE, f"{digest}:{i}")
+                    except ValueError:
+                        raise ValueError(f"id: {given!r} is not a UUID") from None
+                    used_ids[i] = str(rid)
                     items.append((i, _row_input(row, crs=file_crs, source=source, rid=rid)))
                 except (KeyError, TypeError, ValueError) as exc:
-                    rejected.append({"row": i + first, "reason": str(exc)})
+                    rejected[i] = str(exc)
             with Session(engine) as session:
                 outcomes = submit_batch(session, items=items, config=config, now=datetime.now(UTC), duplicates=False,
                                         earliest=floor)
@@ -120,8 +155,7 @@ def import_reports(
             for o in outcomes:
                 if o.error is not None:
                     field = o.error.details.get("field", "")
-                    rejected.append({"row": o.index + first,
-                                     "reason": f"{field}: {o.error.message}" if field else o.error.message})
+                    rejected[o.index] = f"{field}: {o.error.message}" if field else o.error.message
                 else:
                     totals["created" if o.created else "replayed"] += 1
             bar.advance(task, min(CHUNK, len(records) - start))
@@ -129,9 +163,8 @@ def import_reports(
     console.print(f"created {totals['created']:,}, already there {totals['replayed']:,}, rejected {totals['rejected']:,}")
     if rejected:
         out = file.with_name(file.stem + ".rejected.csv")
-        reasons = pd.DataFrame(rejected).sort_values("row")
-        rows = frame.iloc[reasons["row"].to_numpy() - first].reset_index(drop=True)
-        reasons.reset_index(drop=True).join(rows.drop(columns=["row", "reason"], errors="ignore")).to_csv(out, index=False)
+        _write_rejected(out, frame, rejected, used_ids=used_ids, crs=file_crs,
+                        lines=_csv_lines(file) if file.suffix.lower() == ".csv" else None)
         raise fail(f"{len(rejected):,} of {len(records):,} row(s) rejected (the others were stored); "
                    f"each with its reason in {out}",
                    f"fix those rows and import {out.name} (rows already stored are not stored twice)")

@@ -29,7 +29,7 @@ from geo.coords import check_lon_lat, to_wgs84, unprojectable
 from geo.errors import GridmapError, InvalidInput, NoActiveGeneration, StoreFailed
 from geo.intake import IdempotencyConflict, ReportInput, validate_fields
 from geo.matching import match_location
-from geo.report_store import possible_duplicates, write_reports
+from geo.report_store import forget_suggestions, possible_duplicates, write_reports
 from geo.models import Generation, GenerationStatus, MatchKind, Report, ReportStatus, Worker
 from geo.privacy import public_cells
 from geo.routing import MAX_ESCALATION, Responsible, escalation_code, responsible_workers
@@ -183,6 +183,11 @@ def submit_batch(
             if outcome.status == 201:
                 outcome.possible_duplicates = dups.get(outcome.report_id, [])
     inserted, refused = _write_isolating(session, rows, events)
+    if refused and duplicates:
+        forget_suggestions(session, [r for r in rows if r["id"] in inserted], refused)
+        for outcome in outcomes.values():
+            if outcome.status == 201:
+                outcome.possible_duplicates = [d for d in outcome.possible_duplicates if d not in refused]
     for k in fresh:
         index, _item, _crs, rid, _fp = valid[k]
         if rid in refused:

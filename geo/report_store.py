@@ -148,34 +148,59 @@ def _sphere_m(lon1, lat1, lon2, lat2):
 def possible_duplicates(
     session: Session, rows: list[dict], *, config: CityConfig, now: datetime
 ) -> dict[uuid.UUID, list[uuid.UUID]]:
-    """For each new report in ``rows`` (dicts with id, category, lon, lat in WGS-84 degrees, in
-    the order they were filed): the open reports of its category within the configured radius
-    (metres) filed in the window (days before ``now``), nearest first, at most
-    MAX_DUPLICATES_LISTED. Candidates are the reports already stored and the ones earlier in
-    ``rows``, exactly what one-by-one intake would have found. Run before the rows are
-    written, so the answer is stored with each report and a replay returns it unchanged."""
+    """For each new report in ``rows`` (dicts with id, category, lon, lat in WGS-84 degrees and
+    reported_at, in the order they were filed): the open reports of its category within the
+    configured radius (metres) filed in the window (days before ``now``), nearest first, each
+    once, at most MAX_DUPLICATES_LISTED. Candidates are the reports already stored and the new
+    ones earlier in ``rows`` (a retry of a stored id counts as the stored report, where it
+    is): what one-by-one intake would have found. Run before the rows are written, so the
+    answer is stored with each report and a replay returns it unchanged."""
     if not rows:
         return {}
+    since = now - timedelta(days=config.duplicate_window_days)
     payload = [{"id": r["id"], "category": r["category"], "lon": r["lon"], "lat": r["lat"]} for r in rows]
-    found: dict[uuid.UUID, list[tuple[float, uuid.UUID]]] = {}
+    found: dict[uuid.UUID, dict[uuid.UUID, float]] = {}
+
+    def add(rid: uuid.UUID, dup: uuid.UUID, metres: float) -> None:
+        near = found.setdefault(rid, {})
+        near[dup] = min(metres, near.get(dup, metres))
+
     for rid, dup, metres in session.connection().execute(_duplicates_statement(), {
-        "new": _json(payload), "since": now - timedelta(days=config.duplicate_window_days),
+        "new": _json(payload), "since": since,
         "box_deg": config.duplicate_radius_m / 111_320 * 2, "radius_m": float(config.duplicate_radius_m),
     }):
-        found.setdefault(rid, []).append((metres, dup))
-    for later, earlier, metres in _within_pass(rows, radius_m=float(config.duplicate_radius_m)):
-        found.setdefault(later, []).append((metres, earlier))
-    return {rid: [dup for _, dup in sorted(pairs)[:MAX_DUPLICATES_LISTED]] for rid, pairs in found.items()}
+        add(rid, dup, metres)
+    if len(rows) > 1:
+        ids = [r["id"] for r in rows]
+        stored = set(session.connection().execute(sa.select(Report.id).where(Report.id.in_(ids))).scalars())
+        new = [r for r in rows if r["id"] not in stored]
+        for later, earlier, metres in _within_pass(new, radius_m=float(config.duplicate_radius_m), since=since):
+            add(later, earlier, metres)
+    return {rid: sorted(near, key=lambda d: (near[d], d))[:MAX_DUPLICATES_LISTED] for rid, near in found.items()}
 
 
-def _within_pass(rows: list[dict], *, radius_m: float):
-    """(later id, earlier id, metres) for same-category pairs of ``rows`` within ``radius_m``:
-    one pass's reports are not stored yet, so the probe cannot see each other. Bucketed by
-    a cell of the radius, so a 10,000-report batch compares neighbours only."""
+def forget_suggestions(session: Session, rows: list[dict], gone: set[uuid.UUID]) -> None:
+    """Take ``gone`` (reports of this pass the database refused) out of the stored suggestions
+    of ``rows``. Rare: only the safety net of an intake pass refuses rows."""
+    table = Report.__table__
+    for row in rows:
+        listed = row.get("suggested_duplicates") or []
+        if any(d in gone for d in listed):
+            row["suggested_duplicates"] = [d for d in listed if d not in gone]
+            session.connection().execute(table.update().where(table.c.id == row["id"])
+                                         .values(suggested_duplicates=row["suggested_duplicates"]))
+
+
+def _within_pass(rows: list[dict], *, radius_m: float, since: datetime):
+    """(later id, earlier id, metres) for same-category pairs of ``rows`` within ``radius_m``
+    whose earlier one was reported since ``since`` (the same window as the stored candidates):
+    one pass's reports are not stored yet, so the probe cannot see each other. Bucketed by a
+    cell of the radius, so a 10,000-report batch compares neighbours only."""
     step = radius_m / 111_320 * 2  # degrees; ≥ the radius in longitude too below 60° latitude
     buckets: dict[tuple, list[int]] = {}
     for i, r in enumerate(rows):
-        buckets.setdefault((r["category"], int(r["lon"] // step), int(r["lat"] // step)), []).append(i)
+        if r["reported_at"] >= since:
+            buckets.setdefault((r["category"], int(r["lon"] // step), int(r["lat"] // step)), []).append(i)
     for i, r in enumerate(rows):
         cx, cy = int(r["lon"] // step), int(r["lat"] // step)
         earlier = [j for dx in (-1, 0, 1) for dy in (-1, 0, 1)

@@ -17,25 +17,20 @@ from geo.access.roles import sees_exact_locations
 from geo.categories import parse_category
 from geo.generations import active_generation_id
 from geo.models import AreaLevel
-from geo.report_queries import area_stats
+from geo.report_queries import PREFIX_LENGTH, area_stats
 
 router = APIRouter(tags=["reports"])
 
 
-class StatsLevel(str, Enum):
-    """The levels stats are given per (the city as a whole is their sum)."""
-
-    grid = "grid"
-    community = "community"
-    street = "street"
-    district = "district"
+# The levels area_stats counts per (the city as a whole is their sum), finest first.
+StatsLevel = Enum("StatsLevel", {lv.value: lv.value for lv in reversed(PREFIX_LENGTH)}, type=str)
 
 
 @router.get("/stats", response_model=StatsOut, summary="Rates per area",
             responses={422: {"description": "Invalid field"}})
 def get_stats(
     request: Request, session: SessionDep, window: WindowDep, principal: require(Permission.read_reports),
-    level: Annotated[StatsLevel, Query(examples=["community"], description="The areas to count per.")] = StatsLevel.district,
+    level: Annotated[StatsLevel, Query(examples=["community"], description="The areas to count per.")] = StatsLevel("district"),
     category: CategoryQuery = None,
 ):
     """Counts, response/solved/satisfaction rates, overdue count and median hours to close per

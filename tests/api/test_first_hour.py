@@ -123,3 +123,23 @@ def test_stats_levels_are_the_ones_it_accepts(client, tiny):
     assert doc["components"]["schemas"][ref.rsplit("/", 1)[1]]["enum"] == ["grid", "community", "street", "district"]
     r = client.get("/api/v1/stats", params={"level": "city"})
     assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == "level"
+
+
+def test_a_retried_report_in_a_pass_is_suggested_once_where_it_is_stored(client, tiny):
+    stored = body()
+    assert client.post("/api/v1/reports", json=stored).status_code == 201
+    near = body(location={"lon": INSIDE_G1[0] + 2e-4})
+    r = client.post("/api/v1/reports/batch", params={"duplicates": "true"}, json={"reports": [stored, near]},
+                    headers=STAFF).json()["results"]
+    assert [x["status"] for x in r] == [200, 201]
+    assert r[1]["report"]["possible_duplicates"] == [stored["id"]]
+
+
+def test_the_pass_check_keeps_the_duplicate_window(client, tiny):
+    from datetime import UTC, datetime, timedelta
+
+    old = (datetime.now(UTC) - timedelta(days=30)).isoformat()  # the window is 7 days
+    items = [body(reported_at=old), body(reported_at=old, location={"lon": INSIDE_G1[0] + 1e-4})]
+    r = client.post("/api/v1/reports/batch", params={"duplicates": "true"}, json={"reports": items},
+                    headers=STAFF).json()["results"]
+    assert [x["report"]["possible_duplicates"] for x in r] == [[], []]  # as filed one by one

@@ -195,3 +195,10 @@ def test_an_unexpected_error_is_one_line_and_a_next_step(monkeypatch, capsys):
     monkeypatch.setenv("GRIDMAP_DEBUG", "1")
     with pytest.raises(RuntimeError):  # asked for: the traceback, for a bug report
         cli.main.main()
+
+
+def test_match_a_geoparquet_without_a_crs_is_read_as_crs84(cli_env, tmp_path):
+    path = tmp_path / "no_crs.parquet"
+    gpd.GeoDataFrame(geometry=[Point(122.0, 41.0)]).to_parquet(path)  # "crs": null in its metadata
+    r = run("match", "--in", path, "--out", tmp_path / "m.parquet")
+    assert r.exit_code == 0, r.output

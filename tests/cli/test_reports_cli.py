@@ -68,3 +68,41 @@ def test_import_where_every_row_is_rejected_fails(tmp_path, monkeypatch, databas
     assert r.exit_code == 1 and "2 of 2 row(s) rejected" in " ".join(r.output.split())
     # Features count from 1.
     assert list(pd.read_csv(tmp_path / "all_bad.rejected.csv")["row"]) == [1, 2]
+
+
+def test_rejected_rows_can_be_fixed_and_imported_again(tmp_path, monkeypatch, database_url, engine, small_city):
+    from geo.coords import wgs84_to_gcj02
+
+    with Session(engine) as s:
+        lon, lat = s.execute(sa.select(sa.func.ST_X(Report.location), sa.func.ST_Y(Report.location)).limit(1)).one()
+    x, y = (float(v) for v in wgs84_to_gcj02(lon, lat))
+    path = tmp_path / "gcj.csv"
+    # A description over two lines (quoted): the next record starts on line 4, not 3.
+    path.write_text(
+        "category,description,lon,lat,reported_at,id\n"
+        f'30,"{MARK}\nsecond line",{x},{y},2026-11-20T10:00:00+08:00,\n'
+        f"99,{MARK},{x},{y},2026-11-20T10:00:00+08:00,\n"
+        f"30,{MARK},{x},{y},2026-11-20T10:00:00+08:00,not-a-uuid\n", encoding="utf-8")
+    monkeypatch.setenv("GRIDMAP_DATABASE_URL", database_url)
+    try:
+        r = CliRunner().invoke(app, ["reports", "import", str(path), "--crs", "gcj02"])
+        assert r.exit_code == 1 and "Traceback" not in r.output, r.output
+        rejected = pd.read_csv(tmp_path / "gcj.rejected.csv", dtype=str)
+        assert list(rejected["row"]) == ["4", "5"]
+        assert "unknown category" in rejected["reason"][0] and "not a UUID" in rejected["reason"][1]
+        # The id it was given and the crs it is in travel with the row.
+        assert list(rejected["crs"]) == ["gcj02", "gcj02"] and rejected["id"][0] != ""
+        fixed = rejected.drop(columns=["row", "reason"]).assign(category="30", id=[rejected["id"][0], ""])
+        fixed.to_csv(tmp_path / "fixed.csv", index=False)
+        for _ in range(2):  # and a second time adds nothing
+            again = CliRunner().invoke(app, ["reports", "import", str(tmp_path / "fixed.csv")])
+            assert again.exit_code == 0, again.output
+        with Session(engine) as s:
+            ids = set(s.scalars(sa.select(Report.id).where(Report.description == MARK)))
+            assert len(ids) == 2
+            assert s.scalar(sa.select(sa.func.count()).select_from(Report).where(
+                Report.description == MARK, Report.orig_crs == "gcj02")) == 2
+            assert {str(i) for i in ids} >= {rejected["id"][0]}
+    finally:
+        with engine.begin() as conn:
+            purge_reports(conn, where=Report.description.startswith(MARK))
