@@ -235,7 +235,7 @@ class GridMatcher:
         self._ptr = np.r_[first, len(cells)].astype(np.int64)
         self._cand = cand.astype(np.int32)
         self._keys = keys
-        self._tree = shapely.STRtree(self.geoms)
+        self.tree = shapely.STRtree(self.geoms)  # also for callers: which grids touch a point
 
         pure = np.ones(r.size, dtype=bool)
         pure[self._mixed_cells] = False
@@ -247,7 +247,7 @@ class GridMatcher:
         lab, at = np.unique(flat[starts], return_index=True)
         rep = starts[at][lab > 0]
         lut = np.full(n_labels + 1, _MIXED, dtype=np.int32)
-        lut[lab[lab > 0]] = _min_index(self._tree, *r.centres(rep))
+        lut[lab[lab > 0]] = _min_index(self.tree, *r.centres(rep))
         dtype = np.int16 if n < np.iinfo(np.int16).max else np.int32
         self._raster = lut.astype(dtype)[flat]
         del labels, flat
@@ -265,7 +265,7 @@ class GridMatcher:
         cell touches the boundary of the overlap B ∩ G: only those cells are tested.
         """
         default = np.full(len(self._mixed_cells), _NONE, dtype=np.int32)
-        i, j = self._tree.query(self.geoms, predicate="intersects")
+        i, j = self.tree.query(self.geoms, predicate="intersects")
         keep = i < j
         i, j = i[keep], j[keep]
         inner = shapely.relate_pattern(self.geoms[i], self.geoms[j], "T********")

@@ -15,10 +15,8 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 
 import numpy as np
-import shapely
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -28,7 +26,7 @@ from geo.cityconfig import CityConfig
 from geo.coords import check_lon_lat, to_wgs84, unprojectable
 from geo.errors import GridmapError, InvalidInput, NoActiveGeneration, StoreFailed
 from geo.intake import IdempotencyConflict, ReportInput, validate_fields
-from geo.matching import match_location
+from geo.matching import database_fallback, match_points
 from geo.report_store import forget_suggestions, possible_duplicates, write_reports
 from geo.models import Generation, GenerationStatus, MatchKind, Report, ReportStatus, Worker
 from geo.privacy import public_cells
@@ -89,12 +87,6 @@ def matcher_for_active(session: Session) -> tuple[int, GridMatcher]:
             _ACTIVE_MATCHERS.clear()  # an older generation is never active again
             _ACTIVE_MATCHERS[key] = matcher
     return generation, matcher
-
-
-@lru_cache(maxsize=2)
-def _tree(matcher: GridMatcher) -> shapely.STRtree:
-    """All grids of a matcher in an STRtree, to count the grids covering a boundary point."""
-    return shapely.STRtree(matcher.geoms)
 
 
 def _convert(items: list[ReportInput], crs: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -258,35 +250,13 @@ def _replayed(index: int, r: Report, worker: Worker | None) -> BatchOutcome:
     )
 
 
-def _match(session: Session, matcher: GridMatcher, lon: np.ndarray, lat: np.ndarray, *, generation: int,
-           config: CityConfig):
-    """Codes, match kinds and snap distances for WGS-84 points (vectorised, exact)."""
-    tree = _tree(matcher)
-    idx = matcher.match_indices(lon, lat)
-    codes = np.where(idx >= 0, matcher.codes[np.maximum(idx, 0)], None)
-    kinds = np.where(idx >= 0, MatchKind.inside.value, MatchKind.unassigned.value).astype(object)
-    distances: list[float | None] = [None] * len(lon)
-    hit = np.flatnonzero(idx >= 0)
-    if hit.size:
-        # On a boundary several grids may cover the point: those are `edge` matches.
-        points = shapely.points(lon[hit], lat[hit])
-        on_edge = hit[shapely.touches(matcher.geoms[idx[hit]], points)]
-        if on_edge.size:
-            pt_i, _ = tree.query(shapely.points(lon[on_edge], lat[on_edge]), predicate="intersects")
-            counts = np.bincount(pt_i, minlength=on_edge.size)
-            kinds[on_edge[counts > 1]] = MatchKind.edge.value
-    for k in np.flatnonzero(idx < 0):
-        outcome = match_location(session, lon=float(lon[k]), lat=float(lat[k]), generation=generation,
-                                 snap_tolerance_m=config.snap_tolerance_m)
-        codes[k], kinds[k], distances[k] = outcome.grid_code, outcome.kind.value, outcome.distance_m
-    return codes, kinds, distances
-
-
 def _plan_rows(session, matcher, valid, fresh, lon, lat, *, generation, config, now, outcomes):
     if not fresh:
         return [], []
     sel = np.asarray(fresh)
-    codes, kinds, distances = _match(session, matcher, lon[sel], lat[sel], generation=generation, config=config)
+    matched = match_points(matcher, lon[sel], lat[sel], fallback=database_fallback(
+        session, generation=generation, snap_tolerance_m=config.snap_tolerance_m))
+    codes, kinds, distances, snaps = matched.codes, matched.kinds, matched.distances, matched.snap_distances
     workers = responsible_workers(session, grid_codes=[c for c in codes if c])
     city = (escalation_code(session, grid_code=None, level=MAX_ESCALATION, generation=generation)
             if (kinds == MatchKind.unassigned.value).any() else None)
@@ -300,7 +270,7 @@ def _plan_rows(session, matcher, valid, fresh, lon, lat, *, generation, config, 
         unassigned = kind == MatchKind.unassigned.value
         status = ReportStatus.dispatched if worker is not None else ReportStatus.registered
         due = config.deadline(now, config.time_limit_h(item.category, item.subcategory))
-        snap = distances[j] if kind == MatchKind.snapped.value else None
+        snap = snaps[j]
         rows.append({
             "id": rid, "category": item.category, "subcategory": item.subcategory, "description": item.description,
             "source": item.source.value, "lon": float(lon[k]), "lat": float(lat[k]), "h3_cell": cells[j],

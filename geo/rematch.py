@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from geo.bulk_match import GridMatcher
 from geo.cityconfig import CityConfig
-from geo.matching import match_location
-from geo.models import OPEN_STATUSES, MatchKind, Report, ReportEvent
+from geo.matching import database_fallback, match_points
+from geo.models import OPEN_STATUSES, Report, ReportEvent
 from geo.routing import responsible_workers
 
 
@@ -52,19 +52,17 @@ def rematch_chunk(
     ids = [r[0] for r in rows]
     lon = np.fromiter((r[1] for r in rows), float, len(rows))
     lat = np.fromiter((r[2] for r in rows), float, len(rows))
-    codes = matcher.match(lon, lat)
-    kinds = np.where(codes != None, MatchKind.inside.value, MatchKind.unassigned.value).astype(object)  # noqa: E711
-    for k in np.flatnonzero(codes == None):  # noqa: E711 - rare: snap or leave for the command centre
-        m = match_location(session, lon=float(lon[k]), lat=float(lat[k]), generation=generation,
-                           snap_tolerance_m=config.snap_tolerance_m)
-        codes[k], kinds[k] = m.grid_code, m.kind.value
+    # The rule intake applies, so a re-matched report stores what intake would have stored.
+    matched = match_points(matcher, lon, lat, fallback=database_fallback(
+        session, generation=generation, snap_tolerance_m=config.snap_tolerance_m))
+    codes, kinds, snaps = matched.codes, matched.kinds, matched.snap_distances
     moved = [k for k, r in enumerate(rows) if codes[k] != r[3]]
     workers = responsible_workers(session, grid_codes=[codes[k] for k in moved if codes[k]])
     handover = {k: workers.get(codes[k]) for k in moved
                 if codes[k] and rows[k][4] in OPEN_STATUSES and rows[k][5] == 0}  # open, not escalated
     values = [
         {"rid": ids[k], "code": codes[k], "gen": generation if codes[k] else None, "kind": kinds[k],
-         "worker": handover[k].id if handover.get(k) is not None else None}
+         "snap": snaps[k], "worker": handover[k].id if handover.get(k) is not None else None}
         for k in range(len(rows))
     ]
     report = Report.__table__
@@ -72,6 +70,7 @@ def rematch_chunk(
         sa.update(report)
         .where(report.c.id == sa.bindparam("rid"))
         .values(grid_code=sa.bindparam("code"), generation_id=sa.bindparam("gen"), match_kind=sa.bindparam("kind"),
+                snap_distance_m=sa.bindparam("snap", type_=sa.Float),
                 assigned_worker_id=sa.func.coalesce(sa.bindparam("worker"), report.c.assigned_worker_id),
                 updated_at=now)
     )
