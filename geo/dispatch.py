@@ -10,17 +10,13 @@ import sqlalchemy as sa
 from geoalchemy2 import Geography
 from sqlalchemy.orm import Session
 
-from geo.errors import NotFound
+from geo.errors import WorkerNotFound
 from geo.instants import ABSOLUTE_EARLIEST, check_not_future, check_range
 from geo.privacy import WORKER_CELL_DEG, coarse_expr, public_distance
 from geo.models import Assignment, AssignmentRole, Worker
 from geo.routing import ESCALATION_LEVELS, Responsible, escalation_code, lead_of, responsible_worker
 
 _KNN_CANDIDATES = 24
-
-
-class WorkerNotFound(NotFound):
-    code = "worker_not_found"
 
 
 @dataclass(frozen=True)

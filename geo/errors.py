@@ -18,6 +18,18 @@ class NotFound(GridmapError):
     code = "not_found"
 
 
+class WorkerNotFound(NotFound):
+    code = "worker_not_found"
+
+
+class ReportNotFound(NotFound):
+    code = "report_not_found"
+
+
+class TokenNotFound(NotFound):
+    code = "token_not_found"
+
+
 class AreaNotFound(NotFound):
     code = "area_not_found"
 
@@ -38,6 +50,20 @@ class OutsideJurisdiction(NotFound):
 
 class InvalidState(GridmapError):
     code = "invalid_state"
+
+
+class IdempotencyConflict(InvalidState):
+    """The id was used before with a different body."""
+
+    code = "idempotency_conflict"
+
+
+class IllegalTransition(InvalidState):
+    code = "illegal_transition"
+
+
+class AlreadyRated(InvalidState):
+    code = "already_rated"
 
 
 class InvalidInput(GridmapError):

@@ -15,16 +15,10 @@ import orjson
 from geo.categories import BY_CODE, SUB_BY_CODE
 from geo.cityconfig import CityConfig
 from geo.coords import check_lon_lat, normalise_crs
-from geo.errors import InvalidInput, InvalidState
+from geo.errors import InvalidInput
 from geo.instants import check_reported_at
 from geo.models import ReportSource
 from geo.text import check_text, check_url
-
-
-class IdempotencyConflict(InvalidState):
-    """The id was used before with a different body."""
-
-    code = "idempotency_conflict"
 
 
 @dataclass(frozen=True)

@@ -308,24 +308,6 @@ def area_shapes(session: Session, *, generation: int, level: AreaLevel, codes: l
     return {r[0]: (r[1], r[2]) for r in rows}
 
 
-def area_counts(session: Session, flt: ReportFilter, *, generation: int, level: AreaLevel) -> pd.Series:
-    """Reports per area code of ``level`` (its grids' codes start with it), zeros included."""
-    prefix = sa.func.left(Report.grid_code, level.code_length).label("code")
-    counts = (
-        sa.select(prefix, sa.func.count().label("n"))
-        .where(*flt.conditions(), Report.grid_code.is_not(None))
-        .group_by(prefix)
-        .subquery()
-    )
-    rows = session.execute(
-        sa.select(Area.code, sa.func.coalesce(counts.c.n, 0))
-        .outerjoin(counts, counts.c.code == Area.code)
-        .where(Area.level == level, valid_in(Area, generation))
-        .order_by(Area.code)
-    ).all()
-    return pd.Series([int(r[1]) for r in rows], index=[r[0] for r in rows], dtype="int64")
-
-
 _adjacency_cache: dict[tuple[str, int, str], dict[str, list[str]]] = {}
 _adjacency_lock = threading.Lock()
 

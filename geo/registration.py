@@ -24,8 +24,8 @@ from geo.bulk_match import GridMatcher
 from geo.cells import cells_of_points
 from geo.cityconfig import CityConfig
 from geo.coords import check_lon_lat, to_wgs84, unprojectable
-from geo.errors import GridmapError, InvalidInput, NoActiveGeneration, StoreFailed
-from geo.intake import IdempotencyConflict, ReportInput, validate_fields
+from geo.errors import GridmapError, IdempotencyConflict, InvalidInput, NoActiveGeneration, StoreFailed
+from geo.intake import ReportInput, validate_fields
 from geo.matching import database_fallback, match_points
 from geo.report_store import forget_suggestions, possible_duplicates, write_reports
 from geo.models import Generation, GenerationStatus, MatchKind, Report, ReportStatus, Worker

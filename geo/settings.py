@@ -36,19 +36,6 @@ class DatabaseSettings(BaseSettings):
         return value
 
 
-class MatchSettings(BaseSettings):
-    """Point-in-grid matching knobs (``GRIDMAP_MATCH_*``)."""
-
-    model_config = SettingsConfigDict(env_prefix="GRIDMAP_MATCH_", env_file=".env", extra="ignore")
-
-    subdivide_max_vertices: int = Field(
-        64, ge=8, le=10_000, description="ST_Subdivide vertex budget of the lookup pieces."
-    )
-    nearest_search_m: float = Field(
-        50_000.0, gt=0, description="How far (metres) to look for the nearest grid of a point outside all grids."
-    )
-
-
 class CitySettings(BaseSettings):
     """Which city configuration file to use (``GRIDMAP_CITY_CONFIG``)."""
 

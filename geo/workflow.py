@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from geo.access.roles import Principal, Role, may_move, may_rate, may_upload_photo
 from geo.cityconfig import CityConfig
-from geo.errors import Forbidden, GridmapError, InvalidInput, InvalidState, NotFound
+from geo.errors import AlreadyRated, Forbidden, GridmapError, IllegalTransition, InvalidInput, ReportNotFound
 from geo.generations import active_generation_id
 from geo.models import OPEN_STATUSES, Report, ReportEvent, ReportStatus, Worker
 from geo.routing import ESCALATION_LEVELS, MAX_ESCALATION, escalation_code, lead_of
@@ -24,14 +24,6 @@ from geo.text import check_text
 log = logging.getLogger("gridmap.workflow")
 
 S = ReportStatus
-
-
-class ReportNotFound(NotFound):
-    code = "report_not_found"
-
-
-class IllegalTransition(InvalidState):
-    code = "illegal_transition"
 
 
 @dataclass(frozen=True)
@@ -75,7 +67,7 @@ def trail(session: Session, *, report_id: uuid.UUID) -> list[ReportEvent]:
     return list(session.scalars(sa.select(ReportEvent).where(ReportEvent.report_id == report_id).order_by(ReportEvent.id)))
 
 
-def _escalate(session: Session, report: Report, *, config: CityConfig, now: datetime, actor: str, note: str | None) -> dict:
+def _escalate(session: Session, report: Report, *, config: CityConfig, now: datetime, note: str | None) -> dict:
     if report.escalation_level >= MAX_ESCALATION:
         raise IllegalTransition(
             "already at the city command centre; it cannot go higher", allowed=allowed_actions(report.status)
@@ -158,7 +150,7 @@ def apply_transition(
     before = report.status
     data: dict = {}
     if action == "escalate":
-        data = _escalate(session, report, config=config, now=now, actor=actor, note=note)
+        data = _escalate(session, report, config=config, now=now, note=note)
     elif action == "mark_duplicate":
         if duplicate_of is None:
             raise InvalidInput("mark_duplicate needs the original report's id", field="duplicate_of")
@@ -238,10 +230,6 @@ def escalate_overdue(session: Session, *, config: CityConfig, now: datetime, bat
                 log.error("overdue case %s could not be escalated; the others go on: %s", rid, exc)
                 session.expunge_all()  # nothing half-loaded from the failed case is reused
                 failed.append(rid)
-
-
-class AlreadyRated(InvalidState):
-    code = "already_rated"
 
 
 def rate(session: Session, *, report_id: uuid.UUID, rating: int, comment: str | None, now: datetime,

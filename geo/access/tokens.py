@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from geo.access.audit import record_audit
 from geo.access.roles import TOKEN_ROLES, Principal, Role
-from geo.errors import InvalidInput, NotFound
+from geo.errors import InvalidInput, NotFound, TokenNotFound
 from geo.models import ApiToken, ServerSecret, Worker
 from geo.text import check_text
 
@@ -30,10 +30,6 @@ def well_formed(token: str) -> bool:
     """Whether ``token`` could be one of ours at all (checked before any database lookup)."""
     return len(token) == TOKEN_LENGTH and token.startswith(PREFIX) and token[len(PREFIX):].replace(
         "-", "").replace("_", "").isalnum() and token.isascii()
-
-
-class TokenNotFound(NotFound):
-    code = "token_not_found"
 
 
 def token_hash(token: str) -> str:

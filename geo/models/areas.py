@@ -36,10 +36,6 @@ class AreaLevel(str, enum.Enum):
     def code_length(self) -> int:
         return CODE_LENGTH[self]
 
-    @property
-    def depth(self) -> int:
-        return LEVEL_ORDER.index(self)
-
 
 LEVEL_ORDER = [AreaLevel.city, AreaLevel.district, AreaLevel.street, AreaLevel.community, AreaLevel.grid]
 # GB/T 2260 (6) + street (3) + community (3) + grid (3); the city carries its 6-digit prefecture code.

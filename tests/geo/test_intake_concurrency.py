@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from geo.cityconfig import load_city_config
-from geo.intake import IdempotencyConflict, ReportInput
+from geo.errors import IdempotencyConflict
+from geo.intake import ReportInput
 from geo.registration import submit_report
 from geo.models import Report, ReportEvent, ReportSource
 
