@@ -102,6 +102,8 @@ def create_app(
     )
     app.state.api_settings = api_settings
     app.state.rate_settings = rate_settings
+    # Set here, not by the map router's install(): the warm-up and the routes read it.
+    app.state.map_settings = map_settings or MapSettings()
     app.state.city_config = city_config or load_city_config(CitySettings().config)
     # The sessionmaker exists once the lifespan runs; the authenticator and the rate limiter
     # open their sessions through it lazily.
@@ -118,7 +120,7 @@ def create_app(
     app.include_router(health.router)
     for module in (grids, locate, categories, reports, stats, dispatch):
         app.include_router(module.router, prefix="/api/v1", dependencies=[Depends(known_query_only)])
-    map_routes.install(app, map_settings)  # /maps, /embed, /grids/{code} pages and the /assets mount
+    map_routes.install(app, app.state.map_settings)  # /maps, /embed, /grids/{code} pages and /assets
     _install_docs(app)
     install_openapi(app)
     app.include_router(report_form.router)  # /report and /cases/{id}: the reporter's pages

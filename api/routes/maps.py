@@ -82,13 +82,12 @@ class AssetFiles(StaticFiles):
         return response
 
 
-def install(app: FastAPI, settings: MapSettings | None = None) -> None:
-    """Add the map routes and the ``/assets`` mount to ``app``."""
-    settings = settings or MapSettings()
+def install(app: FastAPI, settings: MapSettings) -> None:
+    """Add the map routes and the ``/assets`` mount to ``app`` (its map settings are
+    ``app.state.map_settings``, set by the app factory)."""
     if (why := missing_assets(settings.assets_dir)) is not None:
         # The API still serves; the map pages would load without Leaflet, so say it at start.
         log.error("%s", why)
-    app.state.map_settings = settings
     app.state.map_cache = PageCache(settings.cache_ttl_s)
     app.include_router(router)
     app.mount("/assets", AssetFiles(directory=settings.assets_dir, check_dir=False), name="assets")
