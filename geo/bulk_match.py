@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from geo.generations import valid_in
 from geo.models import Area, AreaLevel
+from geo.units import M_PER_DEG_LAT, M_PER_DEG_LON_EQ
 
 DEFAULT_CELL_M = 10.0
 DEFAULT_MAX_CELLS = 120_000_000  # ≈ 240 MB of int16 raster; the cell grows beyond this
@@ -46,8 +47,6 @@ _CAND_SLACK = 2e-3
 _OVERLAP_SLACK = 0.05  # larger slack for overlay-computed overlap boundaries
 _MIXED = -2
 _NONE = np.iinfo(np.int32).max
-M_PER_DEG_LAT = 110_574.0
-M_PER_DEG_LON_EQ = 111_320.0
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from geo.cityconfig import CityConfig
 from geo.models import OPEN_STATUSES, Report, ReportEvent
+from geo.units import M_PER_DEG_LON_EQ
 
 
 def _json(value) -> str:
@@ -167,7 +168,7 @@ def possible_duplicates(
 
     for rid, dup, metres in session.connection().execute(_duplicates_statement(), {
         "new": _json(payload), "since": since,
-        "box_deg": config.duplicate_radius_m / 111_320 * 2, "radius_m": float(config.duplicate_radius_m),
+        "box_deg": config.duplicate_radius_m / M_PER_DEG_LON_EQ * 2, "radius_m": float(config.duplicate_radius_m),
     }):
         add(rid, dup, metres)
     if len(rows) > 1:
@@ -196,7 +197,7 @@ def _within_pass(rows: list[dict], *, radius_m: float, since: datetime):
     whose earlier one was reported since ``since`` (the same window as the stored candidates):
     one pass's reports are not stored yet, so the probe cannot see each other. Bucketed by a
     cell of the radius, so a 10,000-report batch compares neighbours only."""
-    step = radius_m / 111_320 * 2  # degrees; ≥ the radius in longitude too below 60° latitude
+    step = radius_m / M_PER_DEG_LON_EQ * 2  # degrees; ≥ the radius in longitude too below 60° latitude
     buckets: dict[tuple, list[int]] = {}
     for i, r in enumerate(rows):
         if r["reported_at"] >= since:

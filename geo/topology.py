@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, aliased
 
 from geo.generations import valid_in
 from geo.models import LEVEL_ORDER, Area, AreaLevel
+from geo.units import M_PER_DEG_LAT, M_PER_DEG_LON_EQ
 
 # Below these the differences are floating-point noise, not topology errors.
 OVERLAP_TOLERANCE_M2 = 1.0
@@ -41,15 +42,13 @@ def _geog_area(geom):
 
 
 # Metres per degree of latitude and of longitude at the equator (WGS-84, to < 0.5 %).
-_M_PER_DEG_LAT = 110_574.0
-_M_PER_DEG_LON = 111_320.0
 
 
 def _planar_m2(geom):
     """Planar area of a lon/lat geometry in degrees², scaled to m² at its centroid's latitude."""
     lat = sa.func.ST_Y(sa.func.ST_PointOnSurface(geom))
     return sa.func.coalesce(
-        sa.func.ST_Area(geom) * _M_PER_DEG_LAT * _M_PER_DEG_LON * sa.func.cos(sa.func.radians(lat)), 0.0
+        sa.func.ST_Area(geom) * M_PER_DEG_LAT * M_PER_DEG_LON_EQ * sa.func.cos(sa.func.radians(lat)), 0.0
     )
 
 
