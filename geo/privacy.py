@@ -22,6 +22,7 @@ import math
 import sqlalchemy as sa
 
 from geo.categories import SENSITIVE_CATEGORIES
+from geo.hierarchy import CODE_LENGTH, AreaLevel
 
 PUBLIC_CELL_DEG = 0.005
 WORKER_CELL_DEG = 0.005
@@ -91,7 +92,7 @@ def public_bbox_condition(category_col, location_col, envelope, *, deg: float = 
     )
 
 
-PUBLIC_CODE_LENGTH = 12  # a sensitive case's area, publicly: its community, never its grid
+PUBLIC_CODE_LENGTH = CODE_LENGTH[AreaLevel.community]  # a sensitive case's area, publicly: never its grid
 
 
 def below_public_area(code_length: int) -> bool:

@@ -12,11 +12,10 @@ from sqlalchemy.orm import Session
 from geo.areas import BBox, get_area
 from geo.errors import InvalidInput
 from geo.generations import valid_in
+from geo.hierarchy import PREFIX_LENGTH
 from geo.models import OPEN_STATUSES, Area, AreaLevel, Report, ReportStatus
 from geo.privacy import below_public_area, public_area_condition, public_bbox_condition, sensitive_expr
 
-# Codes nest by prefix, so "in this area" is a prefix match on the grid code.
-PREFIX_LENGTH = {AreaLevel.district: 6, AreaLevel.street: 9, AreaLevel.community: 12, AreaLevel.grid: 15}
 SOLVED = (ReportStatus.resolved, ReportStatus.closed)
 NOT_CASES = (ReportStatus.rejected, ReportStatus.duplicate)
 

@@ -15,11 +15,13 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from geo.generations import valid_in
+from geo.hierarchy import LEVEL_ORDER, PREFIX_LENGTH
 from geo.models import Area, AreaLevel, Assignment, AssignmentRole, Worker, WorkerRole
 
-ESCALATION_LEVELS = ("grid", "community", "street", "district", "city")
+# Escalation climbs the hierarchy from the grid (level 0) to the city command centre.
+ESCALATION_LEVELS = tuple(level.value for level in reversed(LEVEL_ORDER))
 MAX_ESCALATION = len(ESCALATION_LEVELS) - 1
-_PREFIX = {1: 12, 2: 9, 3: 6}
+_PREFIX = {n: PREFIX_LENGTH[AreaLevel(name)] for n, name in enumerate(ESCALATION_LEVELS) if 0 < n < MAX_ESCALATION}
 
 
 def escalation_code(session: Session, *, grid_code: str | None, level: int, generation: int) -> str | None:

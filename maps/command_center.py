@@ -16,6 +16,7 @@ from branca.element import MacroElement
 from folium.utilities import JsCode
 from folium.template import Template
 
+from geo.hierarchy import LEVEL_ORDER as HIERARCHY
 from geo.mapdata import AreaStatus
 from maps.base import COUNT_COLOURS, Legend, count_breaks, count_legend_items, new_map, script_json
 from maps.layers import CompactAreas
@@ -28,7 +29,8 @@ GROUP_LABELS = {
 GROUP_COLOURS = {"disputes": "#7b3294", "safety": "#d7191c", "urban": "#2b83ba", "other": "#636363"}
 HEAT_GROUPS = ("all", "disputes", "safety", "urban")
 PLURAL = {"community": "communities"}
-LEVEL_ORDER = ("grid", "community", "street", "district")  # fine to coarse in the layer control
+# Fine to coarse in the layer control (the city is not a layer).
+LEVEL_ORDER = tuple(level.value for level in reversed(HIERARCHY[1:]))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,15 +1,7 @@
 """Table models. Request/response schemas live in ``api.schemas``; these are storage only."""
 
-from geo.models.areas import (
-    CODE_LENGTH,
-    LEVEL_ORDER,
-    Area,
-    AreaKind,
-    AreaLevel,
-    AreaPiece,
-    Generation,
-    GenerationStatus,
-)
+from geo.hierarchy import CODE_LENGTH, LEVEL_ORDER, AreaLevel
+from geo.models.areas import Area, AreaKind, AreaPiece, Generation, GenerationStatus
 from geo.models.access import ApiToken, AuditEvent, RateCounter, ServerSecret
 from geo.models.base import SRID, Base
 from geo.models.meta import DatasetStamp

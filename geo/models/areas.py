@@ -16,6 +16,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from geo.hierarchy import AreaLevel
 from geo.models.base import SRID, Base, str_enum
 
 
@@ -23,29 +24,6 @@ class GenerationStatus(str, enum.Enum):
     draft = "draft"
     active = "active"
     retired = "retired"
-
-
-class AreaLevel(str, enum.Enum):
-    city = "city"
-    district = "district"
-    street = "street"
-    community = "community"
-    grid = "grid"
-
-    @property
-    def code_length(self) -> int:
-        return CODE_LENGTH[self]
-
-
-LEVEL_ORDER = [AreaLevel.city, AreaLevel.district, AreaLevel.street, AreaLevel.community, AreaLevel.grid]
-# GB/T 2260 (6) + street (3) + community (3) + grid (3); the city carries its 6-digit prefecture code.
-CODE_LENGTH = {
-    AreaLevel.city: 6,
-    AreaLevel.district: 6,
-    AreaLevel.street: 9,
-    AreaLevel.community: 12,
-    AreaLevel.grid: 15,
-}
 
 
 class AreaKind(str, enum.Enum):
