@@ -30,6 +30,7 @@ from geo.matching import database_fallback, match_points
 from geo.report_store import forget_suggestions, possible_duplicates, write_reports
 from geo.models import Generation, GenerationStatus, MatchKind, Report, ReportStatus, Worker
 from geo.privacy import public_cells
+from geo.trail import TrailEvent
 from geo.routing import MAX_ESCALATION, Responsible, escalation_code, responsible_workers
 
 MAX_BATCH = 10_000
@@ -216,7 +217,7 @@ def _refused(index: int, rid: uuid.UUID) -> BatchOutcome:
         "please tell the operators its id", report_id=str(rid)))
 
 
-def _write_isolating(session: Session, rows: list[dict], events: list[dict]) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
+def _write_isolating(session: Session, rows: list[dict], events: list[TrailEvent]) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
     """``write_reports`` under a savepoint; if the database refuses the statement, the rows
     are halved and retried until the refused ones stand alone. Returns (ids inserted, ids
     refused). Validation catches everything known to be refused; this is the safety net for
@@ -235,8 +236,8 @@ def _write_isolating(session: Session, rows: list[dict], events: list[dict]) -> 
             return set(), {rows[0]["id"]}
     mid = len(rows) // 2
     ids = [{r["id"] for r in part} for part in (rows[:mid], rows[mid:])]
-    a = _write_isolating(session, rows[:mid], [e for e in events if e["report_id"] in ids[0]])
-    b = _write_isolating(session, rows[mid:], [e for e in events if e["report_id"] in ids[1]])
+    a = _write_isolating(session, rows[:mid], [e for e in events if e.report_id in ids[0]])
+    b = _write_isolating(session, rows[mid:], [e for e in events if e.report_id in ids[1]])
     return a[0] | b[0], a[1] | b[1]
 
 
@@ -285,17 +286,14 @@ def _plan_rows(session, matcher, valid, fresh, lon, lat, *, generation, config, 
             "request_hash": fp, "filed_by": item.filed_by, "suggested_duplicates": None,
             "created_at": now, "updated_at": now,
         })
-        events.append({"report_id": rid, "action": "register", "actor": item.source.value, "from_status": None,
-                       "to_status": ReportStatus.registered.value,
-                       "data": {"match": kind, "grid_code": code, "generation": generation, "crs": crs,
-                                "distance_m": distances[j]}})
+        events.append(TrailEvent(rid, "register", item.source.value, None, ReportStatus.registered.value,
+                                 {"match": kind, "grid_code": code, "generation": generation, "crs": crs,
+                                  "distance_m": distances[j]}))
         if worker is not None:
-            events.append({"report_id": rid, "action": "dispatch", "actor": "system",
-                           "from_status": ReportStatus.registered.value, "to_status": status.value,
-                           "data": {"worker_id": worker.id, "due_at": due.isoformat()}})
+            events.append(TrailEvent(rid, "dispatch", "system", ReportStatus.registered.value, status.value,
+                                     {"worker_id": worker.id, "due_at": due.isoformat()}))
         elif unassigned:
-            events.append({"report_id": rid, "action": "escalate", "actor": "system", "from_status": None,
-                           "to_status": None, "data": {"level": MAX_ESCALATION, "to": city}})
+            events.append(TrailEvent(rid, "escalate", "system", None, None, {"level": MAX_ESCALATION, "to": city}))
         outcomes[index] = BatchOutcome(
             index=index, status=201, report_id=rid, grid_code=code, generation=generation if code else None,
             match=kind, distance_m=snap, worker=worker, report_status=status.value,

@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 from geo.bulk_match import GridMatcher
 from geo.cityconfig import CityConfig
 from geo.matching import database_fallback, match_points
-from geo.models import OPEN_STATUSES, Report, ReportEvent
+from geo.models import OPEN_STATUSES, Report
 from geo.routing import responsible_workers
+from geo.trail import TrailEvent, append_events
 
 
 @dataclass(frozen=True)
@@ -76,10 +77,10 @@ def rematch_chunk(
     )
     session.connection().execute(stmt, values)
     if moved:
-        session.execute(sa.insert(ReportEvent), [
-            {"report_id": ids[k], "at": now, "action": "rematch", "actor": "system",
-             "note": "boundaries changed", "from_status": rows[k][4].value, "to_status": rows[k][4].value,
-             "data": {"from": rows[k][3], "to": codes[k], "generation": generation}}
+        append_events(session, [
+            TrailEvent(ids[k], "rematch", "system", rows[k][4].value, rows[k][4].value,
+                       {"from": rows[k][3], "to": codes[k], "generation": generation},
+                       note="boundaries changed", at=now)
             for k in moved
         ])
     return RematchChunk(ids[-1], len(rows), len(moved))

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from geo.cityconfig import CityConfig
 from geo.models import OPEN_STATUSES, Report, ReportEvent
+from geo.trail import TrailEvent
 from geo.units import M_PER_DEG_LON_EQ
 
 
@@ -84,15 +85,15 @@ def _insert_statement() -> sa.Select:
     return sa.select(inserted.c.id).add_cte(trail)
 
 
-def write_reports(session: Session, rows: list[dict], events: list[dict]) -> set[uuid.UUID]:
-    """Insert ``rows`` (dicts keyed by the fields above) whose id is new, and the ``events``
-    of those; returns the ids inserted. Commits nothing."""
+def write_reports(session: Session, rows: list[dict], events: list[TrailEvent]) -> set[uuid.UUID]:
+    """Insert ``rows`` (dicts keyed by the fields above) whose id is new, and the trail
+    ``events`` of those (stamped with the report's creation time); returns the ids inserted.
+    Commits nothing."""
     if not rows:
         return set()
-    for seq, event in enumerate(events):
-        event["seq"] = seq
+    trail = [{**{c: getattr(e, c) for c in _EVENT_COLUMNS}, "seq": seq} for seq, e in enumerate(events)]
     # Core execution (not Session.execute): the ORM layer's per-statement cost is for nothing here.
-    return set(session.connection().execute(_insert_statement(), {"reports": _json(rows), "events": _json(events)})
+    return set(session.connection().execute(_insert_statement(), {"reports": _json(rows), "events": _json(trail)})
                .scalars())
 
 

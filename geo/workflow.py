@@ -18,6 +18,7 @@ from geo.cityconfig import CityConfig
 from geo.errors import AlreadyRated, Forbidden, GridmapError, IllegalTransition, InvalidInput, ReportNotFound
 from geo.generations import active_generation_id
 from geo.models import OPEN_STATUSES, Report, ReportEvent, ReportStatus, Worker
+from geo.trail import TrailEvent, append_events
 from geo.routing import ESCALATION_LEVELS, MAX_ESCALATION, escalation_code, lead_of
 from geo.text import check_text
 
@@ -188,9 +189,9 @@ def apply_transition(
         data["request_key"] = request_key
     if by is not None and (by.token_id is not None or by.role in (Role.admin, Role.reporter)):
         data["by"] = by.holder  # who really did it, whatever the actor field says
-    session.add(ReportEvent(report_id=report.id, at=now, action=action, actor=actor, note=note,
-                            from_status=before.value, to_status=report.status.value, data=data))
     session.flush()
+    append_events(session, [TrailEvent(report.id, action, actor, before.value, report.status.value, data,
+                                       note=note, at=now)])
     return report
 
 
@@ -252,9 +253,9 @@ def rate(session: Session, *, report_id: uuid.UUID, rating: int, comment: str | 
         raise AlreadyRated("this report was already rated", rating=report.rating)
     report.rating, report.rating_comment, report.rated_at, report.updated_at = rating, comment, now, now
     actor, who = _reporter_or_staff(by)
-    session.add(ReportEvent(report_id=report.id, at=now, action="rate", actor=actor, note=comment,
-                            from_status=S.closed.value, to_status=S.closed.value, data={"rating": rating, **who}))
     session.flush()
+    append_events(session, [TrailEvent(report.id, "rate", actor, S.closed.value, S.closed.value,
+                                       {"rating": rating, **who}, note=comment, at=now)])
     return report
 
 
@@ -286,7 +287,7 @@ def add_photo(session: Session, *, report: Report, url: str, now: datetime, by: 
     report.photos = [*report.photos, url]
     report.updated_at = now
     actor, who = _reporter_or_staff(by)
-    session.add(ReportEvent(report_id=report.id, at=now, action="photo", actor=actor,
-                            from_status=report.status.value, to_status=report.status.value, data={"url": url, **who}))
     session.flush()
+    append_events(session, [TrailEvent(report.id, "photo", actor, report.status.value, report.status.value,
+                                       {"url": url, **who}, at=now)])
     return report
