@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo import errors as ge
+from geo.registration import Outcome
 
 log = logging.getLogger("gridmap.api")
 
@@ -28,6 +29,13 @@ STATUS_BY_ERROR: list[tuple[type[ge.GridmapError], int]] = [
     (ge.StoreFailed, 500),
     (ge.Busy, 503),
 ]
+
+
+# What each intake outcome is in HTTP: a single POST answers with it, a batch item states it.
+OUTCOME_STATUS: dict[Outcome, int] = {
+    Outcome.created: 201, Outcome.replayed: 200, Outcome.conflict: 409, Outcome.invalid: 422,
+    Outcome.not_stored: 500,
+}
 
 
 class FieldError(Exception):
@@ -62,10 +70,23 @@ def validation_fields(errors) -> list[dict]:
     return [{"field": _field_name(tuple(e.get("loc", ()))), "reason": _reason(e)} for e in errors]
 
 
+def invalid_fields(fields: list[dict]) -> dict:
+    """The "error" object of a 422 for these [{field, reason}]."""
+    return {"code": "invalid_request", "message": "; ".join(f"{f['field']}: {f['reason']}" for f in fields),
+            "fields": fields}
+
+
+def domain_error(exc: ge.GridmapError) -> tuple[int, dict]:
+    """(HTTP status, "error" object) for a domain error: the one mapping, for responses and
+    for the items of a batch. A rule naming its field is a 422 like any invalid field."""
+    if isinstance(exc, ge.InvalidInput) and "field" in exc.details:
+        return 422, invalid_fields([{"field": exc.details["field"], "reason": exc.message}])
+    status = next((s for cls, s in STATUS_BY_ERROR if isinstance(exc, cls)), 400)
+    return status, {"code": exc.code, "message": exc.message, **exc.details}
+
+
 async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-    fields = validation_fields(exc.errors())
-    message = "; ".join(f"{f['field']}: {f['reason']}" for f in fields)
-    return JSONResponse(error_body("invalid_request", message, fields=fields), status_code=422)
+    return JSONResponse({"error": invalid_fields(validation_fields(exc.errors()))}, status_code=422)
 
 
 async def _field_error(_: Request, exc: FieldError) -> JSONResponse:
@@ -76,14 +97,9 @@ async def _field_error(_: Request, exc: FieldError) -> JSONResponse:
 
 
 async def _domain(_: Request, exc: ge.GridmapError) -> JSONResponse:
-    status = next((s for cls, s in STATUS_BY_ERROR if isinstance(exc, cls)), 400)
-    if isinstance(exc, ge.InvalidInput) and "field" in exc.details:
-        fields = [{"field": exc.details["field"], "reason": exc.message}]
-        return JSONResponse(
-            error_body("invalid_request", f"{exc.details['field']}: {exc.message}", fields=fields), status_code=422
-        )
+    status, error = domain_error(exc)
     headers = {"Retry-After": "30"} if isinstance(exc, ge.Busy) else None
-    return JSONResponse(error_body(exc.code, exc.message, **exc.details), status_code=status, headers=headers)
+    return JSONResponse({"error": error}, status_code=status, headers=headers)
 
 
 async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -9,6 +9,8 @@ import json
 from starlette.exceptions import HTTPException
 from starlette.types import Message, Receive, Scope, Send
 
+from api.errors import error_body
+
 
 class BodyTooLarge(HTTPException):
     """Raised from ``receive`` past the limit: an HTTPException, so that a route reading its
@@ -78,7 +80,7 @@ def limited(receive: Receive, limit: int) -> Receive:
 
 async def reject(send: Send, status: int, code: str, message: str, headers: tuple = ()) -> None:
     """Answer with the API's error envelope, before the app saw the request."""
-    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    body = json.dumps(error_body(code, message)).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                             *headers]})

@@ -15,6 +15,7 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 
 import numpy as np
 import sqlalchemy as sa
@@ -37,12 +38,22 @@ MAX_BATCH = 10_000
 log = logging.getLogger("gridmap.intake")
 
 
+class Outcome(str, Enum):
+    """What became of one submitted report (``api.errors`` says what each is in HTTP)."""
+
+    created = "created"  # registered now
+    replayed = "replayed"  # this id was registered before, with the same body: the original
+    conflict = "conflict"  # this id was registered before with another body
+    invalid = "invalid"  # refused by the input rules (``error`` names the field)
+    not_stored = "not_stored"  # the database refused it; the others were stored
+
+
 @dataclass
 class BatchOutcome:
-    """One item's answer: ``status`` is what a single POST would have returned."""
+    """One item's answer, the same as a single intake of it would have given."""
 
     index: int
-    status: int
+    kind: Outcome
     report_id: uuid.UUID | None = None
     grid_code: str | None = None
     generation: int | None = None
@@ -58,7 +69,7 @@ class BatchOutcome:
 
     @property
     def created(self) -> bool:
-        return self.status == 201
+        return self.kind == Outcome.created
 
 
 _ACTIVE_MATCHERS: dict[tuple, GridMatcher] = {}
@@ -118,7 +129,7 @@ def submit_batch(
 ) -> list[BatchOutcome]:
     """Register many reports; ``items`` are (index in the request, parsed report) pairs.
 
-    Returns one outcome per item (201 created, 200 replayed, 409 id conflict, 422 invalid).
+    Returns one outcome per item (created, replayed, conflict on its id, invalid, not stored).
     With ``duplicates`` each new report lists open same-category reports nearby (costs
     ~0.1–0.4 ms a report in dense areas; bulk imports may skip it). ``earliest`` overrides
     the city's earliest report date (historical imports). Commits nothing: the caller owns
@@ -132,7 +143,7 @@ def submit_batch(
         try:
             crs = validate_fields(item, config=config, now=now, earliest=earliest)
         except GridmapError as exc:
-            outcomes[index] = BatchOutcome(index=index, status=422, error=exc)
+            outcomes[index] = BatchOutcome(index=index, kind=Outcome.invalid, error=exc)
             continue
         valid.append((index, item, crs, item.id or uuid.uuid4(), item.fingerprint()))
 
@@ -148,7 +159,7 @@ def submit_batch(
                 raise InvalidInput(f"({item.x}, {item.y}) lies outside what {crs} can express", field="location.lon")
             keep.append(k)
         except GridmapError as exc:
-            outcomes[index] = BatchOutcome(index=index, status=422, error=exc)
+            outcomes[index] = BatchOutcome(index=index, kind=Outcome.invalid, error=exc)
     valid = [valid[k] for k in keep]
     lon, lat = lon[keep], lat[keep]
 
@@ -173,13 +184,13 @@ def submit_batch(
         for row in rows:
             row["suggested_duplicates"] = dups.get(row["id"], [])
         for outcome in outcomes.values():
-            if outcome.status == 201:
+            if outcome.created:
                 outcome.possible_duplicates = dups.get(outcome.report_id, [])
     inserted, refused = _write_isolating(session, rows, events)
     if refused and duplicates:
         forget_suggestions(session, [r for r in rows if r["id"] in inserted], refused)
         for outcome in outcomes.values():
-            if outcome.status == 201:
+            if outcome.created:
                 outcome.possible_duplicates = [d for d in outcome.possible_duplicates if d not in refused]
     for k in fresh:
         index, _item, _crs, rid, _fp = valid[k]
@@ -204,7 +215,7 @@ def submit_batch(
         index, _item, _crs, rid, fp = valid[k]
         report = stored[rid]
         if report.request_hash != fp:
-            outcomes[index] = BatchOutcome(index=index, status=409, report_id=rid, error=IdempotencyConflict(
+            outcomes[index] = BatchOutcome(index=index, kind=Outcome.conflict, report_id=rid, error=IdempotencyConflict(
                 "this report id was already used with a different body", report_id=str(rid)))
         else:
             outcomes[index] = _replayed(index, report, replay_workers.get(report.assigned_worker_id))
@@ -212,7 +223,7 @@ def submit_batch(
 
 
 def _refused(index: int, rid: uuid.UUID) -> BatchOutcome:
-    return BatchOutcome(index=index, status=500, report_id=rid, error=StoreFailed(
+    return BatchOutcome(index=index, kind=Outcome.not_stored, report_id=rid, error=StoreFailed(
         "this report could not be stored and was not registered (the others were); "
         "please tell the operators its id", report_id=str(rid)))
 
@@ -243,7 +254,7 @@ def _write_isolating(session: Session, rows: list[dict], events: list[TrailEvent
 
 def _replayed(index: int, r: Report, worker: Worker | None) -> BatchOutcome:
     return BatchOutcome(
-        index=index, status=200, report_id=r.id, grid_code=r.grid_code, generation=r.generation_id,
+        index=index, kind=Outcome.replayed, report_id=r.id, grid_code=r.grid_code, generation=r.generation_id,
         match=r.match_kind.value if r.match_kind else None, distance_m=r.snap_distance_m,
         worker=Responsible.of(worker) if worker else None, report_status=r.status.value, due_at=r.due_at,
         escalation_level=r.escalation_level, filed_by=r.filed_by,
@@ -295,7 +306,7 @@ def _plan_rows(session, matcher, valid, fresh, lon, lat, *, generation, config, 
         elif unassigned:
             events.append(TrailEvent(rid, "escalate", "system", None, None, {"level": MAX_ESCALATION, "to": city}))
         outcomes[index] = BatchOutcome(
-            index=index, status=201, report_id=rid, grid_code=code, generation=generation if code else None,
+            index=index, kind=Outcome.created, report_id=rid, grid_code=code, generation=generation if code else None,
             match=kind, distance_m=snap, worker=worker, report_status=status.value,
             due_at=due, escalation_level=MAX_ESCALATION if unassigned else 0, filed_by=item.filed_by,
         )

@@ -13,7 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ApiSettingsDep, CityConfigDep, SessionDep, SessionOpenerDep
-from api.errors import FieldError, validation_fields
+from api.errors import OUTCOME_STATUS, FieldError, domain_error, invalid_fields, validation_fields
 from api.params import (
     CODE_PATTERN, BBoxQuery, CategoryQuery, LimitQuery, OffsetQuery, WindowDep, decode_cursor, encode_cursor, page_size,
     ReportIdPath, parse_bbox, reject_unknown_query,
@@ -41,7 +41,7 @@ from geo.instants import parse_instant
 from geo.intake import ReportInput, validate_fields
 from geo.models import ReportStatus
 from geo.photos import clean_image, photo_name, photo_path, remove_photo, write_photo
-from geo.registration import BatchOutcome, submit_batch, submit_report
+from geo.registration import BatchOutcome, Outcome, submit_batch, submit_report
 from geo.report_queries import ReportFilter, area_prefix, list_reports
 from geo.workflow import add_photo, apply_transition, get_report, lock_for_photo, rate
 
@@ -150,8 +150,7 @@ async def intake(request: Request, *, config, open_session, idempotency_key: str
         raise outcome.error
     token = token_for(request, outcome, principal=principal, idempotency_key=idempotency_key)
     view = created_view(outcome, case_token=token, duplicates=shows_duplicates(principal, item.category))
-    return Response(_CREATED.dump_json(view),
-                    status_code=201 if outcome.created else 200, media_type="application/json")
+    return Response(_CREATED.dump_json(view), status_code=OUTCOME_STATUS[outcome.kind], media_type="application/json")
 
 
 def _register_one(open_session, item, config, now):
@@ -178,26 +177,19 @@ def post_batch(
             parsed.append((index, to_input(_REPORT_IN.validate_python(raw), idempotency_key=None,
                                            filed_by=principal.filed_by)))
         except ValidationError as exc:
-            fields = validation_fields(exc.errors())
-            results[index] = BatchItemOut(index=index, status=422, error={
-                "code": "invalid_request", "message": "; ".join(f"{f['field']}: {f['reason']}" for f in fields),
-                "fields": fields})
+            results[index] = BatchItemOut(index=index, status=OUTCOME_STATUS[Outcome.invalid],
+                                          error=invalid_fields(validation_fields(exc.errors())))
         except InvalidInput as exc:  # a rule of geo's, applied while converting (reported_at)
-            field = exc.details.get("field", "request")
-            results[index] = BatchItemOut(index=index, status=422, error={
-                "code": "invalid_request", "message": f"{field}: {exc.message}",
-                "fields": [{"field": field, "reason": exc.message}]})
+            results[index] = BatchItemOut(index=index, status=OUTCOME_STATUS[Outcome.invalid],
+                                          error=domain_error(exc)[1])
     parsed_by = dict(parsed)
     for o in submit_batch(session, items=parsed, config=config, now=utcnow(), duplicates=duplicates):
         if o.error is not None:
-            err = {"code": "invalid_request" if o.status == 422 else o.error.code, "message": o.error.message}
-            if "field" in o.error.details:
-                err["fields"] = [{"field": o.error.details["field"], "reason": o.error.message}]
-            results[o.index] = BatchItemOut(index=o.index, status=o.status, error=err)
+            results[o.index] = BatchItemOut(index=o.index, status=OUTCOME_STATUS[o.kind], error=domain_error(o.error)[1])
         else:
             token = token_for(request, o, principal=principal, idempotency_key=None)
             view = created_view(o, case_token=token, duplicates=shows_duplicates(principal, parsed_by[o.index].category))
-            results[o.index] = BatchItemOut(index=o.index, status=o.status, report=view)
+            results[o.index] = BatchItemOut(index=o.index, status=OUTCOME_STATUS[o.kind], report=view)
     session.commit()
     items = [results[i] for i in sorted(results)]
     out = BatchOut(created=sum(r.status == 201 for r in items), replayed=sum(r.status == 200 for r in items),

@@ -8,6 +8,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from geo.registration import Outcome
 from geo.models import Report
 from tests.api.report_helpers import INSIDE_G1, body
 from tests.conftest import STAFF
@@ -74,7 +75,8 @@ def test_a_write_the_database_refuses_fails_that_item_alone(db, tiny, monkeypatc
 
     items = [item(f"ok {i}") for i in range(3)] + [item("slips \u0000 past")] + [item(f"ok {i}") for i in range(3, 6)]
     outcomes = submit_batch(db, items=list(enumerate(items)), config=load_city_config(), now=now)
-    assert [o.status for o in outcomes] == [201, 201, 201, 500, 201, 201, 201]
+    C, N = Outcome.created, Outcome.not_stored
+    assert [o.kind for o in outcomes] == [C, C, C, N, C, C, C]
     assert outcomes[3].error.code == "not_stored"
     assert db.get(Report, items[3].id) is None
     stored = [i.id for k, i in enumerate(items) if k != 3]
@@ -114,9 +116,9 @@ def test_historical_imports_may_lower_the_earliest_date(db, tiny):
                       x=INSIDE_G1[0], y=INSIDE_G1[1], reported_at=datetime(1998, 5, 1, tzinfo=UTC))
     config, now = load_city_config(), datetime.now(UTC)
     (refused,) = submit_batch(db, items=[(0, old)], config=config, now=now)
-    assert refused.status == 422 and refused.error.details["field"] == "reported_at"
+    assert refused.kind == Outcome.invalid and refused.error.details["field"] == "reported_at"
     (taken,) = submit_batch(db, items=[(0, old)], config=config, now=now, earliest=datetime(1990, 1, 1, tzinfo=UTC))
-    assert taken.status == 201
+    assert taken.kind == Outcome.created
 
 
 def test_the_same_instant_in_another_offset_is_a_replay(client, tiny):

@@ -22,7 +22,7 @@ def _file(db, n: int, now: datetime) -> list[uuid.UUID]:
     items = [ReportInput(id=uuid.uuid4(), category="30", description=f"case {i}", source=ReportSource.citizen,
                          x=INSIDE_G1[0], y=INSIDE_G1[1], reported_at=now) for i in range(n)]
     outcomes = submit_batch(db, items=list(enumerate(items)), config=load_city_config(), now=now)
-    assert all(o.status == 201 for o in outcomes)
+    assert all(o.created for o in outcomes)
     return [i.id for i in items]
 
 
