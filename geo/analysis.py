@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from geo import cells
 from geo import hotspots as hs
 from geo.areas import BBox
+from geo.generation_cache import GenerationCache
 from geo.mapdata import (
     ReportFilter,
     area_adjacency,
@@ -124,22 +125,21 @@ def analyse_hotspots(
     )
 
 
-_neighbour_cache: dict[tuple, tuple[list[str], list[np.ndarray]]] = {}
+_neighbours: GenerationCache[tuple[list[str], list[np.ndarray]]] = GenerationCache(size=16)
 
 
 def _area_neighbours(session: Session, *, generation: int, level: AreaLevel) -> tuple[list[str], list[np.ndarray]]:
-    """Codes of ``level`` and, per code, the indexes of itself and its queen neighbours (cached:
-    a generation's areas never change)."""
-    key = (session.get_bind().engine.url.render_as_string(hide_password=True), generation, level.value)
-    if key not in _neighbour_cache:
+    """Codes of ``level`` and, per code, the indexes of itself and its queen neighbours
+    (cached until the generation's areas change)."""
+
+    def build():
         codes = area_codes(session, generation=generation, level=level)
         adj = area_adjacency(session, generation=generation, level=level)
         index = {c: i for i, c in enumerate(codes)}
-        _neighbour_cache[key] = (codes, [
-            np.array([i, *(index[n] for n in adj.get(c, ()) if n in index)], dtype=np.int64)
-            for i, c in enumerate(codes)
-        ])
-    return _neighbour_cache[key]
+        return codes, [np.array([i, *(index[n] for n in adj.get(c, ()) if n in index)], dtype=np.int64)
+                       for i, c in enumerate(codes)]
+
+    return _neighbours.get(session, generation=generation, key=level.value, build=build)
 
 
 def _weekly_frames(weekly: pd.DataFrame, *, res: int) -> tuple[list, int]:

@@ -24,7 +24,6 @@ Indices are positions in ``codes`` (sorted ascending), so the smallest index is 
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -34,6 +33,7 @@ import sqlalchemy as sa
 from scipy import ndimage
 from sqlalchemy.orm import Session
 
+from geo.generation_cache import GenerationCache
 from geo.generations import valid_in
 from geo.models import Area, AreaLevel
 from geo.units import M_PER_DEG_LAT, M_PER_DEG_LON_EQ
@@ -184,35 +184,21 @@ class GridMatcher:
 
     @classmethod
     def from_session(cls, session: Session, *, generation: int, **kwargs) -> GridMatcher:
-        """Matcher over the grids valid in ``generation``, cached in-process.
+        """Matcher over the grids valid in ``generation``, cached in-process until the
+        generation's areas change (geo.generation_cache: in-place edits included).
+        Raises ValueError when the generation has no grids, GenerationNotFound without it."""
 
-        The cache key is (database, generation, count/max/sum of the grid row ids valid in it),
-        so loading or carrying forward areas rebuilds it; an in-place UPDATE of a geometry
-        does not (boundaries are never edited in place: a new generation is loaded instead).
-        Raises ValueError when the generation has no grids.
-        """
-        ids = session.execute(
-            sa.select(sa.func.count(Area.id), sa.func.max(Area.id), sa.func.sum(Area.id))
-            .where(Area.level == AreaLevel.grid, valid_in(Area, generation))
-        ).one()
-        bind = session.get_bind()
-        url = getattr(bind, "engine", bind).url.render_as_string(hide_password=True)
-        key = (url, generation, *(int(v or 0) for v in ids), tuple(sorted(kwargs.items())))
-        if (hit := _CACHE.get(key)) is not None:
-            _CACHE.move_to_end(key)
-            return hit
-        rows = session.execute(
-            sa.select(Area.code, sa.func.ST_AsBinary(Area.geom))
-            .where(Area.level == AreaLevel.grid, valid_in(Area, generation))
-            .order_by(Area.code)
-        ).all()
-        if not rows:
-            raise ValueError(f"generation {generation} has no grids")
-        matcher = cls([r[0] for r in rows], shapely.from_wkb([bytes(r[1]) for r in rows]), **kwargs)
-        _CACHE[key] = matcher
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-        return matcher
+        def build() -> GridMatcher:
+            rows = session.execute(
+                sa.select(Area.code, sa.func.ST_AsBinary(Area.geom))
+                .where(Area.level == AreaLevel.grid, valid_in(Area, generation))
+                .order_by(Area.code)
+            ).all()
+            if not rows:
+                raise ValueError(f"generation {generation} has no grids")
+            return cls([r[0] for r in rows], shapely.from_wkb([bytes(r[1]) for r in rows]), **kwargs)
+
+        return _MATCHERS.get(session, generation=generation, build=build, key=tuple(sorted(kwargs.items())))
 
     # -- build ------------------------------------------------------------------------------
 
@@ -354,5 +340,6 @@ class GridMatcher:
         return np.where(best == _NONE, -1, best).astype(np.int32)
 
 
-_CACHE: OrderedDict[tuple, GridMatcher] = OrderedDict()
-_CACHE_SIZE = 2
+# Two: the active generation's and one more (a draft being previewed, or the one a
+# rematch comes from); a matcher of the demo city is ~100 MB.
+_MATCHERS: GenerationCache[GridMatcher] = GenerationCache(size=2)

@@ -8,7 +8,6 @@ GeoJSON is rounded to 5 decimals (≈ 1 m) because the maps need no more and pag
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from itertools import chain
@@ -22,6 +21,7 @@ from sqlalchemy.orm import Session, aliased
 from geo.areas import BBox
 from geo.categories import BY_CODE
 from geo.cells import parent_expr
+from geo.generation_cache import GenerationCache
 from geo.generations import valid_in
 from geo.privacy import (
     WORKER_CELL_DEG, below_public_area, coarse_point, is_sensitive, public_bbox_condition, public_place,
@@ -178,17 +178,17 @@ def window_aggregates(
     )
 
 
-_area_code_cache: dict[tuple[str, int, str], list[str]] = {}
+# Per generation and level, until the generation's areas change (geo.generation_cache).
+_codes: GenerationCache[list[str]] = GenerationCache(size=16)
+_cities: GenerationCache[tuple] = GenerationCache(size=4)
+_outlines: GenerationCache[list[tuple[str, str, str]]] = GenerationCache(size=16)
+_adjacency: GenerationCache[dict[str, list[str]]] = GenerationCache(size=16)
 
 
 def area_codes(session: Session, *, generation: int, level: AreaLevel) -> list[str]:
-    """Codes of the areas of ``level`` valid in ``generation``, sorted (cached: immutable)."""
-    key = (session.get_bind().engine.url.render_as_string(hide_password=True), generation, level.value)
-    if key not in _area_code_cache:
-        _area_code_cache[key] = list(session.scalars(
-            sa.select(Area.code).where(Area.level == level, valid_in(Area, generation)).order_by(Area.code)
-        ))
-    return _area_code_cache[key]
+    """Codes of the areas of ``level`` valid in ``generation``, sorted (cached)."""
+    return _codes.get(session, generation=generation, key=level.value, build=lambda: list(session.scalars(
+        sa.select(Area.code).where(Area.level == level, valid_in(Area, generation)).order_by(Area.code))))
 
 
 def week_start(week: int) -> date:
@@ -196,16 +196,10 @@ def week_start(week: int) -> date:
     return date(1970, 1, 1) + timedelta(days=7 * int(week) - 3)
 
 
-_city_cache: dict[tuple[str, int], tuple] = {}
-
-
 def city_outline(session: Session, *, generation: int) -> tuple[dict | None, tuple[float, float, float, float] | None]:
     """(GeoJSON geometry of the top-level area(s), simplified; bounds minlon, minlat, maxlon, maxlat).
-    Cached per database and generation."""
-    key = (session.get_bind().engine.url.render_as_string(hide_password=True), generation)
-    if key not in _city_cache:
-        _city_cache[key] = _city_outline(session, generation=generation)
-    return _city_cache[key]
+    Cached per generation until its areas change."""
+    return _cities.get(session, generation=generation, build=lambda: _city_outline(session, generation=generation))
 
 
 def _city_outline(session: Session, *, generation: int) -> tuple:
@@ -238,27 +232,16 @@ class AreaStatus:
     worker: str | None
 
 
-_outline_cache: dict[tuple[str, int, str], list[tuple[str, str, str]]] = {}
-_outline_lock = threading.Lock()
-
-
 def area_outlines(session: Session, *, generation: int, level: AreaLevel) -> list[tuple[str, str, str]]:
     """(code, name, simplified GeoJSON) of every area of ``level`` in ``generation``, by code.
 
-    Cached per database, generation and level: simplifying 4,642 grids on every request of a
-    wall map that reloads all day would be wasted work, and a generation's areas never change.
+    Cached per generation and level until the generation's areas change: simplifying 4,642
+    grids on every request of a wall map that reloads all day would be wasted work.
     """
-    key = (session.get_bind().engine.url.render_as_string(hide_password=True), generation, level.value)
-    with _outline_lock:
-        if key in _outline_cache:
-            return _outline_cache[key]
     geom = sa.func.ST_AsGeoJSON(sa.func.ST_SimplifyPreserveTopology(Area.geom, SIMPLIFY_DEG[level]), MAP_DECIMALS)
-    rows = [tuple(r) for r in session.execute(
+    return _outlines.get(session, generation=generation, key=level.value, build=lambda: [tuple(r) for r in session.execute(
         sa.select(Area.code, Area.name, geom).where(Area.level == level, valid_in(Area, generation)).order_by(Area.code)
-    )]
-    with _outline_lock:
-        _outline_cache[key] = rows
-    return rows
+    )])
 
 
 def area_status(
@@ -308,31 +291,25 @@ def area_shapes(session: Session, *, generation: int, level: AreaLevel, codes: l
     return {r[0]: (r[1], r[2]) for r in rows}
 
 
-_adjacency_cache: dict[tuple[str, int, str], dict[str, list[str]]] = {}
-_adjacency_lock = threading.Lock()
-
-
 def area_adjacency(session: Session, *, generation: int, level: AreaLevel) -> dict[str, list[str]]:
     """Queen contiguity (shared edge or vertex) of the areas of ``level`` in ``generation``.
 
-    Cached per database, generation and level: the areas valid in a generation never change.
+    Cached per generation and level until the generation's areas change.
     """
-    key = (session.get_bind().engine.url.render_as_string(hide_password=True), generation, level.value)
-    with _adjacency_lock:
-        if key in _adjacency_cache:
-            return _adjacency_cache[key]
-    a, b = aliased(Area), aliased(Area)
-    rows = session.execute(
-        sa.select(a.code, b.code)
-        .join(b, sa.and_(sa.func.ST_Intersects(a.geom, b.geom), a.code != b.code))
-        .where(a.level == level, b.level == level, valid_in(a, generation), valid_in(b, generation))
-    ).all()
-    adj: dict[str, list[str]] = {}
-    for x, y in rows:
-        adj.setdefault(x, []).append(y)
-    with _adjacency_lock:
-        _adjacency_cache[key] = adj
-    return adj
+
+    def build() -> dict[str, list[str]]:
+        a, b = aliased(Area), aliased(Area)
+        rows = session.execute(
+            sa.select(a.code, b.code)
+            .join(b, sa.and_(sa.func.ST_Intersects(a.geom, b.geom), a.code != b.code))
+            .where(a.level == level, b.level == level, valid_in(a, generation), valid_in(b, generation))
+        ).all()
+        adj: dict[str, list[str]] = {}
+        for x, y in rows:
+            adj.setdefault(x, []).append(y)
+        return adj
+
+    return _adjacency.get(session, generation=generation, key=level.value, build=build)
 
 
 def _epoch(col) -> sa.ColumnElement:

@@ -11,7 +11,6 @@ creates a second report.
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -72,33 +71,16 @@ class BatchOutcome:
         return self.kind == Outcome.created
 
 
-_ACTIVE_MATCHERS: dict[tuple, GridMatcher] = {}
-_ACTIVE_LOCK = threading.Lock()
-
-
 def matcher_for_active(session: Session) -> tuple[int, GridMatcher]:
-    """The active generation's id and its matcher, built once per process.
-
-    Under the generation model the grids valid in an activated generation never change (new
-    boundaries go into a new draft; carrying forward only touches ``generation_high``), so
-    the generation (with its activation time, in case a reload restarted the ids) is a safe
-    key, and one small query per pass is all the freshness check costs.
-    Raises NoActiveGeneration when nothing is active (no boundaries loaded).
-    """
+    """The active generation's id and its matcher (cached per process until its areas
+    change: geo.generation_cache). Raises NoActiveGeneration when nothing is active (no
+    boundaries loaded)."""
     active = session.connection().execute(
-        sa.select(Generation.id, Generation.activated_at).where(Generation.status == GenerationStatus.active)
-    ).first()
+        sa.select(Generation.id).where(Generation.status == GenerationStatus.active)
+    ).scalar()
     if active is None:
         raise NoActiveGeneration("no boundary generation is active yet: load boundaries first (gridmap demo load)")
-    generation, activated = active
-    key = (session.connection().engine.url.render_as_string(hide_password=True), generation, activated)
-    matcher = _ACTIVE_MATCHERS.get(key)
-    if matcher is None:
-        with _ACTIVE_LOCK:
-            matcher = _ACTIVE_MATCHERS.get(key) or GridMatcher.from_session(session, generation=generation)
-            _ACTIVE_MATCHERS.clear()  # an older generation is never active again
-            _ACTIVE_MATCHERS[key] = matcher
-    return generation, matcher
+    return active, GridMatcher.from_session(session, generation=active)
 
 
 def _convert(items: list[ReportInput], crs: list[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -44,6 +44,9 @@ class Generation(Base):
         sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     )
     activated_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # Bumped by a trigger (migration 0011) whenever an area valid in this generation is
+    # inserted, updated or deleted: what per-generation caches key on (geo.generation_cache).
+    areas_revision: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, server_default="0", default=0)
 
     __table_args__ = (
         # At most one active generation; activation swaps statuses inside one transaction.
