@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, aliased
 from geo.errors import AreaNotFound, InvalidInput
 from geo.generations import valid_in
 from geo.models import Area, AreaLevel, Assignment, AssignmentRole, Worker
+from geo.spatial import envelope
 
 # Six decimals of a degree is ~0.1 m: below GPS precision, and keeps GeoJSON compact.
 GEOJSON_DECIMALS = 6
@@ -38,7 +39,7 @@ class BBox:
             raise InvalidInput("bbox must be minlon,minlat,maxlon,maxlat with min <= max", field="bbox")
 
     def envelope(self):
-        return sa.func.ST_MakeEnvelope(self.minlon, self.minlat, self.maxlon, self.maxlat, 4326)
+        return envelope(self.minlon, self.minlat, self.maxlon, self.maxlat)
 
 
 @dataclass(frozen=True, slots=True)

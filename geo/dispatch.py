@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from geoalchemy2 import Geography
 from sqlalchemy.orm import Session
 
 from geo.errors import WorkerNotFound
@@ -15,6 +14,7 @@ from geo.instants import ABSOLUTE_EARLIEST, check_not_future, check_range
 from geo.privacy import WORKER_CELL_DEG, coarse_expr, public_distance
 from geo.models import Assignment, AssignmentRole, Worker
 from geo.routing import ESCALATION_LEVELS, Responsible, escalation_code, lead_of, responsible_worker
+from geo.spatial import GEOGRAPHY, point
 
 _KNN_CANDIDATES = 24
 
@@ -68,7 +68,7 @@ def nearest_on_duty(session: Session, *, lon: float, lat: float, limit: int = 3,
     worker's position snapped to its lattice cell, distances rounded to 100 m, so no number
     of queries trilaterates a worker finer than their cell.
     """
-    pt = sa.func.ST_SetSRID(sa.func.ST_MakePoint(lon, lat), 4326)
+    pt = point(lon, lat)
     if not exact:
         return _nearest_public(session, pt=pt, limit=limit)
     knn = (
@@ -78,7 +78,7 @@ def nearest_on_duty(session: Session, *, lon: float, lat: float, limit: int = 3,
         .limit(_KNN_CANDIDATES)
         .subquery()
     )
-    geog = Geography(srid=4326)
+    geog = GEOGRAPHY
     dist = sa.func.ST_Distance(sa.cast(knn.c.last_position, geog), sa.cast(pt, geog))
     rows = session.execute(
         sa.select(Worker, dist.label("d")).join(knn, knn.c.id == Worker.id).order_by(dist, Worker.id).limit(limit)
@@ -88,7 +88,7 @@ def nearest_on_duty(session: Session, *, lon: float, lat: float, limit: int = 3,
 
 def _nearest_public(session: Session, *, pt, limit: int) -> list[tuple[Worker, float]]:
     cell = coarse_expr(Worker.last_position, deg=WORKER_CELL_DEG)
-    geog = Geography(srid=4326)
+    geog = GEOGRAPHY
     dist = sa.func.ST_Distance(sa.cast(cell, geog), sa.cast(pt, geog))
     # Every on-duty worker is ranked by the cell, not a prefilter on the exact position: a
     # prefilter's edge would itself depend on exact positions.
@@ -109,7 +109,7 @@ def update_position(session: Session, *, worker_id: int, lon: float, lat: float,
     if worker is None:
         raise WorkerNotFound(f"no worker {worker_id}", worker_id=worker_id)
     if worker.last_seen_at is None or at >= worker.last_seen_at:
-        worker.last_position = sa.func.ST_SetSRID(sa.func.ST_MakePoint(lon, lat), 4326)
+        worker.last_position = point(lon, lat)
         worker.last_seen_at = at
         session.flush()
         session.refresh(worker)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from geo.errors import OutsideJurisdiction
 from geo.generations import resolve_generation, valid_in
 from geo.models import Area, AreaLevel, AreaPiece
+from geo.spatial import GEOGRAPHY, point
 
 # The pieces are only a prefilter: ST_Subdivide adds rounded vertices where it cuts an edge,
 # so the exact covers test runs on the original polygon. 1e-9° (~0.1 mm) of slack makes sure
@@ -36,7 +37,7 @@ class Match:
 
 
 def _point(lon: float, lat: float):
-    return sa.func.ST_SetSRID(sa.func.ST_MakePoint(lon, lat), 4326)
+    return point(lon, lat)
 
 
 def covering_grids(session: Session, *, lon: float, lat: float, generation: int) -> list[str]:
@@ -75,9 +76,7 @@ def nearest_grid(session: Session, *, lon: float, lat: float, generation: int) -
 
 
 def _geography():
-    from geoalchemy2 import Geography
-
-    return Geography(srid=4326)
+    return GEOGRAPHY
 
 
 def locate(session: Session, *, lon: float, lat: float, generation: int | None = None) -> Match:
@@ -104,12 +103,12 @@ def smallest_covering_query(points, *, key, lon, lat, generation: int):
     the reference the in-memory matcher is checked and benchmarked against. ``points`` is
     any selectable; ``key``, ``lon``, ``lat`` are its columns (WGS-84 degrees).
     """
-    point = sa.func.ST_SetSRID(sa.func.ST_MakePoint(lon, lat), 4326)
+    pt = point(lon, lat)
     return (
         sa.select(key, sa.func.min(Area.code))
         .select_from(points)
         .outerjoin(Area, sa.and_(
-            Area.level == AreaLevel.grid, valid_in(Area, generation), sa.func.ST_Covers(Area.geom, point),
+            Area.level == AreaLevel.grid, valid_in(Area, generation), sa.func.ST_Covers(Area.geom, pt),
         ))
         .group_by(key)
     )

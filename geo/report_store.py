@@ -22,6 +22,7 @@ from geo.cityconfig import CityConfig
 from geo.models import OPEN_STATUSES, Report, ReportEvent
 from geo.trail import TrailEvent
 from geo.units import M_PER_DEG_LON_EQ
+from geo.spatial import GEOGRAPHY, point
 
 
 def _json(value) -> str:
@@ -67,7 +68,7 @@ def _insert_statement() -> sa.Select:
         pg_insert(Report)
         .from_select([*_REPORT_COLUMNS, "location"],
                      sa.select(*(new.c[n] for n in _REPORT_COLUMNS),
-                               sa.func.ST_SetSRID(sa.func.ST_MakePoint(new.c.lon, new.c.lat), 4326))
+                               point(new.c.lon, new.c.lat))
                      # Id order: concurrent passes holding the same retried ids lock them in the
                      # same order, so they wait for each other instead of deadlocking.
                      .order_by(new.c.id))
@@ -104,26 +105,24 @@ MAX_DUPLICATES_LISTED = 10
 def _duplicates_statement() -> sa.Select:
     """Stored open reports of the same category near each point of ``:new`` (see
     ``possible_duplicates``). Built once: the points, window and radii are parameters."""
-    from geoalchemy2 import Geography
-
-    geog = Geography(srid=4326)
+    geog = GEOGRAPHY
     new = _recordset("new", (("id", UUID(as_uuid=True)), ("category", Report.__table__.c.category.type),
                              ("lon", sa.Float(53)), ("lat", sa.Float(53))))
-    point = sa.func.ST_SetSRID(sa.func.ST_MakePoint(new.c.lon, new.c.lat), 4326)
+    pt = point(new.c.lon, new.c.lat)
     # Index order (planar <->) stops the scan after the nearest few; exact geodesic test as a filter.
-    near = Report.location.op("<->")(point)
+    near = Report.location.op("<->")(pt)
     candidates = (
         sa.select(Report.id.label("dup"), near.label("d"),
-                  sa.func.ST_Distance(sa.cast(Report.location, geog), sa.cast(point, geog), False).label("m"))
+                  sa.func.ST_Distance(sa.cast(Report.location, geog), sa.cast(pt, geog), False).label("m"))
         .where(
             Report.status.in_(OPEN_STATUSES),
             Report.category == new.c.category,
             Report.id != new.c.id,
             Report.reported_at >= sa.bindparam("since", type_=sa.DateTime(timezone=True)),
             # A degree box (≥ the radius below 60° latitude) lets the partial GiST index cut first.
-            sa.func.ST_DWithin(Report.location, point, sa.bindparam("box_deg", type_=sa.Float(53))),
+            sa.func.ST_DWithin(Report.location, pt, sa.bindparam("box_deg", type_=sa.Float(53))),
             # On the sphere: a third of the spheroid's cost, and centimetres apart at 250 m.
-            sa.func.ST_DWithin(sa.cast(Report.location, geog), sa.cast(point, geog),
+            sa.func.ST_DWithin(sa.cast(Report.location, geog), sa.cast(pt, geog),
                                sa.bindparam("radius_m", type_=sa.Float(53)), False),
         )
         .order_by(near)

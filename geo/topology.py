@@ -13,12 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from geoalchemy2 import Geography
 from sqlalchemy.orm import Session, aliased
 
 from geo.generations import valid_in
 from geo.models import LEVEL_ORDER, Area, AreaLevel
 from geo.units import M_PER_DEG_LAT, M_PER_DEG_LON_EQ
+from geo.spatial import GEOGRAPHY
 
 # Below these the differences are floating-point noise, not topology errors.
 OVERLAP_TOLERANCE_M2 = 1.0
@@ -38,7 +38,7 @@ class TopologyReport:
 
 
 def _geog_area(geom):
-    return sa.func.ST_Area(sa.cast(geom, Geography(srid=4326)))
+    return sa.func.ST_Area(sa.cast(geom, GEOGRAPHY))
 
 
 # Metres per degree of latitude and of longitude at the equator (WGS-84, to < 0.5 %).
