@@ -7,7 +7,6 @@ still has data). All coordinates WGS-84 degrees.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -30,6 +29,7 @@ from geo.mapdata import (
     window_aggregates,
 )
 from geo.models import AreaLevel
+from geo.readmodels import CommandCenterData, HotspotAnalysis, PublicHexes
 
 DEFAULT_WINDOW = timedelta(weeks=12)
 # Entries (week × non-empty cell) the animation may ship: ≈ 25 bytes each in the page.
@@ -44,27 +44,6 @@ def default_window(session: Session, since: datetime | None, until: datetime | N
     if since is None:
         since = until - DEFAULT_WINDOW
     return since, until
-
-
-@dataclass
-class HotspotAnalysis:
-    """Everything the hot-spot page shows. ``hexes``: cell, n, z, p, klass over the whole study
-    area (zeros included); ``areas``: code, name, n, z, p, klass per area of ``level``;
-    ``weeks``: (ISO week start, [[lat, lon, n], ...]) frames at ``animation_res``."""
-
-    label: str
-    since: datetime
-    until: datetime
-    resolution: int
-    level: AreaLevel
-    total: int
-    bounds: tuple[float, float, float, float]
-    outline: dict | None
-    hexes: pd.DataFrame
-    areas: pd.DataFrame
-    area_shapes: dict[str, tuple[str, str]] = field(default_factory=dict)
-    weeks: list[tuple[str, list[list[float]]]] = field(default_factory=list)
-    animation_res: int = 0
 
 
 def analyse_hotspots(
@@ -163,19 +142,7 @@ def _weekly_frames(weekly: pd.DataFrame, *, res: int) -> tuple[list, int]:
     return out, res
 
 
-@dataclass(frozen=True, slots=True)
-class PublicHexes:
-    """The only report data the public embed receives: cells with at least ``min_count`` reports."""
 
-    label: str
-    since: datetime
-    until: datetime
-    resolution: int
-    min_count: int
-    cells: list[tuple[str, int]]
-    suppressed: int
-    bounds: tuple[float, float, float, float]
-    outline: dict | None = None
 
 
 def public_hexes(
@@ -228,16 +195,7 @@ def heat_by_group(
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class CommandCenterData:
-    """What the wall map shows: areas of every level below the city with open/overdue counts,
-    heat points per category group over [since, until), and the map extent."""
 
-    areas: dict[str, list]
-    heat: dict[str, list[list[float]]]
-    bounds: tuple[float, float, float, float] | None
-    since: datetime
-    until: datetime
 
 
 def command_center_data(

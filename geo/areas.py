@@ -14,6 +14,7 @@ from geo.errors import AreaNotFound, InvalidInput
 from geo.generations import valid_in
 from geo.models import Area, AreaLevel, Assignment, AssignmentRole, Worker
 from geo.spatial import envelope
+from geo.readmodels import AreaRow, PublicWorker
 
 # Six decimals of a degree is ~0.1 m: below GPS precision, and keeps GeoJSON compact.
 GEOJSON_DECIMALS = 6
@@ -40,18 +41,6 @@ class BBox:
 
     def envelope(self):
         return envelope(self.minlon, self.minlat, self.maxlon, self.maxlat)
-
-
-@dataclass(frozen=True, slots=True)
-class AreaRow:
-    code: str
-    name: str
-    level: AreaLevel
-    kind: str | None
-    parent_code: str | None
-    households: int
-    population: int
-    geometry_json: str | None
 
 
 def _area_columns(with_geometry: bool):
@@ -148,16 +137,7 @@ def area_path(session: Session, *, code: str, generation: int) -> list[AreaRow]:
     return [_row(r) for r in rows]
 
 
-@dataclass(frozen=True, slots=True)
-class PublicWorker:
-    """What may be shown to anyone: no personal name, no phone, no position."""
 
-    id: int
-    public_name: str
-    role: str
-    assignment: str
-    rank: int
-    on_duty: bool
 
 
 _ASSIGNMENT_ORDER = sa.case(

@@ -28,6 +28,7 @@ from geo.privacy import (
     sensitive_expr,
 )
 from geo.models import OPEN_STATUSES, Area, AreaLevel, Assignment, AssignmentRole, Report, Worker
+from geo.readmodels import AreaStatus
 
 log = logging.getLogger("gridmap.maps")
 MAP_DECIMALS = 5
@@ -217,19 +218,6 @@ def _city_outline(session: Session, *, generation: int) -> tuple:
     if row[0] is None:
         return None, None
     return orjson.loads(row[0]), (row[1], row[2], row[3], row[4])
-
-
-@dataclass(frozen=True, slots=True)
-class AreaStatus:
-    """An area with its open and overdue case counts and its primary worker's public name."""
-
-    code: str
-    name: str
-    level: str
-    geometry_json: str
-    open: int
-    overdue: int
-    worker: str | None
 
 
 def area_outlines(session: Session, *, generation: int, level: AreaLevel) -> list[tuple[str, str, str]]:

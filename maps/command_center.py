@@ -17,7 +17,7 @@ from folium.utilities import JsCode
 from folium.template import Template
 
 from geo.hierarchy import LEVEL_ORDER as HIERARCHY
-from geo.mapdata import AreaStatus
+from geo.readmodels import AreaStatus
 from maps.base import COUNT_COLOURS, Legend, count_breaks, count_legend_items, new_map, script_json
 from maps.layers import CompactAreas
 from maps.settings import MapSettings

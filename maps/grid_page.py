@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import folium
 import orjson
 
-from geo.areas import AreaRow, PublicWorker
+from geo.readmodels import AreaRow, PublicWorker
 from maps.base import Legend, new_map
 from maps.settings import MapSettings
 

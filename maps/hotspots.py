@@ -14,7 +14,7 @@ import folium
 import h3
 from folium.plugins import Fullscreen, HeatMapWithTime
 
-from geo.analysis import HotspotAnalysis, PublicHexes
+from geo.readmodels import HotspotAnalysis, PublicHexes
 from geo.hotspots import KLASS_LABELS
 from maps.base import (
     COUNT_COLOURS,

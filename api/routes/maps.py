@@ -44,7 +44,7 @@ from geo.models import AreaLevel
 from maps.assets import PATCHED, allowed_asset, read_asset
 from maps.base import render
 from maps.command_center import LiveSources, build_command_center
-from maps.exports import analysis_csv, analysis_geojson
+from geo.hotspot_exports import analysis_csv, analysis_geojson
 from maps.grid_page import build_grid_page
 from maps.hotspots import build_embed, build_hotspots
 from maps.settings import MapSettings, missing_assets

@@ -132,7 +132,7 @@ def test_grid_page_shows_public_names_only(small_city, client, db):
 def test_embed_legend_starts_at_the_threshold():
     from datetime import UTC, datetime
 
-    from geo.analysis import PublicHexes
+    from geo.readmodels import PublicHexes
     from maps.base import render
     from maps.hotspots import build_embed
     from maps.settings import MapSettings

@@ -11,7 +11,7 @@ import io
 import orjson
 import pandas as pd
 
-from geo.analysis import HotspotAnalysis
+from geo.readmodels import HotspotAnalysis
 from geo.hotspots import KLASS_LABELS, cell_polygon
 
 
