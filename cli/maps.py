@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from cli.common import console, database, fail, make_parent, parse_level
+from geo.hierarchy import BELOW_CITY
 
 map_app = typer.Typer(help="Standalone map pages (offline: assets copied next to the page).", no_args_is_help=True)
 
@@ -81,10 +82,9 @@ def command_center(out: Out, since: Since = None, until: Until = None,
     from geo.analysis import command_center_data
     from geo.generations import active_generation_id
     from geo.mapdata import live_reports, worker_positions
-    from geo.models import AreaLevel
     from maps.command_center import LiveSources, build_command_center
 
-    level = parse_level(level, allowed=[lv for lv in AreaLevel if lv != AreaLevel.city]).value
+    level = parse_level(level, allowed=BELOW_CITY).value
     start, end = _window(since, until)
     settings = _settings()
     now = datetime.now(UTC)
@@ -119,14 +119,13 @@ def hotspots(
     from geo.errors import InvalidInput
     from geo.generations import active_generation_id
     from geo.categories import parse_category
-    from geo.models import AreaLevel
     from maps.hotspots import build_hotspots
 
     try:
         label, codes = parse_category(category)
     except InvalidInput as exc:
         raise fail(f"--category: {exc.message}") from None
-    lvl = parse_level(level, allowed=[lv for lv in AreaLevel if lv != AreaLevel.city])
+    lvl = parse_level(level, allowed=BELOW_CITY)
     start, end = _window(since, until)
     settings = _settings()
     with database() as (engine, _), Session(engine) as session:

@@ -32,5 +32,7 @@ CODE_LENGTH = {
     AreaLevel.community: 12,
     AreaLevel.grid: 15,
 }
-# The levels below the city, each a distinct code prefix of a grid's code (stats, escalation).
-PREFIX_LENGTH = {level: CODE_LENGTH[level] for level in LEVEL_ORDER[1:]}
+# The levels below the city (the maps' layers, stats, escalation), coarse to fine: each a
+# distinct code prefix of a grid's code.
+BELOW_CITY = LEVEL_ORDER[1:]
+PREFIX_LENGTH = {level: CODE_LENGTH[level] for level in BELOW_CITY}

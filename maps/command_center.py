@@ -16,7 +16,7 @@ from branca.element import MacroElement
 from folium.utilities import JsCode
 from folium.template import Template
 
-from geo.hierarchy import LEVEL_ORDER as HIERARCHY
+from geo.hierarchy import BELOW_CITY
 from geo.readmodels import AreaStatus
 from maps.base import COUNT_COLOURS, Legend, count_breaks, count_legend_items, new_map, script_json
 from maps.layers import CompactAreas
@@ -30,7 +30,7 @@ GROUP_COLOURS = {"disputes": "#7b3294", "safety": "#d7191c", "urban": "#2b83ba",
 HEAT_GROUPS = ("all", "disputes", "safety", "urban")
 PLURAL = {"community": "communities"}
 # Fine to coarse in the layer control (the city is not a layer).
-LEVEL_ORDER = tuple(level.value for level in reversed(HIERARCHY[1:]))
+LEVEL_ORDER = tuple(level.value for level in reversed(BELOW_CITY))
 
 
 @dataclass(frozen=True, slots=True)

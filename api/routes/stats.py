@@ -16,14 +16,15 @@ from geo.access import Permission
 from geo.access.roles import sees_exact_locations
 from geo.categories import parse_category
 from geo.generations import active_generation_id
+from geo.hierarchy import BELOW_CITY
 from geo.models import AreaLevel
-from geo.report_queries import PREFIX_LENGTH, area_stats
+from geo.report_queries import area_stats
 
 router = APIRouter(tags=["reports"])
 
 
 # The levels area_stats counts per (the city as a whole is their sum), finest first.
-StatsLevel = Enum("StatsLevel", {lv.value: lv.value for lv in reversed(PREFIX_LENGTH)}, type=str)
+StatsLevel = Enum("StatsLevel", {lv.value: lv.value for lv in reversed(BELOW_CITY)}, type=str)
 
 
 @router.get("/stats", response_model=StatsOut, summary="Rates per area",
