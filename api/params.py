@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import Depends, Header, Path, Query, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 
 from api.errors import FieldError
@@ -37,9 +37,10 @@ CodePath = Annotated[str, Path(pattern=CODE_PATTERN, examples=[CODE_EXAMPLE], de
     "An area's code: 6 digits a district, 9 a street, 12 a community, 15 a grid."))]
 REPORT_ID_EXAMPLE = "7d0f6c2e-4a51-4e4e-9d61-5b7f3c2a9e10"
 ReportIdPath = Annotated[uuid.UUID, Path(examples=[REPORT_ID_EXAMPLE], description="The report's id (a UUID).")]
-IdempotencyKeyHeader = Annotated[str | None, Header(max_length=200, examples=["form-3f9a2c1e"], description=(
-    "Any string unique to this attempt (≤ 200 characters): a retry with the same key is answered with the "
-    "original result and applied once."))]
+LON_DOC = "Longitude in degrees (or the easting in metres for a projected EPSG crs)."
+LAT_DOC = "Latitude in degrees (or the northing in metres for a projected EPSG crs)."
+LonQuery = Annotated[float, Query(allow_inf_nan=False, examples=[122.0773], description=LON_DOC)]
+LatQuery = Annotated[float, Query(allow_inf_nan=False, examples=[41.1231], description=LAT_DOC)]
 BBoxQuery = Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS-84 degrees)",
                                         examples=["122.05,41.11,122.08,41.13"])]
 SinceQuery = Annotated[str | None, Query(examples=["2026-11-01"], description=(

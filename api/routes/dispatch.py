@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path
 from geoalchemy2.shape import to_shape
 
 from api.deps import CityConfigDep, SessionDep
-from api.params import BIGINT_MAX, CrsQuery
+from api.params import BIGINT_MAX, CrsQuery, LatQuery, LonQuery
 from api.report_views import worker_brief
 from api.schemas.reports import ContactOut, DispatchOut, NearbyWorker, PositionIn, PositionOut
 from api.security import PrincipalDep, require
@@ -35,10 +35,8 @@ def _contact(c: Contact | None, phones: bool) -> ContactOut | None:
             responses={422: {"description": "Invalid field"}})
 def get_dispatch(
     session: SessionDep, config: CityConfigDep, principal: PrincipalDep,
-    lon: Annotated[float, Query(allow_inf_nan=False, examples=[122.0773], description=(
-        "Longitude in degrees (or the easting in metres for a projected EPSG crs)."))],
-    lat: Annotated[float, Query(allow_inf_nan=False, examples=[41.1231], description=(
-        "Latitude in degrees (or the northing in metres for a projected EPSG crs)."))],
+    lon: LonQuery,
+    lat: LatQuery,
     crs: CrsQuery = None,
 ):
     """For a location: the grid, responsible worker and backup, the escalation chain, and the

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from api.deps import SessionDep
-from api.params import CrsQuery, GenerationQuery
+from api.params import CrsQuery, GenerationQuery, LatQuery, LonQuery
 from api.schemas import LocateOut
 from api.views import area_detail_feature
 from geo.coords import point_to_wgs84
@@ -23,10 +22,8 @@ router = APIRouter(tags=["locate"])
 )
 def get_locate(
     session: SessionDep,
-    lon: Annotated[float, Query(allow_inf_nan=False, examples=[122.07], description=(
-        "Longitude in degrees (or the easting in metres for a projected EPSG crs)."))],
-    lat: Annotated[float, Query(allow_inf_nan=False, examples=[41.12], description=(
-        "Latitude in degrees (or the northing in metres for a projected EPSG crs)."))],
+    lon: LonQuery,
+    lat: LatQuery,
     crs: CrsQuery = None,
     generation: GenerationQuery = None,
 ):

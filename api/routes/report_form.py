@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse
 
 from api.deps import CityConfigDep, SessionDep
 from api.headers import html_headers
-from api.params import CODE_PATTERN, ReportIdPath
+from api.params import CODE_EXAMPLE, CODE_PATTERN, ReportIdPath
 from geo.areas import area_point, get_area
 from geo.categories import CATALOGUE
 from geo.generations import active_generation_id
@@ -51,7 +51,7 @@ def _page(request: Request, html: str, *, cache: str) -> HTMLResponse:
                        404: {"description": "No such grid"}})
 def report_form(
     request: Request, session: SessionDep, config: CityConfigDep,
-    grid: Annotated[str | None, Query(pattern=CODE_PATTERN, examples=["211103001001001"],
+    grid: Annotated[str | None, Query(pattern=CODE_PATTERN, examples=[CODE_EXAMPLE],
                                       description="The area on the sign (its reports default to a point inside it).")] = None,
 ):
     """The citizen's report form, optionally for the grid of a sign (404 if that grid is unknown)."""

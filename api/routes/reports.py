@@ -58,7 +58,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def photo_url(report_id: ReportIdPath, name: str) -> str:
+def photo_url(report_id: uuid.UUID, name: str) -> str:
     """The link a stored photo is recorded under in ``report.photos`` (served by get_photo)."""
     return f"/api/v1/reports/{report_id}/photos/{name}"
 

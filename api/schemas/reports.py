@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.params import BIGINT_MAX
+from api.params import BIGINT_MAX, LAT_DOC, LON_DOC
 from api.schemas.types import Instant, InstantText
 from geo.models import ReportSource
 from geo.workflow import ACTIONS
@@ -21,8 +21,8 @@ class LocationIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    lon: float = Field(allow_inf_nan=False, description="Longitude (or easting in metres for a projected EPSG crs).")
-    lat: float = Field(allow_inf_nan=False, description="Latitude (or northing in metres for a projected EPSG crs).")
+    lon: float = Field(allow_inf_nan=False, description=LON_DOC)
+    lat: float = Field(allow_inf_nan=False, description=LAT_DOC)
     crs: str = Field("wgs84", max_length=16, description=CRS_DOC)
     accuracy_m: float | None = Field(None, ge=0, le=100_000, allow_inf_nan=False,
                                      description="The position's accuracy as the phone states it, in metres.")
@@ -259,8 +259,8 @@ class PositionIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"lon": 122.0701, "lat": 41.1187, "crs": "gcj02", "at": "2026-11-22T09:31:00+08:00"}]})
 
-    lon: float = Field(allow_inf_nan=False, description="Longitude (or easting in metres for a projected EPSG crs).")
-    lat: float = Field(allow_inf_nan=False, description="Latitude (or northing in metres for a projected EPSG crs).")
+    lon: float = Field(allow_inf_nan=False, description=LON_DOC)
+    lat: float = Field(allow_inf_nan=False, description=LAT_DOC)
     crs: str = Field("wgs84", max_length=16, description=CRS_DOC)
     at: Instant | None = Field(None, description="When the phone took the position (default: now).")
 
