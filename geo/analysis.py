@@ -142,9 +142,6 @@ def _weekly_frames(weekly: pd.DataFrame, *, res: int) -> tuple[list, int]:
     return out, res
 
 
-
-
-
 def public_hexes(
     session: Session,
     *,
@@ -193,9 +190,6 @@ def heat_by_group(
     for (group, cell), n in pts.groupby(["group", "cell"])["n"].sum().items():
         out[group].append([*centre[cell], int(n)])
     return out
-
-
-
 
 
 def command_center_data(

@@ -137,9 +137,6 @@ def area_path(session: Session, *, code: str, generation: int) -> list[AreaRow]:
     return [_row(r) for r in rows]
 
 
-
-
-
 _ASSIGNMENT_ORDER = sa.case(
     {AssignmentRole.primary.value: 0, AssignmentRole.backup.value: 1, AssignmentRole.lead.value: 2},
     value=Assignment.role,

@@ -36,13 +36,9 @@ class Match:
         return "inside" if len(self.covering_codes) == 1 else "edge"
 
 
-def _point(lon: float, lat: float):
-    return point(lon, lat)
-
-
 def covering_grids(session: Session, *, lon: float, lat: float, generation: int) -> list[str]:
     """Codes of every grid valid in ``generation`` whose polygon covers the point, ascending."""
-    pt = _point(lon, lat)
+    pt = point(lon, lat)
     candidates = sa.select(AreaPiece.area_id).where(
         AreaPiece.level == AreaLevel.grid,
         valid_in(AreaPiece, generation),
@@ -59,7 +55,7 @@ def covering_grids(session: Session, *, lon: float, lat: float, generation: int)
 
 def nearest_grid(session: Session, *, lon: float, lat: float, generation: int) -> tuple[str, float] | None:
     """The grid nearest to the point and its geodesic distance in metres, or None if no grids."""
-    pt = _point(lon, lat)
+    pt = point(lon, lat)
     # KNN on planar degrees picks candidates; the geodesic distance decides among them.
     knn = (
         sa.select(AreaPiece.code, AreaPiece.geom)
@@ -68,15 +64,11 @@ def nearest_grid(session: Session, *, lon: float, lat: float, generation: int) -
         .limit(_NEAREST_CANDIDATES)
         .subquery()
     )
-    dist = sa.func.ST_Distance(sa.cast(knn.c.geom, _geography()), sa.cast(pt, _geography()))
+    dist = sa.func.ST_Distance(sa.cast(knn.c.geom, GEOGRAPHY), sa.cast(pt, GEOGRAPHY))
     row = session.execute(
         sa.select(knn.c.code, dist.label("distance_m")).order_by(dist, knn.c.code).limit(1)
     ).one_or_none()
     return None if row is None else (row.code, float(row.distance_m))
-
-
-def _geography():
-    return GEOGRAPHY
 
 
 def locate(session: Session, *, lon: float, lat: float, generation: int | None = None) -> Match:

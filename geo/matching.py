@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
@@ -18,8 +19,6 @@ from sqlalchemy.orm import Session
 
 from geo.locate import covering_grids, nearest_grid
 from geo.models import MatchKind
-
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from geo.bulk_match import GridMatcher

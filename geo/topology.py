@@ -41,9 +41,6 @@ def _geog_area(geom):
     return sa.func.ST_Area(sa.cast(geom, GEOGRAPHY))
 
 
-# Metres per degree of latitude and of longitude at the equator (WGS-84, to < 0.5 %).
-
-
 def _planar_m2(geom):
     """Planar area of a lon/lat geometry in degrees², scaled to m² at its centroid's latitude."""
     lat = sa.func.ST_Y(sa.func.ST_PointOnSurface(geom))
