@@ -26,17 +26,17 @@ from api.limits import BodyRules
 from api.openapi import install_openapi
 from api.params import known_query_only
 from api.ratelimit import RateLimiter, RateLimitSettings
-from api.supervision import watch_supervisor
 from api.routes import categories, dispatch, grids, health, locate, report_form, reports, stats
 from api.routes import maps as map_routes
 from api.settings import ApiSettings
-from geo.analysis import analyse_hotspots
+from api.supervision import watch_supervisor
+from geo.analytics.analysis import analyse_hotspots
 from geo.cityconfig import CityConfig, load_city_config
 from geo.db import make_engine, make_sessionmaker, session_scope
-from geo.registration import matcher_for_active
+from geo.reports.registration import matcher_for_active
+from geo.reports.workflow import escalate_overdue
 from geo.runtime import settle_heap
 from geo.settings import CitySettings, DatabaseSettings
-from geo.workflow import escalate_overdue
 from maps.settings import MapSettings
 
 log = logging.getLogger("gridmap.api")

@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from geo.cityconfig import CityConfig
-from geo.intake import ReportInput
-from geo.registration import BatchOutcome, submit_batch
+from geo.reports.intake import ReportInput
+from geo.reports.registration import BatchOutcome, submit_batch
 
 log = logging.getLogger("gridmap.intake")
 

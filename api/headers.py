@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+
 from starlette.types import Message
 
 _INLINE_SCRIPT = re.compile(r"<script(?P<attrs>\s[^>]*)?>(?P<body>.*?)</script>", re.DOTALL | re.IGNORECASE)

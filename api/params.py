@@ -13,10 +13,10 @@ from fastapi import Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 
 from api.errors import FieldError
-from geo.categories import CATEGORY_FILTER_DOC
-from geo.areas import BBox
+from geo.boundaries.areas import BBox
 from geo.errors import InvalidInput
 from geo.instants import parse_window, start_of_day
+from geo.reports.categories import CATEGORY_FILTER_DOC
 
 CODE_PATTERN = r"^[0-9]{6}([0-9]{3}){0,3}$"  # a hierarchy code: 6, 9, 12 or 15 digits
 INT4_MAX = 2**31 - 1

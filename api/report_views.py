@@ -9,11 +9,11 @@ from sqlalchemy.orm import Session
 
 from api.schemas.reports import EventOut, ReportCreated, ReportOut, WorkerBrief
 from geo.access import Principal, may_read_personal, may_see_photos
+from geo.access.privacy import PUBLIC_PRECISION_M, is_sensitive, public_code, public_place
 from geo.access.roles import is_own_case, sees_exact_locations
 from geo.models import OPEN_STATUSES, Report, ReportSource, Worker
-from geo.privacy import PUBLIC_PRECISION_M, is_sensitive, public_code, public_place
-from geo.registration import BatchOutcome
-from geo.workflow import allowed_actions, trail
+from geo.reports.registration import BatchOutcome
+from geo.reports.workflow import allowed_actions, trail
 
 NAMESPACE = uuid.UUID("6f1b2c9e-5a43-4c1e-9d0b-2f6c7a8e9b10")
 
@@ -53,7 +53,7 @@ def shows_duplicates(viewer: Principal, category: str) -> bool:
 def report_view(session: Session, report: Report, *, viewer: Principal, now: datetime,
                 with_trail: bool = False) -> ReportOut:
     """The report as ``viewer`` may see it: personal data only when ``may_read_personal``; a
-    sensitive case otherwise at its public cell (``geo.privacy``), without its text."""
+    sensitive case otherwise at its public cell (``geo.access.privacy``), without its text."""
     personal = may_read_personal(viewer, report)
     # The reporter knows where their own case is: they see its grid and worker (the intake
     # answer showed them both), still not the personal data of the record.

@@ -8,7 +8,7 @@ import orjson
 from sqlalchemy.orm import Session
 
 from api.schemas import AreaDetailFeature, AreaDetailProperties, AreaProperties, PathItem, PublicWorkerOut
-from geo.areas import area_path, area_workers, get_area
+from geo.boundaries.areas import area_path, area_workers, get_area
 from geo.readmodels import AreaRow
 
 

@@ -38,8 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench.serving
 
 from bench.serving import free_port, wait_healthy  # noqa: E402
 from geo.db import make_engine  # noqa: E402
-from geo.maintenance import purge_reports, vacuum_reports  # noqa: E402
 from geo.models import Report  # noqa: E402
+from geo.reports.maintenance import purge_reports, vacuum_reports  # noqa: E402
 from geo.settings import DatabaseSettings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

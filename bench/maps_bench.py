@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from folium.plugins import HeatMap
 from sqlalchemy.orm import Session
 
-from geo.analysis import analyse_hotspots, command_center_data, public_hexes
+from geo.analytics.analysis import analyse_hotspots, command_center_data, public_hexes
+from geo.boundaries.generations import active_generation_id
 from geo.db import make_engine
-from geo.generations import active_generation_id
 from geo.models import Report
 from geo.runtime import settle_heap
 from geo.settings import DatabaseSettings

@@ -25,11 +25,11 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from geo.bulk_match import GridMatcher
+from geo.boundaries.export import read_areas_frame
+from geo.boundaries.generations import active_generation_id
 from geo.db import make_engine
-from geo.export import read_areas_frame
-from geo.generations import active_generation_id
-from geo.locate import smallest_covering_query
+from geo.matching.locate import smallest_covering_query
+from geo.matching.matcher import GridMatcher
 from geo.models import AreaLevel, Report
 from geo.settings import DatabaseSettings
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import json
+import os
 import random
 import sys
 import time

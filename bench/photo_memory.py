@@ -1,6 +1,6 @@
 """Peak memory of decoding photos at once: ``--uploads`` concurrent cleanings of one huge,
 tiny-on-disk PNG (7300 × 5466 = 39.9 MP, a few hundred KB), in a fresh process. The hardening
-issue measured 2.9 GB for four such uploads; decoding is now bounded (geo.photos).
+issue measured 2.9 GB for four such uploads; decoding is now bounded (geo.reports.photos).
 
     .venv/bin/python bench/photo_memory.py [--uploads 4]
 """
@@ -23,7 +23,7 @@ def child(uploads: int) -> None:
     sys.path.insert(0, str(ROOT))
     from PIL import Image
 
-    from geo.photos import clean_image
+    from geo.reports.photos import clean_image
 
     out = io.BytesIO()
     Image.new("RGB", (7300, 5466), (40, 90, 160)).save(out, format="PNG", optimize=False)

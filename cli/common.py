@@ -65,7 +65,7 @@ def make_parent(path: Path) -> None:
 
 def parse_level(value: str, *, allowed=None):
     """--level as an AreaLevel, or fail listing the levels ``allowed`` (default: every level)."""
-    from geo.hierarchy import AreaLevel
+    from geo.boundaries.hierarchy import AreaLevel
 
     allowed = list(allowed or AreaLevel)
     lvl = next((lv for lv in allowed if lv.value == value.strip().lower()), None)

@@ -38,8 +38,8 @@ def db_migrate(revision: Annotated[str, typer.Option(help=(
 
     from rich.logging import RichHandler
 
-    from geo.maintenance import vacuum_reports
     from geo.migrate import current_revision, upgrade
+    from geo.reports.maintenance import vacuum_reports
 
     # Each step, and the progress a long data migration logs (0007 indexes every report).
     steps = logging.getLogger("alembic.runtime.migration")
@@ -77,7 +77,6 @@ def demo_load(
     """
     from fixtures.city import CitySpec
     from fixtures.load import WouldDelete, describe, load_demo
-
     from geo.migrate import require_current
 
     spec = CitySpec(district_codes=("211102",), n_streets=4, n_communities=20, n_grids=120) if small else CitySpec()
@@ -111,8 +110,8 @@ def demo_verify(
     """Check the hierarchy tiles exactly: no gaps, no overlaps, every area inside its parent."""
     from sqlalchemy.orm import Session
 
-    from geo.generations import resolve_generation
-    from geo.topology import check_hierarchy
+    from geo.boundaries.generations import resolve_generation
+    from geo.boundaries.topology import check_hierarchy
 
     with database() as (engine, _), Session(engine) as session:
         gid = resolve_generation(session, generation=generation)
@@ -161,8 +160,8 @@ def grids_export(
     """Write the areas of one level to GeoJSON or GeoPackage (EPSG:4326)."""
     from sqlalchemy.orm import Session
 
-    from geo.export import read_areas_frame
-    from geo.generations import resolve_generation
+    from geo.boundaries.export import read_areas_frame
+    from geo.boundaries.generations import resolve_generation
 
     lvl = parse_level(level)
     fmt = export_format(out, format)

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from cli.common import console, database, fail, make_parent, parse_level
-from geo.hierarchy import BELOW_CITY
+from geo.boundaries.hierarchy import BELOW_CITY
 
 map_app = typer.Typer(help="Standalone map pages (offline: assets copied next to the page).", no_args_is_help=True)
 
@@ -26,7 +26,7 @@ Since = Annotated[str | None, typer.Option(help=(
 Until = Annotated[str | None, typer.Option(help=(
     "Window end, exclusive; same forms as --since (default: just after the newest report)."))]
 # A file is handed around: by default it shows what a planner may see (sensitive cases and
-# workers at their cells, geo.privacy); --exact is for dispatchers' and admins' own use.
+# workers at their cells, geo.access.privacy); --exact is for dispatchers' and admins' own use.
 Exact = Annotated[bool, typer.Option(help="Exact points of sensitive cases and workers (personal data: for "
                                           "dispatchers and admins only; never hand such a file around).")]
 
@@ -79,9 +79,9 @@ def command_center(out: Out, since: Since = None, until: Until = None,
     """The command-centre map with a snapshot of the live layers."""
     from sqlalchemy.orm import Session
 
-    from geo.analysis import command_center_data
-    from geo.generations import active_generation_id
-    from geo.mapdata import live_reports, worker_positions
+    from geo.analytics.analysis import command_center_data
+    from geo.analytics.mapdata import live_reports, worker_positions
+    from geo.boundaries.generations import active_generation_id
     from maps.command_center import LiveSources, build_command_center
 
     level = parse_level(level, allowed=BELOW_CITY).value
@@ -115,10 +115,10 @@ def hotspots(
     """The hot-spot analysis page (density, Gi* per hexagon and per area, weekly animation)."""
     from sqlalchemy.orm import Session
 
-    from geo.analysis import analyse_hotspots
+    from geo.analytics.analysis import analyse_hotspots
+    from geo.boundaries.generations import active_generation_id
     from geo.errors import InvalidInput
-    from geo.generations import active_generation_id
-    from geo.categories import parse_category
+    from geo.reports.categories import parse_category
     from maps.hotspots import build_hotspots
 
     try:

@@ -89,8 +89,8 @@ def match(
     import pyarrow.parquet as pq
     from sqlalchemy.orm import Session
 
-    from geo.bulk_match import GridMatcher
-    from geo.generations import resolve_generation
+    from geo.boundaries.generations import resolve_generation
+    from geo.matching.matcher import GridMatcher
 
     try:
         schema, total, batches = _open_batches(in_path, chunk_size)

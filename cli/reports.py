@@ -41,8 +41,8 @@ def _read(path: Path, crs: str | None):
 
 
 def _row_input(row: dict, *, crs: str, source: str, rid: uuid.UUID):
-    from geo.intake import ReportInput
     from geo.models import ReportSource
+    from geo.reports.intake import ReportInput
 
     def text(key):
         value = row.get(key)
@@ -109,7 +109,7 @@ def import_reports(
     from sqlalchemy.orm import Session
 
     from geo.cityconfig import load_city_config
-    from geo.registration import submit_batch
+    from geo.reports.registration import submit_batch
     from geo.settings import CitySettings
 
     if not file.exists():
@@ -180,8 +180,8 @@ def rematch(
 
     from geo.cityconfig import load_city_config
     from geo.models import OPEN_STATUSES, Report
-    from geo.registration import matcher_for_active
-    from geo.rematch import rematch_chunk
+    from geo.reports.registration import matcher_for_active
+    from geo.reports.rematch import rematch_chunk
     from geo.settings import CitySettings
 
     config = load_city_config(CitySettings().config)
@@ -210,8 +210,8 @@ def escalate() -> None:
     from sqlalchemy.orm import Session
 
     from geo.cityconfig import load_city_config
+    from geo.reports.workflow import escalate_overdue
     from geo.settings import CitySettings
-    from geo.workflow import escalate_overdue
 
     with database() as (engine, _), Session(engine) as session:
         run = escalate_overdue(session, config=load_city_config(CitySettings().config), now=datetime.now(UTC))

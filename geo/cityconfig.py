@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, field_validator
 
-from geo.categories import BY_CODE, SUB_BY_CODE
 from geo.instants import start_of_day
+from geo.reports.categories import BY_CODE, SUB_BY_CODE
 
 DEFAULT_CONFIG = Path(__file__).parent / "data" / "city.toml"
 

@@ -1,6 +1,6 @@
 """What the map builders and the page routes are given: the read models of areas, hot spots
 and the wall map, as plain data. No SQL here (``maps/`` imports this, never the queries):
-the query modules (``geo.areas``, ``geo.mapdata``, ``geo.analysis``) fill them in.
+the query modules (``geo.boundaries.areas``, ``geo.analytics.mapdata``, ``geo.analytics.analysis``) fill them in.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from geo.hierarchy import AreaLevel
+from geo.boundaries.hierarchy import AreaLevel
 
 
 @dataclass(frozen=True, slots=True)

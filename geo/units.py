@@ -2,7 +2,7 @@
 
 WGS-84 degrees are not metres; where a fast planar estimate is enough (raster cells, search
 boxes, area checks, the demo generator) these are the factors. Exact distances use PostGIS
-geography or the haversine on its mean sphere (``geo.report_store``).
+geography or the haversine on its mean sphere (``geo.reports.store``).
 """
 
 from __future__ import annotations

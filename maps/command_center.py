@@ -1,7 +1,7 @@
 """The command-centre wall map: areas coloured by open cases, heat per category group, and
 live layers (new and overdue reports, worker positions) that poll GeoJSON feeds.
 
-Input is already aggregated (``geo.mapdata`` / ``geo.analysis``); coordinates WGS-84.
+Input is already aggregated (``geo.analytics.mapdata`` / ``geo.analytics.analysis``); coordinates WGS-84.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from dataclasses import dataclass
 
 import folium
 import orjson
-from folium.plugins import Fullscreen, HeatMap, Realtime
 from branca.element import MacroElement
-from folium.utilities import JsCode
+from folium.plugins import Fullscreen, HeatMap, Realtime
 from folium.template import Template
+from folium.utilities import JsCode
 
-from geo.hierarchy import BELOW_CITY
+from geo.boundaries.hierarchy import BELOW_CITY
 from geo.readmodels import AreaStatus
 from maps.base import COUNT_COLOURS, Legend, count_breaks, count_legend_items, new_map, script_json
 from maps.layers import CompactAreas

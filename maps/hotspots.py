@@ -14,8 +14,8 @@ import folium
 import h3
 from folium.plugins import Fullscreen, HeatMapWithTime
 
+from geo.analytics.hotspots import KLASS_LABELS
 from geo.readmodels import HotspotAnalysis, PublicHexes
-from geo.hotspots import KLASS_LABELS
 from maps.base import (
     COUNT_COLOURS,
     GI_COLOURS,
@@ -46,7 +46,7 @@ def _layer(m: folium.Map, name: str, rows: list, *, style: dict, show: bool = Tr
 def build_hotspots(
     a: HotspotAnalysis, *, settings: MapSettings, downloads: Mapping[str, str] | None = None
 ) -> folium.Map:
-    """The analysis page for ``a`` (see ``geo.analysis.analyse_hotspots``); ``downloads``:
+    """The analysis page for ``a`` (see ``geo.analytics.analysis.analyse_hotspots``); ``downloads``:
     label -> URL of the CSV/GeoJSON exports, listed in the legend."""
     m = new_map(a.bounds, settings)
     add_outline(m, a.outline)

@@ -133,6 +133,6 @@ class CompactShapes(MacroElement):
 @lru_cache(maxsize=200_000)
 def encoded_cell(cell: str) -> list:
     """An H3 cell as compact polygons (one ring), cached: cells recur across builds."""
-    from geo.hotspots import cell_polygon
+    from geo.analytics.hotspots import cell_polygon
 
     return [[encode_ring(cell_polygon(cell))]]

@@ -19,14 +19,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from api.app import create_app
+from geo.boundaries.export import read_areas_frame
+from geo.boundaries.generations import active_generation_id
+from geo.boundaries.topology import check_hierarchy
 from geo.db import make_engine
 from geo.errors import OutsideJurisdiction
-from geo.export import read_areas_frame
-from geo.generations import active_generation_id
-from geo.locate import locate
+from geo.matching.locate import locate
 from geo.models import AreaLevel, Report
 from geo.settings import DatabaseSettings
-from geo.topology import check_hierarchy
 
 EXPECTED = {"city": 1, "district": 4, "street": 48, "community": 538, "grid": 4642}
 

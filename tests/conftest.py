@@ -7,9 +7,9 @@ skipped test fails the run), so CI cannot go green without having exercised Post
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager, nullcontext
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from typing import NamedTuple
 
 import pytest
@@ -174,8 +174,8 @@ def small_city(engine: sa.Engine):
 @pytest.fixture()
 def committed_reports(engine):
     """Ids of reports a test commits for real (concurrency tests); deleted afterwards."""
-    from geo.maintenance import purge_reports
     from geo.models import Report
+    from geo.reports.maintenance import purge_reports
 
     ids: list[uuid.UUID] = []
     yield ids

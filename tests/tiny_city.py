@@ -16,7 +16,7 @@ from __future__ import annotations
 from shapely.geometry import MultiPolygon, box
 from sqlalchemy.orm import Session
 
-from geo.generations import activate_generation, create_generation, rebuild_pieces
+from geo.boundaries.generations import activate_generation, create_generation, rebuild_pieces
 from geo.models import Area, AreaKind, AreaLevel, Assignment, AssignmentRole, Worker, WorkerRole
 
 COMMUNITY = "110101001001"

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from api.deps import CityConfigDep
 from api.schemas.reports import CategoryOut
-from geo.categories import CATALOGUE
+from geo.reports.categories import CATALOGUE
 
 router = APIRouter(tags=["reports"])
 

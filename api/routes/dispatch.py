@@ -15,11 +15,11 @@ from api.schemas.reports import ContactOut, DispatchOut, NearbyWorker, PositionI
 from api.security import PrincipalDep, require
 from geo.access import Permission, record_audit
 from geo.access.roles import may_report_position, sees_exact_locations
-from geo.coords import point_to_wgs84
-from geo.dispatch import Contact, escalation_chain, nearest_on_duty, responsible_contacts, update_position
+from geo.boundaries.generations import active_generation_id
 from geo.errors import Forbidden
-from geo.generations import active_generation_id
-from geo.matching import match_location
+from geo.matching.coords import point_to_wgs84
+from geo.matching.rule import match_location
+from geo.reports.dispatch import Contact, escalation_chain, nearest_on_duty, responsible_contacts, update_position
 
 router = APIRouter(tags=["dispatch"])
 

@@ -9,11 +9,21 @@ from fastapi import APIRouter, Query, Request
 
 from api.deps import ApiSettingsDep, SessionDep
 from api.errors import FieldError
-from api.params import CODE_EXAMPLE, CODE_PATTERN, BBoxQuery, CodePath, GenerationQuery, LimitQuery, OffsetQuery, page_size, parse_bbox
+from api.params import (
+    CODE_EXAMPLE,
+    CODE_PATTERN,
+    BBoxQuery,
+    CodePath,
+    GenerationQuery,
+    LimitQuery,
+    OffsetQuery,
+    page_size,
+    parse_bbox,
+)
 from api.schemas import AreaCollection, AreaDetailFeature, AreaFeature, Link
 from api.views import area_detail_feature, area_properties
-from geo.areas import list_areas
-from geo.generations import resolve_generation
+from geo.boundaries.areas import list_areas
+from geo.boundaries.generations import resolve_generation
 from geo.models import AreaLevel
 
 router = APIRouter(tags=["grids"])

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-
 from fastapi import APIRouter
 
 from api.deps import SessionDep
 from api.params import CrsQuery, GenerationQuery, LatQuery, LonQuery
 from api.schemas import LocateOut
 from api.views import area_detail_feature
-from geo.coords import point_to_wgs84
-from geo.locate import locate
+from geo.matching.coords import point_to_wgs84
+from geo.matching.locate import locate
 
 router = APIRouter(tags=["locate"])
 

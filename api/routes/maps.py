@@ -1,7 +1,7 @@
 """Map pages (Folium, built in ``maps/``), their GeoJSON feeds and downloads, the public embed,
 the public grid page with its QR code, and the ``/assets`` mount that replaces the CDNs.
 
-Pages are built per request from aggregates (``geo.mapdata`` / ``geo.analysis``); the
+Pages are built per request from aggregates (``geo.analytics.mapdata`` / ``geo.analytics.analysis``); the
 ``Server-Timing`` header reports the build time in milliseconds. Every page carries a CSP
 allowing only its own inline scripts (``api.headers``); every link a page shows is built
 from the parsed parameters, never from the raw query string.
@@ -26,25 +26,25 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.staticfiles import StaticFiles
 
+from api.auth import STAFF_COOKIE
 from api.deps import SessionDep
 from api.headers import html_headers
 from api.page_cache import PageCache
 from api.params import BBoxQuery, CodePath, WindowDep, bounded_window, parse_bbox
-from api.auth import STAFF_COOKIE
 from api.security import PrincipalDep, Require
 from geo.access import Permission
 from geo.access.roles import sees_exact_locations
-from geo.analysis import analyse_hotspots, command_center_data, public_hexes
-from geo.areas import BBox, area_path, area_workers, get_area
+from geo.analytics.analysis import analyse_hotspots, command_center_data, public_hexes
+from geo.analytics.exports import analysis_csv, analysis_geojson
+from geo.analytics.mapdata import area_shapes, live_reports, worker_positions
+from geo.boundaries.areas import BBox, area_path, area_workers, get_area
+from geo.boundaries.generations import active_generation_id
 from geo.errors import Unauthorized
-from geo.generations import active_generation_id
-from geo.categories import CATEGORY_FILTER_DOC, parse_category
-from geo.mapdata import area_shapes, live_reports, worker_positions
 from geo.models import AreaLevel
+from geo.reports.categories import CATEGORY_FILTER_DOC, parse_category
 from maps.assets import PATCHED, allowed_asset, read_asset
 from maps.base import render
 from maps.command_center import LiveSources, build_command_center
-from geo.hotspot_exports import analysis_csv, analysis_geojson
 from maps.grid_page import build_grid_page
 from maps.hotspots import build_embed, build_hotspots
 from maps.settings import MapSettings, missing_assets
@@ -53,7 +53,7 @@ log = logging.getLogger("gridmap.maps")
 router = APIRouter(tags=["maps"])
 # Internal pages show report points and worker positions: staff only once tokens exist. Who
 # may not see every case where it is (a planner, a worker) gets sensitive cases at their
-# public location, in the points and in every count (geo.privacy), and workers' cells.
+# public location, in the points and in every count (geo.access.privacy), and workers' cells.
 INTERNAL = Depends(Require(Permission.internal_maps, hint="staff only: sign in at /maps/login"))
 
 Category = Annotated[str | None, Query(max_length=64, examples=["safety"], description=(

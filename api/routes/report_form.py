@@ -23,11 +23,11 @@ from fastapi.responses import HTMLResponse
 from api.deps import CityConfigDep, SessionDep
 from api.headers import html_headers
 from api.params import CODE_EXAMPLE, CODE_PATTERN, ReportIdPath
-from geo.areas import area_point, get_area
-from geo.categories import CATALOGUE
-from geo.generations import active_generation_id
-from geo.mapdata import city_outline
-from geo.workflow import get_report
+from geo.analytics.mapdata import city_outline
+from geo.boundaries.areas import area_point, get_area
+from geo.boundaries.generations import active_generation_id
+from geo.reports.categories import CATALOGUE
+from geo.reports.workflow import get_report
 
 router = APIRouter(tags=["maps"])
 TEMPLATES = Path(__file__).parent.parent / "templates"

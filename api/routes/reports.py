@@ -15,8 +15,18 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import ApiSettingsDep, CityConfigDep, SessionDep, SessionOpenerDep
 from api.errors import OUTCOME_STATUS, FieldError, domain_error, invalid_fields, validation_fields
 from api.params import (
-    CODE_PATTERN, BBoxQuery, CategoryQuery, LimitQuery, OffsetQuery, WindowDep, decode_cursor, encode_cursor, page_size,
-    ReportIdPath, parse_bbox, reject_unknown_query,
+    CODE_PATTERN,
+    BBoxQuery,
+    CategoryQuery,
+    LimitQuery,
+    OffsetQuery,
+    ReportIdPath,
+    WindowDep,
+    decode_cursor,
+    encode_cursor,
+    page_size,
+    parse_bbox,
+    reject_unknown_query,
 )
 from api.report_views import created_view, id_from_key, report_view, shows_duplicates
 from api.schemas.reports import (
@@ -34,16 +44,16 @@ from api.security import case_access, case_secret, principal_of, require
 from geo.access import Permission, Principal, may_read_personal, may_see_photos, may_upload_photo, record_audit
 from geo.access.case_tokens import case_token
 from geo.access.roles import sees_exact_locations
-from geo.categories import parse_category
+from geo.boundaries.generations import active_generation_id
 from geo.errors import Forbidden, InvalidInput, NotFound
-from geo.generations import active_generation_id
 from geo.instants import parse_instant
-from geo.intake import ReportInput, validate_fields
 from geo.models import ReportStatus
-from geo.photos import clean_image, photo_name, photo_path, remove_photo, write_photo
-from geo.registration import BatchOutcome, Outcome, submit_batch, submit_report
-from geo.report_queries import ReportFilter, area_prefix, list_reports
-from geo.workflow import add_photo, apply_transition, get_report, lock_for_photo, rate
+from geo.reports.categories import parse_category
+from geo.reports.intake import ReportInput, validate_fields
+from geo.reports.photos import clean_image, photo_name, photo_path, remove_photo, write_photo
+from geo.reports.queries import ReportFilter, area_prefix, list_reports
+from geo.reports.registration import BatchOutcome, Outcome, submit_batch, submit_report
+from geo.reports.workflow import add_photo, apply_transition, get_report, lock_for_photo, rate
 
 router = APIRouter(tags=["reports"])
 RATE_HINT = "rating a case needs its case token (X-Case-Token) or a dispatcher's token"

@@ -14,11 +14,11 @@ from api.schemas.reports import AreaStats, StatsOut
 from api.security import require
 from geo.access import Permission
 from geo.access.roles import sees_exact_locations
-from geo.categories import parse_category
-from geo.generations import active_generation_id
-from geo.hierarchy import BELOW_CITY
+from geo.boundaries.generations import active_generation_id
+from geo.boundaries.hierarchy import BELOW_CITY
 from geo.models import AreaLevel
-from geo.report_queries import area_stats
+from geo.reports.categories import parse_category
+from geo.reports.queries import area_stats
 
 router = APIRouter(tags=["reports"])
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.params import BIGINT_MAX, LAT_DOC, LON_DOC
 from api.schemas.types import Instant, InstantText
 from geo.models import ReportSource
-from geo.workflow import ACTIONS
+from geo.reports.workflow import ACTIONS
 
 CRS_DOC = "wgs84 (default), cgcs2000, gcj02 (Amap/Tencent/WeChat), bd09 (Baidu) or EPSG:<code>"
 
@@ -114,7 +114,7 @@ class BatchOut(BaseModel):
     results: list[BatchItemOut]
 
 
-Action = Literal[ACTIONS]  # the loop's rules (geo.workflow), so the document cannot drift from them
+Action = Literal[ACTIONS]  # the loop's rules (geo.reports.workflow), so the document cannot drift from them
 
 
 class TransitionIn(BaseModel):

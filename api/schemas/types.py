@@ -1,6 +1,6 @@
 """Field types request schemas share. The rules themselves live in ``geo`` (written once, also
-applied to CLI imports): text and links are checked by the domain (``geo.intake``,
-``geo.workflow``), times by ``geo.instants``; these only hook them into pydantic."""
+applied to CLI imports): text and links are checked by the domain (``geo.reports.intake``,
+``geo.reports.workflow``), times by ``geo.instants``; these only hook them into pydantic."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import Annotated
 from pydantic import AwareDatetime, BeforeValidator, Field
 
 from geo.instants import INSTANT_FORMAT, instant_problem
-
 
 _DOC = f"{INSTANT_FORMAT[0].upper()}{INSTANT_FORMAT[1:]}."
 

@@ -1,5 +1,6 @@
 """Access: roles and what each may do, the tokens that carry a role, case tokens for
-reporters, and the audit of staff actions.
+reporters, the audit of staff actions, and what the public may see of locations
+(``privacy``: coarsened sensitive cases, public cells).
 
 The permission table (``geo.access.roles.PERMISSIONS``) is the one source every check calls;
 the API maps a missing permission to 401/403 (``api.security``), and the README prints it.

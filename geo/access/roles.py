@@ -15,8 +15,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from geo.access.privacy import is_sensitive
 from geo.models import Report
-from geo.privacy import is_sensitive
 
 
 class Role(str, enum.Enum):

@@ -1,8 +1,8 @@
 """Table models. Request/response schemas live in ``api.schemas``; these are storage only."""
 
-from geo.hierarchy import CODE_LENGTH, LEVEL_ORDER, AreaLevel
-from geo.models.areas import Area, AreaKind, AreaPiece, Generation, GenerationStatus
+from geo.boundaries.hierarchy import CODE_LENGTH, LEVEL_ORDER, AreaLevel
 from geo.models.access import ApiToken, AuditEvent, RateCounter, ServerSecret
+from geo.models.areas import Area, AreaKind, AreaPiece, Generation, GenerationStatus
 from geo.models.base import SRID, Base
 from geo.models.meta import DatasetStamp
 from geo.models.reports import OPEN_STATUSES, MatchKind, Report, ReportEvent, ReportSource, ReportStatus

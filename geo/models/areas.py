@@ -16,7 +16,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from geo.hierarchy import AreaLevel
+from geo.boundaries.hierarchy import AreaLevel
 from geo.models.base import SRID, Base, str_enum
 
 
@@ -45,7 +45,7 @@ class Generation(Base):
     )
     activated_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     # Bumped by a trigger (migration 0011) whenever an area valid in this generation is
-    # inserted, updated or deleted: what per-generation caches key on (geo.generation_cache).
+    # inserted, updated or deleted: what per-generation caches key on (geo.boundaries.cache).
     areas_revision: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, server_default="0", default=0)
 
     __table_args__ = (

@@ -52,10 +52,10 @@ class Report(Base):
     description: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
     source: Mapped[ReportSource] = mapped_column(str_enum(ReportSource, "report_source"), nullable=False)
     location = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False), nullable=False)
-    # The location's H3 cell at geo.cells.CELL_RES, as an integer: the maps group by its
+    # The location's H3 cell at geo.matching.cells.CELL_RES, as an integer: the maps group by its
     # parents (integer operations) instead of projecting every point on every page build.
     h3_cell: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
-    # For a sensitive case: the H3 cell of its public location (geo.privacy), which every
+    # For a sensitive case: the H3 cell of its public location (geo.access.privacy), which every
     # aggregate shown to those who may not read it in full counts it in. NULL otherwise.
     public_cell: Mapped[int | None] = mapped_column(sa.BigInteger)
     # As received, before conversion to WGS-84 (GCJ-02 phones, projected survey data, ...).
@@ -105,10 +105,10 @@ class Report(Base):
             "subcategory IS NULL OR (subcategory ~ '^[0-9]{4}$' AND left(subcategory, 2) = category)",
             name="subcategory_code",
         ),
-        # Resolution field (bits 52-55) = geo.cells.CELL_RES: parents are computed from it.
+        # Resolution field (bits 52-55) = geo.matching.cells.CELL_RES: parents are computed from it.
         sa.CheckConstraint("(h3_cell >> 52) & 15 = 10", name="h3_cell_resolution"),
         sa.CheckConstraint("public_cell IS NULL OR (public_cell >> 52) & 15 = 10", name="public_cell_resolution"),
-        # geo.categories.SENSITIVE_CATEGORIES: a sensitive case without its public cell would
+        # geo.reports.categories.SENSITIVE_CATEGORIES: a sensitive case without its public cell would
         # be counted at its point in the public aggregates.
         sa.CheckConstraint("category NOT IN ('10', '40', '50') OR public_cell IS NOT NULL",
                            name="sensitive_has_public_cell"),

@@ -8,8 +8,8 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from geo.registration import Outcome
 from geo.models import Report
+from geo.reports.registration import Outcome
 from tests.api.report_helpers import INSIDE_G1, body
 from tests.conftest import STAFF
 
@@ -60,13 +60,13 @@ def test_a_write_the_database_refuses_fails_that_item_alone(db, tiny, monkeypatc
     halved until the refused one stands alone; it fails (not_stored), the others are stored."""
     from datetime import UTC, datetime
 
-    import geo.intake
+    import geo.reports.intake
     from geo.cityconfig import load_city_config
-    from geo.intake import ReportInput
     from geo.models import ReportSource
-    from geo.registration import submit_batch
+    from geo.reports.intake import ReportInput
+    from geo.reports.registration import submit_batch
 
-    monkeypatch.setattr(geo.intake, "check_text", lambda value, *, field: None)  # let a NUL through
+    monkeypatch.setattr(geo.reports.intake, "check_text", lambda value, *, field: None)  # let a NUL through
     now = datetime.now(UTC)
 
     def item(description):
@@ -108,9 +108,9 @@ def test_historical_imports_may_lower_the_earliest_date(db, tiny):
     from datetime import UTC, datetime
 
     from geo.cityconfig import load_city_config
-    from geo.intake import ReportInput
     from geo.models import ReportSource
-    from geo.registration import submit_batch
+    from geo.reports.intake import ReportInput
+    from geo.reports.registration import submit_batch
 
     old = ReportInput(id=uuid.uuid4(), category="30", description="1998 case", source=ReportSource.hotline_12345,
                       x=INSIDE_G1[0], y=INSIDE_G1[1], reported_at=datetime(1998, 5, 1, tzinfo=UTC))

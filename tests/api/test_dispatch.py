@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pyproj import Geod
 
-from geo.coords import wgs84_to_gcj02
+from geo.matching.coords import wgs84_to_gcj02
 from geo.models import Assignment, AssignmentRole, Worker, WorkerRole
 from tests.api.report_helpers import G1, G2, G3
 from tests.conftest import STAFF

@@ -3,10 +3,9 @@ query typos that silently changed an answer, and a replay that forgot its duplic
 
 from __future__ import annotations
 
-
 import pytest
 
-from geo.coords import wgs84_to_bd09, wgs84_to_gcj02
+from geo.matching.coords import wgs84_to_bd09, wgs84_to_gcj02
 from tests.api.report_helpers import G1, G2, INSIDE_G1, body
 from tests.conftest import STAFF
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from geo.generations import activate_generation, carry_forward, create_generation, rebuild_pieces
+from geo.boundaries.generations import activate_generation, carry_forward, create_generation, rebuild_pieces
 from geo.models import AreaLevel
 from tests.tiny_city import COMMUNITY, GRIDS, add_area
-
 
 
 def test_list_grids_is_geojson_ordered_by_code(client, tiny):

@@ -14,8 +14,8 @@ from api.app import create_app
 from api.batcher import IntakeBatcher
 from api.settings import ApiSettings
 from geo.cityconfig import load_city_config
-from geo.intake import ReportInput
 from geo.models import Report, ReportEvent, ReportSource
+from geo.reports.intake import ReportInput
 from tests.api.report_helpers import body
 
 

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import math
 
-import pytest
-
 import numpy as np
+import pytest
 from pyproj import Geod
 from scipy.optimize import least_squares
 
-from geo.privacy import coarse_point
+from geo.access.privacy import coarse_point
 from tests.api.report_helpers import body
 from tests.conftest import STAFF
 
@@ -143,7 +142,7 @@ def test_internal_maps_show_planners_sensitive_cases_at_their_public_cell(client
     where it is. Workers' positions: exact for dispatchers, their cell for planners."""
     import h3
 
-    from geo.privacy import WORKER_CELL_DEG
+    from geo.access.privacy import WORKER_CELL_DEG
 
     payload = body(category="10", subcategory="1002", location={"lon": SECRET[0], "lat": SECRET[1]})
     assert client.post("/api/v1/reports", json=payload).status_code == 201
@@ -185,7 +184,7 @@ def test_internal_maps_show_planners_sensitive_cases_at_their_public_cell(client
 def test_a_planners_bbox_and_grid_counts_use_the_public_location(client, db, tiny, tokens):
     from datetime import UTC, datetime
 
-    from geo.mapdata import area_status
+    from geo.analytics.mapdata import area_status
     from geo.models import AreaLevel
     from tests.api.report_helpers import G1
 

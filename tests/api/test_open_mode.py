@@ -50,7 +50,7 @@ def test_the_first_token_closes_the_demo(open_client, db):
 
 
 def test_the_open_demo_shows_workers_at_their_cells(open_client, tiny):
-    from geo.privacy import WORKER_CELL_DEG, coarse_point
+    from geo.access.privacy import WORKER_CELL_DEG, coarse_point
 
     worker = tiny.workers[next(iter(tiny.workers))]
     r = open_client.put(f"/api/v1/workers/{worker.id}/position", json={"lon": 116.4068, "lat": 39.9167})

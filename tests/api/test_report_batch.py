@@ -6,11 +6,10 @@ import uuid
 
 import sqlalchemy as sa
 
-from geo.coords import wgs84_to_gcj02
+from geo.matching.coords import wgs84_to_gcj02
 from geo.models import Report, ReportEvent
-from tests.conftest import STAFF
 from tests.api.report_helpers import G1, G2, body
-
+from tests.conftest import STAFF
 
 
 def batch(client, reports):

@@ -10,11 +10,10 @@ import pytest
 import sqlalchemy as sa
 from pyproj import Transformer
 
-from geo.coords import wgs84_to_bd09, wgs84_to_gcj02
+from geo.matching.coords import wgs84_to_bd09, wgs84_to_gcj02
 from geo.models import Report, ReportEvent
 from tests.api.report_helpers import G1, G2, INSIDE_G1, body
 from tests.conftest import STAFF
-
 
 
 def post(client, payload, **kw):

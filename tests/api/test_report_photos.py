@@ -7,8 +7,8 @@ import io
 from PIL import Image
 
 from tests.api.report_helpers import body
-from tests.images import png
 from tests.conftest import STAFF
+from tests.images import png
 
 GPS_IFD, MAKE, MODEL, ORIENTATION = 0x8825, 0x010F, 0x0110, 0x0112
 

@@ -10,11 +10,10 @@ import sqlalchemy as sa
 
 from geo.cityconfig import load_city_config
 from geo.models import Report
-from geo.workflow import allowed_actions, escalate_overdue
+from geo.reports.workflow import allowed_actions, escalate_overdue
 from tests.api.report_helpers import G1, body
 from tests.conftest import STAFF
 from tests.tiny_city import COMMUNITY
-
 
 
 def new_report(client, **over) -> str:

@@ -123,9 +123,9 @@ def test_export_refuses_a_format_the_name_contradicts(cli_env, tmp_path):
 
 def test_demo_load_refuses_to_delete_what_users_added(cli_env, engine, committed_reports):
     from geo.cityconfig import load_city_config
-    from geo.intake import ReportInput
     from geo.models import ReportSource
-    from geo.registration import submit_report
+    from geo.reports.intake import ReportInput
+    from geo.reports.registration import submit_report
 
     with Session(engine) as s:
         lon, lat = s.execute(sa.select(sa.func.ST_X(Report.location), sa.func.ST_Y(Report.location)).limit(1)).one()
@@ -150,9 +150,9 @@ def test_demo_load_replaces_demo_data_and_with_yes_everything(tmp_path, monkeypa
     from fixtures.city import CitySpec
     from fixtures.load import WouldDelete, foreign_data, load_demo
     from geo.cityconfig import load_city_config
-    from geo.intake import ReportInput
     from geo.models import ReportSource
-    from geo.registration import submit_report
+    from geo.reports.intake import ReportInput
+    from geo.reports.registration import submit_report
 
     spec = CitySpec(district_codes=("211102",), n_streets=2, n_communities=4, n_grids=8)
     engine = sa.create_engine(scratch_database)

@@ -8,8 +8,8 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from cli.main import app
-from geo.maintenance import purge_reports
 from geo.models import Report
+from geo.reports.maintenance import purge_reports
 
 MARK = "cli-import-test"
 
@@ -71,7 +71,7 @@ def test_import_where_every_row_is_rejected_fails(tmp_path, monkeypatch, databas
 
 
 def test_rejected_rows_can_be_fixed_and_imported_again(tmp_path, monkeypatch, database_url, engine, small_city):
-    from geo.coords import wgs84_to_gcj02
+    from geo.matching.coords import wgs84_to_gcj02
 
     with Session(engine) as s:
         lon, lat = s.execute(sa.select(sa.func.ST_X(Report.location), sa.func.ST_Y(Report.location)).limit(1)).one()

@@ -8,7 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from geoalchemy2 import alembic_helpers
 
-from geo.generations import activate_generation, create_generation
+from geo.boundaries.generations import activate_generation, create_generation
 from geo.models import Area, AreaLevel, Base, Generation, GenerationStatus
 from tests.tiny_city import add_area, build_tiny_city
 
@@ -97,10 +97,10 @@ def test_migration_0008_repairs_unreadable_times(db, tiny):
     from alembic import command
 
     from geo.cityconfig import load_city_config
-    from geo.intake import ReportInput
     from geo.migrate import alembic_config, upgrade
     from geo.models import ReportSource
-    from geo.registration import submit_report
+    from geo.reports.intake import ReportInput
+    from geo.reports.registration import submit_report
 
     rid = uuid.uuid4()
     submit_report(db, item=ReportInput(id=rid, category="30", description="old", source=ReportSource.citizen,
@@ -125,8 +125,8 @@ def test_migration_0009_and_the_loader_store_public_cells(db, small_city):
     import h3
     from alembic import command
 
+    from geo.access.privacy import coarse_point
     from geo.migrate import alembic_config, upgrade
-    from geo.privacy import coarse_point
 
     conn = db.connection()
     loaded = conn.execute(sa.text(
@@ -151,11 +151,11 @@ def test_migration_0009_and_the_loader_store_public_cells(db, small_city):
 
 
 def test_sensitive_constraint_lists_the_sensitive_categories():
-    """The CHECK spells the categories out (DDL); it must name exactly the ones geo.privacy hides."""
+    """The CHECK spells the categories out (DDL); it must name exactly the ones geo.access.privacy hides."""
     import re
 
-    from geo.categories import SENSITIVE_CATEGORIES
     from geo.models import Report
+    from geo.reports.categories import SENSITIVE_CATEGORIES
 
     ck = next(c for c in Report.__table__.constraints if c.name == "ck_reports_sensitive_has_public_cell")
     assert set(re.findall(r"'(\d+)'", str(ck.sqltext))) == SENSITIVE_CATEGORIES

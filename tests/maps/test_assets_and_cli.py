@@ -106,9 +106,9 @@ def test_cli_writes_offline_pages(small_city, database_url, tmp_path, monkeypatc
 def test_one_scan_aggregates_equal_plain_counts(small_city, db, public):
     import h3
 
-    from geo.analysis import default_window
-    from geo.cells import to_strings
-    from geo.mapdata import ReportFilter, cell_counts, latest_report_time, window_aggregates
+    from geo.analytics.analysis import default_window
+    from geo.analytics.mapdata import ReportFilter, cell_counts, latest_report_time, window_aggregates
+    from geo.matching.cells import to_strings
     from geo.models import Report
 
     until = latest_report_time(db) + timedelta(seconds=1)
@@ -139,9 +139,9 @@ def test_cell_counts_put_each_report_in_the_hexagon_holding_its_point(db):
 
     import h3
 
-    from geo.areas import BBox
-    from geo.cells import cell_of_point, to_strings
-    from geo.mapdata import ReportFilter, cell_counts
+    from geo.analytics.mapdata import ReportFilter, cell_counts
+    from geo.boundaries.areas import BBox
+    from geo.matching.cells import cell_of_point, to_strings
     from geo.models import Report, ReportSource, ReportStatus
 
     centre = h3.latlng_to_cell(30.5, 90.5, 8)
@@ -166,9 +166,9 @@ def test_weeks_start_on_monday_midnight_china_time(db):
     import uuid
     from datetime import date, datetime, timezone
 
-    from geo.areas import BBox
-    from geo.cells import cell_of_point
-    from geo.mapdata import ReportFilter, cell_counts, week_start
+    from geo.analytics.mapdata import ReportFilter, cell_counts, week_start
+    from geo.boundaries.areas import BBox
+    from geo.matching.cells import cell_of_point
     from geo.models import Report, ReportSource, ReportStatus
 
     cst = timezone(timedelta(hours=8))

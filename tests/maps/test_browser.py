@@ -21,8 +21,8 @@ import pytest
 import sqlalchemy as sa
 import uvicorn
 
-from geo.maintenance import purge_reports
 from geo.models import Report
+from geo.reports.maintenance import purge_reports
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

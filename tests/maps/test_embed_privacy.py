@@ -10,10 +10,10 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
-from geo.analysis import public_hexes
-from geo.cells import cell_of_point
-from geo.generations import active_generation_id
-from geo.mapdata import latest_report_time
+from geo.analytics.analysis import public_hexes
+from geo.analytics.mapdata import latest_report_time
+from geo.boundaries.generations import active_generation_id
+from geo.matching.cells import cell_of_point
 from geo.models import Report, ReportSource, ReportStatus
 from maps.layers import encoded_cell
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import h3
 import numpy as np
 
-from geo import hotspots as hs
+from geo.analytics import hotspots as hs
 
 CENTRE = h3.latlng_to_cell(41.12, 122.07, 8)  # Panjin, resolution 8 (≈ 0.74 km² cells)
 

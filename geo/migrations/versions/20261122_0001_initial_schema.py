@@ -7,8 +7,8 @@ Create Date: 2026-11-22
 The area hierarchy with boundary generations, subdivided lookup pieces, workers and their
 assignments, reports, and dataset stamps.
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from geoalchemy2 import Geometry
 from sqlalchemy.dialects import postgresql
 

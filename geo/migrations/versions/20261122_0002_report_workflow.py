@@ -7,8 +7,8 @@ Create Date: 2026-11-22
 The closed loop: an append-only event trail, escalation, duplicates, ratings, photos and
 the intake body hash that makes retries idempotent.
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '0002'

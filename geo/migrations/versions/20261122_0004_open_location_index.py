@@ -8,8 +8,8 @@ Duplicate suggestions look for *open* reports of the same category within 250 m.
 GiST index over open cases stays small however many closed cases pile up, so every intake
 (single or in a batch of 10,000) probes it in microseconds.
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = '0004'
 down_revision = '0003'

@@ -7,8 +7,8 @@ Create Date: 2026-11-22
 Every DELETE of a report (and every key update) must find the reports whose duplicate_of
 points at it; without an index that is a scan of the whole table per row.
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = '0005'
 down_revision = '0004'

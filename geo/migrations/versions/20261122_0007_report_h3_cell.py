@@ -6,7 +6,7 @@ Create Date: 2026-11-22
 
 The hot-spot maps group reports by H3 cell. Projecting every point in SQL on every page
 build cost 1.2 s over 1 M reports; grouping by a stored cell's parent (two integer operations,
-see geo.cells) costs a third of that. The map covering index carries the cell so the
+see geo.matching.cells) costs a third of that. The map covering index carries the cell so the
 aggregates stay index-only scans.
 
 PostgreSQL has no H3 here (no h3-pg), so existing rows are indexed in Python, in chunks of
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 
-from geo.cells import cells_of_points
+from geo.matching.cells import cells_of_points
 
 revision = '0007'
 down_revision = '0006'

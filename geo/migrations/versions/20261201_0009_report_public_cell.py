@@ -5,7 +5,7 @@ Revises: 0008
 Create Date: 2026-12-01
 
 A sensitive case (categories 10, 40, 50) is shown to those who may not read it in full at the
-centre of its 0.005° lattice cell (geo.privacy). Every aggregate they see (the public embed,
+centre of its 0.005° lattice cell (geo.access.privacy). Every aggregate they see (the public embed,
 and the internal maps for planners and workers) must count it there too, so that no
 difference of two maps places it more finely. Its public cell is stored (NULL for other
 cases: their public cell is their own) and carried by the maps' covering index, so those
@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 
-from geo.categories import SENSITIVE_CATEGORIES
-from geo.privacy import public_cells
+from geo.access.privacy import public_cells
+from geo.reports.categories import SENSITIVE_CATEGORIES
 
 revision = '0009'
 down_revision = '0008'

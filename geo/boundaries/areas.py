@@ -1,0 +1,167 @@
+"""Reading the area hierarchy: listings by level and bbox, one area with its path, its workers.
+
+All geometry is EPSG:4326 (lon/lat). Every query is pinned to one boundary generation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, aliased
+
+from geo.boundaries.generations import valid_in
+from geo.errors import AreaNotFound, InvalidInput
+from geo.models import Area, AreaLevel, Assignment, AssignmentRole, Worker
+from geo.readmodels import AreaRow, PublicWorker
+from geo.spatial import envelope
+
+# Six decimals of a degree is ~0.1 m: below GPS precision, and keeps GeoJSON compact.
+GEOJSON_DECIMALS = 6
+
+
+@dataclass(frozen=True, slots=True)
+class BBox:
+    """A lon/lat box in EPSG:4326 degrees."""
+
+    minlon: float
+    minlat: float
+    maxlon: float
+    maxlat: float
+
+    def __post_init__(self) -> None:
+        for name in ("minlon", "maxlon"):
+            if not -180 <= getattr(self, name) <= 180:
+                raise InvalidInput(f"{name} must be within [-180, 180]", field="bbox")
+        for name in ("minlat", "maxlat"):
+            if not -90 <= getattr(self, name) <= 90:
+                raise InvalidInput(f"{name} must be within [-90, 90]", field="bbox")
+        if self.minlon > self.maxlon or self.minlat > self.maxlat:
+            raise InvalidInput("bbox must be minlon,minlat,maxlon,maxlat with min <= max", field="bbox")
+
+    def envelope(self):
+        return envelope(self.minlon, self.minlat, self.maxlon, self.maxlat)
+
+
+def _area_columns(with_geometry: bool):
+    cols = [
+        Area.code, Area.name, Area.level, Area.kind, Area.parent_code, Area.households, Area.population,
+    ]
+    geom = sa.func.ST_AsGeoJSON(Area.geom, GEOJSON_DECIMALS) if with_geometry else sa.null()
+    return [*cols, geom.label("geometry_json")]
+
+
+def _row(r) -> AreaRow:
+    return AreaRow(
+        code=r.code,
+        name=r.name,
+        level=r.level,
+        kind=r.kind.value if r.kind is not None else None,
+        parent_code=r.parent_code,
+        households=r.households,
+        population=r.population,
+        geometry_json=r.geometry_json,
+    )
+
+
+def list_areas(
+    session: Session,
+    *,
+    generation: int,
+    level: AreaLevel,
+    bbox: BBox | None = None,
+    limit: int,
+    offset: int = 0,
+    after: str | None = None,
+) -> tuple[list[AreaRow], int]:
+    """Areas of ``level`` valid in ``generation`` intersecting ``bbox``, ordered by code.
+
+    Returns one page (``limit``, then ``offset`` or the keyset ``after``: codes greater than
+    it) and the total number matched (regardless of the page).
+    """
+    conds = [Area.level == level, valid_in(Area, generation)]
+    if bbox is not None:
+        conds.append(sa.func.ST_Intersects(Area.geom, bbox.envelope()))
+    total = session.scalar(sa.select(sa.func.count()).select_from(Area).where(*conds)) or 0
+    page = [Area.code > after] if after is not None else []
+    rows = session.execute(
+        sa.select(*_area_columns(True)).where(*conds, *page).order_by(Area.code).limit(limit).offset(offset)
+    ).all()
+    return [_row(r) for r in rows], total
+
+
+def get_area(session: Session, *, code: str, generation: int, with_geometry: bool = True) -> AreaRow:
+    """The area with ``code`` in ``generation``. Raises AreaNotFound."""
+    r = session.execute(
+        sa.select(*_area_columns(with_geometry)).where(Area.code == code, valid_in(Area, generation))
+    ).one_or_none()
+    if r is None:
+        raise AreaNotFound(f"no area with code {code} in generation {generation}", area_code=code)
+    return _row(r)
+
+
+def area_point(session: Session, *, code: str, generation: int) -> tuple[float, float]:
+    """A point inside the area (lon, lat, WGS-84 degrees): ST_PointOnSurface, so a report
+    placed there matches this area and no neighbour. Raises AreaNotFound."""
+    point = sa.func.ST_PointOnSurface(Area.geom)
+    r = session.execute(
+        sa.select(sa.func.ST_X(point), sa.func.ST_Y(point)).where(Area.code == code, valid_in(Area, generation))
+    ).one_or_none()
+    if r is None:
+        raise AreaNotFound(f"no area with code {code} in generation {generation}", area_code=code)
+    return float(r[0]), float(r[1])
+
+
+def area_path(session: Session, *, code: str, generation: int) -> list[AreaRow]:
+    """The chain from the city down to ``code`` (inclusive), following ``parent_code``.
+
+    Geometry is not included. Raises AreaNotFound when ``code`` does not exist.
+    """
+    cols = [Area.code, Area.name, Area.level, Area.kind, Area.parent_code, Area.households, Area.population]
+    base = sa.select(*cols, sa.literal(0).label("depth")).where(Area.code == code, valid_in(Area, generation))
+    chain = base.cte("chain", recursive=True)
+    parent = aliased(Area)
+    chain = chain.union_all(
+        sa.select(
+            parent.code, parent.name, parent.level, parent.kind, parent.parent_code,
+            parent.households, parent.population, (chain.c.depth + 1).label("depth"),
+        )
+        .join(chain, parent.code == chain.c.parent_code)
+        .where(valid_in(parent, generation), chain.c.depth < 10)
+    )
+    rows = session.execute(
+        sa.select(chain, sa.null().label("geometry_json")).order_by(chain.c.depth.desc())
+    ).all()
+    if not rows:
+        raise AreaNotFound(f"no area with code {code} in generation {generation}", area_code=code)
+    return [_row(r) for r in rows]
+
+
+_ASSIGNMENT_ORDER = sa.case(
+    {AssignmentRole.primary.value: 0, AssignmentRole.backup.value: 1, AssignmentRole.lead.value: 2},
+    value=Assignment.role,
+)
+
+
+def area_workers(session: Session, *, codes: list[str]) -> dict[str, list[PublicWorker]]:
+    """Current (not ended) assignments of the given area codes, primary first, then backups."""
+    if not codes:
+        return {}
+    rows = session.execute(
+        sa.select(
+            Assignment.area_code, Worker.id, Worker.public_name, Worker.role, Assignment.role.label("assignment"),
+            Assignment.rank, Worker.on_duty,
+        )
+        .join(Worker, Worker.id == Assignment.worker_id)
+        .where(Assignment.area_code.in_(codes), Assignment.ended_at.is_(None))
+        .order_by(Assignment.area_code, _ASSIGNMENT_ORDER, Assignment.rank, Worker.id)
+    ).all()
+    out: dict[str, list[PublicWorker]] = {c: [] for c in codes}
+    for r in rows:
+        out[r.area_code].append(
+            PublicWorker(
+                id=r.id, public_name=r.public_name, role=r.role.value, assignment=r.assignment.value,
+                rank=r.rank, on_duty=r.on_duty,
+            )
+        )
+    return out

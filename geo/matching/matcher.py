@@ -1,0 +1,345 @@
+"""Vectorised point → grid matching for millions of points, equal to PostGIS ``ST_Covers``.
+
+The rule is geo.matching.locate's: a point belongs to the grid whose polygon covers it (boundary
+included); when several do, the smallest code wins. ``GridMatcher`` answers it for numpy
+arrays of WGS-84 lon/lat degrees (EPSG:4326) with one table lookup for most points.
+
+How it stays exact:
+
+* A uniform lookup raster (≈ 10 m cells) spans the grids' bounding box. A cell is *mixed*
+  when the boundary of some grid touches its closed extent: every ring is densified at
+  < half a cell and the bounding box of each short piece (plus a little slack) is marked, so
+  no boundary can cross an unmarked cell.
+* Unmarked (*pure*) cells form connected regions that no boundary crosses, so every point of
+  a region is covered by the same grids. Each region is classified once, exactly, with
+  shapely at one representative point.
+* A point in a mixed cell is tested exactly (``shapely.intersects_xy``: for a point,
+  intersects == covers) against the grids whose boundary touches that cell. A grid that
+  covers the whole cell without its boundary touching it can only matter where grids overlap
+  (the generated city has ~1e-6 m² slivers); such grids are found at build time from the
+  boundaries of the pairwise overlaps and stored per cell as a default answer.
+
+Indices are positions in ``codes`` (sorted ascending), so the smallest index is the smallest code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+import sqlalchemy as sa
+from scipy import ndimage
+from sqlalchemy.orm import Session
+
+from geo.boundaries.cache import GenerationCache
+from geo.boundaries.generations import valid_in
+from geo.models import Area, AreaLevel
+from geo.units import M_PER_DEG_LAT, M_PER_DEG_LON_EQ
+
+DEFAULT_CELL_M = 10.0
+DEFAULT_MAX_CELLS = 120_000_000  # ≈ 240 MB of int16 raster; the cell grows beyond this
+CHUNK = 1_000_000  # points per internal step: bounds the temporaries of one call
+_PIECE = 0.45  # densify spacing as a fraction of a cell (must stay < 0.5)
+_SLACK = 1e-3  # marking slack as a fraction of a cell: absorbs rounding (~1e-12 cell)
+_CAND_SLACK = 2e-3
+_OVERLAP_SLACK = 0.05  # larger slack for overlay-computed overlap boundaries
+_MIXED = -2
+_NONE = np.iinfo(np.int32).max
+
+
+@dataclass(frozen=True)
+class _Raster:
+    """Cell geometry in degrees: cell ``(ix, iy)`` holds x with floor((x - x0) * kx) == ix."""
+
+    x0: float
+    y0: float
+    kx: float  # cells per degree of longitude
+    ky: float
+    nx: int
+    ny: int
+
+    @classmethod
+    def around(cls, bounds, cell_m: float, max_cells: int) -> _Raster:
+        minx, miny, maxx, maxy = (float(v) for v in bounds)
+        lat = min(max((miny + maxy) / 2, -85.0), 85.0)
+        dx = cell_m / (M_PER_DEG_LON_EQ * np.cos(np.radians(lat)))
+        dy = cell_m / M_PER_DEG_LAT
+        n = ((maxx - minx) / dx + 5) * ((maxy - miny) / dy + 5)
+        if n > max_cells:  # coarser cells keep the raster bounded; exactness does not depend on size
+            dx, dy = dx * np.sqrt(n / max_cells), dy * np.sqrt(n / max_cells)
+        # Two cells of margin: slack-expanded boundary pieces never fall off the raster.
+        x0, y0 = minx - 2 * dx, miny - 2 * dy
+        nx = int(np.ceil((maxx - x0) / dx)) + 3
+        ny = int(np.ceil((maxy - y0) / dy)) + 3
+        return cls(x0, y0, 1.0 / dx, 1.0 / dy, nx, ny)
+
+    @property
+    def size(self) -> int:
+        return self.nx * self.ny
+
+    def centres(self, lin: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        iy, ix = np.divmod(lin, self.nx)
+        return self.x0 + (ix + 0.5) / self.kx, self.y0 + (iy + 0.5) / self.ky
+
+
+def _rings(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every ring (exterior and holes) of every polygon part, with the index of its geometry."""
+    parts, part_owner = shapely.get_parts(geoms, return_index=True)
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    return rings, part_owner[ring_part]
+
+
+def _pieces(rings: np.ndarray, owner: np.ndarray, r: _Raster) -> tuple[np.ndarray, ...]:
+    """Rings densified to pieces shorter than half a cell, in cell units: (ua, va, ub, vb, owner)."""
+    dense = shapely.segmentize(rings, _PIECE * min(1 / r.kx, 1 / r.ky))
+    xy, ring_of = shapely.get_coordinates(dense, return_index=True)
+    # Same formula as the lookup, so a coordinate lands in the same cell in both.
+    u = (xy[:, 0] - r.x0) * r.kx
+    v = (xy[:, 1] - r.y0) * r.ky
+    same = ring_of[1:] == ring_of[:-1]
+    return u[:-1][same], v[:-1][same], u[1:][same], v[1:][same], owner[ring_of[:-1][same]].astype(np.int64)
+
+
+def _touched_cells(pieces: tuple[np.ndarray, ...], r: _Raster, slack: float, n_slots: int) -> np.ndarray:
+    """Sorted unique keys ``cell * n_slots + owner`` of cells a piece comes within ``slack`` cells of.
+
+    A cell is hit when the piece meets the cell grown by ``slack`` on every side: the pieces'
+    bounding boxes give at most 2×2 cells, and a separating-axis test on the piece's line drops
+    the corner cell a diagonal piece passes by. Rounding (~1e-12 cell) is far below ``slack``.
+    """
+    ua, va, ub, vb, who = pieces
+    i0 = np.floor(np.minimum(ua, ub) - slack).astype(np.int64)
+    i1 = np.floor(np.maximum(ua, ub) + slack).astype(np.int64)
+    j0 = np.floor(np.minimum(va, vb) - slack).astype(np.int64)
+    j1 = np.floor(np.maximum(va, vb) + slack).astype(np.int64)
+    du, dv = ub - ua, vb - va
+    corner = (i0 != i1) & (j0 != j1)
+    keys = []
+    for i in (i0, i1):
+        for j in (j0, j1):
+            hit = ~corner
+            # Line side of the grown cell's four corners: the line misses the box when all agree.
+            cu, cv = i[corner], j[corner]
+            side = [du[corner] * (cv + ey - va[corner]) - dv[corner] * (cu + ex - ua[corner])
+                    for ex in (-slack, 1 + slack) for ey in (-slack, 1 + slack)]
+            lo = np.minimum(np.minimum(side[0], side[1]), np.minimum(side[2], side[3]))
+            hi = np.maximum(np.maximum(side[0], side[1]), np.maximum(side[2], side[3]))
+            hit[corner] = (lo <= 0) & (hi >= 0)
+            k = (j[hit] * r.nx + i[hit]) * n_slots + who[hit]
+            # Consecutive pieces mostly hit the same cells: dropping repeats first makes unique() cheap.
+            keys.append(k[np.r_[True, k[1:] != k[:-1]]])
+    return _sorted_unique(np.concatenate(keys))
+
+
+def _sorted_unique(a: np.ndarray) -> np.ndarray:
+    """np.unique for int64 by sort + diff (numpy 2's hash-based unique is ~10× slower here)."""
+    a.sort()
+    return a[np.r_[True, a[1:] != a[:-1]]] if a.size else a
+
+
+def _min_index(tree: shapely.STRtree, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Smallest geometry index covering each point (exact, boundary included), -1 for none."""
+    pt, hit = tree.query(shapely.points(x, y), predicate="intersects")
+    best = np.full(len(x), _NONE, dtype=np.int64)
+    np.minimum.at(best, pt, hit)
+    return np.where(best == _NONE, -1, best).astype(np.int32)
+
+
+class GridMatcher:
+    """Point → grid lookup equal to ``ST_Covers`` + smallest code, for arrays of WGS-84 points.
+
+    Build with ``from_session`` (the grids of one generation) or ``from_frame``; a matcher is
+    immutable and thread-safe for reads. Memory ≈ 2 bytes per raster cell (≤ ~240 MB by
+    default) plus the per-mixed-cell candidate lists.
+    """
+
+    def __init__(self, codes: Sequence[str], geoms: Sequence, *, cell_m: float = DEFAULT_CELL_M,
+                 max_cells: int = DEFAULT_MAX_CELLS) -> None:
+        codes_arr = np.asarray([str(c) for c in codes], dtype=object)
+        geoms_arr = np.asarray(geoms, dtype=object)
+        if len(codes_arr) != len(geoms_arr):
+            raise ValueError(f"{len(codes_arr)} codes but {len(geoms_arr)} geometries")
+        if len(codes_arr) == 0:
+            raise ValueError("no grids to match against")
+        if len(set(codes_arr)) != len(codes_arr):
+            raise ValueError("grid codes must be unique")
+        types = shapely.get_type_id(geoms_arr)
+        if not np.isin(types, (3, 6)).all() or shapely.is_empty(geoms_arr).any():
+            raise ValueError("every grid geometry must be a non-empty Polygon or MultiPolygon")
+        order = np.argsort(codes_arr.astype(str), kind="stable")
+        self.codes: np.ndarray = codes_arr[order]
+        self.geoms: np.ndarray = geoms_arr[order].copy()
+        shapely.prepare(self.geoms)  # in place: intersects_xy then uses the indexed locator
+        self._build(cell_m, max_cells)
+
+    @classmethod
+    def from_frame(cls, codes: Sequence[str], geoms: Sequence, **kwargs) -> GridMatcher:
+        """Matcher over explicit grids: codes and shapely (Multi)Polygons in EPSG:4326 degrees.
+
+        Raises ValueError for mismatched lengths, duplicate codes, empty or non-polygon geometry.
+        """
+        return cls(codes, geoms, **kwargs)
+
+    @classmethod
+    def from_session(cls, session: Session, *, generation: int, **kwargs) -> GridMatcher:
+        """Matcher over the grids valid in ``generation``, cached in-process until the
+        generation's areas change (geo.boundaries.cache: in-place edits included).
+        Raises ValueError when the generation has no grids, GenerationNotFound without it."""
+
+        def build() -> GridMatcher:
+            rows = session.execute(
+                sa.select(Area.code, sa.func.ST_AsBinary(Area.geom))
+                .where(Area.level == AreaLevel.grid, valid_in(Area, generation))
+                .order_by(Area.code)
+            ).all()
+            if not rows:
+                raise ValueError(f"generation {generation} has no grids")
+            return cls([r[0] for r in rows], shapely.from_wkb([bytes(r[1]) for r in rows]), **kwargs)
+
+        return _MATCHERS.get(session, generation=generation, build=build, key=tuple(sorted(kwargs.items())))
+
+    # -- build ------------------------------------------------------------------------------
+
+    def _build(self, cell_m: float, max_cells: int) -> None:
+        n = len(self.geoms)
+        r = self._r = _Raster.around(shapely.total_bounds(self.geoms), cell_m, max_cells)
+        pieces = _pieces(*_rings(self.geoms), r)
+        near = _touched_cells(pieces, r, _SLACK, n)
+        mixed = _sorted_unique(near // n)
+        # Candidates use twice the slack: a grid left out of a mixed cell's list then has its
+        # boundary clear of everything that made the cell mixed (see _overlap_defaults).
+        keys = _touched_cells(pieces, r, _CAND_SLACK, n)
+        del pieces, near
+        at = np.minimum(np.searchsorted(mixed, keys // n), len(mixed) - 1)
+        keys = keys[mixed[at] == keys // n]
+        cells, cand = np.divmod(keys, np.int64(n))
+        first = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]])
+        self._mixed_cells = cells[first]  # sorted linear cell ids
+        self._ptr = np.r_[first, len(cells)].astype(np.int64)
+        self._cand = cand.astype(np.int32)
+        self._keys = keys
+        self.tree = shapely.STRtree(self.geoms)  # also for callers: which grids touch a point
+
+        pure = np.ones(r.size, dtype=bool)
+        pure[self._mixed_cells] = False
+        labels, n_labels = ndimage.label(pure.reshape(r.ny, r.nx))
+        del pure
+        flat = labels.ravel()
+        # First cell of each region: its run starts, then the first run per label.
+        starts = np.flatnonzero(np.r_[True, flat[1:] != flat[:-1]])
+        lab, at = np.unique(flat[starts], return_index=True)
+        rep = starts[at][lab > 0]
+        lut = np.full(n_labels + 1, _MIXED, dtype=np.int32)
+        lut[lab[lab > 0]] = _min_index(self.tree, *r.centres(rep))
+        dtype = np.int16 if n < np.iinfo(np.int16).max else np.int32
+        self._raster = lut.astype(dtype)[flat]
+        del labels, flat
+        self._default = self._overlap_defaults(n)
+        del self._keys  # only the overlap pass needs the (cell, grid) keys
+        self.stats = {
+            "cells": r.size, "mixed_cells": len(self._mixed_cells), "regions": int(n_labels),
+            "cell_m": round(M_PER_DEG_LAT / r.ky, 3), "raster_mb": round(self._raster.nbytes / 2**20, 1),
+        }
+
+    def _overlap_defaults(self, n: int) -> np.ndarray:
+        """Per mixed cell: the smallest grid covering the whole cell without touching it, else _NONE.
+
+        Such a grid G needs another grid B whose boundary runs through G's interior, so the
+        cell touches the boundary of the overlap B ∩ G: only those cells are tested.
+        """
+        default = np.full(len(self._mixed_cells), _NONE, dtype=np.int32)
+        i, j = self.tree.query(self.geoms, predicate="intersects")
+        keep = i < j
+        i, j = i[keep], j[keep]
+        inner = shapely.relate_pattern(self.geoms[i], self.geoms[j], "T********")
+        i, j = i[inner], j[inner]
+        if not len(i):
+            return default
+        try:
+            overlap = shapely.intersection(self.geoms[i], self.geoms[j])
+            parts, pair = shapely.get_parts(overlap, return_index=True)
+            poly = shapely.get_type_id(parts) == 3
+            rings, ring_part = shapely.get_rings(parts[poly], return_index=True)
+            pair_of_ring = pair[poly][ring_part]
+        except shapely.errors.GEOSException:  # overlay failed: test both whole boundaries instead
+            rings, ring_owner = _rings(np.concatenate([self.geoms[i], self.geoms[j]]))
+            pair_of_ring = np.tile(np.arange(len(i)), 2)[ring_owner]
+        if not len(rings):
+            return default
+        keys = _touched_cells(_pieces(rings, pair_of_ring, self._r), self._r, _OVERLAP_SLACK, len(i))
+        cells, pair_id = np.divmod(keys, np.int64(len(i)))
+        cells = np.concatenate([cells, cells])
+        grid = np.concatenate([i[pair_id], j[pair_id]]).astype(np.int64)
+        slot = np.searchsorted(self._mixed_cells, cells)
+        slot_ok = slot < len(self._mixed_cells)
+        is_mixed = np.zeros(len(cells), dtype=bool)
+        is_mixed[slot_ok] = self._mixed_cells[slot[slot_ok]] == cells[slot_ok]
+        want = cells * n + grid
+        pos = np.minimum(np.searchsorted(self._keys, want), len(self._keys) - 1)
+        todo = is_mixed & (self._keys[pos] != want)  # mixed, and grid's boundary misses the cell
+        cells, grid, slot = cells[todo], grid[todo], slot[todo]
+        # The grid's boundary misses the closed cell, so its centre decides for the whole cell.
+        inside = shapely.intersects_xy(self.geoms[grid], *self._r.centres(cells))
+        np.minimum.at(default, slot[inside], grid[inside].astype(np.int32))
+        return default
+
+    # -- lookup -----------------------------------------------------------------------------
+
+    def match_indices(self, lon, lat) -> np.ndarray:
+        """Index into ``codes`` of the grid covering each (lon, lat) (smallest code on ties), -1 for none.
+
+        ``lon``/``lat`` are array-likes of WGS-84 degrees of equal length; NaN → -1.
+        """
+        x = np.asarray(lon, dtype=np.float64).ravel()
+        y = np.asarray(lat, dtype=np.float64).ravel()
+        if x.shape != y.shape:
+            raise ValueError(f"lon has {x.size} values but lat has {y.size}")
+        out = np.empty(x.size, dtype=np.int32)
+        for s in range(0, x.size, CHUNK):
+            out[s:s + CHUNK] = self._match_chunk(x[s:s + CHUNK], y[s:s + CHUNK])
+        return out
+
+    def match(self, lon, lat) -> np.ndarray:
+        """Grid code covering each point (object array), None where no grid covers it."""
+        idx = self.match_indices(lon, lat)
+        out = np.full(idx.size, None, dtype=object)
+        hit = idx >= 0
+        out[hit] = self.codes[idx[hit]]
+        return out
+
+    def _match_chunk(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        r = self._r
+        out = np.full(x.size, -1, dtype=np.int32)
+        fx = (x - r.x0) * r.kx
+        fy = (y - r.y0) * r.ky
+        # Off the raster means outside every grid's bounding box (NaN compares False, so too).
+        on = np.flatnonzero((fx >= 0) & (fx < r.nx) & (fy >= 0) & (fy < r.ny))
+        lin = fy[on].astype(np.int64) * r.nx + fx[on].astype(np.int64)
+        val = self._raster[lin].astype(np.int32)
+        mixed = np.flatnonzero(val == _MIXED)
+        if mixed.size:
+            val[mixed] = self._exact(lin[mixed], x[on[mixed]], y[on[mixed]])
+        out[on] = val
+        return out
+
+    def _exact(self, lin: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Exact answers for points in mixed cells: their cell's candidates, then its default."""
+        slot = np.searchsorted(self._mixed_cells, lin)
+        start = self._ptr[slot]
+        count = self._ptr[slot + 1] - start
+        offsets = np.cumsum(count) - count
+        total = int(count.sum())
+        point = np.repeat(np.arange(lin.size), count)
+        pos = np.arange(total) - np.repeat(offsets, count) + np.repeat(start, count)
+        cand = self._cand[pos]
+        hit = shapely.intersects_xy(self.geoms[cand], x[point], y[point])
+        best = np.minimum.reduceat(np.where(hit, cand, _NONE), offsets)  # every mixed cell has ≥ 1
+        best = np.minimum(best, self._default[slot])
+        return np.where(best == _NONE, -1, best).astype(np.int32)
+
+
+# Two: the active generation's and one more (a draft being previewed, or the one a
+# rematch comes from); a matcher of the demo city is ~100 MB.
+_MATCHERS: GenerationCache[GridMatcher] = GenerationCache(size=2)

@@ -1,0 +1,117 @@
+"""Who handles a case: the grid's worker, the backups, and the escalation chain above the grid.
+
+Codes nest by prefix: a grid's community is its first 12 digits, street 9, district 6; the
+city is the district's parent. Escalation level 0 = grid, 1 = community, 2 = street,
+3 = district, 4 = city command centre.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session
+
+from geo.boundaries.generations import valid_in
+from geo.boundaries.hierarchy import LEVEL_ORDER, PREFIX_LENGTH
+from geo.models import Area, AreaLevel, Assignment, AssignmentRole, Worker, WorkerRole
+
+# Escalation climbs the hierarchy from the grid (level 0) to the city command centre.
+ESCALATION_LEVELS = tuple(level.value for level in reversed(LEVEL_ORDER))
+MAX_ESCALATION = len(ESCALATION_LEVELS) - 1
+_PREFIX = {n: PREFIX_LENGTH[AreaLevel(name)] for n, name in enumerate(ESCALATION_LEVELS) if 0 < n < MAX_ESCALATION}
+
+
+def escalation_code(session: Session, *, grid_code: str | None, level: int, generation: int) -> str | None:
+    """The area code responsible at escalation ``level`` for a case in ``grid_code``."""
+    if level == 0:
+        return grid_code
+    if level in _PREFIX and grid_code:
+        return grid_code[: _PREFIX[level]]
+    district = grid_code[:6] if grid_code else None
+    query = sa.select(Area.parent_code if district else Area.code).where(valid_in(Area, generation))
+    query = query.where(Area.code == district) if district else query.where(Area.level == AreaLevel.city)
+    return session.scalar(query.order_by(Area.code).limit(1))
+
+
+def _current(role: AssignmentRole, param: str):
+    """Assignments of ``role`` still running, for the area codes in the array parameter ``param``."""
+    codes = sa.bindparam(param, type_=ARRAY(sa.String))
+    return sa.and_(Assignment.role == role, Assignment.area_code == sa.any_(codes), Assignment.ended_at.is_(None))
+
+
+@dataclass(frozen=True, slots=True)
+class Responsible:
+    """The worker a case goes to, as intake and dispatch need them (``phone`` is personal
+    data: shown to staff only). A plain row, not an ORM object: intake looks these up on
+    every pass, and loading ORM instances cost more than the query."""
+
+    id: int
+    public_name: str
+    role: WorkerRole
+    on_duty: bool
+    phone: str | None
+
+    @classmethod
+    def of(cls, worker) -> Responsible:
+        """From a ``Worker`` or any row with the same attribute names."""
+        return cls(worker.id, worker.public_name, worker.role, worker.on_duty, worker.phone)
+
+
+@lru_cache(maxsize=1)
+def _candidates_statement() -> sa.Select:
+    # Built once with array parameters: intake calls this on every pass, and building the
+    # statement cost more than running it.
+    return (
+        sa.select(Worker.id, Worker.public_name, Worker.role, Worker.on_duty, Worker.phone,
+                  Assignment.area_code, Assignment.role.label("assignment"), Assignment.rank)
+        .join(Assignment, Assignment.worker_id == Worker.id)
+        .where(
+            sa.or_(
+                _current(AssignmentRole.primary, "grids"),
+                _current(AssignmentRole.backup, "grids"),
+                _current(AssignmentRole.lead, "communities"),
+            )
+        )
+    )
+
+
+_ORDER = {AssignmentRole.primary: 0, AssignmentRole.backup: 1, AssignmentRole.lead: 2}
+
+
+def responsible_workers(session: Session, *, grid_codes: list[str]) -> dict[str, Responsible | None]:
+    """For each grid: the primary worker when on duty, else the first on-duty backup, else the
+    community lead (on duty or not: someone must own the case). One query for all grids."""
+    grids = sorted(set(grid_codes))
+    if not grids:
+        return {}
+    communities = sorted({g[:12] for g in grids})
+    rows = session.connection().execute(_candidates_statement(), {"grids": grids, "communities": communities}).all()
+    by_area: dict[str, list] = {}
+    for r in sorted(rows, key=lambda r: (_ORDER[r.assignment], r.rank, r.id)):
+        by_area.setdefault(r.area_code, []).append(r)
+    chosen: dict[str, Responsible | None] = {}
+    for grid in grids:
+        pick = next((r for r in by_area.get(grid, []) if r.on_duty), None)
+        pick = pick or next((r for r in by_area.get(grid[:12], []) if r.assignment == AssignmentRole.lead), None)
+        chosen[grid] = None if pick is None else Responsible.of(pick)
+    return chosen
+
+
+def responsible_worker(session: Session, *, grid_code: str) -> Responsible | None:
+    """The one worker who gets a new case in ``grid_code`` (see ``responsible_workers``)."""
+    return responsible_workers(session, grid_codes=[grid_code])[grid_code]
+
+
+def lead_of(session: Session, *, area_code: str) -> Worker | None:
+    """The current lead (contact) of a community, street, district or city."""
+    return session.scalar(
+        sa.select(Worker)
+        .join(Assignment, Assignment.worker_id == Worker.id)
+        .where(_current(AssignmentRole.lead, "codes"))
+        .order_by(Assignment.rank, Worker.id)
+        .limit(1),
+        {"codes": [area_code]},
+    )

@@ -1,0 +1,214 @@
+"""Writing registered reports and probing for duplicates: the SQL of an intake pass.
+
+``geo.reports.registration`` decides what to store; this module stores it in one statement and
+finds open look-alikes nearby. Statements are built once (their SQL is constant) and run on
+the session's Connection: the ORM layer's per-statement cost bought nothing here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+import numpy as np
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from geo.cityconfig import CityConfig
+from geo.models import OPEN_STATUSES, Report, ReportEvent
+from geo.reports.trail import TrailEvent
+from geo.spatial import GEOGRAPHY, point
+from geo.units import M_PER_DEG_LON_EQ
+
+
+def _json(value) -> str:
+    # orjson (C): a pass's rows are dumped whole, and json.dumps was a tenth of a batch's time.
+    return orjson.dumps(value).decode()
+
+
+# The columns a pass sends as they are stored. Reports and their first trail rows travel as
+# one JSON array each (orjson, in C) and are expanded by jsonb_to_recordset: one statement,
+# one round trip, however many reports the pass holds. (Arrays per column cost more to dump.)
+# The record types are the tables' own column types, so the two cannot drift apart.
+_REPORT_COLUMNS = (
+    "id", "category", "subcategory", "description", "source", "h3_cell", "public_cell", "orig_x", "orig_y", "orig_crs", "accuracy_m",
+    "reported_at", "status", "grid_code", "generation_id", "match_kind", "snap_distance_m", "assigned_worker_id",
+    "dispatched_at", "due_at", "escalation_level", "escalated_to", "reporter_name", "reporter_phone", "photos",
+    "request_hash", "filed_by", "suggested_duplicates", "created_at", "updated_at",
+)
+_EVENT_COLUMNS = ("report_id", "action", "actor", "from_status", "to_status", "data")
+
+
+def _fields(table: sa.Table, names: tuple[str, ...]) -> list[tuple[str, sa.types.TypeEngine]]:
+    return [(name, table.c[name].type) for name in names]
+
+
+# Plus the WGS-84 point as two numbers, and each trail row's place in the pass.
+_REPORT_FIELDS = (*_fields(Report.__table__, _REPORT_COLUMNS), ("lon", sa.Float(53)), ("lat", sa.Float(53)))
+_EVENT_FIELDS = (*_fields(ReportEvent.__table__, _EVENT_COLUMNS), ("seq", sa.Integer()))
+
+
+def _recordset(name: str, spec) -> sa.TableValuedAlias:
+    records = sa.cast(sa.bindparam(name, type_=sa.Text), JSONB)
+    return (sa.func.jsonb_to_recordset(records)
+            .table_valued(*(sa.column(n, t) for n, t in spec))
+            .render_derived(name=name, with_types=True))
+
+
+@lru_cache(maxsize=1)
+def _insert_statement() -> sa.Select:
+    """INSERT the new reports (skipping ids already stored) and the trail rows of the ones
+    inserted, in one statement; selects the ids inserted. Built once: its SQL is constant."""
+    new = _recordset("reports", _REPORT_FIELDS)
+    inserted = (
+        pg_insert(Report)
+        .from_select([*_REPORT_COLUMNS, "location"],
+                     sa.select(*(new.c[n] for n in _REPORT_COLUMNS),
+                               point(new.c.lon, new.c.lat))
+                     # Id order: concurrent passes holding the same retried ids lock them in the
+                     # same order, so they wait for each other instead of deadlocking.
+                     .order_by(new.c.id))
+        .on_conflict_do_nothing(index_elements=[Report.id])
+        .returning(Report.id, Report.created_at)
+        .cte("inserted")
+    )
+    ev = _recordset("events", _EVENT_FIELDS)
+    trail = pg_insert(ReportEvent).from_select(
+        [*_EVENT_COLUMNS, "at"],
+        sa.select(*(ev.c[n] for n in _EVENT_COLUMNS), inserted.c.created_at)
+        .select_from(ev.join(inserted, inserted.c.id == ev.c.report_id))
+        .order_by(ev.c.seq),  # trail ids follow the order of events: register before dispatch
+    ).cte("trail")
+    return sa.select(inserted.c.id).add_cte(trail)
+
+
+def write_reports(session: Session, rows: list[dict], events: list[TrailEvent]) -> set[uuid.UUID]:
+    """Insert ``rows`` (dicts keyed by the fields above) whose id is new, and the trail
+    ``events`` of those (stamped with the report's creation time); returns the ids inserted.
+    Commits nothing."""
+    if not rows:
+        return set()
+    trail = [{**{c: getattr(e, c) for c in _EVENT_COLUMNS}, "seq": seq} for seq, e in enumerate(events)]
+    # Core execution (not Session.execute): the ORM layer's per-statement cost is for nothing here.
+    return set(session.connection().execute(_insert_statement(), {"reports": _json(rows), "events": _json(trail)})
+               .scalars())
+
+
+MAX_DUPLICATES_LISTED = 10
+
+
+@lru_cache(maxsize=1)
+def _duplicates_statement() -> sa.Select:
+    """Stored open reports of the same category near each point of ``:new`` (see
+    ``possible_duplicates``). Built once: the points, window and radii are parameters."""
+    geog = GEOGRAPHY
+    new = _recordset("new", (("id", UUID(as_uuid=True)), ("category", Report.__table__.c.category.type),
+                             ("lon", sa.Float(53)), ("lat", sa.Float(53))))
+    pt = point(new.c.lon, new.c.lat)
+    # Index order (planar <->) stops the scan after the nearest few; exact geodesic test as a filter.
+    near = Report.location.op("<->")(pt)
+    candidates = (
+        sa.select(Report.id.label("dup"), near.label("d"),
+                  sa.func.ST_Distance(sa.cast(Report.location, geog), sa.cast(pt, geog), False).label("m"))
+        .where(
+            Report.status.in_(OPEN_STATUSES),
+            Report.category == new.c.category,
+            Report.id != new.c.id,
+            Report.reported_at >= sa.bindparam("since", type_=sa.DateTime(timezone=True)),
+            # A degree box (≥ the radius below 60° latitude) lets the partial GiST index cut first.
+            sa.func.ST_DWithin(Report.location, pt, sa.bindparam("box_deg", type_=sa.Float(53))),
+            # On the sphere: a third of the spheroid's cost, and centimetres apart at 250 m.
+            sa.func.ST_DWithin(sa.cast(Report.location, geog), sa.cast(pt, geog),
+                               sa.bindparam("radius_m", type_=sa.Float(53)), False),
+        )
+        .order_by(near)
+        .limit(MAX_DUPLICATES_LISTED)
+        .lateral("near")
+    )
+    return (
+        sa.select(new.c.id, candidates.c.dup, candidates.c.m)
+        .select_from(new.join(candidates, sa.true()))
+        .order_by(new.c.id, candidates.c.d)
+    )
+
+
+_EARTH_RADIUS_M = 6_371_008.8  # the mean sphere PostGIS's geography uses with use_spheroid=false
+
+
+def _sphere_m(lon1, lat1, lon2, lat2):
+    """Great-circle distance in metres on PostGIS's mean sphere (haversine), vectorised."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
+    return 2 * _EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
+
+
+def possible_duplicates(
+    session: Session, rows: list[dict], *, config: CityConfig, now: datetime
+) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """For each new report in ``rows`` (dicts with id, category, lon, lat in WGS-84 degrees and
+    reported_at, in the order they were filed): the open reports of its category within the
+    configured radius (metres) filed in the window (days before ``now``), nearest first, each
+    once, at most MAX_DUPLICATES_LISTED. Candidates are the reports already stored and the new
+    ones earlier in ``rows`` (a retry of a stored id counts as the stored report, where it
+    is): what one-by-one intake would have found. Run before the rows are written, so the
+    answer is stored with each report and a replay returns it unchanged."""
+    if not rows:
+        return {}
+    since = now - timedelta(days=config.duplicate_window_days)
+    payload = [{"id": r["id"], "category": r["category"], "lon": r["lon"], "lat": r["lat"]} for r in rows]
+    found: dict[uuid.UUID, dict[uuid.UUID, float]] = {}
+
+    def add(rid: uuid.UUID, dup: uuid.UUID, metres: float) -> None:
+        near = found.setdefault(rid, {})
+        near[dup] = min(metres, near.get(dup, metres))
+
+    for rid, dup, metres in session.connection().execute(_duplicates_statement(), {
+        "new": _json(payload), "since": since,
+        "box_deg": config.duplicate_radius_m / M_PER_DEG_LON_EQ * 2, "radius_m": float(config.duplicate_radius_m),
+    }):
+        add(rid, dup, metres)
+    if len(rows) > 1:
+        ids = [r["id"] for r in rows]
+        stored = set(session.connection().execute(sa.select(Report.id).where(Report.id.in_(ids))).scalars())
+        new = [r for r in rows if r["id"] not in stored]
+        for later, earlier, metres in _within_pass(new, radius_m=float(config.duplicate_radius_m), since=since):
+            add(later, earlier, metres)
+    return {rid: sorted(near, key=lambda d: (near[d], d))[:MAX_DUPLICATES_LISTED] for rid, near in found.items()}
+
+
+def forget_suggestions(session: Session, rows: list[dict], gone: set[uuid.UUID]) -> None:
+    """Take ``gone`` (reports of this pass the database refused) out of the stored suggestions
+    of ``rows``. Rare: only the safety net of an intake pass refuses rows."""
+    table = Report.__table__
+    for row in rows:
+        listed = row.get("suggested_duplicates") or []
+        if any(d in gone for d in listed):
+            row["suggested_duplicates"] = [d for d in listed if d not in gone]
+            session.connection().execute(table.update().where(table.c.id == row["id"])
+                                         .values(suggested_duplicates=row["suggested_duplicates"]))
+
+
+def _within_pass(rows: list[dict], *, radius_m: float, since: datetime):
+    """(later id, earlier id, metres) for same-category pairs of ``rows`` within ``radius_m``
+    whose earlier one was reported since ``since`` (the same window as the stored candidates):
+    one pass's reports are not stored yet, so the probe cannot see each other. Bucketed by a
+    cell of the radius, so a 10,000-report batch compares neighbours only."""
+    step = radius_m / M_PER_DEG_LON_EQ * 2  # degrees; ≥ the radius in longitude too below 60° latitude
+    buckets: dict[tuple, list[int]] = {}
+    for i, r in enumerate(rows):
+        if r["reported_at"] >= since:
+            buckets.setdefault((r["category"], int(r["lon"] // step), int(r["lat"] // step)), []).append(i)
+    for i, r in enumerate(rows):
+        cx, cy = int(r["lon"] // step), int(r["lat"] // step)
+        earlier = [j for dx in (-1, 0, 1) for dy in (-1, 0, 1)
+                   for j in buckets.get((r["category"], cx + dx, cy + dy), ()) if j < i and rows[j]["id"] != r["id"]]
+        if earlier:
+            metres = _sphere_m(r["lon"], r["lat"], np.array([rows[j]["lon"] for j in earlier]),
+                               np.array([rows[j]["lat"] for j in earlier]))
+            for j, m in zip(earlier, metres):
+                if m <= radius_m:
+                    yield r["id"], rows[j]["id"], float(m)
