@@ -33,7 +33,8 @@ from api.supervision import watch_supervisor
 from geo.analytics.analysis import analyse_hotspots
 from geo.cityconfig import CityConfig, load_city_config
 from geo.db import make_engine, make_sessionmaker, session_scope
-from geo.reports.registration import matcher_for_active
+from geo.boundaries.areas import area_index
+from geo.matching.matcher import matcher_for
 from geo.reports.workflow import escalate_overdue
 from geo.runtime import settle_heap
 from geo.settings import CitySettings, DatabaseSettings
@@ -149,11 +150,13 @@ def _install_docs(app: FastAPI) -> None:
 
 def _warm_up(app: FastAPI) -> None:
     """Build, before the first requests need them, what they would otherwise wait for: the
-    grid matcher of intake (~4 s) and the hot-spot page's area adjacency and city outline
-    (~0.5 s, by analysing the default view once). Then freeze the heap they made."""
+    grid matcher of intake, locate and dispatch (~4 s), the area index of locate and dispatch
+    (~1 s), and the hot-spot page's area adjacency and city outline (~0.5 s, by analysing the
+    default view once). Then freeze the heap they made."""
     try:
         with session_scope(app.state.sessionmaker) as session:
-            generation, _ = matcher_for_active(session)
+            generation, _ = matcher_for(session)
+            area_index(session, generation=generation)
             analyse_hotspots(session, generation=generation, label="all", categories=None,
                              max_cells=app.state.map_settings.hex_max_cells)
     except Exception:  # noqa: BLE001 - no boundaries loaded yet, or the database is down

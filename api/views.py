@@ -8,7 +8,7 @@ import orjson
 from sqlalchemy.orm import Session
 
 from api.schemas import AreaDetailFeature, AreaDetailProperties, AreaProperties, PathItem, PublicWorkerOut
-from geo.boundaries.areas import area_path, area_workers, get_area
+from geo.boundaries.areas import area_index, area_workers
 from geo.readmodels import AreaRow
 
 
@@ -19,11 +19,8 @@ def area_properties(r: AreaRow) -> AreaProperties:
     )
 
 
-def area_detail_feature(session: Session, *, code: str, generation: int) -> AreaDetailFeature:
+def area_feature(area: AreaRow, *, path: list[AreaRow], workers, generation: int) -> AreaDetailFeature:
     """The area as a Feature with its path up to the city and its current workers."""
-    area = get_area(session, code=code, generation=generation)
-    path = area_path(session, code=code, generation=generation)
-    workers = area_workers(session, codes=[code])[code]
     props = AreaDetailProperties(
         **area_properties(area).model_dump(),
         generation=generation,
@@ -32,3 +29,10 @@ def area_detail_feature(session: Session, *, code: str, generation: int) -> Area
     )
     geometry = orjson.loads(area.geometry_json) if area.geometry_json else None
     return AreaDetailFeature(id=area.code, geometry=geometry, properties=props)
+
+
+def area_detail_feature(session: Session, *, code: str, generation: int) -> AreaDetailFeature:
+    """``area_feature`` of ``code`` in ``generation``, from the cached area index. Raises AreaNotFound."""
+    index = area_index(session, generation=generation)
+    return area_feature(index.area(code), path=index.path(code), workers=area_workers(session, codes=[code])[code],
+                        generation=generation)

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from geo.boundaries.export import read_areas_frame
 from geo.boundaries.generations import active_generation_id
 from geo.db import make_engine
-from geo.matching.locate import smallest_covering_query
+from geo.matching.postgis import smallest_covering_query
 from geo.matching.matcher import GridMatcher
 from geo.models import AreaLevel, Report
 from geo.settings import DatabaseSettings

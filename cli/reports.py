@@ -180,14 +180,14 @@ def rematch(
 
     from geo.cityconfig import load_city_config
     from geo.models import OPEN_STATUSES, Report
-    from geo.reports.registration import matcher_for_active
+    from geo.matching.matcher import matcher_for
     from geo.reports.rematch import rematch_chunk
     from geo.settings import CitySettings
 
     config = load_city_config(CitySettings().config)
     with database() as (engine, _), progress() as bar:
         with Session(engine) as session:
-            generation, matcher = matcher_for_active(session)
+            generation, matcher = matcher_for(session)
             conds = [] if include_closed else [Report.status.in_(OPEN_STATUSES)]
             total = session.scalar(sa.select(sa.func.count()).select_from(Report).where(*conds))
         task = bar.add_task(f"re-matching to generation {generation}", total=total)

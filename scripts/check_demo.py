@@ -24,7 +24,7 @@ from geo.boundaries.generations import active_generation_id
 from geo.boundaries.topology import check_hierarchy
 from geo.db import make_engine
 from geo.errors import OutsideJurisdiction
-from geo.matching.locate import locate
+from geo.matching.rule import locate
 from geo.models import AreaLevel, Report
 from geo.settings import DatabaseSettings
 

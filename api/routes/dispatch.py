@@ -15,11 +15,9 @@ from api.schemas.reports import ContactOut, DispatchOut, NearbyWorker, PositionI
 from api.security import PrincipalDep, require
 from geo.access import Permission, record_audit
 from geo.access.roles import may_report_position, sees_exact_locations
-from geo.boundaries.generations import active_generation_id
 from geo.errors import Forbidden
 from geo.matching.coords import point_to_wgs84
-from geo.matching.rule import match_location
-from geo.reports.dispatch import Contact, escalation_chain, nearest_on_duty, responsible_contacts, update_position
+from geo.reports.dispatch import Contact, nearest_on_duty, responsibility_at, update_position
 
 router = APIRouter(tags=["dispatch"])
 
@@ -44,23 +42,18 @@ def get_dispatch(
     exact worker distances only for staff: the public gets distances to each worker's
     ~500 m cell, rounded to 100 m."""
     wlon, wlat = point_to_wgs84(lon, lat, crs)
-    gen = active_generation_id(session)
-    match = match_location(session, lon=wlon, lat=wlat, generation=gen, snap_tolerance_m=config.snap_tolerance_m)
+    here = responsibility_at(session, lon=wlon, lat=wlat, snap_tolerance_m=config.snap_tolerance_m)
+    match, responsible, backup, chain = here.match, here.responsible, here.backup, here.chain
     phones = sees_exact_locations(principal)  # the roles that read personal data of everyone
     exact = principal.can(Permission.exact_positions)
-    responsible = backup = None
-    chain: list[Contact] = []
-    if match.grid_code:
-        responsible, backup = responsible_contacts(session, grid_code=match.grid_code)
-        chain = escalation_chain(session, grid_code=match.grid_code, generation=gen)
     nearby = [
         NearbyWorker(id=w.id, public_name=w.public_name, role=w.role.value,
-                     distance_m=round(d, 1) if exact else d, last_seen_at=w.last_seen_at if exact else None,
-                     phone=w.phone if phones else None)
-        for w, d in nearest_on_duty(session, lon=wlon, lat=wlat, exact=exact)
+                     distance_m=round(w.distance_m, 1) if exact else w.distance_m,
+                     last_seen_at=w.last_seen_at if exact else None, phone=w.phone if phones else None)
+        for w in nearest_on_duty(session, lon=wlon, lat=wlat, exact=exact)
     ]
     out = DispatchOut(
-        grid_code=match.grid_code, generation=gen, match=match.kind.value, distance_m=match.distance_m,
+        grid_code=match.grid_code, generation=match.generation, match=match.kind.value, distance_m=match.distance_m,
         responsible=_contact(responsible, phones), backup=_contact(backup, phones),
         escalation_chain=[_contact(c, phones) for c in chain], nearest_on_duty=nearby,
     )

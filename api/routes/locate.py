@@ -7,9 +7,10 @@ from fastapi import APIRouter
 from api.deps import SessionDep
 from api.params import CrsQuery, GenerationQuery, LatQuery, LonQuery
 from api.schemas import LocateOut
-from api.views import area_detail_feature
+from api.views import area_feature
+from geo.boundaries.areas import area_workers
 from geo.matching.coords import point_to_wgs84
-from geo.matching.locate import locate
+from geo.reports.dispatch import locate_grid
 
 router = APIRouter(tags=["locate"])
 
@@ -30,10 +31,12 @@ def get_locate(
     it, so a point located here lands in the same grid when it is filed; on a shared edge or
     vertex, the smallest grid code."""
     wlon, wlat = point_to_wgs84(lon, lat, crs)
-    match = locate(session, lon=wlon, lat=wlat, generation=generation)
+    located = locate_grid(session, lon=wlon, lat=wlat, generation=generation)
+    match = located.match
+    workers = area_workers(session, codes=[match.grid_code])[match.grid_code]
     return LocateOut(
-        grid=area_detail_feature(session, code=match.grid_code, generation=match.generation),
-        match=match.kind,
+        grid=area_feature(located.area, path=located.path, workers=workers, generation=match.generation),
+        match=match.kind.value,
         covering_codes=list(match.covering_codes),
         generation=match.generation,
     )

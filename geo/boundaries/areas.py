@@ -5,12 +5,14 @@ All geometry is EPSG:4326 (lon/lat). Every query is pinned to one boundary gener
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
+from geo.boundaries.cache import Fingerprint, GenerationCache
 from geo.boundaries.generations import valid_in
+from geo.boundaries.hierarchy import LEVEL_ORDER
 from geo.errors import AreaNotFound, InvalidInput
 from geo.models import Area, AreaLevel, Assignment, AssignmentRole, Worker
 from geo.readmodels import AreaRow, PublicWorker
@@ -112,29 +114,52 @@ def area_point(session: Session, *, code: str, generation: int) -> tuple[float, 
     return float(r[0]), float(r[1])
 
 
+class AreaIndex:
+    """Every area of one generation, by code, with its GeoJSON geometry (``GEOJSON_DECIMALS``)
+    and its path to the city: what locate, dispatch and the area pages read per request,
+    built with one query and cached until the generation's areas change."""
+
+    def __init__(self, rows: list[AreaRow], *, generation: int) -> None:
+        self.generation = generation
+        self._rows = {r.code: r for r in rows}
+        self._bare = {r.code: replace(r, geometry_json=None) for r in rows}
+        self.city_code = next((r.code for r in rows if r.level == AreaLevel.city), None)
+
+    def area(self, code: str) -> AreaRow:
+        """The area with its geometry. Raises AreaNotFound."""
+        if (row := self._rows.get(code)) is None:
+            raise AreaNotFound(f"no area with code {code} in generation {self.generation}", area_code=code)
+        return row
+
+    def path(self, code: str) -> list[AreaRow]:
+        """The chain from the city down to ``code`` (inclusive) following ``parent_code``,
+        without geometry. Raises AreaNotFound."""
+        chain = [self.area(code)]
+        while chain[-1].parent_code in self._bare and len(chain) <= len(LEVEL_ORDER):
+            chain.append(self._bare[chain[-1].parent_code])
+        return [self._bare[r.code] for r in reversed(chain)]
+
+
+def area_index(session: Session, *, generation: int, fingerprint: Fingerprint | None = None) -> AreaIndex:
+    """The ``AreaIndex`` of ``generation`` (geo.boundaries.cache: never stale).
+    ``fingerprint``: one already read in this transaction. Raises GenerationNotFound."""
+    def build() -> AreaIndex:
+        rows = session.execute(sa.select(*_area_columns(True)).where(valid_in(Area, generation))).all()
+        return AreaIndex([_row(r) for r in rows], generation=generation)
+
+    return _INDEXES.get(session, generation=generation, build=build, fingerprint=fingerprint)
+
+
+# The active generation's and one more (a draft being previewed); the demo city's is ~10 MB.
+_INDEXES: GenerationCache[AreaIndex] = GenerationCache(size=2)
+
+
 def area_path(session: Session, *, code: str, generation: int) -> list[AreaRow]:
     """The chain from the city down to ``code`` (inclusive), following ``parent_code``.
 
     Geometry is not included. Raises AreaNotFound when ``code`` does not exist.
     """
-    cols = [Area.code, Area.name, Area.level, Area.kind, Area.parent_code, Area.households, Area.population]
-    base = sa.select(*cols, sa.literal(0).label("depth")).where(Area.code == code, valid_in(Area, generation))
-    chain = base.cte("chain", recursive=True)
-    parent = aliased(Area)
-    chain = chain.union_all(
-        sa.select(
-            parent.code, parent.name, parent.level, parent.kind, parent.parent_code,
-            parent.households, parent.population, (chain.c.depth + 1).label("depth"),
-        )
-        .join(chain, parent.code == chain.c.parent_code)
-        .where(valid_in(parent, generation), chain.c.depth < 10)
-    )
-    rows = session.execute(
-        sa.select(chain, sa.null().label("geometry_json")).order_by(chain.c.depth.desc())
-    ).all()
-    if not rows:
-        raise AreaNotFound(f"no area with code {code} in generation {generation}", area_code=code)
-    return [_row(r) for r in rows]
+    return area_index(session, generation=generation).path(code)
 
 
 _ASSIGNMENT_ORDER = sa.case(

@@ -15,29 +15,45 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from geo.errors import GenerationNotFound
-from geo.models import Generation
+from geo.boundaries.generations import NO_ACTIVE_MESSAGE
+from geo.errors import GenerationNotFound, NoActiveGeneration
+from geo.models import Generation, GenerationStatus
 
 T = TypeVar("T")
 
 
-def generation_fingerprint(session: Session, *, generation: int) -> tuple:
-    """(database, generation, created_at, areas_revision, xmin) of ``generation``.
-    Raises GenerationNotFound when there is no such generation."""
-    row = session.execute(
-        sa.select(Generation.created_at, Generation.areas_revision, sa.literal_column("generations.xmin::text"))
-        .where(Generation.id == generation)
+class Fingerprint(NamedTuple):
+    """What a per-generation value was built from: the database, the generation and the
+    generation row's (created_at, areas_revision, xmin)."""
+
+    database: str
+    generation: int
+    created_at: object
+    areas_revision: int
+    xmin: str
+
+
+def generation_fingerprint(session: Session, *, generation: int | None = None) -> Fingerprint:
+    """The fingerprint of ``generation``, or of the active generation when ``None``: one
+    primary-key (or status) lookup, which also tells callers which generation is active.
+    Raises GenerationNotFound for an unknown id, NoActiveGeneration when none is active."""
+    where = Generation.id == generation if generation is not None else Generation.status == GenerationStatus.active
+    row = session.connection().execute(
+        sa.select(Generation.id, Generation.created_at, Generation.areas_revision,
+                  sa.literal_column("generations.xmin::text")).where(where)
     ).first()
+    if row is None and generation is None:
+        raise NoActiveGeneration(NO_ACTIVE_MESSAGE)
     if row is None:
         raise GenerationNotFound(f"no boundary generation {generation}", generation=generation)
     bind = session.get_bind()
     url = getattr(bind, "engine", bind).url.render_as_string(hide_password=True)
-    return (url, generation, *row)
+    return Fingerprint(url, *row)
 
 
 class GenerationCache(Generic[T]):
@@ -49,10 +65,16 @@ class GenerationCache(Generic[T]):
         self._lock = threading.Lock()
         self._building = threading.Lock()  # one build at a time: a matcher costs seconds and memory
 
-    def get(self, session: Session, *, generation: int, build: Callable[[], T], key: Hashable = ()) -> T:
+    def get(self, session: Session, *, generation: int, build: Callable[[], T], key: Hashable = (),
+            fingerprint: Fingerprint | None = None) -> T:
         """The value for ``generation`` (and ``key``), built by ``build()`` when its areas
-        changed since, or on first use; a thread asking meanwhile waits for that build."""
-        full = (generation_fingerprint(session, generation=generation), key)
+        changed since, or on first use; a thread asking meanwhile waits for that build.
+        ``fingerprint``: one the caller read in this transaction (several caches, one read)."""
+        if fingerprint is None:
+            fingerprint = generation_fingerprint(session, generation=generation)
+        elif fingerprint.generation != generation:
+            raise ValueError(f"fingerprint of generation {fingerprint.generation}, not {generation}")
+        full = (fingerprint, key)
         if (hit := self._lookup(full)) is not None:
             return hit[0]
         with self._building:

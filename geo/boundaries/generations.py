@@ -18,11 +18,14 @@ def valid_in(model, generation_id: int):
     return sa.and_(model.generation_low <= generation_id, model.generation_high >= generation_id)
 
 
+NO_ACTIVE_MESSAGE = "no boundary generation is active yet: load boundaries first (gridmap demo load)"
+
+
 def active_generation_id(session: Session) -> int:
     """The id of the active generation. Raises NoActiveGeneration when none is (nothing loaded)."""
     gid = session.scalar(sa.select(Generation.id).where(Generation.status == GenerationStatus.active))
     if gid is None:
-        raise NoActiveGeneration("no boundary generation is active yet: load boundaries first (gridmap demo load)")
+        raise NoActiveGeneration(NO_ACTIVE_MESSAGE)
     return gid
 
 

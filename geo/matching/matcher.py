@@ -1,6 +1,6 @@
 """Vectorised point → grid matching for millions of points, equal to PostGIS ``ST_Covers``.
 
-The rule is geo.matching.locate's: a point belongs to the grid whose polygon covers it (boundary
+The rule is geo.matching.postgis's: a point belongs to the grid whose polygon covers it (boundary
 included); when several do, the smallest code wins. ``GridMatcher`` answers it for numpy
 arrays of WGS-84 lon/lat degrees (EPSG:4326) with one table lookup for most points.
 
@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from scipy import ndimage
 from sqlalchemy.orm import Session
 
-from geo.boundaries.cache import GenerationCache
+from geo.boundaries.cache import Fingerprint, GenerationCache, generation_fingerprint
 from geo.boundaries.generations import valid_in
 from geo.models import Area, AreaLevel
 from geo.units import M_PER_DEG_LAT, M_PER_DEG_LON_EQ
@@ -183,7 +183,8 @@ class GridMatcher:
         return cls(codes, geoms, **kwargs)
 
     @classmethod
-    def from_session(cls, session: Session, *, generation: int, **kwargs) -> GridMatcher:
+    def from_session(cls, session: Session, *, generation: int, fingerprint: Fingerprint | None = None,
+                     **kwargs) -> GridMatcher:
         """Matcher over the grids valid in ``generation``, cached in-process until the
         generation's areas change (geo.boundaries.cache: in-place edits included).
         Raises ValueError when the generation has no grids, GenerationNotFound without it."""
@@ -198,7 +199,8 @@ class GridMatcher:
                 raise ValueError(f"generation {generation} has no grids")
             return cls([r[0] for r in rows], shapely.from_wkb([bytes(r[1]) for r in rows]), **kwargs)
 
-        return _MATCHERS.get(session, generation=generation, build=build, key=tuple(sorted(kwargs.items())))
+        return _MATCHERS.get(session, generation=generation, build=build, key=tuple(sorted(kwargs.items())),
+                             fingerprint=fingerprint)
 
     # -- build ------------------------------------------------------------------------------
 
@@ -309,6 +311,12 @@ class GridMatcher:
         out[hit] = self.codes[idx[hit]]
         return out
 
+    def covering_codes(self, lon: float, lat: float) -> tuple[str, ...]:
+        """Codes of every grid covering the WGS-84 point (boundary included), ascending: the
+        first is ``match``'s answer, more than one is a shared edge or vertex."""
+        hits = self.tree.query(shapely.Point(lon, lat), predicate="intersects")
+        return tuple(self.codes[np.sort(hits)])
+
     def _match_chunk(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         r = self._r
         out = np.full(x.size, -1, dtype=np.int32)
@@ -343,3 +351,12 @@ class GridMatcher:
 # Two: the active generation's and one more (a draft being previewed, or the one a
 # rematch comes from); a matcher of the demo city is ~100 MB.
 _MATCHERS: GenerationCache[GridMatcher] = GenerationCache(size=2)
+
+
+def matcher_for(session: Session, *, generation: int | None = None) -> tuple[int, GridMatcher]:
+    """(generation, its matcher): ``generation``, or the active one when ``None``, with one
+    read of the database when the matcher is already built.
+    Raises NoActiveGeneration / GenerationNotFound, ValueError when it has no grids."""
+    fingerprint = generation_fingerprint(session, generation=generation)
+    gid = fingerprint.generation
+    return gid, GridMatcher.from_session(session, generation=gid, fingerprint=fingerprint)

@@ -1,57 +1,74 @@
 """The product's core rule: a report location → its grid, with snapping just outside the city.
 
-Never drops a point: it is ``inside`` one grid, on an ``edge`` (several cover it: the smallest
-code won), ``snapped`` to the nearest grid within the tolerance, or ``unassigned`` (queued for
-the command centre). ``match_points`` is the rule for many points (intake, batch, import,
-rematch); ``match_location`` the same rule for one point in PostGIS, and the fallback
-``match_points`` asks for the few points no grid covers.
+A point belongs to the grid whose polygon covers it (boundary included); on a shared edge or
+vertex the smallest code wins. Never drops a point: it is ``inside`` one grid, on an ``edge``
+(several cover it), ``snapped`` to the nearest grid within the tolerance, or ``unassigned``
+(queued for the command centre). Coordinates are WGS-84 lon/lat degrees (EPSG:4326).
+
+``match_points`` is the rule for many points, given an in-memory ``GridMatcher``; the few
+points no grid covers go to a fallback passed in explicitly (``database_fallback``: the same
+rule in PostGIS, which finds the nearest grid). ``match_point`` and ``locate`` are the rule
+for one point. Intake, batch, import, rematch, locate, dispatch and ``gridmap match`` all
+call these; nothing else decides which grid a point is in.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
 from sqlalchemy.orm import Session
 
-from geo.matching.locate import covering_grids, nearest_grid
+from geo.boundaries.cache import Fingerprint, generation_fingerprint
+from geo.errors import OutsideJurisdiction
+from geo.matching.matcher import GridMatcher
+from geo.matching.postgis import covering_grids, nearest_grid
 from geo.models import MatchKind
-
-if TYPE_CHECKING:
-    from geo.matching.matcher import GridMatcher
 
 
 @dataclass(frozen=True, slots=True)
 class MatchOutcome:
+    """One point's match in ``generation``. ``grid_code``: the grid responsible (None when
+    unassigned); ``distance_m``: metres to the grid when snapped, to the nearest grid when
+    unassigned; ``nearest_code``: the nearest grid when none covers the point;
+    ``covering_codes``: every grid covering the point, ascending (more than one: ``edge``)."""
+
     kind: MatchKind
     generation: int
     grid_code: str | None = None
-    distance_m: float | None = None  # to the grid when snapped, to the nearest grid when unassigned
+    distance_m: float | None = None
+    nearest_code: str | None = None
+    covering_codes: tuple[str, ...] = ()
 
 
 def match_location(session: Session, *, lon: float, lat: float, generation: int, snap_tolerance_m: float) -> MatchOutcome:
-    """Grid for a WGS-84 point in ``generation``: covers + smallest code, else snap, else unassigned."""
-    codes = covering_grids(session, lon=lon, lat=lat, generation=generation)
+    """The rule for one WGS-84 point in PostGIS: covers + smallest code, else snap to the
+    nearest grid within ``snap_tolerance_m`` metres, else unassigned."""
+    codes = tuple(covering_grids(session, lon=lon, lat=lat, generation=generation))
     if codes:
         kind = MatchKind.inside if len(codes) == 1 else MatchKind.edge
-        return MatchOutcome(kind=kind, generation=generation, grid_code=codes[0])
+        return MatchOutcome(kind, generation, codes[0], covering_codes=codes)
     nearest = nearest_grid(session, lon=lon, lat=lat, generation=generation)
-    if nearest is not None and nearest[1] <= snap_tolerance_m:
-        return MatchOutcome(MatchKind.snapped, generation, nearest[0], round(nearest[1], 2))
-    return MatchOutcome(MatchKind.unassigned, generation, None, None if nearest is None else round(nearest[1], 2))
+    if nearest is None:
+        return MatchOutcome(MatchKind.unassigned, generation)
+    code, distance = nearest[0], round(nearest[1], 2)
+    if nearest[1] <= snap_tolerance_m:
+        return MatchOutcome(MatchKind.snapped, generation, code, distance, code)
+    return MatchOutcome(MatchKind.unassigned, generation, None, distance, code)
 
 
 @dataclass(frozen=True, slots=True)
 class PointMatches:
     """Per point: ``codes`` (None when unassigned), ``kinds`` (MatchKind values) and
-    ``distances`` in metres (to the grid when snapped, to the nearest grid when unassigned)."""
+    ``distances`` in metres (to the grid when snapped, to the nearest grid when unassigned);
+    ``fallbacks``: the fallback's whole answer for each point no grid covered, by position."""
 
     codes: np.ndarray
     kinds: np.ndarray
     distances: list[float | None]
+    fallbacks: dict[int, MatchOutcome]
 
     @property
     def snap_distances(self) -> list[float | None]:
@@ -84,7 +101,38 @@ def match_points(matcher: GridMatcher, lon: np.ndarray, lat: np.ndarray, *, fall
             pt_i, _ = matcher.tree.query(shapely.points(lon[on_edge], lat[on_edge]), predicate="intersects")
             counts = np.bincount(pt_i, minlength=on_edge.size)
             kinds[on_edge[counts > 1]] = MatchKind.edge.value
+    fallbacks = {}
     for k in np.flatnonzero(idx < 0):
-        outcome = fallback(float(lon[k]), float(lat[k]))
+        outcome = fallbacks[int(k)] = fallback(float(lon[k]), float(lat[k]))
         codes[k], kinds[k], distances[k] = outcome.grid_code, outcome.kind.value, outcome.distance_m
-    return PointMatches(codes, kinds, distances)
+    return PointMatches(codes, kinds, distances, fallbacks)
+
+
+def match_point(matcher: GridMatcher, *, lon: float, lat: float, generation: int, fallback: Fallback) -> MatchOutcome:
+    """``match_points`` for one point, with every covering grid listed."""
+    m = match_points(matcher, np.array([lon], dtype=float), np.array([lat], dtype=float), fallback=fallback)
+    if 0 in m.fallbacks:
+        return m.fallbacks[0]
+    return MatchOutcome(MatchKind(m.kinds[0]), generation, m.codes[0], covering_codes=matcher.covering_codes(lon, lat))
+
+
+def locate(session: Session, *, lon: float, lat: float, generation: int | None = None,
+           fingerprint: Fingerprint | None = None) -> MatchOutcome:
+    """The one grid covering (lon, lat) in ``generation`` (default: the active one), from the
+    cached matcher: ``inside`` or ``edge``, no snapping. ``fingerprint``: the generation's,
+    already read in this transaction.
+
+    Raises OutsideJurisdiction (details: ``nearest_grid``, ``distance_m``) when no grid covers
+    the point, GenerationNotFound / NoActiveGeneration for a bad generation.
+    """
+    fingerprint = fingerprint or generation_fingerprint(session, generation=generation)
+    gid = fingerprint.generation
+    matcher = GridMatcher.from_session(session, generation=gid, fingerprint=fingerprint)
+    match = match_point(matcher, lon=lon, lat=lat, generation=gid,
+                        fallback=database_fallback(session, generation=gid, snap_tolerance_m=0.0))
+    if match.kind in (MatchKind.inside, MatchKind.edge):
+        return match
+    details: dict[str, object] = {"generation": gid}
+    if match.nearest_code is not None:
+        details.update(nearest_grid=match.nearest_code, distance_m=round(match.distance_m, 1))
+    raise OutsideJurisdiction("no grid covers this point: it is outside the jurisdiction", **details)

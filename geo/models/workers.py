@@ -41,6 +41,10 @@ class Worker(Base):
 
     __table_args__ = (
         sa.Index("ix_workers_last_position", "last_position", postgresql_using="gist"),
+        # The public nearest-worker KNN ranks cells, never positions (migration 0012); 0.005 is
+        # geo.access.privacy.WORKER_CELL_DEG, spelled as the query spells it.
+        sa.Index("ix_workers_public_cell", sa.text("ST_SnapToGrid(last_position, 0.005)"), postgresql_using="gist",
+                 postgresql_where=sa.text("on_duty IS TRUE AND last_position IS NOT NULL")),
         sa.CheckConstraint("last_seen_at IS NULL OR (last_seen_at >= '1900-01-01 00:00:00+00' "
                            "AND last_seen_at < '2200-01-01 00:00:00+00')", name="last_seen_at_readable"),
     )

@@ -10,13 +10,20 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from geo.access.privacy import WORKER_CELL_DEG, coarse_expr, public_distance
+from geo.boundaries.areas import area_index
+from geo.boundaries.cache import generation_fingerprint
 from geo.errors import WorkerNotFound
 from geo.instants import ABSOLUTE_EARLIEST, check_not_future, check_range
-from geo.models import Assignment, AssignmentRole, Worker
-from geo.reports.routing import ESCALATION_LEVELS, Responsible, escalation_code, lead_of, responsible_worker
+from geo.matching.matcher import GridMatcher
+from geo.matching.rule import MatchOutcome, database_fallback, locate, match_point
+from geo.models import Worker, WorkerRole
+from geo.readmodels import AreaRow
+from geo.reports.routing import ESCALATION_LEVELS, Responsible, escalation_codes, grid_contacts
 from geo.spatial import GEOGRAPHY, point
 
 _KNN_CANDIDATES = 24
+# Wider than the exact search: many workers share a cell, and ties must not cut the ranking short.
+_PUBLIC_CANDIDATES = 64
 
 
 @dataclass(frozen=True)
@@ -26,77 +33,100 @@ class Contact:
     worker: Responsible | None
 
 
-def backup_worker(session: Session, *, grid_code: str, exclude: int | None) -> Responsible | None:
-    """The first backup of the grid (by rank) who is not ``exclude``."""
-    q = (
-        sa.select(Worker)
-        .join(Assignment, Assignment.worker_id == Worker.id)
-        .where(Assignment.area_code == grid_code, Assignment.role == AssignmentRole.backup,
-               Assignment.ended_at.is_(None))
-        .order_by(sa.desc(Worker.on_duty), Assignment.rank, Worker.id)
+@dataclass(frozen=True)
+class Located:
+    """The grid covering a point: the match, the grid with its geometry, its path to the city."""
+
+    match: MatchOutcome
+    area: AreaRow
+    path: list[AreaRow]
+
+
+def locate_grid(session: Session, *, lon: float, lat: float, generation: int | None = None) -> Located:
+    """The grid covering the WGS-84 point in ``generation`` (default: the active one), from the
+    cached matcher and area index: one read of the database when both are built.
+    Raises OutsideJurisdiction, GenerationNotFound, NoActiveGeneration (``geo.matching.rule.locate``)."""
+    fingerprint = generation_fingerprint(session, generation=generation)
+    match = locate(session, lon=lon, lat=lat, fingerprint=fingerprint)
+    index = area_index(session, generation=fingerprint.generation, fingerprint=fingerprint)
+    return Located(match, index.area(match.grid_code), index.path(match.grid_code))
+
+
+@dataclass(frozen=True)
+class Responsibility:
+    """Who answers for a point: its match (snapping included), the grid's responsible worker
+    and backup, and the contacts of the escalation chain above the grid (community → city)."""
+
+    match: MatchOutcome
+    responsible: Contact | None
+    backup: Contact | None
+    chain: list[Contact]
+
+
+def responsibility_at(session: Session, *, lon: float, lat: float, snap_tolerance_m: float) -> Responsibility:
+    """``Responsibility`` for the WGS-84 point in the active generation, matched as intake
+    matches a report; an unassigned point has no contacts. Two reads of the database when
+    the matcher and area index are built. Raises NoActiveGeneration."""
+    fingerprint = generation_fingerprint(session)
+    gid = fingerprint.generation
+    matcher = GridMatcher.from_session(session, generation=gid, fingerprint=fingerprint)
+    match = match_point(matcher, lon=lon, lat=lat, generation=gid,
+                        fallback=database_fallback(session, generation=gid, snap_tolerance_m=snap_tolerance_m))
+    if match.grid_code is None:
+        return Responsibility(match, None, None, [])
+    index = area_index(session, generation=gid, fingerprint=fingerprint)
+    codes = escalation_codes(match.grid_code, city_code=index.city_code)
+    people = grid_contacts(session, grid_code=match.grid_code, lead_codes=[c for c in codes[1:] if c])
+    chain = [Contact(ESCALATION_LEVELS[level], code, people.leads.get(code) if code else None)
+             for level, code in enumerate(codes) if level > 0]
+    return Responsibility(
+        match,
+        Contact("grid", match.grid_code, people.responsible) if people.responsible else None,
+        Contact("grid", match.grid_code, people.backup) if people.backup else None,
+        chain,
     )
-    if exclude is not None:
-        q = q.where(Worker.id != exclude)
-    worker = session.scalars(q.limit(1)).first()
-    return Responsible.of(worker) if worker else None
 
 
-def escalation_chain(session: Session, *, grid_code: str, generation: int) -> list[Contact]:
-    """Community, street, district and city contacts above the grid."""
-    chain = []
-    for level in range(1, len(ESCALATION_LEVELS)):
-        code = escalation_code(session, grid_code=grid_code, level=level, generation=generation)
-        lead = lead_of(session, area_code=code) if code else None
-        chain.append(Contact(ESCALATION_LEVELS[level], code, Responsible.of(lead) if lead else None))
-    return chain
+@dataclass(frozen=True, slots=True)
+class Nearby:
+    """An on-duty worker near a point and the distance in metres (``phone`` is personal data)."""
+
+    id: int
+    public_name: str
+    role: WorkerRole
+    phone: str | None
+    last_seen_at: datetime | None
+    distance_m: float
 
 
-def responsible_contacts(session: Session, *, grid_code: str) -> tuple[Contact | None, Contact | None]:
-    worker = responsible_worker(session, grid_code=grid_code)
-    backup = backup_worker(session, grid_code=grid_code, exclude=worker.id if worker else None)
-    return (
-        Contact("grid", grid_code, worker) if worker else None,
-        Contact("grid", grid_code, backup) if backup else None,
-    )
-
-
-def nearest_on_duty(session: Session, *, lon: float, lat: float, limit: int = 3,
-                    exact: bool = True) -> list[tuple[Worker, float]]:
+def nearest_on_duty(session: Session, *, lon: float, lat: float, limit: int = 3, exact: bool = True) -> list[Nearby]:
     """On-duty workers with a known position, nearest first, with geodesic distances in metres.
 
     ``exact=False`` is the public answer (``geo.access.privacy``): ranked by, and measured to, each
     worker's position snapped to its lattice cell, distances rounded to 100 m, so no number
-    of queries trilaterates a worker finer than their cell.
+    of queries trilaterates a worker finer than their cell. The candidates come from a KNN
+    scan (of exact positions, or for the public of cells only: ix_workers_public_cell, so
+    which workers are considered depends on cells alone); the geodesic distance ranks them,
+    ties by id.
     """
     pt = point(lon, lat)
-    if not exact:
-        return _nearest_public(session, pt=pt, limit=limit)
+    where = sa.and_(Worker.on_duty.is_(True), Worker.last_position.is_not(None))
+    measured = Worker.last_position if exact else coarse_expr(Worker.last_position, deg=WORKER_CELL_DEG)
     knn = (
-        sa.select(Worker.id, Worker.last_position)
-        .where(Worker.on_duty.is_(True), Worker.last_position.is_not(None))
-        .order_by(Worker.last_position.op("<->")(pt))
-        .limit(_KNN_CANDIDATES)
+        sa.select(Worker.id, Worker.public_name, Worker.role, Worker.phone, Worker.last_seen_at,
+                  measured.label("at"))
+        .where(where)
+        .order_by(measured.op("<->")(pt))
+        .limit(_KNN_CANDIDATES if exact else _PUBLIC_CANDIDATES)
         .subquery()
     )
-    geog = GEOGRAPHY
-    dist = sa.func.ST_Distance(sa.cast(knn.c.last_position, geog), sa.cast(pt, geog))
+    dist = sa.func.ST_Distance(sa.cast(knn.c.at, GEOGRAPHY), sa.cast(pt, GEOGRAPHY))
     rows = session.execute(
-        sa.select(Worker, dist.label("d")).join(knn, knn.c.id == Worker.id).order_by(dist, Worker.id).limit(limit)
+        sa.select(knn.c.id, knn.c.public_name, knn.c.role, knn.c.phone, knn.c.last_seen_at, dist.label("d"))
+        .order_by(dist, knn.c.id).limit(limit)
     ).all()
-    return [(r.Worker, float(r.d)) for r in rows]
-
-
-def _nearest_public(session: Session, *, pt, limit: int) -> list[tuple[Worker, float]]:
-    cell = coarse_expr(Worker.last_position, deg=WORKER_CELL_DEG)
-    geog = GEOGRAPHY
-    dist = sa.func.ST_Distance(sa.cast(cell, geog), sa.cast(pt, geog))
-    # Every on-duty worker is ranked by the cell, not a prefilter on the exact position: a
-    # prefilter's edge would itself depend on exact positions.
-    rows = session.execute(
-        sa.select(Worker, dist.label("d")).where(Worker.on_duty.is_(True), Worker.last_position.is_not(None))
-        .order_by(dist, Worker.id).limit(limit)
-    ).all()
-    return [(r.Worker, public_distance(float(r.d))) for r in rows]
+    return [Nearby(r.id, r.public_name, r.role, r.phone, r.last_seen_at,
+                   float(r.d) if exact else public_distance(float(r.d))) for r in rows]
 
 
 def update_position(session: Session, *, worker_id: int, lon: float, lat: float, at: datetime) -> Worker:

@@ -22,12 +22,12 @@ from sqlalchemy.orm import Session
 
 from geo.access.privacy import public_cells
 from geo.cityconfig import CityConfig
-from geo.errors import GridmapError, IdempotencyConflict, InvalidInput, NoActiveGeneration, StoreFailed
+from geo.errors import GridmapError, IdempotencyConflict, InvalidInput, StoreFailed
 from geo.matching.cells import cells_of_points
 from geo.matching.coords import check_lon_lat, to_wgs84, unprojectable
-from geo.matching.matcher import GridMatcher
+from geo.matching.matcher import matcher_for
 from geo.matching.rule import database_fallback, match_points
-from geo.models import Generation, GenerationStatus, MatchKind, Report, ReportStatus, Worker
+from geo.models import MatchKind, Report, ReportStatus, Worker
 from geo.reports.intake import ReportInput, validate_fields
 from geo.reports.routing import MAX_ESCALATION, Responsible, escalation_code, responsible_workers
 from geo.reports.store import forget_suggestions, possible_duplicates, write_reports
@@ -69,18 +69,6 @@ class BatchOutcome:
     @property
     def created(self) -> bool:
         return self.kind == Outcome.created
-
-
-def matcher_for_active(session: Session) -> tuple[int, GridMatcher]:
-    """The active generation's id and its matcher (cached per process until its areas
-    change: geo.boundaries.cache). Raises NoActiveGeneration when nothing is active (no
-    boundaries loaded)."""
-    active = session.connection().execute(
-        sa.select(Generation.id).where(Generation.status == GenerationStatus.active)
-    ).scalar()
-    if active is None:
-        raise NoActiveGeneration("no boundary generation is active yet: load boundaries first (gridmap demo load)")
-    return active, GridMatcher.from_session(session, generation=active)
 
 
 def _convert(items: list[ReportInput], crs: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -157,7 +145,7 @@ def submit_batch(
             first_seen.add(rid)
             fresh.append(k)
 
-    generation, matcher = matcher_for_active(session)
+    generation, matcher = matcher_for(session)
     rows, events = _plan_rows(session, matcher, valid, fresh, lon, lat, generation=generation, config=config,
                               now=now, outcomes=outcomes)
     if duplicates and rows:

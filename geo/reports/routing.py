@@ -24,13 +24,20 @@ MAX_ESCALATION = len(ESCALATION_LEVELS) - 1
 _PREFIX = {n: PREFIX_LENGTH[AreaLevel(name)] for n, name in enumerate(ESCALATION_LEVELS) if 0 < n < MAX_ESCALATION}
 
 
+def escalation_codes(grid_code: str, *, city_code: str | None) -> tuple[str | None, ...]:
+    """The area code at each escalation level (0 grid, 1 community … 4 city) above
+    ``grid_code``: prefixes of the code, then ``city_code``. No database."""
+    return (grid_code, *(grid_code[:_PREFIX[n]] for n in sorted(_PREFIX)), city_code)
+
+
 def escalation_code(session: Session, *, grid_code: str | None, level: int, generation: int) -> str | None:
-    """The area code responsible at escalation ``level`` for a case in ``grid_code``."""
+    """The area code responsible at escalation ``level`` for a case in ``grid_code`` (an
+    unassigned case, ``grid_code`` None, goes to the city above the grid level)."""
     if level == 0:
         return grid_code
-    if level in _PREFIX and grid_code:
-        return grid_code[: _PREFIX[level]]
-    district = grid_code[:6] if grid_code else None
+    if grid_code and level < MAX_ESCALATION:
+        return escalation_codes(grid_code, city_code=None)[level]
+    district = grid_code[: PREFIX_LENGTH[AreaLevel.district]] if grid_code else None
     query = sa.select(Area.parent_code if district else Area.code).where(valid_in(Area, generation))
     query = query.where(Area.code == district) if district else query.where(Area.level == AreaLevel.city)
     return session.scalar(query.order_by(Area.code).limit(1))
@@ -72,7 +79,7 @@ def _candidates_statement() -> sa.Select:
             sa.or_(
                 _current(AssignmentRole.primary, "grids"),
                 _current(AssignmentRole.backup, "grids"),
-                _current(AssignmentRole.lead, "communities"),
+                _current(AssignmentRole.lead, "leads"),
             )
         )
     )
@@ -81,23 +88,57 @@ def _candidates_statement() -> sa.Select:
 _ORDER = {AssignmentRole.primary: 0, AssignmentRole.backup: 1, AssignmentRole.lead: 2}
 
 
-def responsible_workers(session: Session, *, grid_codes: list[str]) -> dict[str, Responsible | None]:
-    """For each grid: the primary worker when on duty, else the first on-duty backup, else the
-    community lead (on duty or not: someone must own the case). One query for all grids."""
-    grids = sorted(set(grid_codes))
-    if not grids:
-        return {}
-    communities = sorted({g[:12] for g in grids})
-    rows = session.connection().execute(_candidates_statement(), {"grids": grids, "communities": communities}).all()
+def _by_area(rows) -> dict[str, list]:
+    """Candidate rows per area code, primary first, then backups, then leads; by rank, id."""
     by_area: dict[str, list] = {}
     for r in sorted(rows, key=lambda r: (_ORDER[r.assignment], r.rank, r.id)):
         by_area.setdefault(r.area_code, []).append(r)
-    chosen: dict[str, Responsible | None] = {}
-    for grid in grids:
-        pick = next((r for r in by_area.get(grid, []) if r.on_duty), None)
-        pick = pick or next((r for r in by_area.get(grid[:12], []) if r.assignment == AssignmentRole.lead), None)
-        chosen[grid] = None if pick is None else Responsible.of(pick)
-    return chosen
+    return by_area
+
+
+def _pick(grid: str, by_area: dict[str, list]) -> Responsible | None:
+    """The routing rule: the primary when on duty, else the first on-duty backup, else the
+    community lead (on duty or not: someone must own the case)."""
+    pick = next((r for r in by_area.get(grid, []) if r.on_duty), None)
+    pick = pick or next((r for r in by_area.get(grid[:_PREFIX[1]], []) if r.assignment == AssignmentRole.lead), None)
+    return None if pick is None else Responsible.of(pick)
+
+
+def responsible_workers(session: Session, *, grid_codes: list[str]) -> dict[str, Responsible | None]:
+    """For each grid: the one worker who gets a new case there (``_pick``). One query for all grids."""
+    grids = sorted(set(grid_codes))
+    if not grids:
+        return {}
+    communities = sorted({g[:_PREFIX[1]] for g in grids})
+    rows = session.connection().execute(_candidates_statement(), {"grids": grids, "leads": communities}).all()
+    by_area = _by_area(rows)
+    return {grid: _pick(grid, by_area) for grid in grids}
+
+
+@dataclass(frozen=True, slots=True)
+class GridContacts:
+    """Who answers for one grid: the responsible worker, the first backup who is not them
+    (on duty first), and the lead of each area code asked for (None where there is none)."""
+
+    responsible: Responsible | None
+    backup: Responsible | None
+    leads: dict[str, Responsible | None]
+
+
+def grid_contacts(session: Session, *, grid_code: str, lead_codes: list[str]) -> GridContacts:
+    """``GridContacts`` of ``grid_code`` and the leads of ``lead_codes`` (its community must
+    be among them for the routing rule's last resort). One query."""
+    rows = session.connection().execute(
+        _candidates_statement(), {"grids": [grid_code], "leads": sorted(set(lead_codes))}
+    ).all()
+    by_area = _by_area(rows)
+    responsible = _pick(grid_code, by_area)
+    backups = sorted((r for r in by_area.get(grid_code, []) if r.assignment == AssignmentRole.backup
+                      and (responsible is None or r.id != responsible.id)),
+                     key=lambda r: (not r.on_duty, r.rank, r.id))
+    leads = {code: next((Responsible.of(r) for r in by_area.get(code, []) if r.assignment == AssignmentRole.lead), None)
+             for code in lead_codes}
+    return GridContacts(responsible, Responsible.of(backups[0]) if backups else None, leads)
 
 
 def responsible_worker(session: Session, *, grid_code: str) -> Responsible | None:

@@ -6,6 +6,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from geo.analytics.mapdata import area_adjacency, area_outlines
+from geo.boundaries.areas import area_index
 from geo.matching.matcher import GridMatcher
 from geo.models import Area, AreaLevel, Generation
 from tests.tiny_city import COMMUNITY, build_tiny_city, ewkt
@@ -41,3 +42,15 @@ def test_the_revision_follows_inserts_updates_and_deletes_of_its_areas(db):
     db.execute(sa.delete(Area).where(Area.code == G2, Area.generation_low == gen))
     assert revision(gen) == start + 2 and revision(other) == untouched
     assert G2 not in area_adjacency(db, generation=gen, level=AreaLevel.grid)
+
+
+def test_the_area_index_of_a_draft_follows_a_rename_and_a_moved_edge(db):
+    draft = build_tiny_city(db, activate=False)
+    index = area_index(db, generation=draft)
+    assert area_index(db, generation=draft) is index  # cached while nothing changes
+    assert [a.code for a in index.path(G1)][-1] == G1 and index.path(G1)[0].level == AreaLevel.city
+    db.execute(sa.update(Area).where(Area.code == G1, Area.generation_low == draft)
+               .values(name="改名网格", geom=ewkt((116.40, 39.91, 116.415, 39.92))))
+    fresh = area_index(db, generation=draft)
+    assert fresh.area(G1).name == "改名网格"
+    assert "116.415" in fresh.area(G1).geometry_json and "116.415" not in index.area(G1).geometry_json

@@ -12,7 +12,7 @@ from geo.boundaries.export import read_areas_frame
 from geo.boundaries.generations import active_generation_id
 from geo.boundaries.topology import check_hierarchy
 from geo.errors import OutsideJurisdiction
-from geo.matching.locate import locate
+from geo.matching.rule import locate
 from geo.models import AreaLevel
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from typer.testing import CliRunner
 
 from geo.boundaries.generations import active_generation_id, valid_in
-from geo.matching.locate import smallest_covering_query
+from geo.matching.postgis import smallest_covering_query
 from geo.matching.matcher import GridMatcher
 from geo.models import Area, AreaLevel
 

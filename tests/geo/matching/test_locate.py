@@ -6,14 +6,14 @@ import pytest
 from pyproj import Geod
 
 from geo.errors import GenerationNotFound, NoActiveGeneration, OutsideJurisdiction
-from geo.matching.locate import locate
+from geo.matching.rule import locate, match_location
 from tests.tiny_city import COMMUNITY, build_tiny_city
 
 G1, G2, G3, G4 = (f"{COMMUNITY}00{i}" for i in range(1, 5))
 
 
 
-@pytest.mark.parametrize(
+KNOWN = pytest.mark.parametrize(
     ("lon", "lat", "code", "kind"),
     [
         (116.405, 39.915, G1, "inside"),
@@ -28,9 +28,19 @@ G1, G2, G3, G4 = (f"{COMMUNITY}00{i}" for i in range(1, 5))
         (116.42, 39.90, G4, "inside"),
     ],
 )
+
+
+@KNOWN
 def test_locate_known_answers(db, tiny, lon, lat, code, kind):
     match = locate(db, lon=lon, lat=lat)
     assert (match.grid_code, match.kind, match.generation) == (code, kind, tiny.generation)
+
+
+@KNOWN
+def test_the_postgis_spelling_of_the_rule_gives_the_same_answers(db, tiny, lon, lat, code, kind):
+    # The fallback for points the matcher misses is the same rule in SQL: it must agree.
+    match = match_location(db, lon=lon, lat=lat, generation=tiny.generation, snap_tolerance_m=0.0)
+    assert (match.grid_code, match.kind) == (code, kind)
 
 
 def test_vertex_lists_every_covering_grid(db, tiny):

@@ -1,4 +1,6 @@
-"""Point → grid: the territorial-responsibility rule.
+"""The point → grid rule spelled in PostGIS: the fallback of ``geo.matching.rule`` for the few
+points the in-memory matcher finds no grid for (nearest grid, snapping), and the
+set-based reference the matcher is tested and benchmarked against.
 
 A point belongs to the grid whose polygon *covers* it (boundary included). When several grids
 cover it (a shared edge or vertex), the grid with the smallest code wins, so there is always
@@ -7,13 +9,10 @@ exactly one answer. Coordinates are WGS-84 lon/lat degrees (EPSG:4326).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from geo.boundaries.generations import resolve_generation, valid_in
-from geo.errors import OutsideJurisdiction
+from geo.boundaries.generations import valid_in
 from geo.models import Area, AreaLevel, AreaPiece
 from geo.spatial import GEOGRAPHY, point
 
@@ -22,18 +21,6 @@ from geo.spatial import GEOGRAPHY, point
 # a point on a cut edge still reaches its candidates.
 _PREFILTER_DEG = 1e-9
 _NEAREST_CANDIDATES = 16
-
-
-@dataclass(frozen=True, slots=True)
-class Match:
-    grid_code: str
-    generation: int
-    covering_codes: tuple[str, ...]
-
-    @property
-    def kind(self) -> str:
-        """``inside`` for one covering grid, ``edge`` when the smallest-code rule decided."""
-        return "inside" if len(self.covering_codes) == 1 else "edge"
 
 
 def covering_grids(session: Session, *, lon: float, lat: float, generation: int) -> list[str]:
@@ -69,23 +56,6 @@ def nearest_grid(session: Session, *, lon: float, lat: float, generation: int) -
         sa.select(knn.c.code, dist.label("distance_m")).order_by(dist, knn.c.code).limit(1)
     ).one_or_none()
     return None if row is None else (row.code, float(row.distance_m))
-
-
-def locate(session: Session, *, lon: float, lat: float, generation: int | None = None) -> Match:
-    """The one grid responsible for (lon, lat) in ``generation`` (default: the active one).
-
-    Raises OutsideJurisdiction (details: ``nearest_grid``, ``distance_m``) when no grid covers
-    the point, GenerationNotFound / NoActiveGeneration for a bad generation.
-    """
-    gid = resolve_generation(session, generation=generation)
-    codes = covering_grids(session, lon=lon, lat=lat, generation=gid)
-    if codes:
-        return Match(grid_code=codes[0], generation=gid, covering_codes=tuple(codes))
-    nearest = nearest_grid(session, lon=lon, lat=lat, generation=gid)
-    details: dict[str, object] = {"generation": gid}
-    if nearest is not None:
-        details.update(nearest_grid=nearest[0], distance_m=round(nearest[1], 1))
-    raise OutsideJurisdiction("no grid covers this point: it is outside the jurisdiction", **details)
 
 
 def smallest_covering_query(points, *, key, lon, lat, generation: int):
