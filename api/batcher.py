@@ -23,7 +23,8 @@ from starlette.concurrency import run_in_threadpool
 
 from geo.cityconfig import CityConfig
 from geo.reports.intake import ReportInput
-from geo.reports.registration import BatchOutcome, submit_batch
+from geo.reports.outcomes import BatchOutcome
+from geo.reports.registration import submit_batch
 
 log = logging.getLogger("gridmap.intake")
 

@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo import errors as ge
-from geo.reports.registration import Outcome
+from geo.reports.outcomes import Outcome
 
 log = logging.getLogger("gridmap.api")
 

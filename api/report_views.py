@@ -12,7 +12,7 @@ from geo.access import Principal, may_read_personal, may_see_photos
 from geo.access.privacy import PUBLIC_PRECISION_M, is_sensitive, public_code, public_place
 from geo.access.roles import is_own_case, sees_exact_locations
 from geo.models import OPEN_STATUSES, Report, ReportSource, Worker
-from geo.reports.registration import BatchOutcome
+from geo.reports.outcomes import BatchOutcome
 from geo.reports.workflow import allowed_actions, trail
 
 NAMESPACE = uuid.UUID("6f1b2c9e-5a43-4c1e-9d0b-2f6c7a8e9b10")

@@ -52,7 +52,8 @@ from geo.reports.categories import parse_category
 from geo.reports.intake import ReportInput, validate_fields
 from geo.reports.photos import clean_image, photo_name, photo_path, remove_photo, write_photo
 from geo.reports.queries import ReportFilter, area_prefix, list_reports
-from geo.reports.registration import BatchOutcome, Outcome, submit_batch, submit_report
+from geo.reports.outcomes import BatchOutcome, Outcome
+from geo.reports.registration import submit_batch, submit_report
 from geo.reports.workflow import add_photo, apply_transition, get_report, lock_for_photo, rate
 
 router = APIRouter(tags=["reports"])

@@ -141,11 +141,6 @@ def grid_contacts(session: Session, *, grid_code: str, lead_codes: list[str]) ->
     return GridContacts(responsible, Responsible.of(backups[0]) if backups else None, leads)
 
 
-def responsible_worker(session: Session, *, grid_code: str) -> Responsible | None:
-    """The one worker who gets a new case in ``grid_code`` (see ``responsible_workers``)."""
-    return responsible_workers(session, grid_codes=[grid_code])[grid_code]
-
-
 def lead_of(session: Session, *, area_code: str) -> Worker | None:
     """The current lead (contact) of a community, street, district or city."""
     return session.scalar(

@@ -8,6 +8,7 @@ the session's Connection: the ORM layer's per-statement cost bought nothing here
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -30,16 +31,50 @@ def _json(value) -> str:
     return orjson.dumps(value).decode()
 
 
-# The columns a pass sends as they are stored. Reports and their first trail rows travel as
-# one JSON array each (orjson, in C) and are expanded by jsonb_to_recordset: one statement,
-# one round trip, however many reports the pass holds. (Arrays per column cost more to dump.)
-# The record types are the tables' own column types, so the two cannot drift apart.
-_REPORT_COLUMNS = (
-    "id", "category", "subcategory", "description", "source", "h3_cell", "public_cell", "orig_x", "orig_y", "orig_crs", "accuracy_m",
-    "reported_at", "status", "grid_code", "generation_id", "match_kind", "snap_distance_m", "assigned_worker_id",
-    "dispatched_at", "due_at", "escalation_level", "escalated_to", "reporter_name", "reporter_phone", "photos",
-    "request_hash", "filed_by", "suggested_duplicates", "created_at", "updated_at",
-)
+@dataclass(slots=True)
+class ReportRow:
+    """One new report as it is stored: the ``reports`` columns a pass sends, in the table's
+    types, plus the WGS-84 point (degrees) the row's ``location`` is built from."""
+
+    id: uuid.UUID
+    category: str
+    subcategory: str | None
+    description: str
+    source: str
+    h3_cell: int
+    public_cell: int | None
+    orig_x: float
+    orig_y: float
+    orig_crs: str
+    accuracy_m: float | None
+    reported_at: datetime
+    status: str
+    grid_code: str | None
+    generation_id: int | None
+    match_kind: str
+    snap_distance_m: float | None
+    assigned_worker_id: int | None
+    dispatched_at: datetime | None
+    due_at: datetime
+    escalation_level: int
+    escalated_to: str | None
+    reporter_name: str | None
+    reporter_phone: str | None
+    photos: list[str]
+    request_hash: str
+    filed_by: str | None
+    suggested_duplicates: list[uuid.UUID] | None
+    created_at: datetime
+    updated_at: datetime
+    lon: float
+    lat: float
+
+
+# Reports and their first trail rows travel as one JSON array each (orjson, in C, dumps the
+# dataclasses directly) and are expanded by jsonb_to_recordset: one statement, one round
+# trip, however many reports the pass holds. (Arrays per column cost more to dump.) The
+# record types are the tables' own column types, so the two cannot drift apart.
+_REPORT_COLUMNS = tuple(f.name for f in fields(ReportRow) if f.name not in ("lon", "lat"))
 _EVENT_COLUMNS = ("report_id", "action", "actor", "from_status", "to_status", "data")
 
 
@@ -86,8 +121,8 @@ def _insert_statement() -> sa.Select:
     return sa.select(inserted.c.id).add_cte(trail)
 
 
-def write_reports(session: Session, rows: list[dict], events: list[TrailEvent]) -> set[uuid.UUID]:
-    """Insert ``rows`` (dicts keyed by the fields above) whose id is new, and the trail
+def write_reports(session: Session, rows: list[ReportRow], events: list[TrailEvent]) -> set[uuid.UUID]:
+    """Insert ``rows`` whose id is new, and the trail
     ``events`` of those (stamped with the report's creation time); returns the ids inserted.
     Commits nothing."""
     if not rows:
@@ -147,10 +182,9 @@ def _sphere_m(lon1, lat1, lon2, lat2):
 
 
 def possible_duplicates(
-    session: Session, rows: list[dict], *, config: CityConfig, now: datetime
+    session: Session, rows: list[ReportRow], *, config: CityConfig, now: datetime
 ) -> dict[uuid.UUID, list[uuid.UUID]]:
-    """For each new report in ``rows`` (dicts with id, category, lon, lat in WGS-84 degrees and
-    reported_at, in the order they were filed): the open reports of its category within the
+    """For each new report in ``rows`` (in the order they were filed): the open reports of its category within the
     configured radius (metres) filed in the window (days before ``now``), nearest first, each
     once, at most MAX_DUPLICATES_LISTED. Candidates are the reports already stored and the new
     ones earlier in ``rows`` (a retry of a stored id counts as the stored report, where it
@@ -159,7 +193,7 @@ def possible_duplicates(
     if not rows:
         return {}
     since = now - timedelta(days=config.duplicate_window_days)
-    payload = [{"id": r["id"], "category": r["category"], "lon": r["lon"], "lat": r["lat"]} for r in rows]
+    payload = [{"id": r.id, "category": r.category, "lon": r.lon, "lat": r.lat} for r in rows]
     found: dict[uuid.UUID, dict[uuid.UUID, float]] = {}
 
     def add(rid: uuid.UUID, dup: uuid.UUID, metres: float) -> None:
@@ -172,27 +206,27 @@ def possible_duplicates(
     }):
         add(rid, dup, metres)
     if len(rows) > 1:
-        ids = [r["id"] for r in rows]
+        ids = [r.id for r in rows]
         stored = set(session.connection().execute(sa.select(Report.id).where(Report.id.in_(ids))).scalars())
-        new = [r for r in rows if r["id"] not in stored]
+        new = [r for r in rows if r.id not in stored]
         for later, earlier, metres in _within_pass(new, radius_m=float(config.duplicate_radius_m), since=since):
             add(later, earlier, metres)
     return {rid: sorted(near, key=lambda d: (near[d], d))[:MAX_DUPLICATES_LISTED] for rid, near in found.items()}
 
 
-def forget_suggestions(session: Session, rows: list[dict], gone: set[uuid.UUID]) -> None:
+def forget_suggestions(session: Session, rows: list[ReportRow], gone: set[uuid.UUID]) -> None:
     """Take ``gone`` (reports of this pass the database refused) out of the stored suggestions
     of ``rows``. Rare: only the safety net of an intake pass refuses rows."""
     table = Report.__table__
     for row in rows:
-        listed = row.get("suggested_duplicates") or []
+        listed = row.suggested_duplicates or []
         if any(d in gone for d in listed):
-            row["suggested_duplicates"] = [d for d in listed if d not in gone]
-            session.connection().execute(table.update().where(table.c.id == row["id"])
-                                         .values(suggested_duplicates=row["suggested_duplicates"]))
+            row.suggested_duplicates = [d for d in listed if d not in gone]
+            session.connection().execute(table.update().where(table.c.id == row.id)
+                                         .values(suggested_duplicates=row.suggested_duplicates))
 
 
-def _within_pass(rows: list[dict], *, radius_m: float, since: datetime):
+def _within_pass(rows: list[ReportRow], *, radius_m: float, since: datetime):
     """(later id, earlier id, metres) for same-category pairs of ``rows`` within ``radius_m``
     whose earlier one was reported since ``since`` (the same window as the stored candidates):
     one pass's reports are not stored yet, so the probe cannot see each other. Bucketed by a
@@ -200,15 +234,15 @@ def _within_pass(rows: list[dict], *, radius_m: float, since: datetime):
     step = radius_m / M_PER_DEG_LON_EQ * 2  # degrees; ≥ the radius in longitude too below 60° latitude
     buckets: dict[tuple, list[int]] = {}
     for i, r in enumerate(rows):
-        if r["reported_at"] >= since:
-            buckets.setdefault((r["category"], int(r["lon"] // step), int(r["lat"] // step)), []).append(i)
+        if r.reported_at >= since:
+            buckets.setdefault((r.category, int(r.lon // step), int(r.lat // step)), []).append(i)
     for i, r in enumerate(rows):
-        cx, cy = int(r["lon"] // step), int(r["lat"] // step)
+        cx, cy = int(r.lon // step), int(r.lat // step)
         earlier = [j for dx in (-1, 0, 1) for dy in (-1, 0, 1)
-                   for j in buckets.get((r["category"], cx + dx, cy + dy), ()) if j < i and rows[j]["id"] != r["id"]]
+                   for j in buckets.get((r.category, cx + dx, cy + dy), ()) if j < i and rows[j].id != r.id]
         if earlier:
-            metres = _sphere_m(r["lon"], r["lat"], np.array([rows[j]["lon"] for j in earlier]),
-                               np.array([rows[j]["lat"] for j in earlier]))
+            metres = _sphere_m(r.lon, r.lat, np.array([rows[j].lon for j in earlier]),
+                               np.array([rows[j].lat for j in earlier]))
             for j, m in zip(earlier, metres):
                 if m <= radius_m:
-                    yield r["id"], rows[j]["id"], float(m)
+                    yield r.id, rows[j].id, float(m)
