@@ -173,6 +173,7 @@ def import_reports(
 @app.command("rematch")
 def rematch(
     include_closed: Annotated[bool, typer.Option(help="Also re-home closed cases (normally kept as handled).")] = False,
+    dry_run: Annotated[bool, typer.Option(help="Count what would change grid; store nothing.")] = False,
 ) -> None:
     """Re-match reports to the active generation's grids after a boundary change."""
     import sqlalchemy as sa
@@ -181,7 +182,7 @@ def rematch(
     from geo.cityconfig import load_city_config
     from geo.models import OPEN_STATUSES, Report
     from geo.matching.matcher import matcher_for
-    from geo.reports.rematch import rematch_chunk
+    from geo.reports.rematch import apply_rematch, plan_rematch
     from geo.settings import CitySettings
 
     config = load_city_config(CitySettings().config)
@@ -194,14 +195,20 @@ def rematch(
         after, examined, moved = None, 0, 0
         while True:
             with Session(engine) as session:
-                chunk = rematch_chunk(session, matcher=matcher, generation=generation, config=config,
-                                      now=datetime.now(UTC), after=after, include_closed=include_closed)
-                session.commit()
-            if chunk.last_id is None:
+                plan = plan_rematch(session, matcher=matcher, generation=generation, config=config, after=after,
+                                    include_closed=include_closed)
+                if not dry_run:
+                    apply_rematch(session, plan=plan, now=datetime.now(UTC))
+                    session.commit()
+            if plan.last_id is None:
                 break
-            after, examined, moved = chunk.last_id, examined + chunk.examined, moved + chunk.moved
-            bar.advance(task, chunk.examined)
-    console.print(f"{examined:,} report(s) re-matched to generation {generation}; {moved:,} changed grid")
+            after, examined, moved = plan.last_id, examined + len(plan.reports), moved + len(plan.moves)
+            bar.advance(task, len(plan.reports))
+    if dry_run:
+        console.print(f"dry run: of {examined:,} report(s), {moved:,} would change grid in generation {generation}; "
+                      "nothing was stored (run without --dry-run to apply)")
+    else:
+        console.print(f"{examined:,} report(s) re-matched to generation {generation}; {moved:,} changed grid")
 
 
 @app.command("escalate")

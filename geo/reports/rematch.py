@@ -3,7 +3,8 @@
 Territorial responsibility follows the current boundaries for cases still open; closed cases
 keep the grid and generation they were handled under unless asked otherwise. Works in keyset
 chunks so the caller can commit as it goes and re-run safely (already re-matched rows are
-simply unchanged).
+simply unchanged). What a chunk would change is computed first (``plan_rematch``, usable as
+a dry run: the planner's diff of a draft) and then stored (``apply_rematch``).
 """
 
 from __future__ import annotations
@@ -19,9 +20,46 @@ from sqlalchemy.orm import Session
 from geo.cityconfig import CityConfig
 from geo.matching.matcher import GridMatcher
 from geo.matching.rule import database_fallback, match_points
-from geo.models import OPEN_STATUSES, Report
+from geo.models import OPEN_STATUSES, Report, ReportStatus
 from geo.reports.routing import responsible_workers
 from geo.reports.trail import TrailEvent, append_events
+
+
+@dataclass(frozen=True, slots=True)
+class Rematched:
+    """One examined report under the new boundaries: what it will store (grid, kind and snap
+    distance as intake would store them, the new grid's worker for an open case handed over)
+    and where it was (``from_code``, ``status``)."""
+
+    report_id: uuid.UUID
+    status: ReportStatus
+    from_code: str | None
+    grid_code: str | None
+    kind: str
+    snap_distance_m: float | None
+    worker_id: int | None  # the new worker of a handed-over case; None: the worker stays
+
+    @property
+    def moved(self) -> bool:
+        return self.grid_code != self.from_code
+
+
+@dataclass(frozen=True, slots=True)
+class RematchPlan:
+    """What re-matching one chunk would do (a dry run), in report id order."""
+
+    generation: int
+    reports: list[Rematched]
+
+    @property
+    def last_id(self) -> uuid.UUID | None:
+        """Pass back as ``after`` for the next chunk; None when there was nothing left."""
+        return self.reports[-1].report_id if self.reports else None
+
+    @property
+    def moves(self) -> list[Rematched]:
+        """The reports whose grid changes."""
+        return [r for r in self.reports if r.moved]
 
 
 @dataclass(frozen=True)
@@ -31,15 +69,13 @@ class RematchChunk:
     moved: int  # reports whose grid changed
 
 
-def rematch_chunk(
-    session: Session, *, matcher: GridMatcher, generation: int, config: CityConfig, now: datetime,
+def plan_rematch(
+    session: Session, *, matcher: GridMatcher, generation: int, config: CityConfig,
     after: uuid.UUID | None = None, limit: int = 50_000, include_closed: bool = False,
-) -> RematchChunk:
-    """Re-match up to ``limit`` reports with id > ``after`` to ``generation``'s grids.
-
-    Every examined report gets the new generation; a report whose grid changed gets a
-    ``rematch`` event, and an open one at grid level is handed to the new grid's worker.
-    """
+) -> RematchPlan:
+    """Re-match up to ``limit`` reports with id > ``after`` to ``generation``'s grids with the
+    rule intake uses, changing nothing: every examined report and, for those whose grid
+    changes, an open one at grid level (not escalated) gets the new grid's worker."""
     conds = [] if include_closed else [Report.status.in_(OPEN_STATUSES)]
     if after is not None:
         conds.append(Report.id > after)
@@ -49,23 +85,28 @@ def rematch_chunk(
         .where(*conds).order_by(Report.id).limit(limit)
     ).all()
     if not rows:
-        return RematchChunk(None, 0, 0)
-    ids = [r[0] for r in rows]
+        return RematchPlan(generation, [])
     lon = np.fromiter((r[1] for r in rows), float, len(rows))
     lat = np.fromiter((r[2] for r in rows), float, len(rows))
     # The rule intake applies, so a re-matched report stores what intake would have stored.
     matched = match_points(matcher, lon, lat, fallback=database_fallback(
         session, generation=generation, snap_tolerance_m=config.snap_tolerance_m))
     codes, kinds, snaps = matched.codes, matched.kinds, matched.snap_distances
-    moved = [k for k, r in enumerate(rows) if codes[k] != r[3]]
-    workers = responsible_workers(session, grid_codes=[codes[k] for k in moved if codes[k]])
-    handover = {k: workers.get(codes[k]) for k in moved
-                if codes[k] and rows[k][4] in OPEN_STATUSES and rows[k][5] == 0}  # open, not escalated
-    values = [
-        {"rid": ids[k], "code": codes[k], "gen": generation if codes[k] else None, "kind": kinds[k],
-         "snap": snaps[k], "worker": handover[k].id if handover.get(k) is not None else None}
-        for k in range(len(rows))
-    ]
+    handed = [k for k, r in enumerate(rows)
+              if codes[k] and codes[k] != r[3] and r[4] in OPEN_STATUSES and r[5] == 0]
+    workers = responsible_workers(session, grid_codes=[codes[k] for k in handed])
+    new_worker = {k: w.id for k in handed if (w := workers.get(codes[k])) is not None}
+    return RematchPlan(generation, [
+        Rematched(r[0], r[4], r[3], codes[k], kinds[k], snaps[k], new_worker.get(k)) for k, r in enumerate(rows)
+    ])
+
+
+def apply_rematch(session: Session, *, plan: RematchPlan, now: datetime) -> RematchChunk:
+    """Store ``plan``: every examined report gets its new grid, generation, kind and snap
+    distance; a report whose grid changed gets a ``rematch`` event. Commits nothing."""
+    if not plan.reports:
+        return RematchChunk(None, 0, 0)
+    gen = plan.generation
     report = Report.__table__
     stmt = (
         sa.update(report)
@@ -75,12 +116,25 @@ def rematch_chunk(
                 assigned_worker_id=sa.func.coalesce(sa.bindparam("worker"), report.c.assigned_worker_id),
                 updated_at=now)
     )
-    session.connection().execute(stmt, values)
-    if moved:
-        append_events(session, [
-            TrailEvent(ids[k], "rematch", "system", rows[k][4].value, rows[k][4].value,
-                       {"from": rows[k][3], "to": codes[k], "generation": generation},
-                       note="boundaries changed", at=now)
-            for k in moved
-        ])
-    return RematchChunk(ids[-1], len(rows), len(moved))
+    session.connection().execute(stmt, [
+        {"rid": r.report_id, "code": r.grid_code, "gen": gen if r.grid_code else None, "kind": r.kind,
+         "snap": r.snap_distance_m, "worker": r.worker_id}
+        for r in plan.reports
+    ])
+    moves = plan.moves
+    append_events(session, [
+        TrailEvent(r.report_id, "rematch", "system", r.status.value, r.status.value,
+                   {"from": r.from_code, "to": r.grid_code, "generation": gen}, note="boundaries changed", at=now)
+        for r in moves
+    ])
+    return RematchChunk(plan.last_id, len(plan.reports), len(moves))
+
+
+def rematch_chunk(
+    session: Session, *, matcher: GridMatcher, generation: int, config: CityConfig, now: datetime,
+    after: uuid.UUID | None = None, limit: int = 50_000, include_closed: bool = False,
+) -> RematchChunk:
+    """``plan_rematch`` then ``apply_rematch``: re-match and store one chunk."""
+    plan = plan_rematch(session, matcher=matcher, generation=generation, config=config, after=after, limit=limit,
+                        include_closed=include_closed)
+    return apply_rematch(session, plan=plan, now=now)

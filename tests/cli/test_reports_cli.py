@@ -106,3 +106,18 @@ def test_rejected_rows_can_be_fixed_and_imported_again(tmp_path, monkeypatch, da
     finally:
         with engine.begin() as conn:
             purge_reports(conn, where=Report.description.startswith(MARK))
+
+
+def test_rematch_dry_run_stores_nothing(monkeypatch, database_url, engine, small_city):
+    def state():
+        with Session(engine) as s:
+            return s.scalar(sa.select(sa.func.max(Report.updated_at))), s.scalar(sa.select(sa.func.count(Report.generation_id)))
+
+    before = state()
+    monkeypatch.setenv("GRIDMAP_DATABASE_URL", database_url)
+    r = CliRunner().invoke(app, ["reports", "rematch", "--dry-run"])
+    out = " ".join(r.output.split())
+    assert r.exit_code == 0, r.output
+    # The city was matched to the active generation: nothing would move, and nothing was written.
+    assert "dry run" in out and ", 0 would change grid" in out and "nothing was stored" in out
+    assert state() == before

@@ -12,7 +12,7 @@ from geo.matching.matcher import GridMatcher
 from geo.models import AreaLevel, Report, ReportEvent, ReportSource, ReportStatus
 from geo.reports.intake import ReportInput
 from geo.reports.registration import submit_report
-from geo.reports.rematch import rematch_chunk
+from geo.reports.rematch import plan_rematch, rematch_chunk
 from geo.reports.workflow import apply_transition
 from tests.tiny_city import COMMUNITY, add_area, add_workers, build_tiny_city
 
@@ -43,6 +43,13 @@ def test_rematch_after_boundary_change(db):
     db.flush()
     rebuild_pieces(db, generation=new)
     activate_generation(db, generation=new)
+
+    # The dry run: what would move, and to whom, with nothing changed.
+    plan = plan_rematch(db, matcher=GridMatcher.from_session(db, generation=new), generation=new, config=config)
+    assert [(m.report_id, m.from_code, m.grid_code, m.worker_id) for m in plan.moves] == [
+        (moving, G2, G1, workers[G1].id)]
+    assert db.scalar(sa.select(Report.grid_code).where(Report.id == moving)) == G2
+    assert db.scalar(sa.select(sa.func.count()).select_from(ReportEvent).where(ReportEvent.action == "rematch")) == 0
 
     chunk = rematch_chunk(db, matcher=GridMatcher.from_session(db, generation=new), generation=new,
                           config=config, now=now)
