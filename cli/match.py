@@ -11,6 +11,8 @@ import typer
 from cli.common import console, database, fail, make_parent, progress
 
 GRID_COLUMN = "grid_code"
+KIND_COLUMN = "match_kind"
+SNAP_COLUMN = "snap_distance_m"
 
 
 def _open_batches(path: Path, chunk_size: int):
@@ -79,18 +81,31 @@ def match(
     in_path: Annotated[Path, typer.Option("--in", help=(
         "Points: Parquet or CSV with lon, lat columns (WGS-84 degrees), or GeoParquet with point geometries "
         "(in any crs its metadata names)."))],
-    out: Annotated[Path, typer.Option("--out", help="Parquet file to write: input columns + grid_code.")],
+    out: Annotated[Path, typer.Option("--out", help=(
+        "Parquet file to write: the input columns + grid_code, match_kind and snap_distance_m."))],
     generation: Annotated[int | None, typer.Option(help="Boundary generation (default: active).")] = None,
     chunk_size: Annotated[int, typer.Option(min=1, help="Rows read, matched and written at a time.")] = 1_000_000,
+    snap_tolerance: Annotated[float | None, typer.Option(min=0, help=(
+        "Metres: a point this close outside every grid is snapped to the nearest one, as intake does "
+        "(default: the city configuration's snap_tolerance_m; 0: grid_code only where a grid covers the point)."))] = None,
 ) -> None:
-    """Match every point to the grid covering it (smallest code on shared edges); null outside all grids."""
-    import numpy as np
+    """Match every point to its grid with intake's rule, streamed.
+
+    grid_code: the grid covering the point (smallest code on shared edges), or the nearest grid
+    within the snap tolerance; null otherwise. match_kind: inside, edge (on a shared edge),
+    snapped or unassigned (also for missing coordinates). snap_distance_m: metres to the grid,
+    for snapped points only.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
     from sqlalchemy.orm import Session
 
     from geo.boundaries.generations import resolve_generation
+    from geo.cityconfig import load_city_config
     from geo.matching.matcher import GridMatcher
+    from geo.matching.rule import database_fallback, match_points, near_fallback
+    from geo.models import MatchKind
+    from geo.settings import CitySettings
 
     try:
         schema, total, batches = _open_batches(in_path, chunk_size)
@@ -121,36 +136,44 @@ def match(
             raise fail(f"cannot read the crs of {in_path}: {exc}", "write the file with a known crs (EPSG:4326)") from None
         if not crs.equals(CRS.from_user_input("OGC:CRS84"), ignore_axis_order=True):
             transformer = Transformer.from_crs(crs, "OGC:CRS84", always_xy=True)
-    if GRID_COLUMN in schema.names:
-        raise fail(f"{in_path} already has a {GRID_COLUMN} column", f"drop or rename {GRID_COLUMN} first")
+    taken = [c for c in (GRID_COLUMN, KIND_COLUMN, SNAP_COLUMN) if c in schema.names]
+    if taken:
+        raise fail(f"{in_path} already has a {', '.join(taken)} column", f"drop or rename {', '.join(taken)} first")
+    tolerance = load_city_config(CitySettings().config).snap_tolerance_m if snap_tolerance is None else snap_tolerance
 
-    with database() as (engine, _), Session(engine) as session:
-        gid = resolve_generation(session, generation=generation)
-        with console.status(f"building the grid lookup for generation {gid}..."):
-            try:
-                matcher = GridMatcher.from_session(session, generation=gid)
-            except ValueError as exc:
-                raise fail(str(exc), "load boundaries first: `gridmap demo load`") from None
-
-    out_schema = schema.append(pa.field(GRID_COLUMN, pa.string()))
+    out_schema = schema.append(pa.field(GRID_COLUMN, pa.string())).append(pa.field(KIND_COLUMN, pa.string())) \
+        .append(pa.field(SNAP_COLUMN, pa.float64()))
     tmp = out.with_name(f".{out.name}.partial")
     make_parent(out)
-    rows = matched = 0
+    rows = matched = snapped = 0
     try:
-        with progress() as bar, pq.ParquetWriter(tmp, out_schema) as writer:
-            task = bar.add_task(f"matching (generation {gid})", total=total)
-            for batch in batches:
-                if geometry is not None:
-                    lon, lat = _point_coords(batch, geometry[0], transformer)
-                else:
-                    lon, lat = _coords(batch, "lon"), _coords(batch, "lat")
-                idx = matcher.match_indices(lon, lat)
-                hit = idx >= 0
-                codes = pa.array(np.where(hit, matcher.codes[np.maximum(idx, 0)], None), type=pa.string())
-                writer.write_batch(pa.RecordBatch.from_arrays([*batch.columns, codes], schema=out_schema))
-                rows += batch.num_rows
-                matched += int(hit.sum())
-                bar.update(task, advance=batch.num_rows)
+        with database() as (engine, _), Session(engine) as session:
+            gid = resolve_generation(session, generation=generation)
+            with console.status(f"building the grid lookup for generation {gid}..."):
+                try:
+                    matcher = GridMatcher.from_session(session, generation=gid)
+                except ValueError as exc:
+                    raise fail(str(exc), "load boundaries first: `gridmap demo load`") from None
+            # Points no grid covers: the nearest grid from PostGIS, unless too far out to snap.
+            fallback = near_fallback(matcher, database_fallback(session, generation=gid, snap_tolerance_m=tolerance),
+                                     generation=gid, snap_tolerance_m=tolerance)
+            with progress() as bar, pq.ParquetWriter(tmp, out_schema) as writer:
+                task = bar.add_task(f"matching (generation {gid})", total=total)
+                for batch in batches:
+                    if geometry is not None:
+                        lon, lat = _point_coords(batch, geometry[0], transformer)
+                    else:
+                        lon, lat = _coords(batch, "lon"), _coords(batch, "lat")
+                    m = match_points(matcher, lon, lat, fallback=fallback)
+                    session.rollback()  # read-only: no snapshot held across batches
+                    writer.write_batch(pa.RecordBatch.from_arrays([
+                        *batch.columns, pa.array(m.codes, type=pa.string()), pa.array(m.kinds, type=pa.string()),
+                        pa.array(m.snap_distances, type=pa.float64()),
+                    ], schema=out_schema))
+                    rows += batch.num_rows
+                    matched += int((m.kinds != MatchKind.unassigned.value).sum())
+                    snapped += int((m.kinds == MatchKind.snapped.value).sum())
+                    bar.update(task, advance=batch.num_rows)
         os.replace(tmp, out)
     except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as exc:
         raise fail(
@@ -161,5 +184,5 @@ def match(
         tmp.unlink(missing_ok=True)
     console.print(
         f"matched {matched:,} of {rows:,} points to grids of generation {gid} "
-        f"({rows - matched:,} outside every grid); wrote {out}"
+        f"({snapped:,} snapped within {tolerance:g} m, {rows - matched:,} unassigned); wrote {out}"
     )

@@ -26,6 +26,7 @@ from geo.errors import OutsideJurisdiction
 from geo.matching.matcher import GridMatcher
 from geo.matching.postgis import covering_grids, nearest_grid
 from geo.models import MatchKind
+from geo.units import M_PER_DEG_LAT, M_PER_DEG_LON_EQ
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +86,28 @@ def database_fallback(session: Session, *, generation: int, snap_tolerance_m: fl
                                            snap_tolerance_m=snap_tolerance_m)
 
 
+def near_fallback(matcher: GridMatcher, fallback: Fallback, *, generation: int, snap_tolerance_m: float) -> Fallback:
+    """``fallback`` for the points that could snap; a point farther than ``snap_tolerance_m``
+    metres outside the box of the matcher's grids is unassigned without asking (its distance
+    to the nearest grid is then not measured). For files of points far outside the city."""
+    minx, miny, maxx, maxy = shapely.total_bounds(matcher.geoms)
+    dlat = snap_tolerance_m / M_PER_DEG_LAT
+    # Longitude degrees shrink towards the poles: the margin at the box's widest latitude.
+    dlon = snap_tolerance_m / (M_PER_DEG_LON_EQ * max(np.cos(np.radians(max(abs(miny), abs(maxy)) + dlat)), 1e-6))
+
+    def near(lon: float, lat: float) -> MatchOutcome:
+        if minx - dlon <= lon <= maxx + dlon and miny - dlat <= lat <= maxy + dlat:
+            return fallback(lon, lat)
+        return MatchOutcome(MatchKind.unassigned, generation)
+
+    return near
+
+
 def match_points(matcher: GridMatcher, lon: np.ndarray, lat: np.ndarray, *, fallback: Fallback) -> PointMatches:
     """Match WGS-84 points (degrees) to the matcher's grids: exactly ``ST_Covers`` + smallest
     code, ``edge`` where more than one grid covers the point; the points no grid covers are
-    given to ``fallback`` one by one (snap or unassigned). Vectorised; pure but for the fallback."""
+    given to ``fallback`` one by one (snap or unassigned); a point without finite coordinates
+    (a missing value in a file) is unassigned without asking. Vectorised; pure but for the fallback."""
     idx = matcher.match_indices(lon, lat)
     codes = np.where(idx >= 0, matcher.codes[np.maximum(idx, 0)], None)
     kinds = np.where(idx >= 0, MatchKind.inside.value, MatchKind.unassigned.value).astype(object)
@@ -102,7 +121,7 @@ def match_points(matcher: GridMatcher, lon: np.ndarray, lat: np.ndarray, *, fall
             counts = np.bincount(pt_i, minlength=on_edge.size)
             kinds[on_edge[counts > 1]] = MatchKind.edge.value
     fallbacks = {}
-    for k in np.flatnonzero(idx < 0):
+    for k in np.flatnonzero((idx < 0) & np.isfinite(lon) & np.isfinite(lat)):
         outcome = fallbacks[int(k)] = fallback(float(lon[k]), float(lat[k]))
         codes[k], kinds[k], distances[k] = outcome.grid_code, outcome.kind.value, outcome.distance_m
     return PointMatches(codes, kinds, distances, fallbacks)

@@ -13,7 +13,9 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from typer.testing import CliRunner
 
 from geo.boundaries.generations import active_generation_id, valid_in
+from geo.cityconfig import load_city_config
 from geo.matching.postgis import smallest_covering_query
+from geo.matching.rule import match_location
 from geo.matching.matcher import GridMatcher
 from geo.models import Area, AreaLevel
 
@@ -188,14 +190,36 @@ def test_cli_round_trip(tmp_path, monkeypatch, database_url, db, city_grids):
     pd.DataFrame({"id": np.arange(5_000), "lon": lon, "lat": lat, "note": "x"}).to_parquet(src)
     out = tmp_path / "matched.parquet"
     monkeypatch.setenv("GRIDMAP_DATABASE_URL", database_url)
-    result = CliRunner().invoke(app, ["match", "--in", str(src), "--out", str(out), "--chunk-size", "1000"])
+    # No snapping: grid_code is exactly the covering grid.
+    result = CliRunner().invoke(app, ["match", "--in", str(src), "--out", str(out), "--chunk-size", "1000",
+                                      "--snap-tolerance", "0"])
     assert result.exit_code == 0, result.output
     got = pd.read_parquet(out)
-    assert list(got.columns) == ["id", "lon", "lat", "note", "grid_code"]
+    assert list(got.columns) == ["id", "lon", "lat", "note", "grid_code", "match_kind", "snap_distance_m"]
     assert got["id"].tolist() == list(range(5_000))
     expected = shapely_truth(codes, np.asarray(geoms), lon, lat)
     assert [None if pd.isna(v) else v for v in got["grid_code"]] == list(expected)
     assert got["grid_code"].isna().sum() > 100  # points outside the city stay null
+    covered = got["grid_code"].notna()
+    assert set(got.loc[covered, "match_kind"]) <= {"inside", "edge"}
+    assert (got.loc[~covered, "match_kind"] == "unassigned").all() and got["snap_distance_m"].isna().all()
+
+    # The city's tolerance: what intake would store, point by point (the PostGIS rule for the misses).
+    config = load_city_config()
+    result = CliRunner().invoke(app, ["match", "--in", str(src), "--out", str(out), "--chunk-size", "1000"])
+    assert result.exit_code == 0, result.output
+    snapped = pd.read_parquet(out)
+    assert snapped.loc[covered, "grid_code"].tolist() == got.loc[covered, "grid_code"].tolist()
+    assert snapped.loc[covered, "match_kind"].tolist() == got.loc[covered, "match_kind"].tolist()
+    near = snapped[snapped["match_kind"] == "snapped"]
+    assert len(near) > 0 and (near["snap_distance_m"] <= config.snap_tolerance_m).all()
+    for k in near.index[:20].tolist() + snapped.index[~covered & (snapped["match_kind"] == "unassigned")][:20].tolist():
+        if np.isfinite(lon[k]):
+            rule = match_location(db, lon=float(lon[k]), lat=float(lat[k]), generation=gid,
+                                  snap_tolerance_m=config.snap_tolerance_m)
+            assert (rule.kind.value, rule.grid_code) == (snapped.at[k, "match_kind"],
+                                                         None if pd.isna(snapped.at[k, "grid_code"]) else snapped.at[k, "grid_code"])
+    assert snapped.at[0, "match_kind"] == "unassigned"  # the missing coordinate
 
 
 def test_cli_bad_input(tmp_path, monkeypatch, database_url):
