@@ -158,7 +158,7 @@ def _warm_up(app: FastAPI) -> None:
             generation, _ = matcher_for(session)
             area_index(session, generation=generation)
             analyse_hotspots(session, generation=generation, label="all", categories=None,
-                             max_cells=app.state.map_settings.hex_max_cells)
+                             max_cells=app.state.map_settings.hex_max_cells, zone=app.state.city_config.timezone)
     except Exception:  # noqa: BLE001 - no boundaries loaded yet, or the database is down
         log.warning("warm-up skipped; the first requests will build what they need", exc_info=True)
     settle_heap()

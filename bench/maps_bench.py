@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from geo.analytics.analysis import analyse_hotspots, command_center_data, public_hexes
 from geo.boundaries.generations import active_generation_id
+from geo.cityconfig import load_city_config
 from geo.db import make_engine
 from geo.models import Report
 from geo.runtime import settle_heap
@@ -53,7 +54,7 @@ def main() -> None:
 
         def hotspots(**kw):
             a = analyse_hotspots(s, generation=gid, label="all", categories=None,
-                                 max_cells=settings.hex_max_cells, **kw)
+                                 max_cells=settings.hex_max_cells, zone=load_city_config().timezone, **kw)
             return render(build_hotspots(a, settings=settings))[0]
 
         def embed():

@@ -117,8 +117,10 @@ def hotspots(
 
     from geo.analytics.analysis import analyse_hotspots
     from geo.boundaries.generations import active_generation_id
+    from geo.cityconfig import load_city_config
     from geo.errors import InvalidInput
     from geo.reports.categories import parse_category
+    from geo.settings import CitySettings
     from maps.hotspots import build_hotspots
 
     try:
@@ -131,5 +133,6 @@ def hotspots(
     with database() as (engine, _), Session(engine) as session:
         a = analyse_hotspots(session, generation=active_generation_id(session), label=label, categories=codes,
                              since=start, until=end, level=lvl, resolution=resolution,
-                             max_cells=settings.hex_max_cells, public=not exact)
+                             max_cells=settings.hex_max_cells, public=not exact,
+                             zone=load_city_config(CitySettings().config).timezone)
     _write(build_hotspots(a, settings=settings), out, f"gridmap hot spots: {label}", settings)

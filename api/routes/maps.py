@@ -217,6 +217,7 @@ def _analysis(request: Request, session, q: HotspotQuery):
         session, generation=active_generation_id(session), label=q.label, categories=q.categories,
         since=q.since, until=q.until, level=q.level, resolution=q.resolution,
         max_cells=_settings(request).hex_max_cells, bbox=q.bbox, public=not q.exact,
+        zone=request.app.state.city_config.timezone,
     )
 
 

@@ -59,9 +59,12 @@ def analyse_hotspots(
     max_cells: int = 1500,
     bbox: BBox | None = None,
     public: bool = True,
+    zone: str,
 ) -> HotspotAnalysis:
     """Aggregate reports to H3 cells and areas and run Gi* on both (FDR-corrected).
 
+    ``zone``: the city's IANA time zone (``CityConfig.timezone``); the animation's weeks start
+    on Monday 00:00 there.
     ``resolution`` None: chosen so the extent holds at most ``max_cells`` hexagons.
     ``public`` (the default; False only for dispatchers and admins): sensitive cases count in
     the cell of their public location (geo.access.privacy), a bbox tests that location, and per grid
@@ -81,7 +84,7 @@ def analyse_hotspots(
     weeks = max(1, -(-(until - since).days // 7))
     anim_res = max(hs.MIN_RES, min(res - 1, hs.choose_resolution(bounds, max_cells=ANIMATION_BUDGET // weeks or 1)))
     aggs = window_aggregates(session, flt, res=res, coarse_res=anim_res, code_length=level.code_length,
-                             public=public)
+                             zone=zone, public=public)
     counts = pd.Series(aggs.fine["n"].to_numpy(), index=cells.to_strings(aggs.fine["cell"]))
     study = hs.study_cells(outline if bbox is None else None, res=res, extra=list(counts.index))
     x = counts.reindex(study, fill_value=0).to_numpy()

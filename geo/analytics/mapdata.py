@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
 from itertools import chain
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import orjson
@@ -37,8 +39,6 @@ from geo.reports.categories import BY_CODE
 
 log = logging.getLogger("gridmap.maps")
 MAP_DECIMALS = 5
-# China Standard Time, UTC+8 all year (no DST): weeks start on Monday 00:00 local time.
-CITY_UTC_OFFSET_S = 8 * 3600
 # Simplification tolerance (degrees) per level: ~1 px at the zoom each level is looked at.
 SIMPLIFY_DEG = {
     AreaLevel.city: 0.001, AreaLevel.district: 0.0005, AreaLevel.street: 0.0002,
@@ -76,22 +76,40 @@ def latest_report_time(session: Session) -> datetime | None:
     return session.scalar(sa.select(sa.func.max(Report.reported_at)))
 
 
-# Monday 00:00 local time, the origin of the week bins (any Monday would do). Inline SQL,
-# not a bind parameter, so the expression in SELECT and in GROUP BY is textually the same.
-_WEEK_ORIGIN = sa.literal_column(
-    f"timestamptz '{datetime(1970, 1, 5, tzinfo=timezone(timedelta(seconds=CITY_UTC_OFFSET_S))).isoformat()}'")
+_WEEK = 7 * 86400
+_MONDAY_SHIFT_S = 3 * 86400  # 1970-01-01 was a Thursday: week 0 starts Monday 1969-12-29
 
 
-def _week_bin() -> sa.ColumnElement:
-    """Per row: the start of the report's local week. date_bin is integer arithmetic on the
-    timestamp, a third of the cost of date_part('epoch') and float division over 1 M rows."""
-    return sa.func.date_bin(sa.literal_column("interval '7 days'"), Report.reported_at, _WEEK_ORIGIN)
+@lru_cache(maxsize=16)
+def _fixed_offset_s(zone: str) -> int | None:
+    """The zone's UTC offset in seconds if it has kept one since 1992 and keeps it (no
+    daylight saving; all of China since 1991), else None."""
+    tz = ZoneInfo(zone)
+    offsets = {datetime(y, m, 15, tzinfo=tz).utcoffset() for y in range(1992, 2100) for m in (1, 7)}
+    return int(offsets.pop().total_seconds()) if len(offsets) == 1 else None
 
 
-def _week_number(week_bin: sa.ColumnElement) -> sa.ColumnElement:
-    """Per group: a week bin as the week number :func:`week_start` takes."""
-    shift = CITY_UTC_OFFSET_S + 3 * 86400  # 1970-01-01 was a Thursday
-    return sa.cast((sa.extract("epoch", week_bin) + shift) / (7 * 86400), sa.Integer)
+def _week_bin(zone: str) -> sa.ColumnElement:
+    """Per row: the start of the report's week, Monday 00:00 in ``zone`` (IANA name, from the
+    city configuration). A zone of one offset bins the timestamptz itself: date_bin is integer
+    arithmetic, a third of the cost of date_part('epoch') over 1 M rows, and converting every
+    row to local time would add a quarter; a zone with daylight saving converts first. The
+    origin and zone are inline SQL, not bind parameters, so the expression in SELECT and in
+    GROUP BY is textually the same."""
+    week = sa.literal_column("interval '7 days'")
+    offset = _fixed_offset_s(zone)
+    if offset is not None:
+        origin = datetime(1970, 1, 5, tzinfo=timezone(timedelta(seconds=offset))).isoformat()
+        return sa.func.date_bin(week, Report.reported_at, sa.literal_column(f"timestamptz '{origin}'"))
+    local = sa.func.timezone(sa.literal(zone, literal_execute=True), Report.reported_at)
+    return sa.func.date_bin(week, local, sa.literal_column("timestamp '1970-01-05'"))
+
+
+def _week_number(week_bin: sa.ColumnElement, zone: str) -> sa.ColumnElement:
+    """Per group: a week bin of :func:`_week_bin` as the week number :func:`week_start` takes."""
+    offset = _fixed_offset_s(zone)
+    shift = (offset or 0) + _MONDAY_SHIFT_S  # a local-time bin's epoch is already local
+    return sa.cast((sa.extract("epoch", week_bin) + shift) / _WEEK, sa.Integer)
 
 
 def report_cell(public: bool) -> sa.ColumnElement:
@@ -102,12 +120,13 @@ def report_cell(public: bool) -> sa.ColumnElement:
 
 def cell_counts(
     session: Session, flt: ReportFilter, *, res: int, by_category: bool = False, by_week: bool = False,
-    public: bool = False,
+    public: bool = False, zone: str | None = None,
 ) -> pd.DataFrame:
     """Report counts per H3 cell of ``res`` (≤ geo.matching.cells.CELL_RES): columns cell (int64; see
     geo.matching.cells.to_strings), n, and optionally category (as int, e.g. 30) and week (see
     :func:`week_start`). Exact: each report counts in the cell holding its point (``public``:
-    a sensitive case in the cell of its public location)."""
+    a sensitive case in the cell of its public location). Weeks start Monday 00:00 in ``zone``
+    (the city configuration's ``timezone``), which ``by_week`` requires (else ValueError)."""
     keys = [parent_expr(report_cell(public), res).label("cell")]
     outputs = list(keys)
     if by_category:
@@ -115,9 +134,11 @@ def cell_counts(
         # As an integer (codes are 2 digits) so every column is numeric: see _int_frame.
         outputs.append(sa.cast(Report.category, sa.Integer).label("category"))
     if by_week:
-        week = _week_bin()
+        if zone is None:
+            raise ValueError("weekly counts need the city's time zone")
+        week = _week_bin(zone)
         keys.append(week)
-        outputs.append(_week_number(week).label("week"))
+        outputs.append(_week_number(week, zone).label("week"))
     stmt = sa.select(*outputs, sa.func.count().label("n")).where(*flt.conditions()).group_by(*keys)
     return _int_frame(session, stmt, [k.name for k in outputs] + ["n"])
 
@@ -142,11 +163,13 @@ class WindowAggregates:
 
 
 def window_aggregates(
-    session: Session, flt: ReportFilter, *, res: int, coarse_res: int, code_length: int, public: bool = True
+    session: Session, flt: ReportFilter, *, res: int, coarse_res: int, code_length: int, zone: str,
+    public: bool = True,
 ) -> WindowAggregates:
     """The three aggregates of the hot-spot analysis from a single (index-only) scan, with
     GROUPING SETS: reading 100k+ rows once instead of three times is most of the page's budget.
-    ``res``/``coarse_res``: H3 resolutions of the totals and of the weekly counts."""
+    ``res``/``coarse_res``: H3 resolutions of the totals and of the weekly counts; weeks start
+    Monday 00:00 in ``zone``."""
     cell = report_cell(public)
     code = Report.grid_code
     if public and below_public_area(code_length):  # per grid, a sensitive case is not counted (geo.access.privacy)
@@ -154,13 +177,13 @@ def window_aggregates(
     inner = sa.select(
         parent_expr(cell, res).label("cell"),
         parent_expr(cell, coarse_res).label("coarse"),
-        _week_bin().label("week"),
+        _week_bin(zone).label("week"),
         code.label("code"),
     ).where(*flt.conditions()).subquery()
     c = inner.c
     # Codes are digits (≤ 15 < 2^53): cast per group, not per row, so every output column is
     # numeric and the rows load straight into one int64 array.
-    outputs = [c.cell, c.coarse, _week_number(c.week), sa.cast(c.code, sa.BigInteger)]
+    outputs = [c.cell, c.coarse, _week_number(c.week, zone), sa.cast(c.code, sa.BigInteger)]
     stmt = sa.select(
         sa.func.grouping(c.cell, c.coarse, c.code), *(sa.func.coalesce(col, -1) for col in outputs), sa.func.count()
     ).group_by(sa.func.grouping_sets(sa.tuple_(c.cell), sa.tuple_(c.coarse, c.week), sa.tuple_(c.code)))

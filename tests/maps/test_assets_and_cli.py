@@ -9,6 +9,8 @@ from pathlib import Path
 
 import folium
 import pytest
+
+from geo.cityconfig import load_city_config
 import sqlalchemy as sa
 from folium.plugins import Fullscreen, HeatMap, HeatMapWithTime, Realtime
 from typer.testing import CliRunner
@@ -114,7 +116,7 @@ def test_one_scan_aggregates_equal_plain_counts(small_city, db, public):
     until = latest_report_time(db) + timedelta(seconds=1)
     since, until = default_window(db, until - timedelta(weeks=20), until)
     flt = ReportFilter(since=since, until=until)
-    ag = window_aggregates(db, flt, res=8, coarse_res=7, code_length=12, public=public)
+    ag = window_aggregates(db, flt, res=8, coarse_res=7, code_length=12, zone="Asia/Shanghai", public=public)
     total = db.scalar(sa.select(sa.func.count()).select_from(Report).where(*flt.conditions()))
     assert ag.fine["n"].sum() == total == ag.weekly["n"].sum()
     assert ag.areas.sum() == db.scalar(sa.select(sa.func.count()).select_from(Report).where(
@@ -127,7 +129,7 @@ def test_one_scan_aggregates_equal_plain_counts(small_city, db, public):
     assert (plain["n"].to_numpy() == fine["n"].to_numpy()).all()
     assert {h3.get_resolution(c) for c in to_strings(fine["cell"])} == {8}
     assert {h3.get_resolution(c) for c in to_strings(ag.weekly["cell"])} == {7}
-    weeks = cell_counts(db, flt, res=7, by_week=True, public=public)
+    weeks = cell_counts(db, flt, res=7, by_week=True, public=public, zone="Asia/Shanghai")
     assert sorted(weeks["week"].unique()) == sorted(ag.weekly["week"].unique())
 
 
@@ -177,8 +179,33 @@ def test_weeks_start_on_monday_midnight_china_time(db):
         db.add(Report(id=uuid.uuid4(), category="30", source=ReportSource.citizen, status=ReportStatus.registered,
                       location="SRID=4326;POINT(90.5 30.5)", h3_cell=cell_of_point(90.5, 30.5), reported_at=when))
     db.flush()
-    weeks = cell_counts(db, ReportFilter(bbox=BBox(90, 30, 91, 31)), res=5, by_week=True)
+    weeks = cell_counts(db, ReportFilter(bbox=BBox(90, 30, 91, 31)), res=5, by_week=True,
+                        zone=load_city_config().timezone)
     assert sorted(week_start(w) for w in weeks["week"]) == [date(2026, 11, 9), date(2026, 11, 16)]
+
+
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "America/New_York", "Asia/Kolkata"])
+def test_weeks_start_on_monday_midnight_in_the_citys_zone(db, zone):
+    """The zone comes from the city configuration; with daylight saving, in summer and winter."""
+    import uuid
+    from datetime import date, datetime
+    from zoneinfo import ZoneInfo
+
+    from geo.analytics.mapdata import ReportFilter, cell_counts, week_start
+    from geo.boundaries.areas import BBox
+    from geo.matching.cells import cell_of_point
+    from geo.models import Report, ReportSource, ReportStatus
+
+    tz = ZoneInfo(zone)
+    for day in (11, 12):  # Sunday 23:30 and Monday 00:30 local, in January and in July
+        for month, hour, minute in ((1, 23, 30), (7, 23, 30)) if day == 11 else ((1, 0, 30), (7, 0, 30)):
+            when = datetime(2026, month, day + (month == 7), hour, minute, tzinfo=tz)
+            db.add(Report(id=uuid.uuid4(), category="30", source=ReportSource.citizen, status=ReportStatus.registered,
+                          location="SRID=4326;POINT(90.5 30.5)", h3_cell=cell_of_point(90.5, 30.5), reported_at=when))
+    db.flush()
+    weeks = cell_counts(db, ReportFilter(bbox=BBox(90, 30, 91, 31)), res=5, by_week=True, zone=zone)
+    got = sorted((week_start(w), n) for w, n in zip(weeks["week"], weeks["n"]))
+    assert got == [(date(2026, 1, 5), 1), (date(2026, 1, 12), 1), (date(2026, 7, 6), 1), (date(2026, 7, 13), 1)]
 
 
 def test_repository_has_no_generated_output_tracked():
