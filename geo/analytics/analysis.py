@@ -15,21 +15,21 @@ from sqlalchemy.orm import Session
 
 from geo.analytics import hotspots as hs
 from geo.analytics.mapdata import (
-    ReportFilter,
     area_adjacency,
     area_codes,
     area_shapes,
     cell_counts,
     city_outline,
     latest_report_time,
-    week_start,
     window_aggregates,
 )
+from geo.analytics.weeks import week_start
 from geo.boundaries.areas import BBox
 from geo.boundaries.cache import GenerationCache
 from geo.matching import cells
 from geo.models import AreaLevel
 from geo.readmodels import CommandCenterData, HotspotAnalysis, PublicHexes
+from geo.reports.queries import ReportFilter
 
 DEFAULT_WINDOW = timedelta(weeks=12)
 # Entries (week × non-empty cell) the animation may ship: ≈ 25 bytes each in the page.
@@ -76,7 +76,7 @@ def analyse_hotspots(
         bounds = (bbox.minlon, bbox.minlat, bbox.maxlon, bbox.maxlat)
     bounds = bounds or (-180.0, -85.0, 180.0, 85.0)
     res = resolution or hs.choose_resolution(bounds, max_cells=max_cells)
-    flt = ReportFilter(categories=categories, since=since, until=until, bbox=bbox, public=public)
+    flt = ReportFilter(categories=categories, since=since, until=until, bbox=bbox, exact=not public)
 
     # The animation's cells: one level coarser than the map, and coarser still when the
     # window holds so many weeks that week × cell would overrun its budget. Fewer groups also

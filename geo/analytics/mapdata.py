@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
-from functools import lru_cache
+from datetime import datetime, timedelta, timezone
 from itertools import chain
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import orjson
@@ -25,17 +23,18 @@ from geo.access.privacy import (
     below_public_area,
     coarse_point,
     is_sensitive,
-    public_bbox_condition,
     public_place,
     sensitive_expr,
 )
-from geo.boundaries.areas import BBox
 from geo.boundaries.cache import GenerationCache
 from geo.boundaries.generations import valid_in
 from geo.matching.cells import parent_expr
 from geo.models import OPEN_STATUSES, Area, AreaLevel, Assignment, AssignmentRole, Report, Worker
+from geo.analytics.weeks import week_bin, week_number
 from geo.readmodels import AreaStatus
 from geo.reports.categories import BY_CODE
+from geo.reports.queries import ReportFilter
+
 
 log = logging.getLogger("gridmap.maps")
 MAP_DECIMALS = 5
@@ -46,70 +45,9 @@ SIMPLIFY_DEG = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class ReportFilter:
-    """Which reports a map counts: category codes (None = all), ``since <= reported_at < until``."""
-
-    categories: tuple[str, ...] | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    bbox: BBox | None = None
-    public: bool = True  # the bbox tests a sensitive case's public location (geo.access.privacy)
-
-    def conditions(self) -> list:
-        conds = []
-        if self.categories is not None:
-            conds.append(Report.category.in_(self.categories))
-        if self.since is not None:
-            conds.append(Report.reported_at >= self.since)
-        if self.until is not None:
-            conds.append(Report.reported_at < self.until)
-        if self.bbox is not None and self.public:
-            conds.append(public_bbox_condition(Report.category, Report.location, self.bbox.envelope()))
-        elif self.bbox is not None:
-            conds.append(sa.func.ST_Intersects(Report.location, self.bbox.envelope()))
-        return conds
-
-
 def latest_report_time(session: Session) -> datetime | None:
     """``max(reported_at)``: default windows end here, so a historical demo still shows data."""
     return session.scalar(sa.select(sa.func.max(Report.reported_at)))
-
-
-_WEEK = 7 * 86400
-_MONDAY_SHIFT_S = 3 * 86400  # 1970-01-01 was a Thursday: week 0 starts Monday 1969-12-29
-
-
-@lru_cache(maxsize=16)
-def _fixed_offset_s(zone: str) -> int | None:
-    """The zone's UTC offset in seconds if it has kept one since 1992 and keeps it (no
-    daylight saving; all of China since 1991), else None."""
-    tz = ZoneInfo(zone)
-    offsets = {datetime(y, m, 15, tzinfo=tz).utcoffset() for y in range(1992, 2100) for m in (1, 7)}
-    return int(offsets.pop().total_seconds()) if len(offsets) == 1 else None
-
-
-def _week_bin(zone: str) -> sa.ColumnElement:
-    """Per row: the start of the report's week, Monday 00:00 in ``zone`` (IANA name, from the
-    city configuration). A zone of one offset bins the timestamptz itself: date_bin is integer
-    arithmetic, a third of the cost of date_part('epoch') over 1 M rows, and converting every
-    row to local time would add a quarter; a zone with daylight saving converts first. The
-    origin and zone are inline SQL, not bind parameters, so the expression in SELECT and in
-    GROUP BY is textually the same."""
-    week = sa.literal_column("interval '7 days'")
-    offset = _fixed_offset_s(zone)
-    if offset is not None:
-        origin = datetime(1970, 1, 5, tzinfo=timezone(timedelta(seconds=offset))).isoformat()
-        return sa.func.date_bin(week, Report.reported_at, sa.literal_column(f"timestamptz '{origin}'"))
-    local = sa.func.timezone(sa.literal(zone, literal_execute=True), Report.reported_at)
-    return sa.func.date_bin(week, local, sa.literal_column("timestamp '1970-01-05'"))
-
-
-def _week_number(week_bin: sa.ColumnElement, zone: str) -> sa.ColumnElement:
-    """Per group: a week bin of :func:`_week_bin` as the week number :func:`week_start` takes."""
-    offset = _fixed_offset_s(zone)
-    shift = (offset or 0) + _MONDAY_SHIFT_S  # a local-time bin's epoch is already local
-    return sa.cast((sa.extract("epoch", week_bin) + shift) / _WEEK, sa.Integer)
 
 
 def report_cell(public: bool) -> sa.ColumnElement:
@@ -136,9 +74,9 @@ def cell_counts(
     if by_week:
         if zone is None:
             raise ValueError("weekly counts need the city's time zone")
-        week = _week_bin(zone)
+        week = week_bin(zone)
         keys.append(week)
-        outputs.append(_week_number(week, zone).label("week"))
+        outputs.append(week_number(week, zone).label("week"))
     stmt = sa.select(*outputs, sa.func.count().label("n")).where(*flt.conditions()).group_by(*keys)
     return _int_frame(session, stmt, [k.name for k in outputs] + ["n"])
 
@@ -177,13 +115,13 @@ def window_aggregates(
     inner = sa.select(
         parent_expr(cell, res).label("cell"),
         parent_expr(cell, coarse_res).label("coarse"),
-        _week_bin(zone).label("week"),
+        week_bin(zone).label("week"),
         code.label("code"),
     ).where(*flt.conditions()).subquery()
     c = inner.c
     # Codes are digits (≤ 15 < 2^53): cast per group, not per row, so every output column is
     # numeric and the rows load straight into one int64 array.
-    outputs = [c.cell, c.coarse, _week_number(c.week, zone), sa.cast(c.code, sa.BigInteger)]
+    outputs = [c.cell, c.coarse, week_number(c.week, zone), sa.cast(c.code, sa.BigInteger)]
     stmt = sa.select(
         sa.func.grouping(c.cell, c.coarse, c.code), *(sa.func.coalesce(col, -1) for col in outputs), sa.func.count()
     ).group_by(sa.func.grouping_sets(sa.tuple_(c.cell), sa.tuple_(c.coarse, c.week), sa.tuple_(c.code)))
@@ -218,11 +156,6 @@ def area_codes(session: Session, *, generation: int, level: AreaLevel) -> list[s
     """Codes of the areas of ``level`` valid in ``generation``, sorted (cached)."""
     return _codes.get(session, generation=generation, key=level.value, build=lambda: list(session.scalars(
         sa.select(Area.code).where(Area.level == level, valid_in(Area, generation)).order_by(Area.code))))
-
-
-def week_start(week: int) -> date:
-    """The local date (Monday) a week number of :func:`cell_counts` starts on."""
-    return date(1970, 1, 1) + timedelta(days=7 * int(week) - 3)
 
 
 def city_outline(session: Session, *, generation: int) -> tuple[dict | None, tuple[float, float, float, float] | None]:

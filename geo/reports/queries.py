@@ -22,6 +22,8 @@ NOT_CASES = (ReportStatus.rejected, ReportStatus.duplicate)
 
 @dataclass(frozen=True)
 class ReportFilter:
+    """Which reports a listing, a count or a map takes (every field optional; all must hold)."""
+
     area_prefix: str | None = None  # from ``area_prefix()``: grid codes starting with it
     categories: tuple[str, ...] | None = None  # 2-digit codes (geo.reports.categories.parse_category); None: all
     status: ReportStatus | None = None
@@ -36,7 +38,10 @@ class ReportFilter:
     unassigned: bool = False
     filed_by: str | None = None
 
-    def conditions(self, now: datetime) -> list:
+    def conditions(self, now: datetime | None = None) -> list:
+        """The WHERE conditions; ``now`` (for ``overdue``, else unused) is when due times are compared."""
+        if self.overdue and now is None:
+            raise ValueError("overdue needs the time to compare due times with")
         conds = []
         if self.area_prefix and self.exact:
             conds.append(Report.grid_code.startswith(self.area_prefix, autoescape=True))

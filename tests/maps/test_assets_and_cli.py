@@ -109,7 +109,8 @@ def test_one_scan_aggregates_equal_plain_counts(small_city, db, public):
     import h3
 
     from geo.analytics.analysis import default_window
-    from geo.analytics.mapdata import ReportFilter, cell_counts, latest_report_time, window_aggregates
+    from geo.analytics.mapdata import cell_counts, latest_report_time, window_aggregates
+    from geo.reports.queries import ReportFilter
     from geo.matching.cells import to_strings
     from geo.models import Report
 
@@ -141,7 +142,8 @@ def test_cell_counts_put_each_report_in_the_hexagon_holding_its_point(db):
 
     import h3
 
-    from geo.analytics.mapdata import ReportFilter, cell_counts
+    from geo.analytics.mapdata import cell_counts
+    from geo.reports.queries import ReportFilter
     from geo.boundaries.areas import BBox
     from geo.matching.cells import cell_of_point, to_strings
     from geo.models import Report, ReportSource, ReportStatus
@@ -168,7 +170,9 @@ def test_weeks_start_on_monday_midnight_china_time(db):
     import uuid
     from datetime import date, datetime, timezone
 
-    from geo.analytics.mapdata import ReportFilter, cell_counts, week_start
+    from geo.analytics.mapdata import cell_counts
+    from geo.reports.queries import ReportFilter
+    from geo.analytics.weeks import week_start
     from geo.boundaries.areas import BBox
     from geo.matching.cells import cell_of_point
     from geo.models import Report, ReportSource, ReportStatus
@@ -191,7 +195,9 @@ def test_weeks_start_on_monday_midnight_in_the_citys_zone(db, zone):
     from datetime import date, datetime
     from zoneinfo import ZoneInfo
 
-    from geo.analytics.mapdata import ReportFilter, cell_counts, week_start
+    from geo.analytics.mapdata import cell_counts
+    from geo.reports.queries import ReportFilter
+    from geo.analytics.weeks import week_start
     from geo.boundaries.areas import BBox
     from geo.matching.cells import cell_of_point
     from geo.models import Report, ReportSource, ReportStatus
