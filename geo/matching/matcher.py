@@ -294,14 +294,20 @@ class GridMatcher:
 
         ``lon``/``lat`` are array-likes of WGS-84 degrees of equal length; NaN → -1.
         """
+        return self.match_indices_near(lon, lat)[0]
+
+    def match_indices_near(self, lon, lat) -> tuple[np.ndarray, np.ndarray]:
+        """``match_indices`` and, per point, whether it lies in a raster cell some grid boundary
+        crosses: only such a point can be on a boundary (the rule's ``edge`` test needs no more)."""
         x = np.asarray(lon, dtype=np.float64).ravel()
         y = np.asarray(lat, dtype=np.float64).ravel()
         if x.shape != y.shape:
             raise ValueError(f"lon has {x.size} values but lat has {y.size}")
         out = np.empty(x.size, dtype=np.int32)
+        near = np.zeros(x.size, dtype=bool)
         for s in range(0, x.size, CHUNK):
-            out[s:s + CHUNK] = self._match_chunk(x[s:s + CHUNK], y[s:s + CHUNK])
-        return out
+            out[s:s + CHUNK] = self._match_chunk(x[s:s + CHUNK], y[s:s + CHUNK], near[s:s + CHUNK])
+        return out, near
 
     def match(self, lon, lat) -> np.ndarray:
         """Grid code covering each point (object array), None where no grid covers it."""
@@ -317,7 +323,7 @@ class GridMatcher:
         hits = self.tree.query(shapely.Point(lon, lat), predicate="intersects")
         return tuple(self.codes[np.sort(hits)])
 
-    def _match_chunk(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def _match_chunk(self, x: np.ndarray, y: np.ndarray, near: np.ndarray) -> np.ndarray:
         r = self._r
         out = np.full(x.size, -1, dtype=np.int32)
         fx = (x - r.x0) * r.kx
@@ -329,6 +335,7 @@ class GridMatcher:
         mixed = np.flatnonzero(val == _MIXED)
         if mixed.size:
             val[mixed] = self._exact(lin[mixed], x[on[mixed]], y[on[mixed]])
+            near[on[mixed]] = True
         out[on] = val
         return out
 

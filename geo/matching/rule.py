@@ -108,11 +108,12 @@ def match_points(matcher: GridMatcher, lon: np.ndarray, lat: np.ndarray, *, fall
     code, ``edge`` where more than one grid covers the point; the points no grid covers are
     given to ``fallback`` one by one (snap or unassigned); a point without finite coordinates
     (a missing value in a file) is unassigned without asking. Vectorised; pure but for the fallback."""
-    idx = matcher.match_indices(lon, lat)
+    idx, near = matcher.match_indices_near(lon, lat)
     codes = np.where(idx >= 0, matcher.codes[np.maximum(idx, 0)], None)
     kinds = np.where(idx >= 0, MatchKind.inside.value, MatchKind.unassigned.value).astype(object)
     distances: list[float | None] = [None] * len(lon)
-    hit = np.flatnonzero(idx >= 0)
+    # A point in a raster cell no boundary crosses is inside its grid's interior: not an edge.
+    hit = np.flatnonzero((idx >= 0) & near)
     if hit.size:
         # Only a point on its grid's boundary can be covered by another grid too.
         on_edge = hit[shapely.touches(matcher.geoms[idx[hit]], shapely.points(lon[hit], lat[hit]))]

@@ -72,9 +72,10 @@ def plan_reports(reports: list[Accepted], *, placement: Placement, config: CityC
     cells = cells_of_points(lon, lat).tolist()
     shown = public_cells(lon, lat, [r.item.category for r in reports])
     m, generation, city = placement.matches, placement.generation, placement.city
+    snaps = m.snap_distances  # a property: built once, not per report
     rows, events, outcomes = [], [], []
     for j, r in enumerate(reports):
-        item, code, kind, snap = r.item, m.codes[j], m.kinds[j], m.snap_distances[j]
+        item, code, kind, snap = r.item, m.codes[j], m.kinds[j], snaps[j]
         worker = placement.workers.get(code) if code else None
         unassigned = kind == MatchKind.unassigned.value
         level = MAX_ESCALATION if unassigned else 0

@@ -123,6 +123,28 @@ def test_four_unit_squares_known_answers():
     assert list(m.codes) == ["001", "002", "003", "004"]
 
 
+def test_four_unit_squares_known_kinds():
+    """The rule's kinds on the same squares: a NaN is unassigned without reaching the fallback."""
+    from geo.matching.rule import MatchOutcome, match_points
+    from geo.models import MatchKind
+
+    m = GridMatcher.from_frame(
+        ["004", "003", "002", "001"], [square(0, 0), square(1, 0), square(0, 1), square(1, 1)]
+    )
+    asked = []
+
+    def fallback(lon, lat):
+        asked.append((lon, lat))
+        return MatchOutcome(MatchKind.unassigned, 1)
+
+    lon = np.array([0.5, 1.0, 1.0, 0.0, 2.0, 1.5, 0.5, 3.0, np.nan, 1.0])
+    lat = np.array([0.5, 0.5, 1.0, 0.0, 2.0, 1.5, 1.0, 3.0, 0.5, 2.0])
+    got = match_points(m, lon, lat, fallback=fallback)
+    assert list(got.kinds) == ["inside", "edge", "edge", "inside", "inside", "inside", "edge", "unassigned",
+                               "unassigned", "edge"]
+    assert asked == [(3.0, 3.0)]
+
+
 @pytest.mark.parametrize("outer,inner", [("009", "005"), ("001", "005")])
 def test_nested_overlap_takes_smallest_code(outer, inner):
     """A grid lying inside another: cells cut by the inner boundary still see the outer grid."""
@@ -175,6 +197,35 @@ def test_property_equals_shapely(geoms, max_cells, seed):
     bx, by = boundary_points(m.geoms, rng, 1_000)
     x, y = np.concatenate([x, bx]), np.concatenate([y, by])
     assert (m.match(x, y) == shapely_truth(m.codes, m.geoms, x, y)).all()
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    geoms=st.lists(polygons(), min_size=1, max_size=6),
+    max_cells=st.sampled_from([500, 5_000, 50_000]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_property_edge_kind_equals_shapely(geoms, max_cells, seed):
+    """``edge`` exactly where the point is on its grid's boundary and another grid covers it
+    too (the raster only spares the test for points in cells no boundary crosses)."""
+    from geo.matching.rule import MatchOutcome, match_points
+    from geo.models import MatchKind
+
+    codes = [f"{i:03d}" for i in np.random.default_rng(seed).permutation(len(geoms))]
+    m = GridMatcher.from_frame(codes, geoms, max_cells=max_cells)
+    rng = np.random.default_rng(seed)
+    x, y = rng.uniform(121.49, 121.61, 2_000), rng.uniform(40.79, 40.91, 2_000)
+    bx, by = boundary_points(m.geoms, rng, 1_000)
+    x, y = np.concatenate([x, bx]), np.concatenate([y, by])
+    got = match_points(m, x, y, fallback=lambda lon, lat: MatchOutcome(MatchKind.unassigned, 1))
+    pts = shapely.points(x, y)
+    covering = np.array([len(m.tree.query(p, predicate="intersects")) for p in pts])
+    idx = m.match_indices(x, y)
+    hit = idx >= 0
+    on_boundary = np.zeros(len(x), dtype=bool)
+    on_boundary[hit] = shapely.touches(m.geoms[idx[hit]], pts[hit])
+    expected = np.where(~hit, "unassigned", np.where(on_boundary & (covering > 1), "edge", "inside"))
+    assert (got.kinds == expected).all()
 
 
 def test_cli_round_trip(tmp_path, monkeypatch, database_url, db, city_grids):
