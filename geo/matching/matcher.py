@@ -172,6 +172,8 @@ class GridMatcher:
         self.codes: np.ndarray = codes_arr[order]
         self.geoms: np.ndarray = geoms_arr[order].copy()
         shapely.prepare(self.geoms)  # in place: intersects_xy then uses the indexed locator
+        self._boundaries = shapely.boundary(self.geoms)
+        shapely.prepare(self._boundaries)
         self._build(cell_m, max_cells)
 
     @classmethod
@@ -316,6 +318,10 @@ class GridMatcher:
         hit = idx >= 0
         out[hit] = self.codes[idx[hit]]
         return out
+
+    def on_boundary(self, idx: np.ndarray, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        """Per point: whether it lies on the boundary of grid ``idx`` (indexes into ``codes``)."""
+        return shapely.intersects_xy(self._boundaries[idx], lon, lat)
 
     def covering_codes(self, lon: float, lat: float) -> tuple[str, ...]:
         """Codes of every grid covering the WGS-84 point (boundary included), ascending: the

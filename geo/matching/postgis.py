@@ -9,7 +9,10 @@ exactly one answer. Coordinates are WGS-84 lon/lat degrees (EPSG:4326).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from geo.boundaries.generations import valid_in
@@ -42,20 +45,34 @@ def covering_grids(session: Session, *, lon: float, lat: float, generation: int)
 
 def nearest_grid(session: Session, *, lon: float, lat: float, generation: int) -> tuple[str, float] | None:
     """The grid nearest to the point and its geodesic distance in metres, or None if no grids."""
-    pt = point(lon, lat)
+    return nearest_grids(session, lon=[lon], lat=[lat], generation=generation)[0]
+
+
+def nearest_grids(session: Session, *, lon: Sequence[float], lat: Sequence[float],
+                  generation: int) -> list[tuple[str, float] | None]:
+    """Per point: the nearest grid valid in ``generation`` and its geodesic distance in metres
+    (None if there are no grids), in one statement however many points."""
+    if len(lon) == 0:
+        return []
+    pts = (sa.func.unnest(sa.cast(sa.bindparam("lons", list(map(float, lon))), ARRAY(sa.Float(53))),
+                          sa.cast(sa.bindparam("lats", list(map(float, lat))), ARRAY(sa.Float(53))))
+           .table_valued("lon", "lat", with_ordinality="k").render_derived(name="pts"))
+    pt = point(pts.c.lon, pts.c.lat)
     # KNN on planar degrees picks candidates; the geodesic distance decides among them.
     knn = (
         sa.select(AreaPiece.code, AreaPiece.geom)
         .where(AreaPiece.level == AreaLevel.grid, valid_in(AreaPiece, generation))
         .order_by(AreaPiece.geom.op("<->")(pt))
         .limit(_NEAREST_CANDIDATES)
-        .subquery()
+        .lateral("knn")
     )
     dist = sa.func.ST_Distance(sa.cast(knn.c.geom, GEOGRAPHY), sa.cast(pt, GEOGRAPHY))
-    row = session.execute(
-        sa.select(knn.c.code, dist.label("distance_m")).order_by(dist, knn.c.code).limit(1)
-    ).one_or_none()
-    return None if row is None else (row.code, float(row.distance_m))
+    best = sa.select(knn.c.code, dist.label("distance_m")).order_by(dist, knn.c.code).limit(1).lateral("best")
+    rows = session.execute(sa.select(pts.c.k, best.c.code, best.c.distance_m).select_from(pts.join(best, sa.true())))
+    out: list[tuple[str, float] | None] = [None] * len(lon)
+    for k, code, metres in rows:
+        out[k - 1] = (code, float(metres))
+    return out
 
 
 def smallest_covering_query(points, *, key, lon, lat, generation: int):

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from geo.boundaries.cache import Fingerprint, generation_fingerprint
 from geo.errors import OutsideJurisdiction
 from geo.matching.matcher import GridMatcher
-from geo.matching.postgis import covering_grids, nearest_grid
+from geo.matching.postgis import covering_grids, nearest_grid, nearest_grids
 from geo.models import MatchKind
 from geo.units import M_PER_DEG_LAT, M_PER_DEG_LON_EQ
 
@@ -51,7 +51,17 @@ def match_location(session: Session, *, lon: float, lat: float, generation: int,
     if codes:
         kind = MatchKind.inside if len(codes) == 1 else MatchKind.edge
         return MatchOutcome(kind, generation, codes[0], covering_codes=codes)
-    nearest = nearest_grid(session, lon=lon, lat=lat, generation=generation)
+    return _snap(session, lon=lon, lat=lat, generation=generation, snap_tolerance_m=snap_tolerance_m)
+
+
+def _snap(session: Session, *, lon: float, lat: float, generation: int, snap_tolerance_m: float) -> MatchOutcome:
+    """The rule for a point no grid covers (see ``_snapped``)."""
+    return _snapped(nearest_grid(session, lon=lon, lat=lat, generation=generation), generation, snap_tolerance_m)
+
+
+def _snapped(nearest: tuple[str, float] | None, generation: int, snap_tolerance_m: float) -> MatchOutcome:
+    """A point no grid covers, given its nearest grid and metres to it: snapped to it within
+    the tolerance, else unassigned (with the distance to the nearest grid)."""
     if nearest is None:
         return MatchOutcome(MatchKind.unassigned, generation)
     code, distance = nearest[0], round(nearest[1], 2)
@@ -73,17 +83,27 @@ class PointMatches:
 
     @property
     def snap_distances(self) -> list[float | None]:
-        """What a report stores as ``snap_distance_m``: the distance of a snapped point only."""
-        return [d if k == MatchKind.snapped.value else None for k, d in zip(self.kinds, self.distances)]
+        """What a report stores as ``snap_distance_m``: the distance of a snapped point only.
+        Only the fallback snaps, so only its few answers are looked at (not every point)."""
+        out: list[float | None] = [None] * len(self.kinds)
+        for k, outcome in self.fallbacks.items():
+            if outcome.kind == MatchKind.snapped:
+                out[k] = outcome.distance_m
+        return out
 
 
-Fallback = Callable[[float, float], MatchOutcome]
+# Given the points no grid covers (WGS-84 degree arrays), their outcomes in the same order.
+Fallback = Callable[[np.ndarray, np.ndarray], list[MatchOutcome]]
 
 
 def database_fallback(session: Session, *, generation: int, snap_tolerance_m: float) -> Fallback:
-    """``match_location`` in ``generation`` as the fallback of ``match_points``."""
-    return lambda lon, lat: match_location(session, lon=lon, lat=lat, generation=generation,
-                                           snap_tolerance_m=snap_tolerance_m)
+    """``match_location`` in ``generation`` as the fallback of ``match_points``, for the points
+    the matcher found no grid covering: their nearest grids, in one query for them all."""
+    def fallback(lon: np.ndarray, lat: np.ndarray) -> list[MatchOutcome]:
+        nearest = nearest_grids(session, lon=lon, lat=lat, generation=generation)
+        return [_snapped(n, generation, snap_tolerance_m) for n in nearest]
+
+    return fallback
 
 
 def near_fallback(matcher: GridMatcher, fallback: Fallback, *, generation: int, snap_tolerance_m: float) -> Fallback:
@@ -95,10 +115,12 @@ def near_fallback(matcher: GridMatcher, fallback: Fallback, *, generation: int, 
     # Longitude degrees shrink towards the poles: the margin at the box's widest latitude.
     dlon = snap_tolerance_m / (M_PER_DEG_LON_EQ * max(np.cos(np.radians(max(abs(miny), abs(maxy)) + dlat)), 1e-6))
 
-    def near(lon: float, lat: float) -> MatchOutcome:
-        if minx - dlon <= lon <= maxx + dlon and miny - dlat <= lat <= maxy + dlat:
-            return fallback(lon, lat)
-        return MatchOutcome(MatchKind.unassigned, generation)
+    def near(lon: np.ndarray, lat: np.ndarray) -> list[MatchOutcome]:
+        out = [MatchOutcome(MatchKind.unassigned, generation)] * len(lon)
+        ask = np.flatnonzero((lon >= minx - dlon) & (lon <= maxx + dlon) & (lat >= miny - dlat) & (lat <= maxy + dlat))
+        for k, outcome in zip(ask.tolist(), fallback(lon[ask], lat[ask]) if ask.size else []):
+            out[k] = outcome
+        return out
 
     return near
 
@@ -106,24 +128,28 @@ def near_fallback(matcher: GridMatcher, fallback: Fallback, *, generation: int, 
 def match_points(matcher: GridMatcher, lon: np.ndarray, lat: np.ndarray, *, fallback: Fallback) -> PointMatches:
     """Match WGS-84 points (degrees) to the matcher's grids: exactly ``ST_Covers`` + smallest
     code, ``edge`` where more than one grid covers the point; the points no grid covers are
-    given to ``fallback`` one by one (snap or unassigned); a point without finite coordinates
+    given to ``fallback`` together (snap or unassigned); a point without finite coordinates
     (a missing value in a file) is unassigned without asking. Vectorised; pure but for the fallback."""
     idx, near = matcher.match_indices_near(lon, lat)
-    codes = np.where(idx >= 0, matcher.codes[np.maximum(idx, 0)], None)
-    kinds = np.where(idx >= 0, MatchKind.inside.value, MatchKind.unassigned.value).astype(object)
+    miss = idx < 0
+    codes = matcher.codes[np.maximum(idx, 0)]
+    codes[miss] = None
+    kinds = np.full(len(idx), MatchKind.inside.value, dtype=object)
+    kinds[miss] = MatchKind.unassigned.value
     distances: list[float | None] = [None] * len(lon)
     # A point in a raster cell no boundary crosses is inside its grid's interior: not an edge.
-    hit = np.flatnonzero((idx >= 0) & near)
+    hit = np.flatnonzero(~miss & near)
     if hit.size:
         # Only a point on its grid's boundary can be covered by another grid too.
-        on_edge = hit[shapely.touches(matcher.geoms[idx[hit]], shapely.points(lon[hit], lat[hit]))]
+        on_edge = hit[matcher.on_boundary(idx[hit], lon[hit], lat[hit])]
         if on_edge.size:
             pt_i, _ = matcher.tree.query(shapely.points(lon[on_edge], lat[on_edge]), predicate="intersects")
             counts = np.bincount(pt_i, minlength=on_edge.size)
             kinds[on_edge[counts > 1]] = MatchKind.edge.value
     fallbacks = {}
-    for k in np.flatnonzero((idx < 0) & np.isfinite(lon) & np.isfinite(lat)):
-        outcome = fallbacks[int(k)] = fallback(float(lon[k]), float(lat[k]))
+    ask = np.flatnonzero(miss & np.isfinite(lon) & np.isfinite(lat))
+    for k, outcome in zip(ask.tolist(), fallback(lon[ask], lat[ask]) if ask.size else []):
+        fallbacks[k] = outcome
         codes[k], kinds[k], distances[k] = outcome.grid_code, outcome.kind.value, outcome.distance_m
     return PointMatches(codes, kinds, distances, fallbacks)
 

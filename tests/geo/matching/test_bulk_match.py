@@ -134,8 +134,8 @@ def test_four_unit_squares_known_kinds():
     asked = []
 
     def fallback(lon, lat):
-        asked.append((lon, lat))
-        return MatchOutcome(MatchKind.unassigned, 1)
+        asked.extend(zip(lon.tolist(), lat.tolist()))
+        return [MatchOutcome(MatchKind.unassigned, 1)] * len(lon)
 
     lon = np.array([0.5, 1.0, 1.0, 0.0, 2.0, 1.5, 0.5, 3.0, np.nan, 1.0])
     lat = np.array([0.5, 0.5, 1.0, 0.0, 2.0, 1.5, 1.0, 3.0, 0.5, 2.0])
@@ -217,7 +217,7 @@ def test_property_edge_kind_equals_shapely(geoms, max_cells, seed):
     x, y = rng.uniform(121.49, 121.61, 2_000), rng.uniform(40.79, 40.91, 2_000)
     bx, by = boundary_points(m.geoms, rng, 1_000)
     x, y = np.concatenate([x, bx]), np.concatenate([y, by])
-    got = match_points(m, x, y, fallback=lambda lon, lat: MatchOutcome(MatchKind.unassigned, 1))
+    got = match_points(m, x, y, fallback=lambda lon, lat: [MatchOutcome(MatchKind.unassigned, 1)] * len(lon))
     pts = shapely.points(x, y)
     covering = np.array([len(m.tree.query(p, predicate="intersects")) for p in pts])
     idx = m.match_indices(x, y)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from geo.cityconfig import load_city_config
-from geo.matching.rule import PointMatches
+from geo.matching.rule import MatchOutcome, PointMatches
 from geo.models import MatchKind, ReportSource, ReportStatus, WorkerRole
 from geo.reports.intake import ReportInput
 from geo.reports.outcomes import Outcome
@@ -27,7 +27,11 @@ def _accepted(index: int, category: str = "30", lon: float = 116.405, lat: float
 
 
 def _placement(codes, kinds, distances, city=None) -> Placement:
-    matches = PointMatches(np.array(codes, dtype=object), np.array(kinds, dtype=object), distances, {})
+    # As match_points builds them: what no grid covered is the fallback's answer, by position.
+    fallbacks = {k: MatchOutcome(MatchKind(kind), 3, code, d, code or "G9")
+                 for k, (code, kind, d) in enumerate(zip(codes, kinds, distances))
+                 if kind in (MatchKind.snapped.value, MatchKind.unassigned.value)}
+    matches = PointMatches(np.array(codes, dtype=object), np.array(kinds, dtype=object), distances, fallbacks)
     return Placement(3, matches, {"G1": WORKER, "G2": None}, city)
 
 
