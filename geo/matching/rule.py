@@ -51,11 +51,6 @@ def match_location(session: Session, *, lon: float, lat: float, generation: int,
     if codes:
         kind = MatchKind.inside if len(codes) == 1 else MatchKind.edge
         return MatchOutcome(kind, generation, codes[0], covering_codes=codes)
-    return _snap(session, lon=lon, lat=lat, generation=generation, snap_tolerance_m=snap_tolerance_m)
-
-
-def _snap(session: Session, *, lon: float, lat: float, generation: int, snap_tolerance_m: float) -> MatchOutcome:
-    """The rule for a point no grid covers (see ``_snapped``)."""
     return _snapped(nearest_grid(session, lon=lon, lat=lat, generation=generation), generation, snap_tolerance_m)
 
 
@@ -117,12 +112,18 @@ def near_fallback(matcher: GridMatcher, fallback: Fallback, *, generation: int, 
 
     def near(lon: np.ndarray, lat: np.ndarray) -> list[MatchOutcome]:
         out = [MatchOutcome(MatchKind.unassigned, generation)] * len(lon)
-        ask = np.flatnonzero((lon >= minx - dlon) & (lon <= maxx + dlon) & (lat >= miny - dlat) & (lat <= maxy + dlat))
-        for k, outcome in zip(ask.tolist(), fallback(lon[ask], lat[ask]) if ask.size else []):
+        inside = (lon >= minx - dlon) & (lon <= maxx + dlon) & (lat >= miny - dlat) & (lat <= maxy + dlat)
+        for k, outcome in _ask(fallback, lon, lat, inside):
             out[k] = outcome
         return out
 
     return near
+
+
+def _ask(fallback: Fallback, lon: np.ndarray, lat: np.ndarray, where: np.ndarray) -> list[tuple[int, MatchOutcome]]:
+    """(position, outcome) for the points ``where`` is True, from one call of ``fallback``."""
+    ask = np.flatnonzero(where)
+    return list(zip(ask.tolist(), fallback(lon[ask], lat[ask]))) if ask.size else []
 
 
 def match_points(matcher: GridMatcher, lon: np.ndarray, lat: np.ndarray, *, fallback: Fallback) -> PointMatches:
@@ -147,8 +148,7 @@ def match_points(matcher: GridMatcher, lon: np.ndarray, lat: np.ndarray, *, fall
             counts = np.bincount(pt_i, minlength=on_edge.size)
             kinds[on_edge[counts > 1]] = MatchKind.edge.value
     fallbacks = {}
-    ask = np.flatnonzero(miss & np.isfinite(lon) & np.isfinite(lat))
-    for k, outcome in zip(ask.tolist(), fallback(lon[ask], lat[ask]) if ask.size else []):
+    for k, outcome in _ask(fallback, lon, lat, miss & np.isfinite(lon) & np.isfinite(lat)):
         fallbacks[k] = outcome
         codes[k], kinds[k], distances[k] = outcome.grid_code, outcome.kind.value, outcome.distance_m
     return PointMatches(codes, kinds, distances, fallbacks)
