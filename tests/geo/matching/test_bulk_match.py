@@ -182,41 +182,42 @@ def polygons(draw):
     return poly if poly.is_valid and poly.area > 1e-8 else shapely.box(121.5, 40.8, 121.51, 40.81)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
+# Random (overlapping, nested, touching) grids, a raster size and a seed for the points.
+RANDOM_GRIDS = given(
     geoms=st.lists(polygons(), min_size=1, max_size=6),
     max_cells=st.sampled_from([500, 5_000, 50_000]),
     seed=st.integers(0, 2**32 - 1),
 )
-def test_property_equals_shapely(geoms, max_cells, seed):
-    """Random (overlapping, nested, touching) grids, random + vertex + edge points: equals shapely."""
+
+
+def random_case(geoms, max_cells: int, seed: int, n_random: int) -> tuple[GridMatcher, np.ndarray, np.ndarray]:
+    """A matcher over ``geoms`` (codes shuffled by ``seed``) and ``n_random`` random points
+    around them followed by 1,000 vertex and edge points."""
     codes = [f"{i:03d}" for i in np.random.default_rng(seed).permutation(len(geoms))]
     m = GridMatcher.from_frame(codes, geoms, max_cells=max_cells)
     rng = np.random.default_rng(seed)
-    x, y = rng.uniform(121.49, 121.61, 3_000), rng.uniform(40.79, 40.91, 3_000)
+    x, y = rng.uniform(121.49, 121.61, n_random), rng.uniform(40.79, 40.91, n_random)
     bx, by = boundary_points(m.geoms, rng, 1_000)
-    x, y = np.concatenate([x, bx]), np.concatenate([y, by])
+    return m, np.concatenate([x, bx]), np.concatenate([y, by])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@RANDOM_GRIDS
+def test_property_equals_shapely(geoms, max_cells, seed):
+    """Random (overlapping, nested, touching) grids, random + vertex + edge points: equals shapely."""
+    m, x, y = random_case(geoms, max_cells, seed, 3_000)
     assert (m.match(x, y) == shapely_truth(m.codes, m.geoms, x, y)).all()
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    geoms=st.lists(polygons(), min_size=1, max_size=6),
-    max_cells=st.sampled_from([500, 5_000, 50_000]),
-    seed=st.integers(0, 2**32 - 1),
-)
+@RANDOM_GRIDS
 def test_property_edge_kind_equals_shapely(geoms, max_cells, seed):
     """``edge`` exactly where the point is on its grid's boundary and another grid covers it
     too (the raster only spares the test for points in cells no boundary crosses)."""
     from geo.matching.rule import MatchOutcome, match_points
     from geo.models import MatchKind
 
-    codes = [f"{i:03d}" for i in np.random.default_rng(seed).permutation(len(geoms))]
-    m = GridMatcher.from_frame(codes, geoms, max_cells=max_cells)
-    rng = np.random.default_rng(seed)
-    x, y = rng.uniform(121.49, 121.61, 2_000), rng.uniform(40.79, 40.91, 2_000)
-    bx, by = boundary_points(m.geoms, rng, 1_000)
-    x, y = np.concatenate([x, bx]), np.concatenate([y, by])
+    m, x, y = random_case(geoms, max_cells, seed, 2_000)
     got = match_points(m, x, y, fallback=lambda lon, lat: [MatchOutcome(MatchKind.unassigned, 1)] * len(lon))
     pts = shapely.points(x, y)
     covering = np.array([len(m.tree.query(p, predicate="intersects")) for p in pts])
