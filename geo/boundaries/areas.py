@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from geo.boundaries.cache import Fingerprint, GenerationCache
+from geo.boundaries.coverage import DECIMALS
 from geo.boundaries.generations import valid_in
 from geo.boundaries.hierarchy import LEVEL_ORDER
 from geo.errors import AreaNotFound, InvalidInput
@@ -18,8 +19,9 @@ from geo.models import Area, AreaLevel, Assignment, AssignmentRole, Worker
 from geo.readmodels import AreaRow, PublicWorker
 from geo.spatial import envelope
 
-# Six decimals of a degree is ~0.1 m: below GPS precision, and keeps GeoJSON compact.
-GEOJSON_DECIMALS = 6
+# Published exactly as stored: every coordinate is on the 1e-7° grid of the coverage, so a
+# client matching points with these polygons agrees with /locate on edges and vertices.
+GEOJSON_DECIMALS = DECIMALS
 
 
 @dataclass(frozen=True, slots=True)
