@@ -16,6 +16,7 @@ from __future__ import annotations
 from shapely.geometry import MultiPolygon, box
 from sqlalchemy.orm import Session
 
+from geo.boundaries.coverage import union_coverage
 from geo.boundaries.generations import activate_generation, create_generation, rebuild_pieces
 from geo.models import Area, AreaKind, AreaLevel, Assignment, AssignmentRole, Worker, WorkerRole
 
@@ -34,10 +35,13 @@ def ewkt(bounds: tuple[float, float, float, float]) -> str:
 
 
 def add_area(session: Session, *, gen: int, code: str, level: AreaLevel, parent: str | None, bounds, name: str | None = None, households: int = 0) -> Area:
+    """``bounds``: a box's (minlon, minlat, maxlon, maxlat), or a (Multi)Polygon."""
+    geom = ewkt(bounds) if isinstance(bounds, tuple) else "SRID=4326;" + MultiPolygon(
+        [bounds] if bounds.geom_type == "Polygon" else list(bounds.geoms)).wkt
     area = Area(
         code=code, level=level, name=name or f"{level.value} {code}", parent_code=parent,
         kind=None if level in (AreaLevel.city, AreaLevel.district) else AreaKind.urban,
-        households=households, population=households * 3, geom=ewkt(bounds),
+        households=households, population=households * 3, geom=geom,
         generation_low=gen, generation_high=gen,
     )
     session.add(area)
@@ -47,10 +51,14 @@ def add_area(session: Session, *, gen: int, code: str, level: AreaLevel, parent:
 def build_tiny_city(session: Session, *, activate: bool = True) -> int:
     """Insert the tiny city in a new generation (activated by default); returns its id."""
     gen = create_generation(session, description="tiny test city").id
-    add_area(session, gen=gen, code="110100", level=AreaLevel.city, parent=None, bounds=FRAME)
-    add_area(session, gen=gen, code="110101", level=AreaLevel.district, parent="110100", bounds=FRAME)
-    add_area(session, gen=gen, code="110101001", level=AreaLevel.street, parent="110101", bounds=FRAME)
-    add_area(session, gen=gen, code=COMMUNITY, level=AreaLevel.community, parent="110101001", bounds=FRAME)
+    # Each level above the grids is their coverage union (the frame with the grids' vertices
+    # on its edges) and their households' sum, as every loaded generation is.
+    frame = union_coverage([box(*b) for b in GRIDS.values()])
+    total = 300 * len(GRIDS)
+    for code, level, parent in (("110100", AreaLevel.city, None), ("110101", AreaLevel.district, "110100"),
+                                ("110101001", AreaLevel.street, "110101"),
+                                (COMMUNITY, AreaLevel.community, "110101001")):
+        add_area(session, gen=gen, code=code, level=level, parent=parent, bounds=frame, households=total)
     for code, bounds in GRIDS.items():
         add_area(session, gen=gen, code=code, level=AreaLevel.grid, parent=COMMUNITY, bounds=bounds, households=300)
     session.flush()

@@ -2,7 +2,7 @@
 
 from geo.boundaries.hierarchy import CODE_LENGTH, LEVEL_ORDER, AreaLevel
 from geo.models.access import ApiToken, AuditEvent, RateCounter, ServerSecret
-from geo.models.areas import Area, AreaKind, AreaPiece, Generation, GenerationStatus
+from geo.models.areas import Area, AreaKind, AreaPiece, DraftAssignment, Generation, GenerationStatus
 from geo.models.base import SRID, Base
 from geo.models.meta import DatasetStamp
 from geo.models.reports import OPEN_STATUSES, MatchKind, Report, ReportEvent, ReportSource, ReportStatus
@@ -23,6 +23,7 @@ __all__ = [
     "AssignmentRole",
     "Base",
     "DatasetStamp",
+    "DraftAssignment",
     "Generation",
     "GenerationStatus",
     "MatchKind",

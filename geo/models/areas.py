@@ -13,7 +13,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from geoalchemy2 import Geometry
-from sqlalchemy.dialects.postgresql import ExcludeConstraint
+from sqlalchemy.dialects.postgresql import JSONB, ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from geo.boundaries.hierarchy import AreaLevel
@@ -47,6 +47,16 @@ class Generation(Base):
     # Bumped by a trigger (migration 0011) whenever an area valid in this generation is
     # inserted, updated or deleted: what per-generation caches key on (geo.boundaries.cache).
     areas_revision: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, server_default="0", default=0)
+    # The planners' workflow (migration 0013): who did what, when it is due, what it was
+    # drawn from, and what the import found before cleaning (overlaps and gaps the cleaning
+    # would otherwise merge away silently).
+    created_by: Mapped[str | None] = mapped_column(sa.Text)
+    activated_by: Mapped[str | None] = mapped_column(sa.Text)
+    scheduled_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    scheduled_by: Mapped[str | None] = mapped_column(sa.Text)
+    based_on: Mapped[int | None] = mapped_column(sa.Integer)
+    findings: Mapped[list] = mapped_column(JSONB, nullable=False, server_default=sa.text("'[]'::jsonb"), default=list)
+    summary: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default=sa.text("'{}'::jsonb"), default=dict)
 
     __table_args__ = (
         # At most one active generation; activation swaps statuses inside one transaction.
@@ -56,6 +66,9 @@ class Generation(Base):
             unique=True,
             postgresql_where=sa.text("status = 'active'"),
         ),
+        sa.Index("uq_generations_one_draft", "status", unique=True, postgresql_where=sa.text("status = 'draft'")),
+        sa.Index("ix_generations_scheduled", "scheduled_at",
+                 postgresql_where=sa.text("status = 'draft' AND scheduled_at IS NOT NULL")),
     )
 
 
@@ -70,6 +83,9 @@ class Area(Base):
     parent_code: Mapped[str | None] = mapped_column(sa.String(15))
     households: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
     population: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    # Households/population estimated by area weighting from the grids a new one was drawn
+    # from (the planner's file gave none), not counted.
+    estimated: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, server_default=sa.false(), default=False)
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False), nullable=False)
     generation_low: Mapped[int] = mapped_column(sa.ForeignKey("generations.id"), nullable=False)
     generation_high: Mapped[int] = mapped_column(sa.ForeignKey("generations.id"), nullable=False)
@@ -118,3 +134,17 @@ class AreaPiece(Base):
         sa.Index("ix_area_pieces_geom", "geom", postgresql_using="gist"),
         sa.Index("ix_area_pieces_area_id", "area_id"),
     )
+
+
+class DraftAssignment(Base):
+    """A responsibility the planner set for the draft (``gridmap workers assign``): applied to
+    ``assignments`` when the draft is activated, so today's routing never sees it early."""
+
+    __tablename__ = "draft_assignments"
+
+    generation_id: Mapped[int] = mapped_column(sa.ForeignKey("generations.id", ondelete="CASCADE"), primary_key=True)
+    area_code: Mapped[str] = mapped_column(sa.String(15), primary_key=True)
+    role: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    rank: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True, default=1)
+    worker_id: Mapped[int] = mapped_column(sa.BigInteger, sa.ForeignKey("workers.id", ondelete="CASCADE"), nullable=False)
+    created_by: Mapped[str] = mapped_column(sa.Text, nullable=False)

@@ -67,6 +67,10 @@ class Report(Base):
     status: Mapped[ReportStatus] = mapped_column(str_enum(ReportStatus, "report_status"), nullable=False)
     grid_code: Mapped[str | None] = mapped_column(sa.String(15))
     generation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("generations.id"))
+    # History under today's boundaries (``gridmap reports restate``), kept apart from the grid
+    # the case was handled under, which never changes once it is closed (migration 0013).
+    current_grid_code: Mapped[str | None] = mapped_column(sa.String(15))
+    current_generation_id: Mapped[int | None] = mapped_column(sa.Integer)
     match_kind: Mapped[MatchKind | None] = mapped_column(str_enum(MatchKind, "match_kind"))
     assigned_worker_id: Mapped[int | None] = mapped_column(sa.ForeignKey("workers.id"))
     dispatched_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))

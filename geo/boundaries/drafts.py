@@ -1,0 +1,154 @@
+"""The one draft generation (MapIt's rule: at most one): creating it from the active
+generation, reading its levels, writing area versions into it, discarding it.
+
+A row valid in the active generation is *carried* into the draft by extending its
+``generation_high``; changing an area in the draft ends the carried row at the generation
+the draft was based on and inserts a new version valid in the draft only, so the active
+generation never changes under its users. Rows that exist only in the draft are edited in
+place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import shapely
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from geo.boundaries.generations import active_generation_id, carry_forward, valid_in
+from geo.errors import GenerationNotFound, InvalidState
+from geo.models import Area, AreaLevel, AreaPiece, Generation, GenerationStatus
+
+PIECE_VERTICES = 64  # as rebuild_pieces: small boxes keep the point lookup's index selective
+COLUMNS = ("code", "level", "name", "kind", "parent_code", "households", "population", "estimated")
+
+
+def current_draft(session: Session, *, lock: bool = False) -> Generation | None:
+    """The draft generation, if there is one (``lock``: FOR UPDATE, for writers)."""
+    q = sa.select(Generation).where(Generation.status == GenerationStatus.draft)
+    return session.scalars(q.with_for_update() if lock else q).first()
+
+
+def require_draft(session: Session, *, generation: int | None = None, lock: bool = False) -> Generation:
+    """The draft (``generation`` when given, which must be it). Raises GenerationNotFound /
+    InvalidState with the next step."""
+    draft = current_draft(session, lock=lock)
+    if generation is not None and (draft is None or draft.id != generation):
+        gen = session.get(Generation, generation)
+        if gen is None:
+            raise GenerationNotFound(f"generation {generation} does not exist", generation=generation)
+        raise InvalidState(f"generation {generation} is {gen.status.value}, not the draft", generation=generation)
+    if draft is None:
+        raise InvalidState("there is no draft: import a boundary file first (gridmap boundaries import FILE)")
+    return draft
+
+
+def ensure_draft(session: Session, *, actor: str, description: str | None = None) -> Generation:
+    """The draft, created from the active generation (every area carried) when there is none."""
+    draft = current_draft(session, lock=True)
+    if draft is not None:
+        if description:
+            draft.description = description
+        return draft
+    active = active_generation_id(session)
+    draft = Generation(status=GenerationStatus.draft, description=description or "", created_by=actor,
+                       based_on=active, findings=[], summary={})
+    session.add(draft)
+    session.flush()
+    carry_forward(session, from_generation=active, to_generation=draft.id)
+    return draft
+
+
+def level_frame(session: Session, *, generation: int, level: AreaLevel) -> gpd.GeoDataFrame:
+    """Areas of ``level`` valid in ``generation``: ``id``, ``generation_low``, ``COLUMNS`` and
+    their geometry (EPSG:4326), ordered by code."""
+    rows = session.execute(
+        sa.select(Area.id, Area.generation_low, *(getattr(Area, c) for c in COLUMNS), sa.func.ST_AsBinary(Area.geom))
+        .where(Area.level == level, valid_in(Area, generation)).order_by(Area.code)
+    ).all()
+    cols = ["id", "generation_low", *COLUMNS]
+    data = {c: [getattr(r[i], "value", r[i]) for r in rows] for i, c in enumerate(cols)}
+    geoms = shapely.from_wkb([bytes(r[-1]) for r in rows]) if rows else np.array([], dtype=object)
+    return gpd.GeoDataFrame(data, geometry=list(geoms), crs=4326)
+
+
+@dataclass(frozen=True)
+class AreaVersion:
+    """What an area should be in the draft (geometry a valid MultiPolygon on the 1e-7° grid)."""
+
+    code: str
+    level: AreaLevel
+    name: str
+    kind: str | None
+    parent_code: str | None
+    households: int
+    population: int
+    estimated: bool
+    geometry: object
+
+    def same_as(self, row) -> bool:
+        """True when ``row`` (a ``level_frame`` row as a named tuple) already holds exactly this."""
+        return (all(getattr(self, c) == (getattr(row, c) if c != "level" else AreaLevel(row.level)) for c in COLUMNS)
+                and bool(shapely.equals_exact(shapely.normalize(self.geometry), shapely.normalize(row.geometry), 0)))
+
+
+def write_versions(session: Session, *, draft: Generation, current: gpd.GeoDataFrame,
+                   versions: list[AreaVersion], removed: list[str]) -> int:
+    """Make the draft hold ``versions`` for their codes and nothing for ``removed`` codes,
+    given ``current`` (the level's ``level_frame`` in the draft). Unchanged versions cost
+    nothing. Returns the number of rows written or ended."""
+    by_code = {r.code: r for r in current.itertuples(index=False)}
+    base = draft.based_on
+    end_ids, delete_ids = [], []
+    inserts = []
+    for v in versions:
+        row = by_code.get(v.code)
+        if row is not None and v.same_as(row):
+            continue
+        if row is not None:
+            (end_ids if row.generation_low < draft.id else delete_ids).append(row.id)
+        inserts.append(v)
+    for code in removed:
+        row = by_code[code]
+        (end_ids if row.generation_low < draft.id else delete_ids).append(row.id)
+    if end_ids:
+        session.execute(sa.update(Area).where(Area.id.in_(end_ids)).values(generation_high=base))
+        session.execute(sa.update(AreaPiece).where(AreaPiece.area_id.in_(end_ids)).values(generation_high=base))
+    if delete_ids:
+        session.execute(sa.delete(Area).where(Area.id.in_(delete_ids)))
+    if inserts:
+        ids = session.scalars(sa.insert(Area).returning(Area.id), [
+            {"code": v.code, "level": v.level, "name": v.name, "kind": v.kind, "parent_code": v.parent_code,
+             "households": v.households, "population": v.population, "estimated": v.estimated,
+             "geom": shapely.to_wkb(shapely.set_srid(v.geometry, 4326), hex=True, include_srid=True),
+             "generation_low": draft.id, "generation_high": draft.id}
+            for v in inserts
+        ]).all()
+        build_pieces(session, area_ids=list(ids))
+    return len(end_ids) + len(delete_ids) + len(inserts)
+
+
+def build_pieces(session: Session, *, area_ids: list[int]) -> None:
+    """The ``ST_Subdivide`` lookup pieces of the given (new) area rows."""
+    pieces = sa.select(
+        Area.id, Area.code, Area.level, Area.generation_low, Area.generation_high,
+        sa.func.ST_Subdivide(Area.geom, PIECE_VERTICES).label("geom"),
+    ).where(Area.id.in_(area_ids))
+    session.execute(sa.insert(AreaPiece).from_select(
+        ["area_id", "code", "level", "generation_low", "generation_high", "geom"], pieces))
+
+
+def discard_draft(session: Session, *, generation: int | None = None) -> int:
+    """Drop the draft: its own rows deleted, carried rows ended where they were, its planned
+    assignments with it. Returns the draft's id. Raises InvalidState when there is none."""
+    draft = require_draft(session, generation=generation, lock=True)
+    gid, base = draft.id, draft.based_on
+    session.execute(sa.delete(Area).where(Area.generation_low == gid))
+    session.execute(sa.update(Area).where(Area.generation_high == gid).values(generation_high=base))
+    session.execute(sa.update(AreaPiece).where(AreaPiece.generation_high == gid).values(generation_high=base))
+    session.delete(draft)
+    session.flush()
+    return gid

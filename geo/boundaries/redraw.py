@@ -1,0 +1,272 @@
+"""Bringing a planner's redrawn level into the draft generation (``gridmap boundaries import``).
+
+Scope: the file's areas replace the areas of the same level under every parent they touch
+(a parent is touched when a feature's code names it or its polygon lies mostly in it); the
+parent's other children not in the file are removed. ``whole_level`` replaces the whole
+level instead (every area of the level not in the file is removed).
+
+Identity is by code: an area whose polygon is unchanged within the re-digitisation tolerance
+(symmetric difference < 0.1 % of its area and Hausdorff distance < 0.5 m) keeps its stored
+polygon and row; otherwise it is a new version. New polygons are clipped to their parent and
+the whole level is noded into a coverage (``geo.boundaries.coverage``), so redrawn areas meet
+the carried-forward ones vertex for vertex. Overlaps, gaps and overhangs larger than 1 m² are
+recorded as findings (``check`` reports them, activation refuses them) before the cleaning
+closes them. The levels above are rebuilt as the union of their children.
+
+New areas without a code get the next free code under their parent; a code is never reused
+(codes of areas retired in any generation are refused). Households and population: the
+file's values, else an area-weighted estimate from the areas the new one was drawn over,
+marked ``estimated``. Nothing here commits: one import is one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import shapely
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from geo.boundaries import coverage
+from geo.boundaries.drafts import AreaVersion, ensure_draft, level_frame, write_versions
+from geo.boundaries.hierarchy import CODE_LENGTH, LEVEL_ORDER, AreaLevel
+from geo.boundaries.reading import BoundaryFileError
+from geo.models import Area
+from geo.units import M_PER_DEG_LAT
+
+SYMDIFF_FRACTION = 0.001  # 0.1 % of the area
+HAUSDORFF_M = 0.5
+IMPORTABLE = (AreaLevel.street, AreaLevel.community, AreaLevel.grid)
+
+
+@dataclass
+class ImportResult:
+    generation: int
+    level: str
+    scope: list[str]
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    redrawn: list[str] = field(default_factory=list)
+    kept: int = 0  # codes identical within the tolerance: their stored polygon kept
+    numbered: dict[int, str] = field(default_factory=dict)  # file row -> the code given to it
+    noise_cleaned: int = 0  # polygons moved by less than the tolerances to share vertices
+    estimated: list[str] = field(default_factory=list)
+    findings: list[dict] = field(default_factory=list)
+    rows_written: int = 0
+
+
+def finding(kind: str, message: str, *, level: AreaLevel, codes: list[str], parent: str | None = None,
+            where=None, severity: str = "error") -> dict:
+    """One problem for ``check``: kind, severity, message, codes and its location (GeoJSON)."""
+    return {"kind": kind, "severity": severity, "message": message, "level": level.value, "codes": codes,
+            "parent": parent, "geometry": None if where is None else shapely.geometry.mapping(where)}
+
+
+def same_drawing(new, old) -> bool:
+    """True when ``new`` is ``old`` re-digitised: symmetric difference under 0.1 % of the
+    area and Hausdorff distance under 0.5 m (degrees scaled by the metres of a degree of
+    latitude, the larger axis: conservative)."""
+    sym = coverage.planar_m2([shapely.symmetric_difference(new, old)])[0]
+    area = coverage.planar_m2([old])[0]
+    return sym <= SYMDIFF_FRACTION * area and shapely.hausdorff_distance(new, old) * M_PER_DEG_LAT < HAUSDORFF_M
+
+
+def _geometric_parents(geoms: np.ndarray, parents: gpd.GeoDataFrame) -> list[str | None]:
+    """Per polygon, the parent holding most of its area (None when it lies in none)."""
+    tree = shapely.STRtree(parents.geometry.to_numpy())
+    src, dst = tree.query(geoms, predicate="intersects")
+    share = shapely.area(shapely.intersection(geoms[src], parents.geometry.to_numpy()[dst]))
+    best: dict[int, tuple[float, str]] = {}
+    for s, d, a in zip(src, dst, share):
+        if a > best.get(s, (0.0, ""))[0]:
+            best[s] = (a, parents["code"].iloc[d])
+    return [best[i][1] if i in best else None for i in range(len(geoms))]
+
+
+def _used_codes(session: Session, *, level: AreaLevel) -> set[str]:
+    """Every code of ``level`` that any generation ever held (codes are never reused)."""
+    return set(session.scalars(sa.select(Area.code).where(Area.level == level).distinct()))
+
+
+def _next_codes(parent: str, used: set[str], n: int, plen: int) -> list[str]:
+    taken = [int(c[plen:]) for c in used if c.startswith(parent)]
+    start = max(taken, default=0) + 1
+    if start + n - 1 > 999:
+        raise BoundaryFileError([f"no free codes left under {parent} (the last used is {start - 1:03d})"])
+    return [f"{parent}{k:03d}" for k in range(start, start + n)]
+
+
+def _estimate(geom, old: gpd.GeoDataFrame, tree) -> tuple[int, int]:
+    """Households and population of ``geom`` by area weighting over the old areas it covers."""
+    idx = tree.query(geom, predicate="intersects")
+    if not len(idx):
+        return 0, 0
+    olds = old.geometry.to_numpy()[idx]
+    frac = shapely.area(shapely.intersection(olds, geom)) / np.maximum(shapely.area(olds), 1e-30)
+    return (int(round(float((old["households"].to_numpy()[idx] * frac).sum()))),
+            int(round(float((old["population"].to_numpy()[idx] * frac).sum()))))
+
+
+def import_boundaries(session: Session, *, features: gpd.GeoDataFrame, level: AreaLevel = AreaLevel.grid,
+                      whole_level: bool = False, actor: str, description: str | None = None) -> ImportResult:
+    """Bring ``features`` (from ``reading.read_boundaries``) into the draft as ``level``
+    (created from the active generation when there is no draft). See the module docstring
+    for scope, identity, numbering and cleaning. Raises BoundaryFileError (nothing written
+    survives: the caller rolls back) for a level that cannot be imported, a reused retired
+    code, codes running out, or polygons that cannot be noded."""
+    if level not in IMPORTABLE:
+        raise BoundaryFileError([f"{level.value} boundaries cannot be imported; import grids, communities or "
+                                 "streets (the levels above are rebuilt from them)"], field="level")
+    draft = ensure_draft(session, actor=actor, description=description)
+    plevel = LEVEL_ORDER[LEVEL_ORDER.index(level) - 1]
+    plen = CODE_LENGTH[plevel]
+    current = level_frame(session, generation=draft.id, level=level)
+    parents = level_frame(session, generation=draft.id, level=plevel)
+    parent_geom = dict(zip(parents["code"], parents.geometry))
+    geoms = features.geometry.to_numpy()
+    geo_parent = _geometric_parents(geoms, parents)
+    codes = list(features["code"])
+    findings: list[dict] = []
+    problems: list[str] = []
+    used = _used_codes(session, level=level)
+    live = set(current["code"])
+    for i, (code, gp) in enumerate(zip(codes, geo_parent)):
+        label = f"feature {code}" if code else f"row {i + 1}"
+        if gp is None:
+            problems.append(f"{label}: lies outside every {plevel.value} of the city")
+        elif code and code in used and code not in live:
+            problems.append(f"{label}: code {code} belonged to an area retired earlier; codes are never reused: "
+                            "leave the code empty to have the next free one assigned")
+        elif code and code[:plen] != gp:
+            kind = "reparented_code" if code in live else "code_prefix"
+            msg = (f"{level.value} {code} now lies in {plevel.value} {gp} but kept its code under {code[:plen]}: "
+                   f"give it a new code (or leave the code empty) so it is numbered under {gp}"
+                   if code in live else
+                   f"{level.value} code {code} is not under the prefix of its {plevel.value} {gp}")
+            findings.append(finding(kind, msg, level=level, codes=[code], parent=gp, where=geoms[i]))
+    if problems:
+        raise BoundaryFileError(problems)
+
+    scope = set(parents["code"]) if whole_level else {gp for gp in geo_parent} | {
+        c[:plen] for c in codes if c and c[:plen] in parent_geom}
+    result = ImportResult(draft.id, level.value, sorted(scope))
+    unnamed: dict[str, list[int]] = {}
+    for i, code in enumerate(codes):
+        if not code:
+            unnamed.setdefault(geo_parent[i], []).append(i)
+    for parent, rows in unnamed.items():
+        rows.sort(key=lambda i: (-geoms[i].centroid.y, geoms[i].centroid.x))  # reading order
+        for i, code in zip(rows, _next_codes(parent, used, len(rows), plen)):
+            codes[i] = code
+            result.numbered[i + 1] = code
+
+    in_scope = current["parent_code"].isin(scope).to_numpy()
+    fixed, old = current[~in_scope], current[in_scope]
+    old_by_code = {r.code: r for r in old.itertuples(index=False)}
+    drawn = []
+    for i, code in enumerate(codes):
+        prev = old_by_code.get(code)
+        if prev is not None and same_drawing(geoms[i], prev.geometry):
+            drawn.append(prev.geometry)
+            result.kept += 1
+        else:
+            drawn.append(geoms[i])
+    drawn = np.array(drawn, dtype=object)
+
+    # What the planner drew wrong, found before the cleaning would merge it away.
+    level_geoms = np.concatenate([fixed.geometry.to_numpy(), drawn])
+    level_codes = list(fixed["code"]) + codes
+    for o in coverage.overlaps(level_geoms):
+        if o.b >= len(fixed):
+            a, b = level_codes[o.a], level_codes[o.b]
+            findings.append(finding("overlap", f"{level.value}s {a} and {b} overlap by {o.m2:.1f} m²",
+                                    level=level, codes=[a, b], parent=b[:plen], where=o.where))
+    for parent in sorted(scope):
+        mine = [k for k, gp in enumerate(geo_parent) if gp == parent]
+        for gap in coverage.gaps(drawn[mine], parent_geom[parent]):
+            findings.append(finding("gap", f"a gap of {coverage.planar_m2([gap])[0]:.1f} m² in {plevel.value} "
+                                    f"{parent} that no {level.value} covers", level=level, codes=[parent],
+                                    parent=parent, where=gap))
+    for k, gp in enumerate(geo_parent):
+        out = coverage.outside(drawn[k], parent_geom[gp])
+        if out is not None:
+            findings.append(finding("outside_parent", f"{level.value} {codes[k]} sticks out of {plevel.value} {gp} "
+                                    f"by {coverage.planar_m2([out])[0]:.1f} m²", level=level, codes=[codes[k]],
+                                    parent=gp, where=out))
+
+    clipped = coverage.to_precision(np.array(
+        [coverage.as_multipolygon(shapely.intersection(g, parent_geom[gp])) for g, gp in zip(drawn, geo_parent)],
+        dtype=object))
+    try:
+        cleaned, result.noise_cleaned = coverage.clean_coverage(np.concatenate([fixed.geometry.to_numpy(), clipped]))
+    except coverage.CoverageError as exc:
+        raise BoundaryFileError([f"the redrawn {level.value}s cannot be noded with their neighbours: {exc}"]) from None
+
+    old_tree = shapely.STRtree(current.geometry.to_numpy())
+    versions = [AreaVersion(r.code, level, r.name, r.kind, r.parent_code, r.households, r.population, r.estimated, g)
+                for r, g in zip(fixed.itertuples(index=False), cleaned[: len(fixed)])]
+    for k, code in enumerate(codes):
+        feat, prev = features.iloc[k], old_by_code.get(code)
+        geom = cleaned[len(fixed) + k]
+        hh, pop = feat["households"], feat["population"]
+        estimated = False
+        if hh is None or pop is None:
+            if prev is not None and same_drawing(geom, prev.geometry):
+                est_hh, est_pop, estimated = prev.households, prev.population, prev.estimated
+            else:
+                (est_hh, est_pop), estimated = _estimate(geom, current, old_tree), True
+            hh = est_hh if hh is None else hh
+            pop = est_pop if pop is None else pop
+        if estimated:
+            result.estimated.append(code)
+        name = feat["name"] or (prev.name if prev is not None else f"{code[:plen]}-{code[plen:]}")
+        kind = feat["kind"] or (prev.kind if prev is not None else _majority_kind(geom, current, old_tree))
+        versions.append(AreaVersion(code, level, name, kind, geo_parent[k], int(hh), int(pop), estimated, geom))
+        if prev is None:
+            result.added.append(code)
+        elif not same_drawing(geom, prev.geometry):
+            result.redrawn.append(code)
+    new_codes = set(codes)
+    result.removed = sorted(c for c in old_by_code if c not in new_codes)
+    result.rows_written = write_versions(session, draft=draft, current=current, versions=versions,
+                                         removed=result.removed)
+    result.rows_written += rebuild_parents(session, draft=draft, level=level)
+
+    draft.findings = [f for f in (draft.findings or [])
+                      if not (f["level"] == level.value and (whole_level or f.get("parent") in scope))] + findings
+    result.findings = findings
+    return result
+
+
+def _majority_kind(geom, old: gpd.GeoDataFrame, tree) -> str | None:
+    idx = tree.query(geom, predicate="intersects")
+    if not len(idx):
+        return None
+    share = shapely.area(shapely.intersection(old.geometry.to_numpy()[idx], geom))
+    return old["kind"].to_numpy()[idx][int(np.argmax(share))]
+
+
+def rebuild_parents(session: Session, *, draft, level: AreaLevel) -> int:
+    """Rebuild every level above ``level`` in the draft as the coverage union of its
+    children, households and population summed (estimated when a child's is). Returns the
+    rows written (unchanged parents cost nothing)."""
+    written = 0
+    children = level_frame(session, generation=draft.id, level=level)
+    for plevel in reversed(LEVEL_ORDER[: LEVEL_ORDER.index(level)]):
+        current = level_frame(session, generation=draft.id, level=plevel)
+        groups = children.groupby("parent_code")
+        versions, removed = [], []
+        for r in current.itertuples(index=False):
+            if r.code not in groups.groups:
+                removed.append(r.code)
+                continue
+            kids = groups.get_group(r.code)
+            versions.append(AreaVersion(
+                r.code, plevel, r.name, r.kind, r.parent_code, int(kids["households"].sum()),
+                int(kids["population"].sum()), bool(kids["estimated"].any()),
+                coverage.union_coverage(kids.geometry.to_numpy())))
+        written += write_versions(session, draft=draft, current=current, versions=versions, removed=removed)
+        children = level_frame(session, generation=draft.id, level=plevel)
+    return written

@@ -1,0 +1,60 @@
+"""the planners' workflow: generation provenance and schedule, estimated counts, draft
+assignments, each report's grid under today's boundaries
+
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-12-03
+
+``generations`` records who imported and activated a generation, when a scheduled
+activation is due (``scheduled_at``; the server's periodic loop claims it with SKIP LOCKED so
+it fires once), what it was drawn from, and the overlaps and gaps found in the planner's file
+before cleaning. ``areas.estimated`` marks households/population estimated by area
+weighting. ``draft_assignments`` holds the responsibilities set for a draft until it is
+activated. ``reports.current_grid_code``/``current_generation_id`` hold a report's grid under
+the current boundaries for statistics, apart from ``grid_code``, the grid it was handled under.
+"""
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects.postgresql import JSONB
+
+revision = '0013'
+down_revision = '0012'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    for name in ("created_by", "activated_by", "scheduled_by"):
+        op.add_column("generations", sa.Column(name, sa.Text()))
+    op.add_column("generations", sa.Column("scheduled_at", sa.DateTime(timezone=True)))
+    op.add_column("generations", sa.Column("based_on", sa.Integer()))
+    op.add_column("generations", sa.Column("findings", JSONB(), nullable=False, server_default=sa.text("'[]'::jsonb")))
+    op.add_column("generations", sa.Column("summary", JSONB(), nullable=False, server_default=sa.text("'{}'::jsonb")))
+    op.create_index("ix_generations_scheduled", "generations", ["scheduled_at"],
+                    postgresql_where=sa.text("status = 'draft' AND scheduled_at IS NOT NULL"))
+    # At most one draft (MapIt's rule): every planner edits the same one.
+    op.create_index("uq_generations_one_draft", "generations", ["status"], unique=True,
+                    postgresql_where=sa.text("status = 'draft'"))
+    op.add_column("areas", sa.Column("estimated", sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.create_table(
+        "draft_assignments",
+        sa.Column("generation_id", sa.Integer(), sa.ForeignKey("generations.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("area_code", sa.String(15), primary_key=True),
+        sa.Column("role", sa.String(16), primary_key=True),
+        sa.Column("rank", sa.SmallInteger(), primary_key=True),
+        sa.Column("worker_id", sa.BigInteger(), sa.ForeignKey("workers.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("created_by", sa.Text(), nullable=False),
+    )
+    op.add_column("reports", sa.Column("current_grid_code", sa.String(15)))
+    op.add_column("reports", sa.Column("current_generation_id", sa.Integer()))
+
+
+def downgrade() -> None:
+    op.drop_column("reports", "current_generation_id")
+    op.drop_column("reports", "current_grid_code")
+    op.drop_table("draft_assignments")
+    op.drop_column("areas", "estimated")
+    op.drop_index("uq_generations_one_draft", table_name="generations")
+    op.drop_index("ix_generations_scheduled", table_name="generations")
+    for name in ("summary", "findings", "based_on", "scheduled_at", "scheduled_by", "activated_by", "created_by"):
+        op.drop_column("generations", name)
