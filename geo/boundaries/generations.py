@@ -18,6 +18,16 @@ def valid_in(model, generation_id: int):
     return sa.and_(model.generation_low <= generation_id, model.generation_high >= generation_id)
 
 
+INTAKE_LOCK = 0x67726964  # "grid": the advisory lock between intake and activation
+
+
+def hold_intake_lock(session: Session) -> None:
+    """Intake's side of ``INTAKE_LOCK`` (shared, until the transaction ends): taken before
+    reading the active generation to register reports, so an activation (exclusive, see
+    ``geo.boundaries.activation``) never switches generations under a batch."""
+    session.execute(sa.select(sa.func.pg_advisory_xact_lock_shared(INTAKE_LOCK)))
+
+
 NO_ACTIVE_MESSAGE = "no boundary generation is active yet: load boundaries first (gridmap demo load)"
 
 

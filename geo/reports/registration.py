@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from geo.cityconfig import CityConfig
 from geo.errors import GridmapError, IdempotencyConflict, InvalidInput, StoreFailed
 from geo.matching.coords import check_lon_lat, to_wgs84, unprojectable
+from geo.boundaries.generations import hold_intake_lock
 from geo.matching.matcher import GridMatcher, matcher_for
 from geo.matching.rule import database_fallback, match_points
 from geo.models import MatchKind, Report, Worker
@@ -123,6 +124,7 @@ def submit_batch(
     rows: list[ReportRow] = []
     events: list[TrailEvent] = []
     if fresh:
+        hold_intake_lock(session)
         generation, matcher = matcher_for(session)
         plan = plan_reports(fresh, placement=_place(session, fresh, generation=generation, matcher=matcher,
                                                     config=config), config=config, now=now)

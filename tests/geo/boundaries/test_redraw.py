@@ -107,3 +107,22 @@ def test_discard_restores_the_active_rows(db, tiny, tmp_path):
     assert current_draft(db) is None
     assert db.query(Area).filter(Area.generation_high != tiny.generation).count() == 0
     assert set(grids(db, tiny.generation)) == {G1, G2, G3, G4}
+
+
+def test_check_reports_the_import_findings_and_a_clean_draft_passes(db, tiny, tmp_path):
+    from geo.boundaries.checks import check_generation
+
+    west, east = box(116.40, 39.91, 116.405, 39.92), box(116.405, 39.91, 116.41, 39.92)
+    do_import(db, write(tmp_path, [(G1, west), (None, east), (G2, box(*GRIDS[G2])), (G3, box(*GRIDS[G3])),
+                                   (G4, box(*GRIDS[G4]))]))
+    report = check_generation(db, generation=current_draft(db).id)
+    assert report.ok, report.errors
+    assert [f["codes"] for f in report.warnings] == [[f"{COMMUNITY}005"]]  # the new half has no worker yet
+    bad = write(tmp_path, [(G1, box(116.40, 39.91, 116.4106, 39.92)), (G2, box(*GRIDS[G2])),
+                           (G3, box(*GRIDS[G3])), (G4, box(116.41, 39.90, 116.4196, 39.91))], name="bad.geojson")
+    do_import(db, bad)
+    report = check_generation(db, generation=current_draft(db).id)
+    assert sorted(f["kind"] for f in report.errors) == ["gap", "overlap"]
+    features = report.as_geojson()["features"]
+    assert {f["properties"]["kind"] for f in features} >= {"gap", "overlap"}
+    assert all(shapely.geometry.shape(f["geometry"]).area > 0 for f in features if f["properties"]["kind"] == "gap")
