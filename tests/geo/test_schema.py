@@ -45,13 +45,20 @@ def test_one_version_of_a_code_per_generation(db):
 
 def test_only_one_active_generation(db):
     a = create_generation(db).id
-    b = create_generation(db).id
     activate_generation(db, generation=a)
+    b = create_generation(db).id
     activate_generation(db, generation=b)
     statuses = dict(db.execute(sa.select(Generation.id, Generation.status).where(Generation.id.in_([a, b]))).all())
     assert statuses == {a: GenerationStatus.retired, b: GenerationStatus.active}
     db.add(Generation(status=GenerationStatus.active))
     with pytest.raises(sa.exc.IntegrityError, match="uq_generations_one_active"):
+        db.flush()
+
+
+def test_at_most_one_draft(db):
+    create_generation(db)
+    db.add(Generation(status=GenerationStatus.draft))
+    with pytest.raises(sa.exc.IntegrityError, match="uq_generations_one_draft"):
         db.flush()
 
 

@@ -33,8 +33,8 @@ def test_an_in_place_edit_of_a_draft_is_seen_by_the_next_read(db):
 
 
 def test_the_revision_follows_inserts_updates_and_deletes_of_its_areas(db):
+    other = build_tiny_city(db)  # at most one draft: the other one is active
     gen = build_tiny_city(db, activate=False)
-    other = build_tiny_city(db, activate=False)
     revision = lambda g: db.scalar(sa.select(Generation.areas_revision).where(Generation.id == g))  # noqa: E731
     start, untouched = revision(gen), revision(other)
     db.execute(sa.update(Area).where(Area.code == G1, Area.generation_low == gen).values(name="renamed"))
