@@ -26,7 +26,7 @@ from api.limits import BodyRules
 from api.openapi import install_openapi
 from api.params import known_query_only
 from api.ratelimit import RateLimiter, RateLimitSettings
-from api.routes import categories, dispatch, grids, health, locate, report_form, reports, stats
+from api.routes import categories, dispatch, generations, grids, health, locate, report_form, reports, stats
 from api.routes import maps as map_routes
 from api.settings import ApiSettings
 from api.supervision import watch_supervisor
@@ -34,6 +34,7 @@ from geo.analytics.analysis import analyse_hotspots
 from geo.cityconfig import CityConfig, load_city_config
 from geo.db import make_engine, make_sessionmaker, session_scope
 from geo.boundaries.areas import area_index
+from geo.boundaries.planning import activate_due
 from geo.matching.matcher import matcher_for
 from geo.reports.workflow import escalate_overdue
 from geo.runtime import settle_heap
@@ -117,9 +118,9 @@ def create_app(
     # Who is asking, their budget, the body's type and size, and the headers of every answer.
     app.add_middleware(Gate, authenticator=authenticator, limiter=limiter, bodies=BodyRules(
         default=api_settings.max_body_bytes, batch=api_settings.max_batch_body_bytes,
-        photo=api_settings.max_photo_bytes))
+        photo=api_settings.max_photo_bytes, upload=api_settings.max_upload_bytes))
     app.include_router(health.router)
-    for module in (grids, locate, categories, reports, stats, dispatch):
+    for module in (grids, generations, locate, categories, reports, stats, dispatch):
         app.include_router(module.router, prefix="/api/v1", dependencies=[Depends(known_query_only)])
     map_routes.install(app, app.state.map_settings)  # /maps, /embed, /grids/{code} pages and /assets
     _install_docs(app)
@@ -154,6 +155,7 @@ def _warm_up(app: FastAPI) -> None:
     (~1 s), and the hot-spot page's area adjacency and city outline (~0.5 s, by analysing the
     default view once). Then freeze the heap they made."""
     try:
+        _activate_due(app)  # a scheduled activation missed while no server ran happens now
         with session_scope(app.state.sessionmaker) as session:
             generation, _ = matcher_for(session)
             area_index(session, generation=generation)
@@ -164,12 +166,27 @@ def _warm_up(app: FastAPI) -> None:
     settle_heap()
 
 
+def _activate_due(app: FastAPI) -> None:
+    """Activate the draft when its scheduled time has come (once across server processes)."""
+    with session_scope(app.state.sessionmaker) as session:
+        fired = activate_due(session, config=app.state.city_config, now=datetime.now(UTC))
+    if fired is not None:
+        log.info("scheduled activation: generation %d is active (was %d), %d open case(s) moved",
+                 fired.generation, fired.previous, fired.moved)
+
+
 async def _escalate_forever(app: FastAPI, interval_s: float) -> None:
-    """Escalate overdue cases every ``interval_s`` seconds; errors are logged, never fatal."""
+    """Every ``interval_s`` seconds: a due scheduled activation, the overdue escalation, and
+    the matcher of the active generation (rebuilt here, not by the next report, when another
+    process activated new boundaries). Errors are logged, never fatal."""
 
     def once():
+        _activate_due(app)
         with session_scope(app.state.sessionmaker) as session:
-            return escalate_overdue(session, config=app.state.city_config, now=datetime.now(UTC))
+            run = escalate_overdue(session, config=app.state.city_config, now=datetime.now(UTC))
+        with session_scope(app.state.sessionmaker) as session:
+            matcher_for(session)
+        return run
 
     while True:
         await asyncio.sleep(interval_s)

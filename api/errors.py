@@ -80,7 +80,10 @@ def domain_error(exc: ge.GridmapError) -> tuple[int, dict]:
     """(HTTP status, "error" object) for a domain error: the one mapping, for responses and
     for the items of a batch. A rule naming its field is a 422 like any invalid field."""
     if isinstance(exc, ge.InvalidInput) and "field" in exc.details:
-        return 422, invalid_fields([{"field": exc.details["field"], "reason": exc.message}])
+        # A file's problems (a planner's upload) are listed one by one, each naming its feature.
+        reasons = exc.details.get("problems") or [exc.message]
+        return 422, {**invalid_fields([{"field": exc.details["field"], "reason": r} for r in reasons[:200]]),
+                     **({"problems": reasons[:200]} if "problems" in exc.details else {})}
     status = next((s for cls, s in STATUS_BY_ERROR if isinstance(exc, cls)), 400)
     return status, {"code": exc.code, "message": exc.message, **exc.details}
 

@@ -35,28 +35,33 @@ def _multipart_type(ctype: bytes) -> bool:
 
 class BodyRules:
     """Largest bodies: ``default`` bytes, ``batch`` for paths ending in /batch, ``photo`` for
-    photo uploads."""
+    photo uploads, ``upload`` for a planner's boundary or assignment file (multipart)."""
 
-    def __init__(self, *, default: int, batch: int, photo: int) -> None:
-        self.default, self.batch, self.photo = default, batch, photo
+    def __init__(self, *, default: int, batch: int, photo: int, upload: int = 100_000_000) -> None:
+        self.default, self.batch, self.photo, self.upload = default, batch, photo, upload
 
     def check(self, scope: Scope) -> tuple[int, str, str] | int | None:
         """None for a request without a body to check; else a refusal (status, code,
         message), or the byte limit its body must keep to while it streams."""
-        if scope["method"] in ("GET", "HEAD", "OPTIONS"):
+        if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):  # DELETE: no body is read
             return None
         path = scope["path"]
+        upload = scope["method"] == "POST" and (path == "/api/v1/generations" or path.endswith("/assignments"))
         photo = path.endswith("/photos")
-        limit = self.batch if path.endswith("/batch") else self.photo if photo else self.default
+        limit = (self.batch if path.endswith("/batch") else self.photo if photo else self.upload if upload
+                 else self.default)
         ctype = declared = None
         for name, value in scope.get("headers") or ():
             if name == b"content-type":
                 ctype = value
             elif name == b"content-length":
                 declared = value
-        if path.startswith("/api/v1/") and not (_multipart_type(ctype or b"") if photo else _json_type(ctype or b"")):
-            return 415, "unsupported_media_type", ("send multipart/form-data with a `photo` part" if photo
-                                                   else "send the body as JSON with Content-Type: application/json")
+        multipart = photo or upload
+        if path.startswith("/api/v1/") and not (_multipart_type(ctype or b"") if multipart else _json_type(ctype or b"")):
+            return 415, "unsupported_media_type", (
+                "send multipart/form-data with a `photo` part" if photo else
+                "send multipart/form-data with a `file` part" if upload else
+                "send the body as JSON with Content-Type: application/json")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             return 413, "payload_too_large", f"request body over {limit} bytes"
         return limit

@@ -26,6 +26,7 @@ class ApiSettings(BaseSettings):
     max_batch_body_bytes: int = Field(32_000_000, ge=1024, description="Largest body of a batch request.")
     media_dir: Path = Field(Path("media"), description="Where report photos are stored (metadata stripped).")
     max_photo_bytes: int = Field(10_000_000, ge=1024, description="Largest photo upload.")
+    max_upload_bytes: int = Field(100_000_000, ge=1024, description="Largest boundary or assignment file upload.")
     intake_batching: bool = Field(
         True, description="Register concurrent single reports together (one commit per pass)."
     )

@@ -1,4 +1,4 @@
-"""`gridmap`: database, demo city, grids export and the HTTP service."""
+"""`gridmap`: database, demo city, boundaries (export and the planners' workflow) and the HTTP service."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 from sqlalchemy.engine import make_url
 
+from cli.boundaries import app as boundaries_app
+from cli.boundaries import workers_app
 from cli.common import console, database, err_console, fail, make_parent, parse_level, progress
 from cli.maps import map_app
 from cli.match import match as match_command
@@ -23,6 +25,8 @@ grids_app = typer.Typer(help="Grid boundaries.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(grids_app, name="grids")
+app.add_typer(boundaries_app, name="boundaries")
+app.add_typer(workers_app, name="workers")
 app.add_typer(map_app, name="map")
 app.add_typer(reports_app, name="reports")
 app.add_typer(tokens_app, name="tokens")
@@ -149,6 +153,7 @@ def export_format(out: Path, given: ExportFormat | None) -> ExportFormat:
     return given
 
 
+@boundaries_app.command("export")
 @grids_app.command("export")
 def grids_export(
     out: Annotated[Path, typer.Option("--out", "-o", help="File to write: .geojson or .gpkg (the format follows).")],

@@ -41,6 +41,8 @@ class CityConfig(BaseModel):
     # Reports dated earlier are refused (422); a historical import may pass an earlier date.
     earliest_report_date: date = Field(date(2000, 1, 1), ge=date(1900, 1, 1))
     time_limits_h: dict[str, float] = Field(default_factory=dict)
+    # A grid's households outside this range is a warning in `gridmap boundaries check`.
+    grid_households_range: tuple[int, int] = (0, 2000)
     working_hours: WorkingHours = Field(default_factory=WorkingHours)
 
     @field_validator("time_limits_h")
@@ -51,6 +53,13 @@ class CityConfig(BaseModel):
                 raise ValueError(f"time limit for unknown category code {code!r}")
             if hours <= 0:
                 raise ValueError(f"time limit for {code} must be positive hours")
+        return v
+
+    @field_validator("grid_households_range")
+    @classmethod
+    def _ordered(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if not 0 <= v[0] <= v[1]:
+            raise ValueError("grid_households_range must be [low, high] with 0 <= low <= high")
         return v
 
     @property

@@ -30,6 +30,7 @@ from api.auth import STAFF_COOKIE
 from api.deps import SessionDep
 from api.headers import html_headers
 from api.page_cache import PageCache
+from api.retired import to_successor
 from api.params import BBoxQuery, CodePath, WindowDep, bounded_window, parse_bbox
 from api.security import PrincipalDep, Require
 from geo.access import Permission
@@ -39,7 +40,7 @@ from geo.analytics.exports import analysis_csv, analysis_geojson
 from geo.analytics.mapdata import area_shapes, live_reports, worker_positions
 from geo.boundaries.areas import BBox, area_path, area_workers, get_area
 from geo.boundaries.generations import active_generation_id
-from geo.errors import Unauthorized
+from geo.errors import AreaNotFound, Unauthorized
 from geo.models import AreaLevel
 from geo.reports.categories import CATEGORY_FILTER_DOC, parse_category
 from maps.assets import PATCHED, allowed_asset, read_asset
@@ -313,7 +314,12 @@ def grid_page(request: Request, session: SessionDep, code: CodePath):
     """The public page of one area: outline, hierarchy, workers' public names and roles, report link, QR."""
     started = time.perf_counter()
     gid = active_generation_id(session)
-    area = get_area(session, code=code, generation=gid)
+    try:
+        area = get_area(session, code=code, generation=gid)
+    except AreaNotFound:
+        if (moved := to_successor(request, session, code=code, route="grid_page")) is not None:
+            return moved
+        raise
     settings = _settings(request)
     m = build_grid_page(
         area=area, path=area_path(session, code=code, generation=gid),
@@ -332,7 +338,12 @@ def grid_qr(request: Request, session: SessionDep, code: CodePath,
             scale: Annotated[int, Query(ge=1, le=40, examples=[10], description=(
                 "Pixels per QR module (png; svg scales freely)."))] = 10):
     """A QR code (error correction M) of the grid page's absolute URL, for printing on a sign."""
-    get_area(session, code=code, generation=active_generation_id(session), with_geometry=False)  # 404 if unknown
+    try:
+        get_area(session, code=code, generation=active_generation_id(session), with_geometry=False)
+    except AreaNotFound:
+        if (moved := to_successor(request, session, code=code, route="grid_qr", fmt=fmt)) is not None:
+            return moved
+        raise
     qr = segno.make(_grid_url(request, code), error="m", micro=False)
     buf = io.BytesIO()
     qr.save(buf, kind=fmt, scale=scale, border=4)

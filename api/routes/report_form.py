@@ -23,9 +23,11 @@ from fastapi.responses import HTMLResponse
 from api.deps import CityConfigDep, SessionDep
 from api.headers import html_headers
 from api.params import CODE_EXAMPLE, CODE_PATTERN, ReportIdPath
+from api.retired import to_successor
 from geo.analytics.mapdata import city_outline
 from geo.boundaries.areas import area_point, get_area
 from geo.boundaries.generations import active_generation_id
+from geo.errors import AreaNotFound
 from geo.reports.categories import CATALOGUE
 from geo.reports.workflow import get_report
 
@@ -59,7 +61,12 @@ def report_form(
     generation = active_generation_id(session)
     outline, bounds = city_outline(session, generation=generation)
     if grid is not None:
-        area = get_area(session, code=grid, generation=generation)
+        try:
+            area = get_area(session, code=grid, generation=generation)
+        except AreaNotFound:
+            if (moved := to_successor(request, session, code=grid, route="report_form", param="grid")) is not None:
+                return moved
+            raise
         point = area_point(session, code=grid, generation=generation)
         outline = orjson.loads(area.geometry_json) if area.geometry_json else None
     settings = request.app.state.map_settings

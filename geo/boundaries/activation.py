@@ -29,7 +29,7 @@ from geo.boundaries.drafts import build_pieces, current_draft, require_draft
 from geo.boundaries.generations import INTAKE_LOCK, activate_generation, active_generation_id, valid_in
 from geo.cityconfig import CityConfig
 from geo.errors import InvalidState
-from geo.matching.matcher import GridMatcher
+from geo.matching.matcher import PLANNING_CELL_M, GridMatcher
 from geo.models import (
     OPEN_STATUSES, Area, AreaPiece, Assignment, AssignmentRole, DraftAssignment, Generation, GenerationStatus, Report,
 )
@@ -64,7 +64,7 @@ def activate_draft(session: Session, *, generation: int | None = None, actor: st
                            "assign them (gridmap workers assign FILE) or pass --lead-covers", generation=draft.id)
     previous = active_generation_id(session)
     # Built before the status flip (which changes the row the matcher cache keys on).
-    matcher = GridMatcher.from_session(session, generation=draft.id)
+    matcher = GridMatcher.from_session(session, generation=draft.id, cell_m=PLANNING_CELL_M)
     assignments = apply_assignments(session, generation=draft.id, now=now)
     gen = activate_generation(session, generation=draft.id)
     gen.activated_by = actor

@@ -104,8 +104,10 @@ def clean_coverage(geoms) -> tuple[np.ndarray, int]:
     empty = np.flatnonzero(shapely.is_empty(out))
     if len(empty):
         raise CoverageError(f"{len(empty)} polygon(s) vanished while cleaning (first index {empty[0]})")
-    changed = int((~shapely.equals_exact(shapely.normalize(out), shapely.normalize(src), 0)).sum())
-    return np.array([as_multipolygon(g) for g in out], dtype=object), changed
+    out = np.array([as_multipolygon(g) for g in out], dtype=object)
+    before = np.array([as_multipolygon(g) for g in src], dtype=object)
+    changed = int((~shapely.equals_exact(shapely.normalize(out), shapely.normalize(before), 0)).sum())
+    return out, changed
 
 
 def union_coverage(geoms):

@@ -21,7 +21,7 @@ from geo.boundaries.drafts import level_frame
 from geo.boundaries.generations import valid_in
 from geo.boundaries.hierarchy import LEVEL_ORDER, AreaLevel
 from geo.cityconfig import CityConfig
-from geo.matching.matcher import matcher_for
+from geo.matching.matcher import PLANNING_CELL_M, GridMatcher
 from geo.models import OPEN_STATUSES, Area, Assignment, AssignmentRole, Report, Worker
 from geo.reports.rematch import plan_rematch
 
@@ -158,7 +158,7 @@ def diff_generations(session: Session, *, old: int, new: int, config: CityConfig
         if level == AreaLevel.grid:
             diff.households_moved = _households_moved(a, b, {c["code"] for c in changes})
     before_load, before_open = _worker_load(session, generation=old), _open_cases(session)
-    _, matcher = matcher_for(session, generation=new)
+    matcher = GridMatcher.from_session(session, generation=new, cell_m=PLANNING_CELL_M)
     savepoint = session.begin_nested()
     try:
         apply_assignments(session, generation=new, now=now)

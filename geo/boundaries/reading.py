@@ -206,7 +206,7 @@ def read_boundaries(path: Path, *, level: AreaLevel = AreaLevel.grid, layer: str
             check_lon_lat(minx, miny)
             check_lon_lat(maxx, maxy)
         except InvalidInput as exc:
-            problems.append(f"{where}: {exc.message} (is --crs right?)")
+            problems.append(f"{where}: geometry {exc.details.get('field', 'lon')} {exc.message} (is the crs right?)")
             continue
         if not g.is_valid:
             problems.append(f"{where}: geometry is invalid ({shapely.is_valid_reason(g)})")

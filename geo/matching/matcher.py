@@ -39,6 +39,10 @@ from geo.models import Area, AreaLevel
 from geo.units import M_PER_DEG_LAT, M_PER_DEG_LON_EQ
 
 DEFAULT_CELL_M = 10.0
+# One-off passes over a few thousand points (a planner's diff, an activation) build a coarse
+# raster: the answers are the same (the raster only indexes; mixed cells test exactly), the
+# build is ~10× faster (0.5 s instead of 5.7 s for the demo city).
+PLANNING_CELL_M = 100.0
 DEFAULT_MAX_CELLS = 120_000_000  # ≈ 240 MB of int16 raster; the cell grows beyond this
 CHUNK = 1_000_000  # points per internal step: bounds the temporaries of one call
 _PIECE = 0.45  # densify spacing as a fraction of a cell (must stay < 0.5)

@@ -105,7 +105,7 @@ def test_discard_restores_the_active_rows(db, tiny, tmp_path):
     do_import(db, path)
     discard_draft(db)
     assert current_draft(db) is None
-    assert db.query(Area).filter(Area.generation_high != tiny.generation).count() == 0
+    assert db.query(Area).filter(Area.generation_high > tiny.generation).count() == 0
     assert set(grids(db, tiny.generation)) == {G1, G2, G3, G4}
 
 

@@ -1,0 +1,107 @@
+"""Generations over time and one grid's story: its versions, what it was drawn from, and —
+for a retired code, printed on QR signs — the grids that succeeded it.
+
+Lineage is by overlap: a version's predecessors are the differently coded areas of the
+generation it was drawn against whose area it covers by more than ``LINEAGE_SHARE``; a retired
+code's successors are the current areas covering its last polygon by more than that share.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, aliased
+
+from geo.boundaries.generations import active_generation_id, valid_in
+from geo.errors import AreaNotFound
+from geo.models import Area, AreaLevel, Generation
+from geo.spatial import GEOGRAPHY
+
+LINEAGE_SHARE = 0.01  # 1 % of the other area: less is a moved edge, not a grid drawn from it
+
+
+def generation_history(session: Session) -> list[dict]:
+    """Every generation, newest first: status, description, who created/activated it and
+    when, its schedule, and per level how many areas it added, removed and changed against
+    the generation it was based on."""
+    gens = session.scalars(sa.select(Generation).order_by(Generation.id.desc())).all()
+    out = []
+    for g in gens:
+        base = g.based_on
+        new_rows = sa.select(Area.level, Area.code).where(Area.generation_low == g.id, Area.generation_high >= g.id)
+        counts: dict[str, dict[str, int]] = {}
+        if base is None:
+            for level, n in session.execute(sa.select(Area.level, sa.func.count()).where(valid_in(Area, g.id))
+                                            .group_by(Area.level)).all():
+                counts[level.value] = {"added": n}
+        else:
+            was = sa.select(Area.code).where(valid_in(Area, base))
+            now_ = sa.select(Area.code).where(valid_in(Area, g.id))
+            sub = new_rows.subquery()
+            for level, added, changed in session.execute(
+                sa.select(sub.c.level, sa.func.count().filter(sub.c.code.not_in(was)),
+                          sa.func.count().filter(sub.c.code.in_(was))).group_by(sub.c.level)).all():
+                counts.setdefault(level.value, {}).update(added=added, changed=changed)
+            for level, n in session.execute(
+                sa.select(Area.level, sa.func.count()).where(valid_in(Area, base), Area.code.not_in(now_))
+                .group_by(Area.level)).all():
+                counts.setdefault(level.value, {})["removed"] = n
+        out.append({
+            "id": g.id, "status": g.status.value, "description": g.description, "based_on": base,
+            "created_at": g.created_at, "created_by": g.created_by, "activated_at": g.activated_at,
+            "activated_by": g.activated_by, "scheduled_at": g.scheduled_at, "scheduled_by": g.scheduled_by,
+            "counts": counts, "summary": g.summary or {},
+        })
+    return out
+
+
+def _overlapping(session: Session, *, row: Area, generation: int, exclude_code: bool) -> list[dict]:
+    """Areas of ``row``'s level in ``generation`` that share more than LINEAGE_SHARE of their
+    area (or of ``row``'s) with it, with the shares."""
+    other = aliased(Area)
+    geom = sa.select(Area.geom).where(Area.id == row.id).scalar_subquery()
+    inter = sa.func.ST_Area(sa.cast(sa.func.ST_Intersection(other.geom, geom), GEOGRAPHY))
+    rows = session.execute(
+        sa.select(other.code, other.name, inter.label("m2"),
+                  sa.func.ST_Area(sa.cast(other.geom, GEOGRAPHY)).label("area"))
+        .where(other.level == row.level, valid_in(other, generation), other.geom.op("&&")(geom),
+               sa.func.ST_Intersects(other.geom, geom), *([other.code != row.code] if exclude_code else []))
+        .order_by(other.code)
+    ).all()
+    mine = session.scalar(sa.select(sa.func.ST_Area(sa.cast(geom, GEOGRAPHY))))
+    return [{"code": r.code, "name": r.name, "share_of_it": round(r.m2 / r.area, 4), "share_of_this": round(r.m2 / mine, 4)}
+            for r in rows if r.area and (r.m2 / r.area > LINEAGE_SHARE or r.m2 / mine > LINEAGE_SHARE)]
+
+
+def area_history(session: Session, *, code: str) -> dict:
+    """One code's versions across generations (oldest first) with what each new version was
+    drawn from, and, when the code is no longer current, its successors. Raises AreaNotFound."""
+    versions = session.scalars(sa.select(Area).where(Area.code == code).order_by(Area.generation_low)).all()
+    if not versions:
+        raise AreaNotFound(f"no area has ever had the code {code}", code=code)
+    active = active_generation_id(session)
+    out = []
+    for v in versions:
+        base = session.scalar(sa.select(Generation.based_on).where(Generation.id == v.generation_low))
+        out.append({
+            "generation_low": v.generation_low, "generation_high": v.generation_high, "name": v.name,
+            "level": v.level.value, "parent_code": v.parent_code, "households": v.households,
+            "population": v.population, "estimated": v.estimated,
+            "area_m2": round(float(session.scalar(sa.select(sa.func.ST_Area(sa.cast(Area.geom, GEOGRAPHY)))
+                                                  .where(Area.id == v.id))), 1),
+            "drawn_from": [] if base is None else _overlapping(session, row=v, generation=base, exclude_code=False),
+        })
+    last = versions[-1]
+    current = last.generation_low <= active <= last.generation_high
+    return {"code": code, "level": last.level.value, "current": current, "versions": out,
+            "successors": [] if current else _overlapping(session, row=last, generation=active, exclude_code=True)}
+
+
+def successor_codes(session: Session, *, code: str, level: AreaLevel = AreaLevel.grid) -> list[str]:
+    """The current codes that succeeded a retired ``code`` (empty when it is current or unknown)."""
+    try:
+        story = area_history(session, code=code)
+    except AreaNotFound:
+        return []
+    if story["current"] or story["level"] != level.value:
+        return []
+    return [s["code"] for s in sorted(story["successors"], key=lambda s: -s["share_of_it"])]
