@@ -172,16 +172,18 @@ def import_reports(
 
 @app.command("rematch")
 def rematch(
-    include_closed: Annotated[bool, typer.Option(help="Also re-home closed cases (normally kept as handled).")] = False,
+    include_closed: Annotated[bool, typer.Option(help=(
+        "Also restate closed cases under today's boundaries (`gridmap reports restate`): their current grid, "
+        "kept apart from the grid they were handled under, which never changes."))] = False,
     dry_run: Annotated[bool, typer.Option(help="Count what would change grid; store nothing.")] = False,
 ) -> None:
-    """Re-match reports to the active generation's grids after a boundary change."""
+    """Re-match the open cases to the active generation's grids (activation does this itself)."""
     import sqlalchemy as sa
     from sqlalchemy.orm import Session
 
     from geo.cityconfig import load_city_config
-    from geo.models import OPEN_STATUSES, Report
     from geo.matching.matcher import matcher_for
+    from geo.models import OPEN_STATUSES, Report
     from geo.reports.rematch import apply_rematch, plan_rematch
     from geo.settings import CitySettings
 
@@ -189,14 +191,12 @@ def rematch(
     with database() as (engine, _), progress() as bar:
         with Session(engine) as session:
             generation, matcher = matcher_for(session)
-            conds = [] if include_closed else [Report.status.in_(OPEN_STATUSES)]
-            total = session.scalar(sa.select(sa.func.count()).select_from(Report).where(*conds))
-        task = bar.add_task(f"re-matching to generation {generation}", total=total)
+            total = session.scalar(sa.select(sa.func.count()).select_from(Report).where(Report.status.in_(OPEN_STATUSES)))
+        task = bar.add_task(f"re-matching open cases to generation {generation}", total=total)
         after, examined, moved = None, 0, 0
         while True:
             with Session(engine) as session:
-                plan = plan_rematch(session, matcher=matcher, generation=generation, config=config, after=after,
-                                    include_closed=include_closed)
+                plan = plan_rematch(session, matcher=matcher, generation=generation, config=config, after=after)
                 if not dry_run:
                     apply_rematch(session, plan=plan, now=datetime.now(UTC))
                     session.commit()
@@ -205,10 +205,44 @@ def rematch(
             after, examined, moved = plan.last_id, examined + len(plan.reports), moved + len(plan.moves)
             bar.advance(task, len(plan.reports))
     if dry_run:
-        console.print(f"dry run: of {examined:,} report(s), {moved:,} would change grid in generation {generation}; "
-                      "nothing was stored (run without --dry-run to apply)")
+        console.print(f"dry run: of {examined:,} open case(s), {moved:,} would change grid in generation "
+                      f"{generation}; nothing was stored (run without --dry-run to apply)")
     else:
-        console.print(f"{examined:,} report(s) re-matched to generation {generation}; {moved:,} changed grid")
+        console.print(f"{examined:,} open case(s) re-matched to generation {generation}; {moved:,} changed grid")
+    if include_closed and not dry_run:
+        restate()
+
+
+@app.command("restate")
+def restate() -> None:
+    """Every report's grid under today's boundaries (current_grid_code), for statistics of all
+    history; the grid a case was handled under is kept as it was."""
+    import sqlalchemy as sa
+    from sqlalchemy.orm import Session
+
+    from geo.cityconfig import load_city_config
+    from geo.matching.matcher import matcher_for
+    from geo.models import Report
+    from geo.reports.restate import restate_chunk
+    from geo.settings import CitySettings
+
+    config = load_city_config(CitySettings().config)
+    with database() as (engine, _), progress() as bar:
+        with Session(engine) as session:
+            generation, matcher = matcher_for(session)
+            total = session.scalar(sa.select(sa.func.count()).select_from(Report))
+        task = bar.add_task(f"restating reports under generation {generation}", total=total)
+        after, examined, changed = None, 0, 0
+        while True:
+            with Session(engine) as session:
+                chunk = restate_chunk(session, matcher=matcher, generation=generation, config=config, after=after)
+                session.commit()
+            if chunk.last_id is None:
+                break
+            after, examined, changed = chunk.last_id, examined + chunk.examined, changed + chunk.changed
+            bar.advance(task, chunk.examined)
+    console.print(f"{examined:,} report(s) restated under generation {generation}; {changed:,} written "
+                  "(the grid each case was handled under is unchanged)")
 
 
 @app.command("escalate")

@@ -5,7 +5,9 @@ from geo.models.access import ApiToken, AuditEvent, RateCounter, ServerSecret
 from geo.models.areas import Area, AreaKind, AreaPiece, DraftAssignment, Generation, GenerationStatus
 from geo.models.base import SRID, Base
 from geo.models.meta import DatasetStamp
-from geo.models.reports import OPEN_STATUSES, MatchKind, Report, ReportEvent, ReportSource, ReportStatus
+from geo.models.reports import (
+    OPEN_STATUSES, MatchKind, Report, ReportCurrentGrid, ReportEvent, ReportSource, ReportStatus,
+)
 from geo.models.workers import Assignment, AssignmentRole, Worker, WorkerRole
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "MatchKind",
     "RateCounter",
     "Report",
+    "ReportCurrentGrid",
     "ReportEvent",
     "ReportSource",
     "ReportStatus",

@@ -67,10 +67,6 @@ class Report(Base):
     status: Mapped[ReportStatus] = mapped_column(str_enum(ReportStatus, "report_status"), nullable=False)
     grid_code: Mapped[str | None] = mapped_column(sa.String(15))
     generation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("generations.id"))
-    # History under today's boundaries (``gridmap reports restate``), kept apart from the grid
-    # the case was handled under, which never changes once it is closed (migration 0013).
-    current_grid_code: Mapped[str | None] = mapped_column(sa.String(15))
-    current_generation_id: Mapped[int | None] = mapped_column(sa.Integer)
     match_kind: Mapped[MatchKind | None] = mapped_column(str_enum(MatchKind, "match_kind"))
     assigned_worker_id: Mapped[int | None] = mapped_column(sa.ForeignKey("workers.id"))
     dispatched_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
@@ -170,3 +166,15 @@ class ReportEvent(Base):
     data: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default=sa.text("'{}'::jsonb"), default=dict)
 
     __table_args__ = (sa.Index("ix_report_events_report_id_id", "report_id", "id"),)
+
+
+class ReportCurrentGrid(Base):
+    """A report's grid under the current boundaries (``gridmap reports restate``), for
+    statistics of all history; ``Report.grid_code`` stays the grid it was handled under."""
+
+    __tablename__ = "report_current_grids"
+
+    report_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("reports.id", ondelete="CASCADE"),
+                                                 primary_key=True)
+    grid_code: Mapped[str | None] = mapped_column(sa.String(15))
+    generation_id: Mapped[int] = mapped_column(sa.Integer, nullable=False)

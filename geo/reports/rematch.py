@@ -1,7 +1,7 @@
 """Re-matching stored reports after the grid boundaries changed (a new generation activated).
 
 Territorial responsibility follows the current boundaries for cases still open; closed cases
-keep the grid and generation they were handled under unless asked otherwise. Works in keyset
+keep the grid and generation they were handled under, always. Works in keyset
 chunks so the caller can commit as it goes and re-run safely (already re-matched rows are
 simply unchanged). What a chunk would change is computed first (``plan_rematch``, usable as
 a dry run: the planner's diff of a draft) and then stored (``apply_rematch``).
@@ -71,12 +71,14 @@ class RematchChunk:
 
 def plan_rematch(
     session: Session, *, matcher: GridMatcher, generation: int, config: CityConfig,
-    after: uuid.UUID | None = None, limit: int = 50_000, include_closed: bool = False,
+    after: uuid.UUID | None = None, limit: int = 50_000,
 ) -> RematchPlan:
     """Re-match up to ``limit`` reports with id > ``after`` to ``generation``'s grids with the
     rule intake uses, changing nothing: every examined report and, for those whose grid
     changes, an open one at grid level (not escalated) gets the new grid's worker."""
-    conds = [] if include_closed else [Report.status.in_(OPEN_STATUSES)]
+    # Open cases only: a closed case keeps the grid it was handled under, always (its grid
+    # under today's boundaries is geo.reports.restate's, kept apart).
+    conds = [Report.status.in_(OPEN_STATUSES)]
     if after is not None:
         conds.append(Report.id > after)
     rows = session.execute(
@@ -132,9 +134,8 @@ def apply_rematch(session: Session, *, plan: RematchPlan, now: datetime) -> Rema
 
 def rematch_chunk(
     session: Session, *, matcher: GridMatcher, generation: int, config: CityConfig, now: datetime,
-    after: uuid.UUID | None = None, limit: int = 50_000, include_closed: bool = False,
+    after: uuid.UUID | None = None, limit: int = 50_000,
 ) -> RematchChunk:
     """``plan_rematch`` then ``apply_rematch``: re-match and store one chunk."""
-    plan = plan_rematch(session, matcher=matcher, generation=generation, config=config, after=after, limit=limit,
-                        include_closed=include_closed)
+    plan = plan_rematch(session, matcher=matcher, generation=generation, config=config, after=after, limit=limit)
     return apply_rematch(session, plan=plan, now=now)

@@ -119,3 +119,30 @@ def test_a_scheduled_activation_fires_once_when_due(db, city, tmp_path):
     summary = db.get(Generation, fired.generation).summary
     assert summary["scheduled"]["due"] == (now + timedelta(hours=1)).isoformat()
     assert run_due_activation(db, config=CONFIG, now=now + timedelta(hours=3)) is None
+
+
+def test_history_under_new_boundaries_is_kept_apart_from_the_grid_a_case_was_handled_under(db, city, tmp_path):
+    from geo.matching.matcher import GridMatcher
+    from geo.models import ReportCurrentGrid
+    from geo.reports.restate import restate_chunk
+
+    tiny, ids, now = city
+    split_001(db, tmp_path)
+    activate_draft(db, actor="planner", config=CONFIG, now=now, lead_covers=True)
+    gen = active_generation_id(db)
+    matcher = GridMatcher.from_session(db, generation=gen)
+    after, written = None, 0
+    while True:
+        chunk = restate_chunk(db, matcher=matcher, generation=gen, config=CONFIG, after=after)
+        if chunk.last_id is None:
+            break
+        after, written = chunk.last_id, written + chunk.changed
+    current = {r.report_id: r.grid_code for r in db.scalars(sa.select(ReportCurrentGrid).where(
+        ReportCurrentGrid.report_id.in_(list(ids.values()))))}
+    assert current[ids["closed"]] == NEW  # under today's boundaries ...
+    closed = db.get(Report, ids["closed"])
+    db.refresh(closed)
+    assert (closed.grid_code, closed.generation_id) == (G1, tiny.generation)  # ... handled under 001, forever
+    assert current[ids["east"]] == NEW and current[ids["west"]] == G1
+    again = restate_chunk(db, matcher=matcher, generation=gen, config=CONFIG)
+    assert again.changed == 0  # a second run writes nothing
