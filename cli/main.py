@@ -129,6 +129,35 @@ def demo_verify(
     console.print("[green]✓[/] every level tiles its parent: no gaps, no overlaps, nesting exact")
 
 
+@demo_app.command("redraw")
+def demo_redraw(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the files to.")] = Path("redraw"),
+) -> None:
+    """Write a deterministic redraw of the loaded city's grids, as a planner brings it back
+    from QGIS: redraw.gpkg (three Xinglongtai grids split, two rural neighbours merged, one
+    edge moved 40 m), redraw-broken.gpkg (the same with an overlap and a gap) and
+    redraw-assignments.csv (primary workers for the new grids). See the README walkthrough."""
+    from sqlalchemy.orm import Session
+
+    from fixtures.redraw import redraw_demo
+    from geo.boundaries.export import read_areas_frame
+    from geo.boundaries.generations import active_generation_id
+    from geo.models import AreaLevel
+
+    with database() as (engine, _), Session(engine) as session:
+        frame = read_areas_frame(session, generation=active_generation_id(session), level=AreaLevel.grid)
+    if len(frame) < 10:
+        raise fail(f"the loaded city has {len(frame)} grids: too few to redraw", "load the demo: gridmap demo load")
+    result = redraw_demo(frame)
+    make_parent(out / "x")
+    result.good.to_file(out / "redraw.gpkg", layer="grid", driver="GPKG", engine="pyogrio")
+    result.broken.to_file(out / "redraw-broken.gpkg", layer="grid", driver="GPKG", engine="pyogrio")
+    result.assignments.to_csv(out / "redraw-assignments.csv", index=False)
+    console.print(f"wrote {out}/redraw.gpkg, redraw-broken.gpkg and redraw-assignments.csv:")
+    console.print(f"  split {', '.join(result.split)} (new halves {', '.join(result.new)}); merged "
+                  f"{result.merged[1]} into {result.merged[0]}; moved the edge {result.moved[1]} → {result.moved[0]}")
+
+
 class ExportFormat(str, Enum):
     geojson = "geojson"
     gpkg = "gpkg"

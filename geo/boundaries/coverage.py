@@ -11,8 +11,10 @@ Tolerances (degrees; at Panjin's latitude 1e-7° ≈ 1.1 cm north–south, 0.84 
 
 - ``SNAP_DEG`` 5e-7° (≈ 5 cm): vertices closer than this are drawing noise and merge.
 - ``GAP_WIDTH_DEG`` 2e-6° (≈ 0.2 m): gaps narrower than this are closed silently.
-- ``NOISE_M2`` 1 m²: overlaps and gaps larger than this are a planner's mistake and
-  reported, never cleaned away silently.
+- ``NOISE_M2`` 1 m² and ``NOISE_WIDTH_M`` 0.2 m: an overlap or gap larger than 1 m² *and*
+  wider than 0.2 m on average (2·area / perimeter) is a planner's mistake, reported, never
+  cleaned away silently; a thinner sliver is drawing noise (5 cm of snapping along a 500 m
+  edge is 25 m², 5 cm wide).
 
 Coordinates are WGS-84 lon/lat (EPSG:4326).
 """
@@ -33,6 +35,7 @@ SCALE = 10**DECIMALS  # k / SCALE is the double nearest the decimal k·1e-7: wha
 SNAP_DEG = 5e-7
 GAP_WIDTH_DEG = 2e-6
 NOISE_M2 = 1.0
+NOISE_WIDTH_M = 0.2
 
 
 class CoverageError(ValueError):
@@ -70,6 +73,20 @@ def planar_m2(geoms) -> np.ndarray:
     if live.any():
         lat = shapely.get_coordinates(shapely.point_on_surface(geoms[live]))[:, 1]
         out[live] = shapely.area(geoms[live]) * M_PER_DEG_LAT * M_PER_DEG_LON_EQ * np.cos(np.radians(lat))
+    return out
+
+
+def significant(geoms, *, min_m2: float = NOISE_M2) -> np.ndarray:
+    """Per polygon: larger than ``min_m2`` m² and wider on average than ``NOISE_WIDTH_M``."""
+    geoms = np.asarray(geoms, dtype=object)
+    m2 = planar_m2(geoms)
+    out = np.zeros(len(geoms), dtype=bool)
+    live = m2 > min_m2
+    if live.any():
+        lat = shapely.get_coordinates(shapely.point_on_surface(geoms[live]))[:, 1]
+        metres_per_deg = np.sqrt(M_PER_DEG_LAT * M_PER_DEG_LON_EQ * np.cos(np.radians(lat)))
+        perimeter_m = shapely.length(geoms[live]) * metres_per_deg
+        out[live] = 2 * m2[live] / np.maximum(perimeter_m, 1e-9) > NOISE_WIDTH_M
     return out
 
 
@@ -111,9 +128,14 @@ def clean_coverage(geoms) -> tuple[np.ndarray, int]:
 
 
 def union_coverage(geoms):
-    """The union of a valid coverage (GEOS coverage union: fast, and it keeps the children's
-    vertices, so the parent level is itself vertex-exact with its neighbours)."""
-    return as_multipolygon(shapely.coverage_union_all(np.asarray(geoms, dtype=object)))
+    """The union of polygons meant to be a coverage: GEOS's coverage union when they are one
+    (fast, and it keeps the children's vertices, so the parent level is vertex-exact with its
+    neighbours), else the overlay union on the precision grid (a broken drawing's parent)."""
+    geoms = np.asarray(geoms, dtype=object)
+    if is_valid_coverage(geoms):
+        return as_multipolygon(shapely.coverage_union_all(geoms))
+    merged = shapely.union_all(geoms, grid_size=PRECISION_DEG)
+    return as_multipolygon(shapely.make_valid(to_precision(merged)))
 
 
 @dataclass(frozen=True)
@@ -125,7 +147,7 @@ class Overlap:
 
 
 def overlaps(geoms, *, min_m2: float = NOISE_M2) -> list[Overlap]:
-    """Pairs of polygons whose interiors overlap by more than ``min_m2`` square metres."""
+    """Pairs of polygons whose interiors overlap by more than noise (``significant``)."""
     geoms = np.asarray(geoms, dtype=object)
     tree = shapely.STRtree(geoms)
     left, right = tree.query(geoms, predicate="intersects")
@@ -133,23 +155,26 @@ def overlaps(geoms, *, min_m2: float = NOISE_M2) -> list[Overlap]:
     left, right = left[keep], right[keep]
     if not len(left):
         return []
-    inter = shapely.intersection(geoms[left], geoms[right])
-    m2 = planar_m2([as_multipolygon(g) for g in inter])
-    return [Overlap(int(a), int(b), float(m), g) for a, b, m, g in zip(left, right, m2, inter) if m > min_m2]
+    inter = np.array([as_multipolygon(g) for g in shapely.intersection(geoms[left], geoms[right])], dtype=object)
+    keep = significant(inter, min_m2=min_m2)
+    m2 = planar_m2(inter)
+    return [Overlap(int(a), int(b), float(m), g) for a, b, m, g, k in zip(left, right, m2, inter, keep) if k]
 
 
 def gaps(geoms, frame, *, min_m2: float = NOISE_M2) -> list:
-    """The parts of ``frame`` (the parent's polygon) that no polygon of ``geoms`` covers,
-    larger than ``min_m2`` square metres each."""
+    """The parts of ``frame`` (the parent's polygon) that no polygon of ``geoms`` covers and
+    that are more than noise (``significant``)."""
     rest = shapely.difference(frame, shapely.union_all(np.asarray(geoms, dtype=object)))
     parts = shapely.get_parts(as_multipolygon(rest))
-    return [p for p, m in zip(parts, planar_m2(parts)) if m > min_m2]
+    return list(parts[significant(parts, min_m2=min_m2)]) if len(parts) else []
 
 
 def outside(geom, frame, *, min_m2: float = NOISE_M2):
-    """The part of ``geom`` outside ``frame`` when it exceeds ``min_m2`` m², else None."""
+    """The parts of ``geom`` outside ``frame`` that are more than noise, else None."""
     rest = as_multipolygon(shapely.difference(geom, frame))
-    return rest if planar_m2([rest])[0] > min_m2 else None
+    parts = shapely.get_parts(rest)
+    keep = parts[significant(parts, min_m2=min_m2)] if len(parts) else parts
+    return as_multipolygon(shapely.union_all(keep)) if len(keep) else None
 
 
 def unmatched_edges(geoms) -> np.ndarray:

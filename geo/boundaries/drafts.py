@@ -96,13 +96,16 @@ class AreaVersion:
 
 
 def write_versions(session: Session, *, draft: Generation, current: gpd.GeoDataFrame,
-                   versions: list[AreaVersion], removed: list[str]) -> int:
+                   versions: list[AreaVersion], removed: list[str], base: gpd.GeoDataFrame | None = None) -> int:
     """Make the draft hold ``versions`` for their codes and nothing for ``removed`` codes,
     given ``current`` (the level's ``level_frame`` in the draft). Unchanged versions cost
-    nothing. Returns the number of rows written or ended."""
+    nothing; a version equal to the row of the generation the draft is based on (``base``,
+    its ``level_frame``) that an earlier import had replaced gets that row back, carried.
+    Returns the number of rows written or ended."""
     by_code = {r.code: r for r in current.itertuples(index=False)}
-    base = draft.based_on
-    end_ids, delete_ids = [], []
+    base_rows = {} if base is None else {r.code: r for r in base.itertuples(index=False)}
+    based_on = draft.based_on
+    end_ids, delete_ids, revive_ids = [], [], []
     inserts = []
     for v in versions:
         row = by_code.get(v.code)
@@ -110,15 +113,22 @@ def write_versions(session: Session, *, draft: Generation, current: gpd.GeoDataF
             continue
         if row is not None:
             (end_ids if row.generation_low < draft.id else delete_ids).append(row.id)
+        old = base_rows.get(v.code)
+        if old is not None and (row is None or row.id != old.id) and v.same_as(old):
+            revive_ids.append(old.id)
+            continue
         inserts.append(v)
     for code in removed:
         row = by_code[code]
         (end_ids if row.generation_low < draft.id else delete_ids).append(row.id)
     if end_ids:
-        session.execute(sa.update(Area).where(Area.id.in_(end_ids)).values(generation_high=base))
-        session.execute(sa.update(AreaPiece).where(AreaPiece.area_id.in_(end_ids)).values(generation_high=base))
+        session.execute(sa.update(Area).where(Area.id.in_(end_ids)).values(generation_high=based_on))
+        session.execute(sa.update(AreaPiece).where(AreaPiece.area_id.in_(end_ids)).values(generation_high=based_on))
     if delete_ids:
         session.execute(sa.delete(Area).where(Area.id.in_(delete_ids)))
+    if revive_ids:
+        session.execute(sa.update(Area).where(Area.id.in_(revive_ids)).values(generation_high=draft.id))
+        session.execute(sa.update(AreaPiece).where(AreaPiece.area_id.in_(revive_ids)).values(generation_high=draft.id))
     if inserts:
         ids = session.scalars(sa.insert(Area).returning(Area.id), [
             {"code": v.code, "level": v.level, "name": v.name, "kind": v.kind, "parent_code": v.parent_code,
@@ -128,7 +138,7 @@ def write_versions(session: Session, *, draft: Generation, current: gpd.GeoDataF
             for v in inserts
         ]).all()
         build_pieces(session, area_ids=list(ids))
-    return len(end_ids) + len(delete_ids) + len(inserts)
+    return len(end_ids) + len(delete_ids) + len(revive_ids) + len(inserts)
 
 
 def build_pieces(session: Session, *, area_ids: list[int]) -> None:

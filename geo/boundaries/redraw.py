@@ -21,6 +21,7 @@ marked ``estimated``. Nothing here commits: one import is one transaction.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -165,11 +166,16 @@ def import_boundaries(session: Session, *, features: gpd.GeoDataFrame, level: Ar
     in_scope = current["parent_code"].isin(scope).to_numpy()
     fixed, old = current[~in_scope], current[in_scope]
     old_by_code = {r.code: r for r in old.itertuples(index=False)}
+    base = level_frame(session, generation=draft.based_on, level=level)
+    base_by_code = {r.code: r for r in base.itertuples(index=False)}
     drawn = []
     for i, code in enumerate(codes):
-        prev = old_by_code.get(code)
-        if prev is not None and same_drawing(geoms[i], prev.geometry):
-            drawn.append(prev.geometry)
+        # Identity: the active generation's polygon first (an import after a bad one gets
+        # the carried rows back), then the draft's.
+        same = next((p for p in (base_by_code.get(code), old_by_code.get(code))
+                     if p is not None and same_drawing(geoms[i], p.geometry)), None)
+        if same is not None:
+            drawn.append(same.geometry)
             result.kept += 1
         else:
             drawn.append(geoms[i])
@@ -231,7 +237,7 @@ def import_boundaries(session: Session, *, features: gpd.GeoDataFrame, level: Ar
     new_codes = set(codes)
     result.removed = sorted(c for c in old_by_code if c not in new_codes)
     result.rows_written = write_versions(session, draft=draft, current=current, versions=versions,
-                                         removed=result.removed)
+                                         removed=result.removed, base=base)
     result.rows_written += rebuild_parents(session, draft=draft, level=level)
 
     draft.findings = [f for f in (draft.findings or [])
@@ -249,9 +255,12 @@ def _majority_kind(geom, old: gpd.GeoDataFrame, tree) -> str | None:
 
 
 def rebuild_parents(session: Session, *, draft, level: AreaLevel) -> int:
-    """Rebuild every level above ``level`` in the draft as the coverage union of its
-    children, households and population summed (estimated when a child's is). Returns the
-    rows written (unchanged parents cost nothing)."""
+    """Rebuild every level above ``level`` in the draft from its children: households and
+    population summed (estimated when a child's is), and the polygon the coverage union of
+    the children — when that union is the parent's polygon within the 1 m² noise (so the
+    parent takes the children's shared vertices). Children that leave a gap or stick out
+    (the check's errors) never move a parent's boundary: a broken import must not redraw the
+    communities. Returns the rows written (unchanged parents cost nothing)."""
     written = 0
     children = level_frame(session, generation=draft.id, level=level)
     for plevel in reversed(LEVEL_ORDER[: LEVEL_ORDER.index(level)]):
@@ -263,10 +272,16 @@ def rebuild_parents(session: Session, *, draft, level: AreaLevel) -> int:
                 removed.append(r.code)
                 continue
             kids = groups.get_group(r.code)
+            union = coverage.union_coverage(kids.geometry.to_numpy())
+            same = coverage.planar_m2([shapely.symmetric_difference(union, r.geometry)])[0] <= coverage.NOISE_M2
             versions.append(AreaVersion(
                 r.code, plevel, r.name, r.kind, r.parent_code, int(kids["households"].sum()),
-                int(kids["population"].sum()), bool(kids["estimated"].any()),
-                coverage.union_coverage(kids.geometry.to_numpy())))
-        written += write_versions(session, draft=draft, current=current, versions=versions, removed=removed)
+                int(kids["population"].sum()), bool(kids["estimated"].any()), union if same else r.geometry))
+        # Parents that kept their polygon and neighbours that took their children's vertices
+        # are noded together, so the parent level stays a vertex-exact coverage too.
+        noded, _ = coverage.clean_coverage([v.geometry for v in versions])
+        versions = [dataclasses.replace(v, geometry=g) for v, g in zip(versions, noded)]
+        written += write_versions(session, draft=draft, current=current, versions=versions, removed=removed,
+                                  base=level_frame(session, generation=draft.based_on, level=plevel))
         children = level_frame(session, generation=draft.id, level=plevel)
     return written
