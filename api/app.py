@@ -26,7 +26,7 @@ from api.limits import BodyRules
 from api.openapi import install_openapi
 from api.params import known_query_only
 from api.ratelimit import RateLimiter, RateLimitSettings
-from api.routes import categories, dispatch, generations, grids, health, locate, report_form, reports, stats
+from api.routes import categories, dispatch, generation_map, generations, grids, health, locate, report_form, reports, stats
 from api.routes import maps as map_routes
 from api.settings import ApiSettings
 from api.supervision import watch_supervisor
@@ -123,6 +123,7 @@ def create_app(
     for module in (grids, generations, locate, categories, reports, stats, dispatch):
         app.include_router(module.router, prefix="/api/v1", dependencies=[Depends(known_query_only)])
     map_routes.install(app, app.state.map_settings)  # /maps, /embed, /grids/{code} pages and /assets
+    app.include_router(generation_map.router)  # /maps/generations/{id}: the planner's map of a redraw
     _install_docs(app)
     install_openapi(app)
     app.include_router(report_form.router)  # /report and /cases/{id}: the reporter's pages

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import Path as PathParam
 
 from api.deps import CityConfigDep, SessionDep
 from api.params import CodePath
@@ -36,11 +37,14 @@ def utcnow() -> datetime:
 
 Planner = require(Permission.change_boundaries)
 SUFFIXES = (".gpkg", ".geojson", ".json", ".zip", ".parquet", ".geoparquet")
+GenerationPath = Annotated[int, PathParam(ge=1, le=2**31 - 1, examples=[2], description="A boundary generation's id.")]
+FormatQuery = Annotated[str, Query(pattern="^(json|geojson)$", examples=["geojson"], description=(
+    "json (the report) or geojson (the locations, to open in QGIS)."))]
 ERRORS = {404: {"description": "No such generation"}, 409: {"description": "Not the draft, or refused"},
           422: {"description": "Bad file or field (every problem listed)"}}
 
 
-def _one(session, generation: int) -> dict:
+def _one(session, generation: GenerationPath) -> dict:
     for g in generation_history(session):
         if g["id"] == generation:
             return g
@@ -59,11 +63,12 @@ def post_generation(
     session: SessionDep, principal: Planner,
     file: Annotated[UploadFile, File(description="GeoPackage, GeoJSON, zipped Shapefile or GeoParquet.")],
     level: Annotated[AreaLevel, Form(description="grid, community or street.")] = AreaLevel.grid,
-    layer: Annotated[str | None, Form(max_length=200)] = None,
+    layer: Annotated[str | None, Form(max_length=200, description="The layer to read, when the file has several.")] = None,
     fields: Annotated[list[str] | None, Form(description="target=field pairs, e.g. code=WGBM.")] = None,
     crs: Annotated[str | None, Form(max_length=40, description="wgs84, cgcs2000, gcj02, bd09 or EPSG:<code>.")] = None,
-    whole_level: Annotated[bool, Form()] = False,
-    description: Annotated[str | None, Form(max_length=500)] = None,
+    whole_level: Annotated[bool, Form(description=(
+        "Replace the whole level; default: only the parents the file touches."))] = False,
+    description: Annotated[str | None, Form(max_length=500, description="What this redraw is, for the history.")] = None,
 ):
     """The same import as `gridmap boundaries import`: the draft is created from the active
     generation when there is none; a bad file changes nothing (422 lists every problem)."""
@@ -83,14 +88,14 @@ def post_generation(
 
 
 @router.get("/generations/{generation}", response_model=GenerationOut, responses=ERRORS, summary="One generation")
-def get_generation(session: SessionDep, _: Planner, generation: int):
+def get_generation(session: SessionDep, _: Planner, generation: GenerationPath):
     return _one(session, generation)
 
 
 @router.get("/generations/{generation}/check", response_model=dict[str, Any], responses=ERRORS,
             summary="What is wrong with a generation's drawing")
-def get_check(session: SessionDep, config: CityConfigDep, _: Planner, generation: int,
-              format: Annotated[str, Query(pattern="^(json|geojson)$")] = "json"):
+def get_check(session: SessionDep, config: CityConfigDep, _: Planner, generation: GenerationPath,
+              format: FormatQuery = "json"):
     """Errors (blocking activation) and warnings; ``format=geojson``: the problem locations."""
     _one(session, generation)
     report = check_generation(session, generation=generation, households_range=config.grid_households_range)
@@ -99,8 +104,8 @@ def get_check(session: SessionDep, config: CityConfigDep, _: Planner, generation
 
 @router.get("/generations/{generation}/diff", response_model=dict[str, Any], responses=ERRORS,
             summary="What a generation changes against the active one")
-def get_diff(session: SessionDep, config: CityConfigDep, _: Planner, generation: int,
-             format: Annotated[str, Query(pattern="^(json|geojson)$")] = "json"):
+def get_diff(session: SessionDep, config: CityConfigDep, _: Planner, generation: GenerationPath,
+             format: FormatQuery = "json"):
     """Areas added/removed/reshaped/renamed/reparented, households moved, open cases that
     change grid and worker, grids without a worker, workers' load before and after."""
     _one(session, generation)
@@ -110,7 +115,7 @@ def get_diff(session: SessionDep, config: CityConfigDep, _: Planner, generation:
 
 @router.post("/generations/{generation}/activate", response_model=ActivationOut, responses=ERRORS,
              summary="Activate the draft now, or schedule it")
-def post_activate(session: SessionDep, config: CityConfigDep, principal: Planner, generation: int, body: ActivateIn):
+def post_activate(session: SessionDep, config: CityConfigDep, principal: Planner, generation: GenerationPath, body: ActivateIn):
     """Refused (409) when the check has errors or grids have no worker (unless ``lead_covers``)."""
     result = activate(session, actor=principal, config=config, now=utcnow(), at=body.at,
                       lead_covers=body.lead_covers, generation=generation)
@@ -122,7 +127,7 @@ def post_activate(session: SessionDep, config: CityConfigDep, principal: Planner
 
 
 @router.delete("/generations/{generation}", status_code=204, responses=ERRORS, summary="Discard the draft")
-def delete_generation(session: SessionDep, principal: Planner, generation: int):
+def delete_generation(session: SessionDep, principal: Planner, generation: GenerationPath):
     discard(session, actor=principal, generation=generation)
     session.commit()
 

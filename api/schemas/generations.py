@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class GenerationOut(BaseModel):
@@ -42,6 +42,11 @@ class ImportOut(BaseModel):
 
 
 class ActivateIn(BaseModel):
+    """Activate the draft now (no ``at``), or schedule it for ``at``."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"at": "2027-01-01T00:00:00+08:00"}, {"lead_covers": True}]})
+
     at: AwareDatetime | None = Field(None, description="Schedule for this moment (with its offset); omit: now.")
     lead_covers: bool = Field(False, description="Activate although grids have no primary worker (their cases "
                                                  "go to the community lead).")

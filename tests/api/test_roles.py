@@ -80,8 +80,11 @@ def call(client, tokens, name: str, role: str):
                "hot spots csv": "/maps/hotspots.csv", "hot spots geojson": "/maps/hotspots.geojson",
                "live reports": "/maps/feeds/reports.geojson", "live workers": "/maps/feeds/workers.geojson"}[name]
         return client.get(url, headers=h)
+    if name in BOUNDARY_CALLS:
+        return boundary_call(client, case, name, h)
     if name == "public pages":
         for url in ("/embed/hotspots", f"/grids/{next(iter(GRIDS))}", "/report", f"/cases/{case.id}",
+                    f"/api/v1/grids/{G2}/history",
                     f"/grids/{COMMUNITY}/qr.svg", "/api/v1/grids", "/api/v1/categories", "/healthz",
                     f"/api/v1/grids/{G2}", f"/api/v1/locate?lon={INSIDE_G1[0]}&lat={INSIDE_G1[1]}"):
             r = client.get(url, headers=h)
@@ -91,7 +94,44 @@ def call(client, tokens, name: str, role: str):
     raise AssertionError(name)
 
 
+def merged_grids_file() -> bytes:
+    """The tiny city with grids 001 and 002 merged, as GeoJSON."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    codes = list(GRIDS)
+    frame = gpd.GeoDataFrame({"code": [codes[0], codes[2], codes[3]]}, crs=4326, geometry=[
+        box(116.40, 39.91, 116.42, 39.92), box(*GRIDS[codes[2]]), box(*GRIDS[codes[3]])])
+    return frame.to_json().encode()
+
+
+BOUNDARY_CALLS = ("upload boundaries", "read generations", "activate", "discard", "generation map")
+
+
+def boundary_call(client, case, name: str, h: dict):
+    def upload(headers):
+        return client.post("/api/v1/generations", headers=headers,
+                           files={"file": ("grids.geojson", merged_grids_file(), "application/geo+json")})
+
+    if name == "upload boundaries":
+        return upload(h)
+    draft = upload(case.headers["admin"]).json()["generation"]
+    if name == "read generations":
+        for url in ("/api/v1/generations", f"/api/v1/generations/{draft}", f"/api/v1/generations/{draft}/check",
+                    f"/api/v1/generations/{draft}/diff"):
+            r = client.get(url, headers=h)
+            if r.status_code != 200:
+                return r
+        return r
+    if name == "generation map":
+        return client.get(f"/maps/generations/{draft}", headers=h)
+    if name == "activate":
+        return client.post(f"/api/v1/generations/{draft}/activate", json={"lead_covers": True}, headers=h)
+    return client.delete(f"/api/v1/generations/{draft}", headers=h)
+
+
 ALL = set(ROLES)
+PLANNERS = {"planner", "admin"}
 MATRIX = {  # request -> (roles allowed, success status)
     "file report": (ALL, 201),
     "file batch": ({"dispatcher", "admin", "system"}, 200),
@@ -111,6 +151,11 @@ MATRIX = {  # request -> (roles allowed, success status)
     "live reports": (STAFF_MAPS, 200),
     "live workers": (STAFF_MAPS, 200),
     "public pages": (ALL, 200),
+    "upload boundaries": (PLANNERS, 201),
+    "read generations": (PLANNERS, 200),
+    "generation map": (PLANNERS, 200),
+    "activate": (PLANNERS, 200),
+    "discard": (PLANNERS, 204),
 }
 # What each OpenAPI operation is covered by above (a new endpoint must be added here).
 COVERED = {
@@ -126,7 +171,15 @@ COVERED = {
     ("get", "/maps/feeds/workers.geojson"): "live workers",
     **{("get", p): "public pages" for p in ("/embed/hotspots", "/grids/{code}", "/report", "/cases/{report_id}",
                                            "/grids/{code}/qr.{fmt}", "/api/v1/grids", "/api/v1/grids/{code}",
-                                           "/api/v1/categories", "/healthz", "/api/v1/locate")},
+                                           "/api/v1/categories", "/healthz", "/api/v1/locate",
+                                           "/api/v1/grids/{code}/history")},
+    ("post", "/api/v1/generations"): "upload boundaries", ("get", "/api/v1/generations"): "read generations",
+    ("get", "/api/v1/generations/{generation}"): "read generations",
+    ("get", "/api/v1/generations/{generation}/check"): "read generations",
+    ("get", "/api/v1/generations/{generation}/diff"): "read generations",
+    ("post", "/api/v1/generations/{generation}/activate"): "activate",
+    ("delete", "/api/v1/generations/{generation}"): "discard",
+    ("get", "/maps/generations/{generation}"): "generation map",
 }
 
 
