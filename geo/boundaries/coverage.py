@@ -55,6 +55,11 @@ def to_precision(geoms):
 
 def as_multipolygon(geom) -> MultiPolygon:
     """The polygonal parts of ``geom`` (any geometry) as one MultiPolygon."""
+    kind = shapely.get_type_id(geom)
+    if kind == 6:  # already one
+        return geom
+    if kind == 3 and not geom.is_empty:
+        return shapely.multipolygons([geom])
     polys: list = []
     for part in shapely.get_parts(geom):
         if part.geom_type == "Polygon" and not part.is_empty:
@@ -127,12 +132,13 @@ def clean_coverage(geoms) -> tuple[np.ndarray, int]:
     return out, changed
 
 
-def union_coverage(geoms):
+def union_coverage(geoms, *, valid: bool | None = None):
     """The union of polygons meant to be a coverage: GEOS's coverage union when they are one
     (fast, and it keeps the children's vertices, so the parent level is vertex-exact with its
-    neighbours), else the overlay union on the precision grid (a broken drawing's parent)."""
+    neighbours), else the overlay union on the precision grid (a broken drawing's parent).
+    ``valid``: already known (a subset of a valid coverage is one); None: tested here."""
     geoms = np.asarray(geoms, dtype=object)
-    if is_valid_coverage(geoms):
+    if valid if valid is not None else is_valid_coverage(geoms):
         return as_multipolygon(shapely.coverage_union_all(geoms))
     merged = shapely.union_all(geoms, grid_size=PRECISION_DEG)
     return as_multipolygon(shapely.make_valid(to_precision(merged)))
@@ -155,7 +161,12 @@ def overlaps(geoms, *, min_m2: float = NOISE_M2) -> list[Overlap]:
     left, right = left[keep], right[keep]
     if not len(left):
         return []
-    inter = np.array([as_multipolygon(g) for g in shapely.intersection(geoms[left], geoms[right])], dtype=object)
+    inter = shapely.intersection(geoms[left], geoms[right])
+    some = shapely.area(inter) > 0  # neighbours meet in lines: only true overlaps have area
+    left, right = left[some], right[some]
+    inter = np.array([as_multipolygon(g) for g in inter[some]], dtype=object)
+    if not len(inter):
+        return []
     keep = significant(inter, min_m2=min_m2)
     m2 = planar_m2(inter)
     return [Overlap(int(a), int(b), float(m), g) for a, b, m, g, k in zip(left, right, m2, inter, keep) if k]
@@ -164,9 +175,25 @@ def overlaps(geoms, *, min_m2: float = NOISE_M2) -> list[Overlap]:
 def gaps(geoms, frame, *, min_m2: float = NOISE_M2) -> list:
     """The parts of ``frame`` (the parent's polygon) that no polygon of ``geoms`` covers and
     that are more than noise (``significant``)."""
-    rest = shapely.difference(frame, shapely.union_all(np.asarray(geoms, dtype=object)))
+    rest = shapely.difference(frame, union_coverage(geoms))
+    if shapely.area(rest) == 0:
+        return []
     parts = shapely.get_parts(as_multipolygon(rest))
     return list(parts[significant(parts, min_m2=min_m2)]) if len(parts) else []
+
+
+def outside_all(geoms, frames, *, min_m2: float = NOISE_M2) -> list:
+    """``outside`` for pairs of arrays (child, its parent), vectorised: a list of the parts
+    outside, None where there are none beyond noise."""
+    rest = shapely.difference(np.asarray(geoms, dtype=object), np.asarray(frames, dtype=object))
+    some = np.flatnonzero(shapely.area(rest) > 0)
+    out: list = [None] * len(rest)
+    for i in some:
+        parts = shapely.get_parts(as_multipolygon(rest[i]))
+        keep = parts[significant(parts, min_m2=min_m2)]
+        if len(keep):
+            out[i] = as_multipolygon(shapely.union_all(keep))
+    return out
 
 
 def outside(geom, frame, *, min_m2: float = NOISE_M2):

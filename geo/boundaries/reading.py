@@ -160,10 +160,12 @@ def read_boundaries(path: Path, *, level: AreaLevel = AreaLevel.grid, layer: str
     out = pd.DataFrame({"row": np.arange(1, len(frame) + 1)})
     codes = [None if pd.isna(v) or str(v).strip() == "" else str(v).strip().removesuffix(".0")
              for v in (frame[mapped["code"]] if mapped["code"] else [None] * len(frame))]
+    texts = {}
     for target in ("name", "kind"):
         col = mapped[target]
-        out[target] = [None if col is None or pd.isna(v) or str(v).strip() == "" else str(v).strip()
-                       for v in (frame[col] if col else [None] * len(frame))]
+        texts[target] = [None if col is None or pd.isna(v) or str(v).strip() == "" else str(v).strip()
+                         for v in (frame[col] if col else [None] * len(frame))]
+        out[target] = pd.Series(texts[target], dtype=object)
     for target in ("households", "population"):
         col = mapped[target]
         values = pd.to_numeric(frame[col], errors="coerce") if col else pd.Series([np.nan] * len(frame))
@@ -182,7 +184,7 @@ def read_boundaries(path: Path, *, level: AreaLevel = AreaLevel.grid, layer: str
             problems.append(f"{where}: code {code} appears twice (rows {seen[code]} and {i + 1})")
         elif code is not None:
             seen[code] = i + 1
-        kind = out["kind"][i]
+        kind = texts["kind"][i]
         if kind is not None and kind not in KINDS:
             problems.append(f"{where}: kind {kind!r} is not one of {', '.join(KINDS)}")
 
