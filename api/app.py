@@ -70,7 +70,8 @@ def create_app(
         await limiter.start()
         if await authenticator.is_open():
             log.warning("no token is configured (GRIDMAP_STAFF_TOKENS or `gridmap tokens issue`): the service is OPEN "
-                        "(a local demo): anyone may move cases and open the internal maps; personal data stays hidden")
+                        "(a local demo): anyone may move cases, redraw and activate boundaries and open the internal maps; "
+                        "personal data stays hidden")
         app.state.intake_batcher = None
         if api_settings.intake_batching:
             app.state.intake_batcher = IntakeBatcher(eng, app.state.city_config)

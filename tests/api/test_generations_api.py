@@ -74,3 +74,16 @@ def test_a_bad_upload_lists_every_problem_and_changes_nothing(client, tokens, tm
     assert all(g["status"] != "draft" for g in client.get("/api/v1/generations", headers=planner).json()["generations"])
     r = client.post("/api/v1/generations", headers=planner, files={"file": ("x.txt", b"hello", "text/plain")})
     assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == "file"
+
+
+def test_activation_can_be_scheduled_and_needs_a_timezone(client, tokens, tmp_path):
+    planner = {"Authorization": tokens["planner"]}
+    draft = upload(client, planner, merged(tmp_path)).json()["generation"]
+    r = client.post(f"/api/v1/generations/{draft}/activate", headers=planner, json={"at": "2030-01-01T00:00:00"})
+    assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == "at"
+    r = client.post(f"/api/v1/generations/{draft}/activate", headers=planner, json={"at": "2030-01-01T00:00:00+08:00"})
+    assert r.status_code == 200 and r.json()["status"] == "scheduled"
+    one = client.get(f"/api/v1/generations/{draft}", headers=planner).json()
+    assert one["status"] == "draft" and one["scheduled_at"].startswith("2029-12-31T16:00")
+    assert client.delete(f"/api/v1/generations/{draft}", headers=planner).status_code == 204
+    assert client.get(f"/api/v1/generations/{draft}", headers=planner).status_code == 404
