@@ -138,6 +138,9 @@ def boundaries_check(
             report = check_generation(session, generation=gid, households_range=_config().grid_households_range)
     if format == Output.text:
         console.print(f"generation {gid}: " + ", ".join(f"{n:,} {lvl}" for lvl, n in report.counts.items()))
+        if report.noise_cleaned:
+            console.print(f"drawing noise snapped silently: {report.noise_cleaned} polygon(s) (vertices < 5 cm apart "
+                          "merged, gaps < 0.2 m closed)")
         for f in report.findings:
             mark = "[red]✗ error[/]" if f["severity"] == "error" else "[yellow]! warning[/]"
             console.print(f"{mark} {f['kind']}: {f['message']}")

@@ -30,6 +30,7 @@ class CheckReport:
     generation: int
     counts: dict[str, int] = field(default_factory=dict)
     findings: list[dict] = field(default_factory=list)
+    noise_cleaned: int = 0  # polygons the imports snapped below the tolerances (counted, not reported)
 
     @property
     def errors(self) -> list[dict]:
@@ -44,7 +45,7 @@ class CheckReport:
         return not self.errors
 
     def as_json(self) -> dict:
-        return {"generation": self.generation, "ok": self.ok, "counts": self.counts,
+        return {"generation": self.generation, "ok": self.ok, "counts": self.counts, "noise_cleaned": self.noise_cleaned,
                 "errors": len(self.errors), "warnings": len(self.warnings),
                 "findings": [{k: v for k, v in f.items() if k != "geometry"} for f in self.findings]}
 
@@ -114,7 +115,8 @@ def check_generation(session: Session, *, generation: int, households_range: tup
     """Every check above on ``generation`` (usually the draft), plus what its imports found
     before cleaning. ``households_range``: a grid outside it is a warning."""
     gen = session.get(Generation, generation)
-    report = CheckReport(generation)
+    report = CheckReport(generation, noise_cleaned=sum(i.get("noise_cleaned", 0)
+                                                       for i in (gen.summary or {}).get("imports", [])))
     seen: set[tuple] = set()
     parents = None
     for level in LEVEL_ORDER:

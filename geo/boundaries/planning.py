@@ -30,11 +30,16 @@ def import_file(session: Session, *, path: Path, actor: Principal, level: AreaLe
     features = read_boundaries(path, level=level, layer=layer, fields=fields, crs=crs)
     result = import_boundaries(session, features=features, level=level, whole_level=whole_level,
                                actor=actor.holder, description=description)
+    detail = {"file": Path(path).name, "level": level.value, "whole_level": whole_level,
+              "features": len(features), "added": len(result.added), "removed": len(result.removed),
+              "redrawn": len(result.redrawn), "kept": result.kept, "noise_cleaned": result.noise_cleaned,
+              "estimated": len(result.estimated), "findings": len(result.findings)}
     record_audit(session, actor=actor, action="boundaries.import", subject_type="generation",
-                 subject_id=result.generation, detail={
-                     "file": Path(path).name, "level": level.value, "whole_level": whole_level,
-                     "features": len(features), "added": len(result.added), "removed": len(result.removed),
-                     "redrawn": len(result.redrawn), "findings": len(result.findings)})
+                 subject_id=result.generation, detail=detail)
+    draft = session.get(Generation, result.generation)
+    imports = [*(draft.summary or {}).get("imports", []), {**detail, "by": actor.holder}]
+    draft.summary = {**(draft.summary or {}), "imports": imports[-20:]}  # what the history shows of it
+    session.flush()
     return result
 
 
