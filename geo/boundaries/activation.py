@@ -53,15 +53,8 @@ def activate_draft(session: Session, *, generation: int | None = None, actor: st
     meanwhile) is not given."""
     draft = require_draft(session, generation=generation, lock=True)
     session.execute(sa.select(sa.func.pg_advisory_xact_lock(INTAKE_LOCK)))
-    report = check_generation(session, generation=draft.id)
-    if not report.ok:
-        raise InvalidState(f"the draft (generation {draft.id}) has {len(report.errors)} error(s), first: "
-                           f"{report.errors[0]['message']}; run `gridmap boundaries check` and re-import",
-                           generation=draft.id)
-    unstaffed = unstaffed_grids(session, generation=draft.id)
-    if unstaffed and not lead_covers:
-        raise InvalidState(f"{len(unstaffed)} grid(s) of the draft have no primary worker (first {unstaffed[0]}): "
-                           "assign them (gridmap workers assign FILE) or pass --lead-covers", generation=draft.id)
+    if why := _refusal(session, generation=draft.id, lead_covers=lead_covers):
+        raise InvalidState(why, generation=draft.id)
     previous = active_generation_id(session)
     # Built before the status flip (which changes the row the matcher cache keys on).
     matcher = GridMatcher.from_session(session, generation=draft.id, cell_m=PLANNING_CELL_M)
@@ -97,12 +90,31 @@ def _reroute_escalated(session: Session, *, report_ids: list, generation: int) -
             session.execute(sa.update(Report).where(Report.id == rid).values(assigned_worker_id=lead.id))
 
 
-def schedule_activation(session: Session, *, at: datetime | None, actor: str, generation: int | None = None) -> Generation:
-    """Schedule the draft's activation for ``at`` (timezone-aware; None: cancel)."""
+def _refusal(session: Session, *, generation: int, lead_covers: bool) -> str | None:
+    """Why the draft cannot be activated (check errors; grids without a primary worker unless
+    ``lead_covers``), or None."""
+    report = check_generation(session, generation=generation)
+    if not report.ok:
+        return (f"the draft (generation {generation}) has {len(report.errors)} error(s), first: "
+                f"{report.errors[0]['message']}; run `gridmap boundaries check` and re-import")
+    unstaffed = unstaffed_grids(session, generation=generation)
+    if unstaffed and not lead_covers:
+        return (f"{len(unstaffed)} grid(s) of the draft have no primary worker (first {unstaffed[0]}): "
+                "assign them (gridmap workers assign FILE) or pass --lead-covers")
+    return None
+
+
+def schedule_activation(session: Session, *, at: datetime | None, actor: str, generation: int | None = None,
+                        lead_covers: bool = False) -> Generation:
+    """Schedule the draft's activation for ``at`` (timezone-aware; None: cancel). Refused
+    (InvalidState) now, not at that moment, when the draft could not be activated."""
     if at is not None and at.tzinfo is None:
         raise InvalidState("the time needs its timezone, e.g. 2026-12-31T00:00+08:00")
     draft = require_draft(session, generation=generation, lock=True)
+    if at is not None and (why := _refusal(session, generation=draft.id, lead_covers=lead_covers)):
+        raise InvalidState(why, generation=draft.id)
     draft.scheduled_at, draft.scheduled_by = at, actor if at else None
+    draft.summary = {**(draft.summary or {}), "schedule": {"lead_covers": lead_covers}}
     session.flush()
     return draft
 
@@ -121,7 +133,7 @@ def run_due_activation(session: Session, *, config: CityConfig, now: datetime) -
     nested = session.begin_nested()
     try:
         result = activate_draft(session, generation=gid, actor=draft.scheduled_by or "scheduler", config=config,
-                                now=now, lead_covers=True)
+                                now=now, lead_covers=bool((draft.summary or {}).get("schedule", {}).get("lead_covers")))
     except InvalidState as exc:
         nested.rollback()
         draft.summary = {**(draft.summary or {}), "schedule_failed": {"at": now.isoformat(), "due": due.isoformat(),

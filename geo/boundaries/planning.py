@@ -57,7 +57,7 @@ def activate(session: Session, *, actor: Principal, config: CityConfig, now: dat
              lead_covers: bool = False, generation: int | None = None) -> Activation | Generation:
     """Activate the draft now, or schedule it for ``at`` (then the draft comes back)."""
     if at is not None and at > now:
-        draft = schedule_activation(session, at=at, actor=actor.holder, generation=generation)
+        draft = schedule_activation(session, at=at, actor=actor.holder, generation=generation, lead_covers=lead_covers)
         record_audit(session, actor=actor, action="boundaries.schedule", subject_type="generation",
                      subject_id=draft.id, detail={"at": at.isoformat()})
         return draft

@@ -132,7 +132,8 @@ def import_boundaries(session: Session, *, features: gpd.GeoDataFrame, level: Ar
     findings: list[dict] = []
     problems: list[str] = []
     used = _used_codes(session, level=level)
-    live = set(current["code"])
+    base = level_frame(session, generation=draft.based_on, level=level)
+    live = set(current["code"]) | set(base["code"])  # removed only in the draft is not retired
     for i, (code, gp) in enumerate(zip(codes, geo_parent)):
         label = f"feature {code}" if code else f"row {i + 1}"
         if gp is None:
@@ -166,14 +167,14 @@ def import_boundaries(session: Session, *, features: gpd.GeoDataFrame, level: Ar
     in_scope = current["parent_code"].isin(scope).to_numpy()
     fixed, old = current[~in_scope], current[in_scope]
     old_by_code = {r.code: r for r in old.itertuples(index=False)}
-    base = level_frame(session, generation=draft.based_on, level=level)
     base_by_code = {r.code: r for r in base.itertuples(index=False)}
-    drawn = []
+    drawn, matched = [], []
     for i, code in enumerate(codes):
         # Identity: the active generation's polygon first (an import after a bad one gets
         # the carried rows back), then the draft's.
         same = next((p for p in (base_by_code.get(code), old_by_code.get(code))
                      if p is not None and same_drawing(geoms[i], p.geometry)), None)
+        matched.append(same)
         if same is not None:
             drawn.append(same.geometry)
             result.kept += 1
@@ -210,25 +211,28 @@ def import_boundaries(session: Session, *, features: gpd.GeoDataFrame, level: Ar
     except coverage.CoverageError as exc:
         raise BoundaryFileError([f"the redrawn {level.value}s cannot be noded with their neighbours: {exc}"]) from None
 
-    old_tree = shapely.STRtree(current.geometry.to_numpy())
+    # Estimates come from the active generation's households (the ones of record), never
+    # from an earlier estimate in the draft.
+    base_tree = shapely.STRtree(base.geometry.to_numpy())
     versions = [AreaVersion(r.code, level, r.name, r.kind, r.parent_code, r.households, r.population, r.estimated, g)
                 for r, g in zip(fixed.itertuples(index=False), cleaned[: len(fixed)])]
     for k, code in enumerate(codes):
         feat, prev = features.iloc[k], old_by_code.get(code)
+        known = matched[k] or prev or base_by_code.get(code)  # what this code was, for defaults
         geom = cleaned[len(fixed) + k]
         hh, pop = feat["households"], feat["population"]
         estimated = False
         if hh is None or pop is None:
-            if prev is not None and same_drawing(geom, prev.geometry):
-                est_hh, est_pop, estimated = prev.households, prev.population, prev.estimated
+            if matched[k] is not None:
+                est_hh, est_pop, estimated = matched[k].households, matched[k].population, matched[k].estimated
             else:
-                (est_hh, est_pop), estimated = _estimate(geom, current, old_tree), True
+                (est_hh, est_pop), estimated = _estimate(geom, base, base_tree), True
             hh = est_hh if hh is None else hh
             pop = est_pop if pop is None else pop
         if estimated:
             result.estimated.append(code)
-        name = feat["name"] or (prev.name if prev is not None else f"{code[:plen]}-{code[plen:]}")
-        kind = feat["kind"] or (prev.kind if prev is not None else _majority_kind(geom, current, old_tree))
+        name = feat["name"] or (known.name if known is not None else f"{code[:plen]}-{code[plen:]}")
+        kind = feat["kind"] or (known.kind if known is not None else _majority_kind(geom, base, base_tree))
         versions.append(AreaVersion(code, level, name, kind, geo_parent[k], int(hh), int(pop), estimated, geom))
         if prev is None:
             result.added.append(code)

@@ -112,7 +112,9 @@ def test_activation_refuses_a_draft_with_errors(db, city, tmp_path):
 def test_a_scheduled_activation_fires_once_when_due(db, city, tmp_path):
     tiny, _, now = city
     split_001(db, tmp_path)
-    schedule_activation(db, at=now + timedelta(hours=1), actor="planner")
+    with pytest.raises(InvalidState, match="no primary worker"):  # refused when scheduled, not when due
+        schedule_activation(db, at=now + timedelta(hours=1), actor="planner")
+    schedule_activation(db, at=now + timedelta(hours=1), actor="planner", lead_covers=True)
     assert run_due_activation(db, config=CONFIG, now=now) is None
     fired = run_due_activation(db, config=CONFIG, now=now + timedelta(hours=2))
     assert fired is not None and db.get(Generation, fired.generation).status == GenerationStatus.active

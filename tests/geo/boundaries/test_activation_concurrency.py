@@ -48,7 +48,7 @@ def test_a_scheduled_activation_fired_by_two_servers_at_once_happens_once(city):
     engine, old, draft = city
     now = datetime.now(UTC)
     with Session(engine) as s:
-        schedule_activation(s, at=now - timedelta(seconds=1), actor="planner")
+        schedule_activation(s, at=now - timedelta(seconds=1), actor="planner", lead_covers=True)
         s.commit()
     barrier, fired, errors = threading.Barrier(2), [], []
 

@@ -107,3 +107,15 @@ def test_coordinates_are_stored_exactly_as_published():
     g = coverage.to_precision(Polygon([(116.123456789, 39.1), (116.2, 39.1), (116.2, 39.2)]))
     for x, y in shapely.get_coordinates(g):
         assert float(f"{x:.7f}") == x and float(f"{y:.7f}") == y  # 7 decimals read back bit-identical
+
+
+def test_a_code_removed_only_in_the_draft_can_come_back(db, tiny, tmp_path):
+    merged = write(tmp_path, [(G1, box(116.40, 39.91, 116.42, 39.92)), (G3, box(*GRIDS[G3])), (G4, box(*GRIDS[G4]))])
+    do_import(db, merged)
+    result = do_import(db, write(tmp_path, [(c, box(*b)) for c, b in GRIDS.items()], name="undo.geojson"))
+    assert result.kept == 4 and not result.findings
+    draft = current_draft(db).id
+    # Every row is the active generation's own again: the draft holds no copy of its own.
+    from geo.models import Area
+
+    assert db.query(Area).filter(Area.generation_low == draft).count() == 0
