@@ -44,31 +44,35 @@ def city(scratch_database, tmp_path):
     engine.dispose()
 
 
-def test_a_scheduled_activation_fired_by_two_servers_at_once_happens_once(city):
+def _server(url: str, barrier, results) -> None:
+    """One server process's periodic loop, once: fire the due activation if it is due."""
+    engine = sa.create_engine(url)
+    with Session(engine) as s:
+        barrier.wait()
+        fired = run_due_activation(s, config=CONFIG, now=datetime.now(UTC))
+        s.commit()
+    results.put(fired is not None)
+    engine.dispose()
+
+
+def test_a_scheduled_activation_fired_by_two_server_processes_at_once_happens_once(city):
+    import multiprocessing
+
     engine, old, draft = city
     now = datetime.now(UTC)
     with Session(engine) as s:
         schedule_activation(s, at=now - timedelta(seconds=1), actor="planner", lead_covers=True)
         s.commit()
-    barrier, fired, errors = threading.Barrier(2), [], []
-
-    def server():
-        try:
-            with Session(engine) as s:
-                barrier.wait()
-                result = run_due_activation(s, config=CONFIG, now=datetime.now(UTC))
-                s.commit()
-                fired.append(result)
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=server) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors, errors
-    assert sorted(r is not None for r in fired) == [False, True]
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(2), ctx.Queue()
+    url = engine.url.render_as_string(hide_password=False)
+    procs = [ctx.Process(target=_server, args=(url, barrier, results)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0]
+    assert sorted(results.get(timeout=5) for _ in procs) == [False, True]
     with Session(engine) as s:
         statuses = dict(s.execute(sa.select(Generation.id, Generation.status)).all())
         assert statuses == {old: GenerationStatus.retired, draft: GenerationStatus.active}
