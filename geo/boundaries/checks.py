@@ -21,7 +21,7 @@ from geo.boundaries import coverage
 from geo.boundaries.assignments import unstaffed_grids
 from geo.boundaries.drafts import level_frame
 from geo.boundaries.hierarchy import CODE_LENGTH, LEVEL_ORDER, AreaLevel
-from geo.boundaries.redraw import finding
+from geo.boundaries.findings import finding
 from geo.models import Generation
 
 

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from geo.boundaries import coverage
 from geo.boundaries.drafts import AreaVersion, ensure_draft, level_frame, write_versions
+from geo.boundaries.findings import finding
 from geo.boundaries.hierarchy import CODE_LENGTH, LEVEL_ORDER, AreaLevel
 from geo.boundaries.reading import BoundaryFileError
 from geo.models import Area
@@ -56,13 +57,6 @@ class ImportResult:
     estimated: list[str] = field(default_factory=list)
     findings: list[dict] = field(default_factory=list)
     rows_written: int = 0
-
-
-def finding(kind: str, message: str, *, level: AreaLevel, codes: list[str], parent: str | None = None,
-            where=None, severity: str = "error") -> dict:
-    """One problem for ``check``: kind, severity, message, codes and its location (GeoJSON)."""
-    return {"kind": kind, "severity": severity, "message": message, "level": level.value, "codes": codes,
-            "parent": parent, "geometry": None if where is None else shapely.geometry.mapping(where)}
 
 
 def same_drawing(new, old) -> bool:
@@ -110,31 +104,39 @@ def _estimate(geom, old: gpd.GeoDataFrame, tree) -> tuple[int, int]:
             int(round(float((old["population"].to_numpy()[idx] * frac).sum()))))
 
 
-def import_boundaries(session: Session, *, features: gpd.GeoDataFrame, level: AreaLevel = AreaLevel.grid,
-                      whole_level: bool = False, actor: str, description: str | None = None) -> ImportResult:
-    """Bring ``features`` (from ``reading.read_boundaries``) into the draft as ``level``
-    (created from the active generation when there is no draft). See the module docstring
-    for scope, identity, numbering and cleaning. Raises BoundaryFileError (nothing written
-    survives: the caller rolls back) for a level that cannot be imported, a reused retired
-    code, codes running out, or polygons that cannot be noded."""
-    if level not in IMPORTABLE:
-        raise BoundaryFileError([f"{level.value} boundaries cannot be imported; import grids, communities or "
-                                 "streets (the levels above are rebuilt from them)"], field="level")
-    draft = ensure_draft(session, actor=actor, description=description)
-    plevel = LEVEL_ORDER[LEVEL_ORDER.index(level) - 1]
-    plen = CODE_LENGTH[plevel]
-    current = level_frame(session, generation=draft.id, level=level)
-    parents = level_frame(session, generation=draft.id, level=plevel)
-    parent_geom = dict(zip(parents["code"], parents.geometry))
-    geoms = features.geometry.to_numpy()
-    geo_parent = _geometric_parents(geoms, parents)
-    codes = list(features["code"])
-    findings: list[dict] = []
-    problems: list[str] = []
-    used = _used_codes(session, level=level)
-    base = level_frame(session, generation=draft.based_on, level=level)
-    live = set(current["code"]) | set(base["code"])  # removed only in the draft is not retired
-    for i, (code, gp) in enumerate(zip(codes, geo_parent)):
+@dataclass
+class _Level:
+    """One import's working state: the level, its parents and the file's features."""
+
+    level: AreaLevel
+    draft: object
+    current: gpd.GeoDataFrame  # the level in the draft now
+    base: gpd.GeoDataFrame  # the level in the generation the draft is based on
+    parents: gpd.GeoDataFrame
+    geoms: np.ndarray  # the file's polygons
+    codes: list  # the file's codes (None: to be numbered)
+    geo_parent: list  # per feature, the parent it lies mostly in
+
+    @property
+    def plevel(self) -> AreaLevel:
+        return LEVEL_ORDER[LEVEL_ORDER.index(self.level) - 1]
+
+    @property
+    def plen(self) -> int:
+        return CODE_LENGTH[self.plevel]
+
+    @property
+    def parent_geom(self) -> dict:
+        return dict(zip(self.parents["code"], self.parents.geometry))
+
+
+def _check_codes(lv: _Level, used: set[str]) -> list[dict]:
+    """Findings about codes (not under their parent's prefix, reparented but kept); raises
+    BoundaryFileError for features outside every parent and reused retired codes."""
+    live = set(lv.current["code"]) | set(lv.base["code"])  # removed only in the draft is not retired
+    problems, findings = [], []
+    level, plevel, plen = lv.level, lv.plevel, lv.plen
+    for i, (code, gp) in enumerate(zip(lv.codes, lv.geo_parent)):
         label = f"feature {code}" if code else f"row {i + 1}"
         if gp is None:
             problems.append(f"{label}: lies outside every {plevel.value} of the city")
@@ -147,101 +149,139 @@ def import_boundaries(session: Session, *, features: gpd.GeoDataFrame, level: Ar
                    f"give it a new code (or leave the code empty) so it is numbered under {gp}"
                    if code in live else
                    f"{level.value} code {code} is not under the prefix of its {plevel.value} {gp}")
-            findings.append(finding(kind, msg, level=level, codes=[code], parent=gp, where=geoms[i]))
+            findings.append(finding(kind, msg, level=level, codes=[code], parent=gp, where=lv.geoms[i]))
     if problems:
         raise BoundaryFileError(problems)
+    return findings
 
-    scope = set(parents["code"]) if whole_level else {gp for gp in geo_parent} | {
-        c[:plen] for c in codes if c and c[:plen] in parent_geom}
-    result = ImportResult(draft.id, level.value, sorted(scope))
+
+def _number(lv: _Level, used: set[str]) -> dict[int, str]:
+    """Give features without a code the next free codes under their parent, in reading order
+    (north to south, west to east). Returns file row -> code."""
     unnamed: dict[str, list[int]] = {}
-    for i, code in enumerate(codes):
+    for i, code in enumerate(lv.codes):
         if not code:
-            unnamed.setdefault(geo_parent[i], []).append(i)
+            unnamed.setdefault(lv.geo_parent[i], []).append(i)
+    numbered = {}
     for parent, rows in unnamed.items():
-        rows.sort(key=lambda i: (-geoms[i].centroid.y, geoms[i].centroid.x))  # reading order
-        for i, code in zip(rows, _next_codes(parent, used, len(rows), plen)):
-            codes[i] = code
-            result.numbered[i + 1] = code
+        rows.sort(key=lambda i: (-lv.geoms[i].centroid.y, lv.geoms[i].centroid.x))
+        for i, code in zip(rows, _next_codes(parent, used, len(rows), lv.plen)):
+            lv.codes[i] = code
+            numbered[i + 1] = code
+    return numbered
 
-    in_scope = current["parent_code"].isin(scope).to_numpy()
-    fixed, old = current[~in_scope], current[in_scope]
+
+def _drawing_findings(lv: _Level, fixed: gpd.GeoDataFrame, drawn: np.ndarray, scope: set[str]) -> list[dict]:
+    """Overlaps, gaps and overhangs of the drawn polygons beyond noise, before cleaning."""
+    level, plevel, parent_geom, findings = lv.level, lv.plevel, lv.parent_geom, []
+    level_codes = list(fixed["code"]) + lv.codes
+    for o in coverage.overlaps(np.concatenate([fixed.geometry.to_numpy(), drawn])):
+        if o.b >= len(fixed):
+            a, b = level_codes[o.a], level_codes[o.b]
+            findings.append(finding("overlap", f"{level.value}s {a} and {b} overlap by {o.m2:.1f} m²",
+                                    level=level, codes=[a, b], parent=b[:lv.plen], where=o.where))
+    for parent in sorted(scope):
+        mine = [k for k, gp in enumerate(lv.geo_parent) if gp == parent]
+        for gap in coverage.gaps(drawn[mine], parent_geom[parent]):
+            findings.append(finding("gap", f"a gap of {coverage.planar_m2([gap])[0]:.1f} m² in {plevel.value} "
+                                    f"{parent} that no {level.value} covers", level=level, codes=[parent],
+                                    parent=parent, where=gap))
+    sticking = coverage.outside_all(drawn, [parent_geom[gp] for gp in lv.geo_parent])
+    for k, (gp, out) in enumerate(zip(lv.geo_parent, sticking)):
+        if out is not None:
+            findings.append(finding("outside_parent", f"{level.value} {lv.codes[k]} sticks out of {plevel.value} {gp} "
+                                    f"by {coverage.planar_m2([out])[0]:.1f} m²", level=level, codes=[lv.codes[k]],
+                                    parent=gp, where=out))
+    return findings
+
+
+def _feature_versions(lv: _Level, features: gpd.GeoDataFrame, cleaned, matched: list, old_by_code: dict,
+                      result: ImportResult) -> list[AreaVersion]:
+    """The draft's version of each feature: its cleaned polygon, the file's attributes, else
+    those of the row its identity matched, else estimates from the active generation's
+    households (the ones of record, never an earlier estimate)."""
+    base, base_by_code = lv.base, {r.code: r for r in lv.base.itertuples(index=False)}
+    tree = shapely.STRtree(base.geometry.to_numpy())
+    versions = []
+    for k, code in enumerate(lv.codes):
+        feat, prev = features.iloc[k], old_by_code.get(code)
+        known = matched[k] or prev or base_by_code.get(code)  # what this code was, for defaults
+        geom = cleaned[k]
+        hh, pop, estimated = feat["households"], feat["population"], False
+        if hh is None or pop is None:
+            if matched[k] is not None:
+                est_hh, est_pop, estimated = matched[k].households, matched[k].population, matched[k].estimated
+            else:
+                (est_hh, est_pop), estimated = _estimate(geom, base, tree), True
+            hh, pop = (est_hh if hh is None else hh), (est_pop if pop is None else pop)
+        if estimated:
+            result.estimated.append(code)
+        name = feat["name"] or (known.name if known is not None else f"{code[:lv.plen]}-{code[lv.plen:]}")
+        kind = feat["kind"] or (known.kind if known is not None else _majority_kind(geom, base, tree))
+        versions.append(AreaVersion(code, lv.level, name, kind, lv.geo_parent[k], int(hh), int(pop), estimated, geom))
+        if prev is None:
+            result.added.append(code)
+        elif not same_drawing(geom, prev.geometry):
+            result.redrawn.append(code)
+    return versions
+
+
+def import_boundaries(session: Session, *, features: gpd.GeoDataFrame, level: AreaLevel = AreaLevel.grid,
+                      whole_level: bool = False, actor: str, description: str | None = None) -> ImportResult:
+    """Bring ``features`` (from ``reading.read_boundaries``) into the draft as ``level``
+    (created from the active generation when there is no draft). See the module docstring
+    for scope, identity, numbering and cleaning. Raises BoundaryFileError (nothing written
+    survives: the caller rolls back) for a level that cannot be imported, a reused retired
+    code, codes running out, or polygons that cannot be noded."""
+    if level not in IMPORTABLE:
+        raise BoundaryFileError([f"{level.value} boundaries cannot be imported; import grids, communities or "
+                                 "streets (the levels above are rebuilt from them)"], field="level")
+    draft = ensure_draft(session, actor=actor, description=description)
+    plevel = LEVEL_ORDER[LEVEL_ORDER.index(level) - 1]
+    parents = level_frame(session, generation=draft.id, level=plevel)
+    geoms = features.geometry.to_numpy()
+    lv = _Level(level, draft, level_frame(session, generation=draft.id, level=level),
+                level_frame(session, generation=draft.based_on, level=level), parents, geoms,
+                list(features["code"]), _geometric_parents(geoms, parents))
+    used = _used_codes(session, level=level)
+    findings = _check_codes(lv, used)
+    parent_geom = lv.parent_geom
+    scope = set(parents["code"]) if whole_level else set(lv.geo_parent) | {
+        c[:lv.plen] for c in lv.codes if c and c[:lv.plen] in parent_geom}
+    result = ImportResult(draft.id, level.value, sorted(scope))
+    result.numbered = _number(lv, used)
+
+    in_scope = lv.current["parent_code"].isin(scope).to_numpy()
+    fixed, old = lv.current[~in_scope], lv.current[in_scope]
     old_by_code = {r.code: r for r in old.itertuples(index=False)}
-    base_by_code = {r.code: r for r in base.itertuples(index=False)}
+    base_by_code = {r.code: r for r in lv.base.itertuples(index=False)}
     drawn, matched = [], []
-    for i, code in enumerate(codes):
+    for i, code in enumerate(lv.codes):
         # Identity: the active generation's polygon first (an import after a bad one gets
         # the carried rows back), then the draft's.
         same = next((p for p in (base_by_code.get(code), old_by_code.get(code))
                      if p is not None and same_drawing(geoms[i], p.geometry)), None)
         matched.append(same)
-        if same is not None:
-            drawn.append(same.geometry)
-            result.kept += 1
-        else:
-            drawn.append(geoms[i])
+        drawn.append(geoms[i] if same is None else same.geometry)
+    result.kept = sum(m is not None for m in matched)
     drawn = np.array(drawn, dtype=object)
-
-    # What the planner drew wrong, found before the cleaning would merge it away.
-    level_geoms = np.concatenate([fixed.geometry.to_numpy(), drawn])
-    level_codes = list(fixed["code"]) + codes
-    for o in coverage.overlaps(level_geoms):
-        if o.b >= len(fixed):
-            a, b = level_codes[o.a], level_codes[o.b]
-            findings.append(finding("overlap", f"{level.value}s {a} and {b} overlap by {o.m2:.1f} m²",
-                                    level=level, codes=[a, b], parent=b[:plen], where=o.where))
-    for parent in sorted(scope):
-        mine = [k for k, gp in enumerate(geo_parent) if gp == parent]
-        for gap in coverage.gaps(drawn[mine], parent_geom[parent]):
-            findings.append(finding("gap", f"a gap of {coverage.planar_m2([gap])[0]:.1f} m² in {plevel.value} "
-                                    f"{parent} that no {level.value} covers", level=level, codes=[parent],
-                                    parent=parent, where=gap))
-    for k, gp in enumerate(geo_parent):
-        out = coverage.outside(drawn[k], parent_geom[gp])
-        if out is not None:
-            findings.append(finding("outside_parent", f"{level.value} {codes[k]} sticks out of {plevel.value} {gp} "
-                                    f"by {coverage.planar_m2([out])[0]:.1f} m²", level=level, codes=[codes[k]],
-                                    parent=gp, where=out))
+    findings += _drawing_findings(lv, fixed, drawn, scope)
 
     clipped = coverage.to_precision(np.array(
-        [coverage.as_multipolygon(shapely.intersection(g, parent_geom[gp])) for g, gp in zip(drawn, geo_parent)],
+        [coverage.as_multipolygon(shapely.intersection(g, parent_geom[gp])) for g, gp in zip(drawn, lv.geo_parent)],
         dtype=object))
     try:
         cleaned, result.noise_cleaned = coverage.clean_coverage(np.concatenate([fixed.geometry.to_numpy(), clipped]))
     except coverage.CoverageError as exc:
         raise BoundaryFileError([f"the redrawn {level.value}s cannot be noded with their neighbours: {exc}"]) from None
 
-    # Estimates come from the active generation's households (the ones of record), never
-    # from an earlier estimate in the draft.
-    base_tree = shapely.STRtree(base.geometry.to_numpy())
     versions = [AreaVersion(r.code, level, r.name, r.kind, r.parent_code, r.households, r.population, r.estimated, g)
                 for r, g in zip(fixed.itertuples(index=False), cleaned[: len(fixed)])]
-    for k, code in enumerate(codes):
-        feat, prev = features.iloc[k], old_by_code.get(code)
-        known = matched[k] or prev or base_by_code.get(code)  # what this code was, for defaults
-        geom = cleaned[len(fixed) + k]
-        hh, pop = feat["households"], feat["population"]
-        estimated = False
-        if hh is None or pop is None:
-            if matched[k] is not None:
-                est_hh, est_pop, estimated = matched[k].households, matched[k].population, matched[k].estimated
-            else:
-                (est_hh, est_pop), estimated = _estimate(geom, base, base_tree), True
-            hh = est_hh if hh is None else hh
-            pop = est_pop if pop is None else pop
-        if estimated:
-            result.estimated.append(code)
-        name = feat["name"] or (known.name if known is not None else f"{code[:plen]}-{code[plen:]}")
-        kind = feat["kind"] or (known.kind if known is not None else _majority_kind(geom, base, base_tree))
-        versions.append(AreaVersion(code, level, name, kind, geo_parent[k], int(hh), int(pop), estimated, geom))
-        if prev is None:
-            result.added.append(code)
-        elif not same_drawing(geom, prev.geometry):
-            result.redrawn.append(code)
-    new_codes = set(codes)
+    versions += _feature_versions(lv, features, cleaned[len(fixed):], matched, old_by_code, result)
+    new_codes = set(lv.codes)
     result.removed = sorted(c for c in old_by_code if c not in new_codes)
-    result.rows_written = write_versions(session, draft=draft, current=current, versions=versions,
-                                         removed=result.removed, base=base)
+    result.rows_written = write_versions(session, draft=draft, current=lv.current, versions=versions,
+                                         removed=result.removed, base=lv.base)
     result.rows_written += rebuild_parents(session, draft=draft, level=level)
 
     draft.findings = [f for f in (draft.findings or [])
