@@ -24,6 +24,8 @@ from api.schemas import AreaCollection, AreaDetailFeature, AreaFeature, Link
 from api.views import area_detail_feature, area_properties
 from geo.boundaries.areas import list_areas
 from geo.boundaries.generations import resolve_generation
+from geo.boundaries.history import successor_codes
+from geo.errors import AreaNotFound
 from geo.models import AreaLevel
 
 router = APIRouter(tags=["grids"])
@@ -73,6 +75,13 @@ def get_grid(
     code: CodePath,
     generation: GenerationQuery = None,
 ):
-    """One area of any level with its path up to the city and its assigned workers (public fields)."""
+    """One area of any level with its path up to the city and its assigned workers (public
+    fields). A retired code is a 404 naming its successors (``/grids/{code}/history``)."""
     gid = resolve_generation(session, generation=generation)
-    return area_detail_feature(session, code=code, generation=gid)
+    try:
+        return area_detail_feature(session, code=code, generation=gid)
+    except AreaNotFound as exc:
+        if generation is None and (successors := successor_codes(session, code=code)):
+            raise AreaNotFound(f"{code} was retired in a redraw; it is now {', '.join(successors)}",
+                               code=code, successors=successors) from None
+        raise exc from None

@@ -56,6 +56,8 @@ def test_upload_check_diff_activate_and_the_retired_grid_leads_to_its_successor(
     assert qr.status_code == 301 and qr.headers["location"] == f"/grids/{G1}/qr.svg"
     form = client.get(f"/report?grid={G2}", follow_redirects=False)
     assert form.status_code == 301 and form.headers["location"] == f"/report?grid={G1}"
+    gone = client.get(f"/api/v1/grids/{G2}")
+    assert gone.status_code == 404 and gone.json()["error"]["successors"] == [G1]
     story = client.get(f"/api/v1/grids/{G2}/history").json()
     assert story["current"] is False and [s["code"] for s in story["successors"]] == [G1]
     story = client.get(f"/api/v1/grids/{G1}/history").json()
