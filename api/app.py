@@ -183,11 +183,17 @@ async def _escalate_forever(app: FastAPI, interval_s: float) -> None:
     process activated new boundaries). Errors are logged, never fatal."""
 
     def once():
-        _activate_due(app)
+        try:
+            _activate_due(app)
+        except Exception:  # noqa: BLE001 - one failing step must not stop the others
+            log.exception("the scheduled activation failed; retrying in %.0f s", interval_s)
         with session_scope(app.state.sessionmaker) as session:
             run = escalate_overdue(session, config=app.state.city_config, now=datetime.now(UTC))
-        with session_scope(app.state.sessionmaker) as session:
-            matcher_for(session)
+        try:
+            with session_scope(app.state.sessionmaker) as session:
+                matcher_for(session)
+        except Exception:  # noqa: BLE001
+            log.exception("rebuilding the active matcher failed; the next report builds it")
         return run
 
     while True:

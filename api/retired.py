@@ -15,7 +15,8 @@ from geo.boundaries.history import successor_codes
 
 def to_successor(request: Request, session: Session, *, code: str, route: str, param: str | None = None,
                  **path_params: str) -> Response | None:
-    """For a retired ``code``: a 301 to ``route`` for its one successor, or a page linking
+    """For a retired ``code``: a 302 to ``route`` for its one successor (not permanent: a
+    revert may bring the code back), or a page linking
     each of several; None when the code is current or unknown (the caller's 404 stands).
     ``param``: the successor goes in this query parameter instead of the path."""
     codes = successor_codes(session, code=code)
@@ -28,7 +29,7 @@ def to_successor(request: Request, session: Session, *, code: str, route: str, p
         return f"{request.url_for(route, **path_params).path}?{param}={c}"
 
     if len(codes) == 1:
-        return RedirectResponse(url(codes[0]), status_code=301)
+        return RedirectResponse(url(codes[0]), status_code=302)
     items = "".join(f'<li><a href="{html.escape(url(c))}">{html.escape(c)}</a></li>' for c in codes)
     page = (f'<!doctype html><meta charset="utf-8"><title>{html.escape(code)}</title>'
             f'<main style="font:16px sans-serif;margin:2em auto;max-width:30em"><p>网格 {html.escape(code)} '

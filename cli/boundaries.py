@@ -300,7 +300,7 @@ def boundaries_history(
     from geo.boundaries.history import area_history, generation_history
 
     with database() as (engine, _), Session(engine) as session:
-        payload = area_history(session, code=grid) if grid else generation_history(session)
+        payload = area_history(session, code=grid, include_draft=True) if grid else generation_history(session)
     if as_json:
         _write(None, payload if grid else {"generations": payload})
         return

@@ -25,13 +25,13 @@ from sqlalchemy.orm import Session
 
 from geo.boundaries.assignments import apply_assignments, unstaffed_grids
 from geo.boundaries.checks import check_generation
-from geo.boundaries.drafts import build_pieces, current_draft, require_draft
+from geo.boundaries.drafts import build_pieces, current_draft, lock_drafts, require_draft
 from geo.boundaries.generations import INTAKE_LOCK, activate_generation, active_generation_id, valid_in
 from geo.cityconfig import CityConfig
 from geo.errors import InvalidState
 from geo.matching.matcher import PLANNING_CELL_M, GridMatcher
 from geo.models import (
-    OPEN_STATUSES, Area, AreaPiece, Assignment, AssignmentRole, DraftAssignment, Generation, GenerationStatus, Report,
+    OPEN_STATUSES, Area, AreaPiece, Assignment, DraftAssignment, Generation, GenerationStatus, Report,
 )
 from geo.reports.rematch import apply_rematch, plan_rematch
 from geo.reports.routing import escalation_code, lead_of
@@ -151,6 +151,7 @@ def revert_to_previous(session: Session, *, actor: str, config: CityConfig, now:
     """Make the generation active before the current one current again, as a new generation
     activated now (open cases follow back). Raises InvalidState when a draft exists (discard
     or activate it first) or there is no earlier generation."""
+    lock_drafts(session)
     if current_draft(session) is not None:
         raise InvalidState("a draft exists: discard it (gridmap boundaries discard) or activate it before reverting")
     active = session.get(Generation, active_generation_id(session))
@@ -175,21 +176,24 @@ def revert_to_previous(session: Session, *, actor: str, config: CityConfig, now:
         .where(valid_in(Area, previous), Area.generation_high < active.id),
     ).returning(Area.id)).all()
     build_pieces(session, area_ids=list(copied))
-    _restore_assignments(session, generation=new.id, actor=actor)
+    _restore_assignments(session, generation=new.id, retired_by=active.id, actor=actor)
     return activate_draft(session, generation=new.id, actor=actor, config=config, now=now, lead_covers=True)
 
 
-def _restore_assignments(session: Session, *, generation: int, actor: str) -> None:
-    """Plan, for each grid of ``generation`` with no running primary, the last assignments
-    its code had (ended when it was retired): a revert gives the grid its workers back."""
-    running = sa.select(Assignment.area_code).where(Assignment.role == AssignmentRole.primary,
-                                                    Assignment.ended_at.is_(None))
-    codes = sa.select(Area.code).where(valid_in(Area, generation), Area.code.not_in(running))
+def _restore_assignments(session: Session, *, generation: int, retired_by: int, actor: str) -> None:
+    """Plan, for the areas of ``generation`` that the activation of ``retired_by`` had
+    retired (so their assignments were ended then), the last assignments each code had:
+    a revert gives them their workers back. Areas that lived on keep whoever answers for
+    them now."""
+    codes = sa.select(Area.code).where(valid_in(Area, generation)).except_(
+        sa.select(Area.code).where(valid_in(Area, retired_by)))
+    running = sa.select(Assignment.area_code).where(Assignment.ended_at.is_(None))
     newest = sa.func.row_number().over(partition_by=(Assignment.area_code, Assignment.role, Assignment.rank),
                                        order_by=Assignment.ended_at.desc())
     ranked = (sa.select(Assignment.area_code, Assignment.role, Assignment.rank, Assignment.worker_id,
                         newest.label("n"))
-              .where(Assignment.area_code.in_(codes), Assignment.ended_at.is_not(None)).subquery())
+              .where(Assignment.area_code.in_(codes), Assignment.area_code.not_in(running),
+                     Assignment.ended_at.is_not(None)).subquery())
     last = sa.select(ranked.c.area_code, ranked.c.role, ranked.c.rank, ranked.c.worker_id).where(ranked.c.n == 1)
     for code, role, rank, worker in session.execute(last).all():
         session.add(DraftAssignment(generation_id=generation, area_code=code, role=role.value, rank=rank,

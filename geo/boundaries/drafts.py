@@ -26,6 +26,14 @@ PIECE_VERTICES = 64  # as rebuild_pieces: small boxes keep the point lookup's in
 COLUMNS = ("code", "level", "name", "kind", "parent_code", "households", "population", "estimated")
 
 
+DRAFT_LOCK = 0x64726166  # "draf": creating the one draft (two first imports at once make one)
+
+
+def lock_drafts(session: Session) -> None:
+    """Serialise creating a draft (until the transaction ends)."""
+    session.execute(sa.select(sa.func.pg_advisory_xact_lock(DRAFT_LOCK)))
+
+
 def current_draft(session: Session, *, lock: bool = False) -> Generation | None:
     """The draft generation, if there is one (``lock``: FOR UPDATE, for writers)."""
     q = sa.select(Generation).where(Generation.status == GenerationStatus.draft)
@@ -43,15 +51,20 @@ def require_draft(session: Session, *, generation: int | None = None, lock: bool
         raise InvalidState(f"generation {generation} is {gen.status.value}, not the draft", generation=generation)
     if draft is None:
         raise InvalidState("there is no draft: import a boundary file first (gridmap boundaries import FILE)")
+    if draft.based_on is None:  # made by hand or by a loader: drawn against the active generation
+        draft.based_on = active_generation_id(session)
     return draft
 
 
 def ensure_draft(session: Session, *, actor: str, description: str | None = None) -> Generation:
     """The draft, created from the active generation (every area carried) when there is none."""
+    lock_drafts(session)
     draft = current_draft(session, lock=True)
     if draft is not None:
         if description:
             draft.description = description
+        if draft.based_on is None:
+            draft.based_on = active_generation_id(session)
         return draft
     active = active_generation_id(session)
     draft = Generation(status=GenerationStatus.draft, description=description or "", created_by=actor,

@@ -72,13 +72,18 @@ def _overlapping(session: Session, *, row: Area, generation: int, exclude_code: 
             for r in rows if r.area and (r.m2 / r.area > LINEAGE_SHARE or r.m2 / mine > LINEAGE_SHARE)]
 
 
-def area_history(session: Session, *, code: str) -> dict:
+def area_history(session: Session, *, code: str, include_draft: bool = False) -> dict:
     """One code's versions across generations (oldest first) with what each new version was
-    drawn from, and, when the code is no longer current, its successors. Raises AreaNotFound."""
-    versions = session.scalars(sa.select(Area).where(Area.code == code).order_by(Area.generation_low)).all()
+    drawn from, and, when the code is no longer current, its successors. Only what the
+    active generation and earlier ones held (public), unless ``include_draft`` (planners).
+    Raises AreaNotFound."""
+    active = active_generation_id(session)
+    q = sa.select(Area).where(Area.code == code).order_by(Area.generation_low)
+    if not include_draft:
+        q = q.where(Area.generation_low <= active)
+    versions = session.scalars(q).all()
     if not versions:
         raise AreaNotFound(f"no area has ever had the code {code}", code=code)
-    active = active_generation_id(session)
     out = []
     for v in versions:
         base = session.scalar(sa.select(Generation.based_on).where(Generation.id == v.generation_low))
@@ -90,8 +95,8 @@ def area_history(session: Session, *, code: str) -> dict:
                                                   .where(Area.id == v.id))), 1),
             "drawn_from": [] if base is None else _overlapping(session, row=v, generation=base, exclude_code=False),
         })
-    last = versions[-1]
-    current = last.generation_low <= active <= last.generation_high
+    current = any(v.generation_low <= active <= v.generation_high for v in versions)
+    last = next((v for v in reversed(versions) if v.generation_low <= active), versions[-1])
     return {"code": code, "level": last.level.value, "current": current, "versions": out,
             "successors": [] if current else _overlapping(session, row=last, generation=active, exclude_code=True)}
 

@@ -151,9 +151,7 @@ def read_boundaries(path: Path, *, level: AreaLevel = AreaLevel.grid, layer: str
     mapped, problems = _mapped_columns(frame, fields)
     if problems:
         raise BoundaryFileError(problems, field="field")
-    source_crs = _crs_of(frame, crs)
-    if source_crs.startswith("EPSG:") and source_crs != "EPSG:4326":
-        frame = frame.to_crs(4326)
+    source_crs = _crs_of(frame, crs)  # every vertex is converted from it below (_reproject)
     if frame.empty:
         raise BoundaryFileError([f"{Path(path).name} holds no features"])
     want_len = CODE_LENGTH[level]
@@ -171,9 +169,10 @@ def read_boundaries(path: Path, *, level: AreaLevel = AreaLevel.grid, layer: str
         values = pd.to_numeric(frame[col], errors="coerce") if col else pd.Series([np.nan] * len(frame))
         raw = frame[col] if col else values
         for i, (v, r) in enumerate(zip(values, raw)):
-            if (pd.isna(v) and not pd.isna(r) and str(r).strip() != "") or (not pd.isna(v) and (v < 0 or v != int(v))):
+            bad_number = not pd.isna(v) and (not np.isfinite(v) or v < 0 or v != int(v) or v > 2**31 - 1)
+            if (pd.isna(v) and not pd.isna(r) and str(r).strip() != "") or bad_number:
                 problems.append(f"{_label(codes[i], i + 1)}: {target} {r!r} is not a whole number >= 0")
-        out[target] = [None if pd.isna(v) else int(v) for v in values]
+        out[target] = [None if pd.isna(v) or not np.isfinite(v) else int(v) for v in values]
 
     seen: dict[str, int] = {}
     for i, code in enumerate(codes):

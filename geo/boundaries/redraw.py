@@ -249,7 +249,7 @@ def import_boundaries(session: Session, *, features: gpd.GeoDataFrame, level: Ar
     scope = set(parents["code"]) if whole_level else set(lv.geo_parent) | {
         c[:lv.plen] for c in lv.codes if c and c[:lv.plen] in parent_geom}
     result = ImportResult(draft.id, level.value, sorted(scope))
-    result.numbered = _number(lv, used)
+    result.numbered = _number(lv, used | {c for c in lv.codes if c})  # nor a code the file gives
 
     in_scope = lv.current["parent_code"].isin(scope).to_numpy()
     fixed, old = lv.current[~in_scope], lv.current[in_scope]
@@ -278,6 +278,10 @@ def import_boundaries(session: Session, *, features: gpd.GeoDataFrame, level: Ar
     versions = [AreaVersion(r.code, level, r.name, r.kind, r.parent_code, r.households, r.population, r.estimated, g)
                 for r, g in zip(fixed.itertuples(index=False), cleaned[: len(fixed)])]
     versions += _feature_versions(lv, features, cleaned[len(fixed):], matched, old_by_code, result)
+    clash = sorted(set(fixed["code"]) & set(lv.codes))
+    if clash:  # a grid outside the touched parents has this code (it kept its code when it moved)
+        raise BoundaryFileError([f"feature {c}: the code is already used by a {level.value} outside the parents "
+                                 "this file touches; give it another code or leave it empty" for c in clash])
     new_codes = set(lv.codes)
     result.removed = sorted(c for c in old_by_code if c not in new_codes)
     result.rows_written = write_versions(session, draft=draft, current=lv.current, versions=versions,

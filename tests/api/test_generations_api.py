@@ -51,11 +51,11 @@ def test_upload_check_diff_activate_and_the_retired_grid_leads_to_its_successor(
     assert client.delete(f"/api/v1/generations/{draft}", headers=planner).status_code == 409
 
     page = client.get(f"/grids/{G2}", follow_redirects=False)
-    assert page.status_code == 301 and page.headers["location"] == f"/grids/{G1}"
+    assert page.status_code == 302 and page.headers["location"] == f"/grids/{G1}"
     qr = client.get(f"/grids/{G2}/qr.svg", follow_redirects=False)
-    assert qr.status_code == 301 and qr.headers["location"] == f"/grids/{G1}/qr.svg"
+    assert qr.status_code == 302 and qr.headers["location"] == f"/grids/{G1}/qr.svg"
     form = client.get(f"/report?grid={G2}", follow_redirects=False)
-    assert form.status_code == 301 and form.headers["location"] == f"/report?grid={G1}"
+    assert form.status_code == 302 and form.headers["location"] == f"/report?grid={G1}"
     gone = client.get(f"/api/v1/grids/{G2}")
     assert gone.status_code == 404 and gone.json()["error"]["successors"] == [G1]
     story = client.get(f"/api/v1/grids/{G2}/history").json()

@@ -26,11 +26,49 @@ branch_labels = None
 depends_on = None
 
 
+# An UPDATE bumps a generation's revision only when what that generation sees changed: the
+# row became or stopped being valid in it, or the row's content changed while valid in it.
+# Carrying every active row into a new draft (generation_high raised) therefore no longer
+# invalidates every server's cached matcher of the active generation (a 5.7 s rebuild).
+BUMP_UPDATE = """
+CREATE OR REPLACE FUNCTION bump_areas_revision() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        UPDATE generations g SET areas_revision = g.areas_revision + 1
+        WHERE EXISTS (SELECT 1 FROM new_rows r WHERE g.id BETWEEN r.generation_low AND r.generation_high);
+    ELSIF TG_OP = 'DELETE' THEN
+        UPDATE generations g SET areas_revision = g.areas_revision + 1
+        WHERE EXISTS (SELECT 1 FROM old_rows r WHERE g.id BETWEEN r.generation_low AND r.generation_high);
+    ELSE
+        UPDATE generations g SET areas_revision = g.areas_revision + 1
+        WHERE EXISTS (
+            SELECT 1 FROM old_rows o JOIN new_rows n ON n.id = o.id
+            WHERE (g.id BETWEEN o.generation_low AND o.generation_high)
+                  IS DISTINCT FROM (g.id BETWEEN n.generation_low AND n.generation_high)
+               OR (g.id BETWEEN n.generation_low AND n.generation_high
+                   AND (o.code, o.level, o.name, o.kind, o.parent_code, o.households, o.population, o.estimated,
+                        ST_AsBinary(o.geom))
+                       IS DISTINCT FROM (n.code, n.level, n.name, n.kind, n.parent_code, n.households, n.population,
+                                         n.estimated, ST_AsBinary(n.geom))));
+    END IF;
+    RETURN NULL;
+END $$;
+"""
+
+
 def upgrade() -> None:
+    bind = op.get_bind()
+    drafts = bind.execute(sa.text("SELECT count(*) FROM generations WHERE status = 'draft'")).scalar_one()
+    if drafts > 1:
+        raise RuntimeError(f"{drafts} draft generations exist; a planner works on one: activate or delete all but "
+                           "one, then migrate again")
     for name in ("created_by", "activated_by", "scheduled_by"):
         op.add_column("generations", sa.Column(name, sa.Text()))
     op.add_column("generations", sa.Column("scheduled_at", sa.DateTime(timezone=True)))
     op.add_column("generations", sa.Column("based_on", sa.Integer()))
+    # A draft made before this revision was drawn against the active generation.
+    op.execute("UPDATE generations SET based_on = (SELECT id FROM generations WHERE status = 'active') "
+               "WHERE status = 'draft'")
     op.add_column("generations", sa.Column("findings", JSONB(), nullable=False, server_default=sa.text("'[]'::jsonb")))
     op.add_column("generations", sa.Column("summary", JSONB(), nullable=False, server_default=sa.text("'{}'::jsonb")))
     op.create_index("ix_generations_scheduled", "generations", ["scheduled_at"],
@@ -48,6 +86,7 @@ def upgrade() -> None:
         sa.Column("worker_id", sa.BigInteger(), sa.ForeignKey("workers.id", ondelete="CASCADE"), nullable=False),
         sa.Column("created_by", sa.Text(), nullable=False),
     )
+    op.execute(BUMP_UPDATE)
     op.create_table(
         "report_current_grids",
         sa.Column("report_id", sa.Uuid(), sa.ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True),
@@ -57,6 +96,16 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Back to 0011's rule (every generation in the old or new range), which reads no column
+    # this revision adds.
+    op.execute(BUMP_UPDATE.split("    ELSE\n")[0] + """    ELSE
+        UPDATE generations g SET areas_revision = g.areas_revision + 1
+        WHERE EXISTS (SELECT 1 FROM new_rows r WHERE g.id BETWEEN r.generation_low AND r.generation_high)
+           OR EXISTS (SELECT 1 FROM old_rows r WHERE g.id BETWEEN r.generation_low AND r.generation_high);
+    END IF;
+    RETURN NULL;
+END $$;
+""")
     op.drop_table("report_current_grids")
     op.drop_table("draft_assignments")
     op.drop_column("areas", "estimated")

@@ -90,3 +90,16 @@ def test_an_oversized_file_is_refused_before_reading(tmp_path):
     with open(path, "wb") as fh:
         fh.truncate(MAX_FILE_BYTES + 1)
     assert "the limit is 200 MiB" in problems(path)
+
+
+@pytest.mark.filterwarnings("ignore:'crs' was not provided")  # the naive file is meant to have none
+def test_a_projected_file_is_converted_once(tmp_path):
+    f = frame()
+    path = tmp_path / "utm.gpkg"
+    f.to_crs(32650).to_file(path, engine="pyogrio")  # UTM 50N, as a surveyor's file would be
+    got = read_boundaries(path)
+    assert got.geometry.iloc[0].bounds == pytest.approx(f.geometry.iloc[0].bounds, abs=1e-6)
+    naive = tmp_path / "naive.geojson"
+    f.to_crs(32650).set_crs(None, allow_override=True).to_file(naive, engine="pyogrio")
+    assert read_boundaries(naive, crs="EPSG:32650").geometry.iloc[1].bounds == pytest.approx(
+        f.geometry.iloc[1].bounds, abs=1e-6)

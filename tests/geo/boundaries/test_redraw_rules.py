@@ -119,3 +119,30 @@ def test_a_code_removed_only_in_the_draft_can_come_back(db, tiny, tmp_path):
     from geo.models import Area
 
     assert db.query(Area).filter(Area.generation_low == draft).count() == 0
+
+
+def test_numbering_skips_a_code_the_file_itself_gives(db, tiny, tmp_path):
+    left, right = box(116.40, 39.91, 116.405, 39.92), box(116.405, 39.91, 116.41, 39.92)
+    lower_left, lower_right = box(116.40, 39.90, 116.405, 39.91), box(116.405, 39.90, 116.41, 39.91)
+    result = do_import(db, write(tmp_path, [(G1, left), (f"{COMMUNITY}005", right), (G2, box(*GRIDS[G2])),
+                                            (G3, lower_left), (None, lower_right), (G4, box(*GRIDS[G4]))]))
+    assert result.numbered == {5: f"{COMMUNITY}006"}
+
+
+def test_a_draft_does_not_invalidate_the_active_generations_caches(db, tiny, tmp_path):
+    from geo.models import Generation
+
+    revision = lambda: db.get(Generation, tiny.generation, populate_existing=True).areas_revision  # noqa: E731
+    before = revision()
+    do_import(db, write(tmp_path, [(G1, box(116.40, 39.91, 116.42, 39.92)), (G3, box(*GRIDS[G3])),
+                                   (G4, box(*GRIDS[G4]))]))
+    assert revision() == before  # carried rows and new draft versions: the active generation saw nothing
+
+
+def test_the_public_history_never_shows_the_draft(client, db, tiny, tmp_path):
+    do_import(db, write(tmp_path, [(G1, box(116.40, 39.91, 116.405, 39.92)), (None, box(116.405, 39.91, 116.41, 39.92)),
+                                   (G2, box(*GRIDS[G2])), (G3, box(*GRIDS[G3])), (G4, box(*GRIDS[G4]))]))
+    assert client.get(f"/api/v1/grids/{COMMUNITY}005/history").status_code == 404
+    assert client.get(f"/grids/{COMMUNITY}005", follow_redirects=False).status_code == 404
+    story = client.get(f"/api/v1/grids/{G1}/history").json()
+    assert story["current"] is True and len(story["versions"]) == 1 and not story["successors"]
