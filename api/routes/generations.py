@@ -14,7 +14,9 @@ from fastapi import Path as PathParam
 
 from api.deps import CityConfigDep, SessionDep
 from api.params import CodePath
-from api.schemas.generations import ActivateIn, ActivationOut, GenerationList, GenerationOut, ImportOut
+from api.schemas.generations import (
+    ActivateIn, ActivationOut, AssignmentsOut, GenerationList, GenerationOut, ImportOut,
+)
 from api.security import require
 from geo.access import Permission
 from geo.boundaries.activation import Activation
@@ -23,7 +25,7 @@ from geo.boundaries.diffs import diff_generations
 from geo.boundaries.generations import active_generation_id
 from geo.boundaries.hierarchy import AreaLevel
 from geo.boundaries.history import area_history, generation_history
-from geo.boundaries.planning import activate, discard, import_file
+from geo.boundaries.planning import activate, assign_file, discard, import_file
 from geo.boundaries.reading import FieldMap
 from geo.errors import GenerationNotFound, InvalidInput
 
@@ -36,6 +38,7 @@ def utcnow() -> datetime:
 
 
 Planner = require(Permission.change_boundaries)
+Assigner = require(Permission.change_assignments)
 SUFFIXES = (".gpkg", ".geojson", ".json", ".zip", ".parquet", ".geoparquet")
 GenerationPath = Annotated[int, PathParam(ge=1, le=2**31 - 1, examples=[2], description="A boundary generation's id.")]
 FormatQuery = Annotated[str, Query(pattern="^(json|geojson)$", examples=["geojson"], description=(
@@ -85,6 +88,23 @@ def post_generation(
     return ImportOut(generation=result.generation, level=result.level, scope=result.scope, added=result.added,
                      removed=result.removed, redrawn=result.redrawn, kept=result.kept, numbered=result.numbered,
                      noise_cleaned=result.noise_cleaned, estimated=result.estimated, findings=len(result.findings))
+
+
+@router.post("/generations/{generation}/assignments", response_model=AssignmentsOut, status_code=201, responses=ERRORS,
+             summary="Plan who answers for the draft's grids")
+def post_assignments(
+    session: SessionDep, principal: Assigner, generation: GenerationPath,
+    file: Annotated[UploadFile, File(description="CSV with columns grid_code, worker_id (id or staff number), role "
+                                                 "(primary, backup, lead), optional rank.")],
+):
+    """The same as `gridmap workers assign FILE`: applied when the draft is activated; a bad
+    row changes nothing (422 lists every row)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "assignments.csv"
+        path.write_bytes(file.file.read())
+        n = assign_file(session, path=path, actor=principal, generation=generation)
+    session.commit()
+    return AssignmentsOut(generation=generation, planned=n)
 
 
 @router.get("/generations/{generation}", response_model=GenerationOut, responses=ERRORS, summary="One generation")

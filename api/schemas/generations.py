@@ -58,3 +58,8 @@ class ActivationOut(BaseModel):
     previous: int | None = None
     open_cases_moved: int | None = None
     scheduled_at: datetime | None = None
+
+
+class AssignmentsOut(BaseModel):
+    generation: int
+    planned: int = Field(description="Assignments planned for the draft; they start when it is activated.")

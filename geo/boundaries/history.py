@@ -21,26 +21,34 @@ LINEAGE_SHARE = 0.01  # 1 % of the other area: less is a moved edge, not a grid 
 
 def generation_history(session: Session) -> list[dict]:
     """Every generation, newest first: status, description, who created/activated it and
-    when, its schedule, and per level how many areas it added, removed and changed against
-    the generation it was based on."""
+    when, its schedule, and per level how many areas it added, reshaped, updated (same
+    shape) and removed against the generation it was based on."""
     gens = session.scalars(sa.select(Generation).order_by(Generation.id.desc())).all()
     out = []
     for g in gens:
         base = g.based_on
-        new_rows = sa.select(Area.level, Area.code).where(Area.generation_low == g.id, Area.generation_high >= g.id)
         counts: dict[str, dict[str, int]] = {}
         if base is None:
             for level, n in session.execute(sa.select(Area.level, sa.func.count()).where(valid_in(Area, g.id))
                                             .group_by(Area.level)).all():
                 counts[level.value] = {"added": n}
         else:
+            new, old = aliased(Area), aliased(Area)
             was = sa.select(Area.code).where(valid_in(Area, base))
             now_ = sa.select(Area.code).where(valid_in(Area, g.id))
-            sub = new_rows.subquery()
-            for level, added, changed in session.execute(
-                sa.select(sub.c.level, sa.func.count().filter(sub.c.code.not_in(was)),
-                          sa.func.count().filter(sub.c.code.in_(was))).group_by(sub.c.level)).all():
-                counts.setdefault(level.value, {}).update(added=added, changed=changed)
+            for level, n in session.execute(
+                sa.select(new.level, sa.func.count()).where(new.generation_low == g.id, new.generation_high >= g.id,
+                                                            new.code.not_in(was)).group_by(new.level)).all():
+                counts.setdefault(level.value, {})["added"] = n
+            # A new version of a code: reshaped when more than 1 m² changed hands, else updated
+            # (the same shape with new shared vertices, or new households or names).
+            moved = sa.func.ST_Area(sa.cast(sa.func.ST_SymDifference(new.geom, old.geom), GEOGRAPHY)) > 1.0
+            for level, reshaped, n in session.execute(
+                sa.select(new.level, moved, sa.func.count())
+                .join(old, sa.and_(old.code == new.code, valid_in(old, base), old.id != new.id))
+                .where(new.generation_low == g.id, new.generation_high >= g.id)
+                .group_by(new.level, moved)).all():
+                counts.setdefault(level.value, {})["reshaped" if reshaped else "updated"] = n
             for level, n in session.execute(
                 sa.select(Area.level, sa.func.count()).where(valid_in(Area, base), Area.code.not_in(now_))
                 .group_by(Area.level)).all():

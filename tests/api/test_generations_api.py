@@ -44,6 +44,7 @@ def test_upload_check_diff_activate_and_the_retired_grid_leads_to_its_successor(
         (G1, "old"), (G1, "new"), (G2, "old")}
     listed = client.get("/api/v1/generations", headers=planner).json()["generations"]
     assert listed[0]["id"] == draft and listed[0]["status"] == "draft" and listed[0]["created_by"]
+    assert listed[0]["counts"]["grid"] == {"reshaped": 1, "removed": 1}
 
     r = client.post(f"/api/v1/generations/{draft}/activate", headers=planner, json={})
     assert r.status_code == 200, r.text
@@ -89,3 +90,24 @@ def test_activation_can_be_scheduled_and_needs_a_timezone(client, tokens, tmp_pa
     assert one["status"] == "draft" and one["scheduled_at"].startswith("2029-12-31T16:00")
     assert client.delete(f"/api/v1/generations/{draft}", headers=planner).status_code == 204
     assert client.get(f"/api/v1/generations/{draft}", headers=planner).status_code == 404
+
+
+def test_assignments_through_the_api_let_a_split_activate(client, db, tiny, tokens, tmp_path):
+    db.execute(sa.update(Report).values(status=ReportStatus.closed))
+    planner = {"Authorization": tokens["planner"]}
+    path = write(tmp_path, [(G1, box(116.40, 39.91, 116.405, 39.92)), (None, box(116.405, 39.91, 116.41, 39.92)),
+                            (G2, box(*GRIDS[G2])), (G3, box(*GRIDS[G3])), (G4, box(*GRIDS[G4]))])
+    body = upload(client, planner, path).json()
+    draft, new = body["generation"], body["numbered"]["2"]
+    assert client.post(f"/api/v1/generations/{draft}/activate", headers=planner, json={}).status_code == 409
+    bad = client.post(f"/api/v1/generations/{draft}/assignments", headers=planner,
+                      files={"file": ("a.csv", b"grid_code,worker_id,role\n999,T001,boss\n", "text/csv")})
+    assert bad.status_code == 422 and "row 2: grid_code '999' is not an area of the draft" in bad.text
+    csv = f"grid_code,worker_id,role\n{new},T003,primary\n".encode()
+    r = client.post(f"/api/v1/generations/{draft}/assignments", headers=planner,
+                    files={"file": ("a.csv", csv, "text/csv")})
+    assert r.status_code == 201 and r.json()["planned"] == 1
+    assert client.post(f"/api/v1/generations/{draft}/activate", headers=planner, json={}).status_code == 200
+    grid = client.get(f"/api/v1/grids/{new}").json()
+    assert grid["properties"]["workers"][0]["assignment"] == "primary"
+    assert grid["properties"]["workers"][0]["public_name"] == tiny.workers[G3].public_name

@@ -105,7 +105,7 @@ def merged_grids_file() -> bytes:
     return frame.to_json().encode()
 
 
-BOUNDARY_CALLS = ("upload boundaries", "read generations", "activate", "discard", "generation map")
+BOUNDARY_CALLS = ("upload boundaries", "read generations", "activate", "discard", "generation map", "plan assignments")
 
 
 def boundary_call(client, case, name: str, h: dict):
@@ -125,6 +125,10 @@ def boundary_call(client, case, name: str, h: dict):
         return r
     if name == "generation map":
         return client.get(f"/maps/generations/{draft}", headers=h)
+    if name == "plan assignments":
+        csv = f"grid_code,worker_id,role\n{next(iter(GRIDS))},T002,backup\n".encode()
+        return client.post(f"/api/v1/generations/{draft}/assignments", headers=h,
+                           files={"file": ("assignments.csv", csv, "text/csv")})
     if name == "activate":
         return client.post(f"/api/v1/generations/{draft}/activate", json={"lead_covers": True}, headers=h)
     return client.delete(f"/api/v1/generations/{draft}", headers=h)
@@ -156,6 +160,7 @@ MATRIX = {  # request -> (roles allowed, success status)
     "generation map": (PLANNERS, 200),
     "activate": (PLANNERS, 200),
     "discard": (PLANNERS, 204),
+    "plan assignments": (PLANNERS, 201),
 }
 # What each OpenAPI operation is covered by above (a new endpoint must be added here).
 COVERED = {
@@ -179,6 +184,7 @@ COVERED = {
     ("get", "/api/v1/generations/{generation}/diff"): "read generations",
     ("post", "/api/v1/generations/{generation}/activate"): "activate",
     ("delete", "/api/v1/generations/{generation}"): "discard",
+    ("post", "/api/v1/generations/{generation}/assignments"): "plan assignments",
     ("get", "/maps/generations/{generation}"): "generation map",
 }
 
