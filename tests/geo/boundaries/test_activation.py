@@ -148,3 +148,16 @@ def test_history_under_new_boundaries_is_kept_apart_from_the_grid_a_case_was_han
     assert current[ids["east"]] == NEW and current[ids["west"]] == G1
     again = restate_chunk(db, matcher=matcher, generation=gen, config=CONFIG)
     assert again.changed == 0  # a second run writes nothing
+
+
+def test_an_escalated_case_that_moves_goes_to_the_lead_of_its_new_chain(db, city, tmp_path):
+    tiny, ids, now = city
+    # The east case was escalated to its community (level 1) and handed to someone else since.
+    db.execute(sa.update(Report).where(Report.id == ids["east"]).values(
+        escalation_level=1, assigned_worker_id=tiny.workers[G4].id))
+    split_001(db, tmp_path)
+    activate_draft(db, actor="planner", config=CONFIG, now=now, lead_covers=True)
+    east = db.get(Report, ids["east"])
+    db.refresh(east)
+    assert east.grid_code == NEW and east.escalation_level == 1
+    assert east.assigned_worker_id == tiny.workers["lead"].id  # the community lead of the new chain
