@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 
 from geo.boundaries.assignments import apply_assignments, unstaffed_grids
 from geo.boundaries.checks import check_generation
-from geo.boundaries.drafts import build_pieces, current_draft, lock_drafts, require_draft
-from geo.boundaries.generations import INTAKE_LOCK, activate_generation, active_generation_id, valid_in
+from geo.boundaries.drafts import current_draft, lock_drafts, require_draft
+from geo.boundaries.generations import INTAKE_LOCK, activate_generation, active_generation_id, rebuild_pieces, valid_in
 from geo.cityconfig import CityConfig
 from geo.errors import InvalidState
 from geo.matching.matcher import PLANNING_CELL_M, GridMatcher
@@ -175,7 +175,7 @@ def revert_to_previous(session: Session, *, actor: str, config: CityConfig, now:
         sa.select(*(getattr(Area, c) for c in cols), sa.literal(new.id), sa.literal(new.id))
         .where(valid_in(Area, previous), Area.generation_high < active.id),
     ).returning(Area.id)).all()
-    build_pieces(session, area_ids=list(copied))
+    rebuild_pieces(session, area_ids=list(copied))
     _restore_assignments(session, generation=new.id, retired_by=active.id, actor=actor)
     return activate_draft(session, generation=new.id, actor=actor, config=config, now=now, lead_covers=True)
 

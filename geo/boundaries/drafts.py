@@ -18,11 +18,10 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from geo.boundaries.generations import active_generation_id, carry_forward, valid_in
+from geo.boundaries.generations import active_generation_id, carry_forward, rebuild_pieces, valid_in
 from geo.errors import GenerationNotFound, InvalidState
 from geo.models import Area, AreaLevel, AreaPiece, Generation, GenerationStatus
 
-PIECE_VERTICES = 64  # as rebuild_pieces: small boxes keep the point lookup's index selective
 COLUMNS = ("code", "level", "name", "kind", "parent_code", "households", "population", "estimated")
 
 
@@ -150,18 +149,8 @@ def write_versions(session: Session, *, draft: Generation, current: gpd.GeoDataF
              "generation_low": draft.id, "generation_high": draft.id}
             for v in inserts
         ]).all()
-        build_pieces(session, area_ids=list(ids))
+        rebuild_pieces(session, area_ids=list(ids))
     return len(end_ids) + len(delete_ids) + len(revive_ids) + len(inserts)
-
-
-def build_pieces(session: Session, *, area_ids: list[int]) -> None:
-    """The ``ST_Subdivide`` lookup pieces of the given (new) area rows."""
-    pieces = sa.select(
-        Area.id, Area.code, Area.level, Area.generation_low, Area.generation_high,
-        sa.func.ST_Subdivide(Area.geom, PIECE_VERTICES).label("geom"),
-    ).where(Area.id.in_(area_ids))
-    session.execute(sa.insert(AreaPiece).from_select(
-        ["area_id", "code", "level", "generation_low", "generation_high", "geom"], pieces))
 
 
 def discard_draft(session: Session, *, generation: int | None = None) -> int:
