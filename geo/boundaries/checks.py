@@ -21,7 +21,7 @@ from geo.boundaries import coverage
 from geo.boundaries.assignments import unstaffed_grids
 from geo.boundaries.drafts import level_frame
 from geo.boundaries.hierarchy import CODE_LENGTH, LEVEL_ORDER, AreaLevel
-from geo.boundaries.findings import finding
+from geo.boundaries.findings import finding, gap_finding, outside_finding, overlap_finding
 from geo.models import Generation
 
 
@@ -64,17 +64,17 @@ def _level_findings(level: AreaLevel, frame, parents) -> list[dict]:
     for i in np.flatnonzero(~valid):
         out.append(finding("invalid_geometry", f"{level.value} {codes[i]}: {shapely.is_valid_reason(geoms[i])}",
                            level=level, codes=[codes[i]]))
-    edges = coverage.unmatched_edges(geoms[valid]) if valid.any() else []
-    for code, line in zip(np.array(codes, dtype=object)[valid], edges):
-        if line is not None and not line.is_empty:
-            out.append(finding("unmatched_edges", f"{level.value} {code}: edges that do not match its neighbours' "
-                               "vertices (a T-junction or a sliver)", level=level, codes=[code], where=line))
-    # A valid coverage has no overlaps: the pairwise test only runs when the validator objects.
-    exact = bool(valid.all() and coverage.is_valid_coverage(geoms))
+    edges = coverage.unmatched_edges(geoms[valid]) if valid.any() else np.array([], dtype=object)
+    unmatched = ~(shapely.is_missing(edges) | shapely.is_empty(edges)) if len(edges) else np.zeros(0, dtype=bool)
+    for code, line in zip(np.array(codes, dtype=object)[valid][unmatched], edges[unmatched]):
+        out.append(finding("unmatched_edges", f"{level.value} {code}: edges that do not match its neighbours' "
+                           "vertices (a T-junction or a sliver)", level=level, codes=[code], where=line))
+    # A valid coverage (every polygon valid, no unmatched edge: the validator's verdict, read
+    # from its edges rather than run twice) has no overlaps: the pairwise test runs otherwise.
+    exact = bool(valid.all() and not unmatched.any())
     for o in ([] if exact else coverage.overlaps(geoms[valid])):
         a, b = np.array(codes, dtype=object)[valid][[o.a, o.b]]
-        out.append(finding("overlap", f"{level.value}s {a} and {b} overlap by {o.m2:.1f} m²", level=level,
-                           codes=[a, b], where=o.where))
+        out.append(overlap_finding(level, a, b, o.m2, o.where))
     if parents is None:
         return out
     plevel = LEVEL_ORDER[LEVEL_ORDER.index(level) - 1]
@@ -92,9 +92,7 @@ def _level_findings(level: AreaLevel, frame, parents) -> list[dict]:
                                f"under {code[: CODE_LENGTH[plevel]]}: renumber it under {parent}", level=level,
                                codes=[code], parent=parent, where=geoms[i]))
         elif (bad := sticking.get(i)) is not None:
-            out.append(finding("outside_parent", f"{level.value} {code} sticks out of {plevel.value} {parent} by "
-                               f"{coverage.planar_m2([bad])[0]:.1f} m²", level=level, codes=[code], parent=parent,
-                               where=bad))
+            out.append(outside_finding(level, plevel, code, parent, coverage.planar_m2([bad])[0], bad))
     filled = [p for p in parent_geom if p in groups]
     for parent in parent_geom:
         if parent not in groups:
@@ -105,9 +103,7 @@ def _level_findings(level: AreaLevel, frame, parents) -> list[dict]:
     for k in np.flatnonzero(shapely.area(holes) > 0):
         parts = shapely.get_parts(coverage.as_multipolygon(holes[k]))
         for gap in parts[coverage.significant(parts)]:
-            parent = filled[k]
-            out.append(finding("gap", f"a gap of {coverage.planar_m2([gap])[0]:.1f} m² in {plevel.value} {parent} "
-                               f"that no {level.value} covers", level=level, codes=[parent], parent=parent, where=gap))
+            out.append(gap_finding(level, plevel, filled[k], coverage.planar_m2([gap])[0], gap))
     return out
 
 

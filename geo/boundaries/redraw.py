@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from geo.boundaries import coverage
 from geo.boundaries.drafts import AreaVersion, ensure_draft, level_frame, write_versions
-from geo.boundaries.findings import finding
+from geo.boundaries.findings import finding, gap_finding, outside_finding, overlap_finding
 from geo.boundaries.hierarchy import CODE_LENGTH, LEVEL_ORDER, AreaLevel
 from geo.boundaries.reading import BoundaryFileError
 from geo.models import Area
@@ -173,26 +173,21 @@ def _number(lv: _Level, used: set[str]) -> dict[int, str]:
 
 def _drawing_findings(lv: _Level, fixed: gpd.GeoDataFrame, drawn: np.ndarray, scope: set[str]) -> list[dict]:
     """Overlaps, gaps and overhangs of the drawn polygons beyond noise, before cleaning."""
-    level, plevel, parent_geom, findings = lv.level, lv.plevel, lv.parent_geom, []
+    level, plevel, parent_geom, out = lv.level, lv.plevel, lv.parent_geom, []
     level_codes = list(fixed["code"]) + lv.codes
     for o in coverage.overlaps(np.concatenate([fixed.geometry.to_numpy(), drawn])):
         if o.b >= len(fixed):
             a, b = level_codes[o.a], level_codes[o.b]
-            findings.append(finding("overlap", f"{level.value}s {a} and {b} overlap by {o.m2:.1f} m²",
-                                    level=level, codes=[a, b], parent=b[:lv.plen], where=o.where))
+            out.append(overlap_finding(level, a, b, o.m2, o.where, parent=b[:lv.plen]))
     for parent in sorted(scope):
         mine = [k for k, gp in enumerate(lv.geo_parent) if gp == parent]
         for gap in coverage.gaps(drawn[mine], parent_geom[parent]):
-            findings.append(finding("gap", f"a gap of {coverage.planar_m2([gap])[0]:.1f} m² in {plevel.value} "
-                                    f"{parent} that no {level.value} covers", level=level, codes=[parent],
-                                    parent=parent, where=gap))
+            out.append(gap_finding(level, plevel, parent, coverage.planar_m2([gap])[0], gap))
     sticking = coverage.outside_all(drawn, [parent_geom[gp] for gp in lv.geo_parent])
-    for k, (gp, out) in enumerate(zip(lv.geo_parent, sticking)):
-        if out is not None:
-            findings.append(finding("outside_parent", f"{level.value} {lv.codes[k]} sticks out of {plevel.value} {gp} "
-                                    f"by {coverage.planar_m2([out])[0]:.1f} m²", level=level, codes=[lv.codes[k]],
-                                    parent=gp, where=out))
-    return findings
+    for k, (gp, bad) in enumerate(zip(lv.geo_parent, sticking)):
+        if bad is not None:
+            out.append(outside_finding(level, plevel, lv.codes[k], gp, coverage.planar_m2([bad])[0], bad))
+    return out
 
 
 def _feature_versions(lv: _Level, features: gpd.GeoDataFrame, cleaned, matched: list, old_by_code: dict,
