@@ -22,12 +22,12 @@ from geo.access import Permission
 from geo.boundaries.activation import Activation
 from geo.boundaries.checks import check_generation
 from geo.boundaries.diffs import diff_generations
-from geo.boundaries.generations import active_generation_id
+from geo.boundaries.generations import active_generation_id, resolve_generation
 from geo.boundaries.hierarchy import AreaLevel
 from geo.boundaries.history import area_history, generation_history
 from geo.boundaries.planning import activate, assign_file, discard, import_file
 from geo.boundaries.reading import FieldMap
-from geo.errors import GenerationNotFound, InvalidInput
+from geo.errors import InvalidInput
 
 
 router = APIRouter(tags=["boundaries"])
@@ -45,13 +45,6 @@ FormatQuery = Annotated[str, Query(pattern="^(json|geojson)$", examples=["geojso
     "json (the report) or geojson (the locations, to open in QGIS)."))]
 ERRORS = {404: {"description": "No such generation"}, 409: {"description": "Not the draft, or refused"},
           422: {"description": "Bad file or field (every problem listed)"}}
-
-
-def _one(session, generation: GenerationPath) -> dict:
-    for g in generation_history(session):
-        if g["id"] == generation:
-            return g
-    raise GenerationNotFound(f"generation {generation} does not exist", generation=generation)
 
 
 @router.get("/generations", response_model=GenerationList, summary="Boundary generations, newest first")
@@ -109,7 +102,7 @@ def post_assignments(
 
 @router.get("/generations/{generation}", response_model=GenerationOut, responses=ERRORS, summary="One generation")
 def get_generation(session: SessionDep, _: Planner, generation: GenerationPath):
-    return _one(session, generation)
+    return generation_history(session, generation=generation)[0]
 
 
 @router.get("/generations/{generation}/check", response_model=dict[str, Any], responses=ERRORS,
@@ -117,7 +110,7 @@ def get_generation(session: SessionDep, _: Planner, generation: GenerationPath):
 def get_check(session: SessionDep, config: CityConfigDep, _: Planner, generation: GenerationPath,
               format: FormatQuery = "json"):
     """Errors (blocking activation) and warnings; ``format=geojson``: the problem locations."""
-    _one(session, generation)
+    resolve_generation(session, generation=generation)  # 404 for an unknown id
     report = check_generation(session, generation=generation, households_range=config.grid_households_range)
     return report.as_geojson() if format == "geojson" else report.as_json()
 
@@ -128,7 +121,7 @@ def get_diff(session: SessionDep, config: CityConfigDep, _: Planner, generation:
              format: FormatQuery = "json"):
     """Areas added/removed/reshaped/renamed/reparented, households moved, open cases that
     change grid and worker, grids without a worker, workers' load before and after."""
-    _one(session, generation)
+    resolve_generation(session, generation=generation)
     diff = diff_generations(session, old=active_generation_id(session), new=generation, config=config, now=utcnow())
     return diff.as_geojson() if format == "geojson" else diff.as_json()
 

@@ -12,18 +12,22 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
 from geo.boundaries.generations import active_generation_id, valid_in
-from geo.errors import AreaNotFound
+from geo.errors import AreaNotFound, GenerationNotFound
 from geo.models import Area, AreaLevel, Generation
 from geo.spatial import GEOGRAPHY
 
 LINEAGE_SHARE = 0.01  # 1 % of the other area: less is a moved edge, not a grid drawn from it
 
 
-def generation_history(session: Session) -> list[dict]:
+def generation_history(session: Session, *, generation: int | None = None) -> list[dict]:
     """Every generation, newest first: status, description, who created/activated it and
     when, its schedule, and per level how many areas it added, reshaped, updated (same
-    shape) and removed against the generation it was based on."""
-    gens = session.scalars(sa.select(Generation).order_by(Generation.id.desc())).all()
+    shape) and removed against the generation it was based on. ``generation``: that one only
+    (GenerationNotFound when it does not exist)."""
+    q = sa.select(Generation).order_by(Generation.id.desc())
+    gens = session.scalars(q if generation is None else q.where(Generation.id == generation)).all()
+    if generation is not None and not gens:
+        raise GenerationNotFound(f"generation {generation} does not exist", generation=generation)
     out = []
     for g in gens:
         base = g.based_on
