@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from api.deps import CityConfigDep, SessionDep
-from api.headers import html_headers
+from api.routes.maps import html_page
 from api.routes.generations import GenerationPath
 from api.security import Require
 from geo.access import Permission
@@ -52,6 +52,4 @@ def generation_map(request: Request, session: SessionDep, config: CityConfigDep,
     m = build_generation_map(generation=gid, against=against, diff=diff.as_geojson(), problems=problems, context=context,
                              settings=settings)
     page, _ = render(m, title=f"gridmap generation {gid}")
-    headers = {"Server-Timing": f"build;dur={(time.perf_counter() - started) * 1000:.1f}", "Cache-Control": "no-store",
-               **html_headers(page, img_sources=settings.tile_origins())}
-    return HTMLResponse(page, headers=headers)
+    return html_page(page, started, headers={"Cache-Control": "no-store"}, request=request)

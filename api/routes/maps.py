@@ -102,7 +102,7 @@ def _cache(request: Request) -> PageCache:
     return request.app.state.map_cache
 
 
-def _html(page: str, started: float, *, headers: dict[str, str] | None = None, csp: dict[str, str] | None = None,
+def html_page(page: str, started: float, *, headers: dict[str, str] | None = None, csp: dict[str, str] | None = None,
           request: Request | None = None) -> HTMLResponse:
     """An HTML page with its build time, its CSP (``csp``, else computed from the page) and
     frame protection."""
@@ -138,7 +138,7 @@ def command_center(
         default_level=level.value, window_label=f"{data.since:%Y-%m-%d} – {data.until:%Y-%m-%d}",
     )
     page, _ = render(m, title="gridmap command centre")
-    return _html(page, started, request=request)
+    return html_page(page, started, request=request)
 
 
 def _geojson(features: list[dict]) -> Response:
@@ -241,7 +241,7 @@ def hotspots_page(request: Request, session: SessionDep, q: HotspotParams):
     # The page depends on exactly the parsed query and the generation (downloads included).
     key = ("hotspots", active_generation_id(session), q)
     (page, csp), hit = _cache(request).get_or_build(key, build)
-    return _html(page, started, headers={"X-Cache": "hit" if hit else "miss"}, csp=csp)
+    return html_page(page, started, headers={"X-Cache": "hit" if hit else "miss"}, csp=csp)
 
 
 Unit = Annotated[str, Query(pattern="^(hex|area)$", examples=["area"], description=(
@@ -299,7 +299,7 @@ def embed_hotspots(request: Request, session: SessionDep, principal: PrincipalDe
     }
     if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers=headers)
-    return _html(page, started, headers=headers, csp=csp)
+    return html_page(page, started, headers=headers, csp=csp)
 
 
 def _grid_url(request: Request, code: str) -> str:
@@ -327,7 +327,7 @@ def grid_page(request: Request, session: SessionDep, code: CodePath):
         qr_url=request.url_for("grid_qr", code=code, fmt="svg").path, settings=settings,
     )
     page, _ = render(m, title=f"{area.name} {area.code}")
-    return _html(page, started, headers={"Cache-Control": "public, max-age=300"}, request=request)
+    return html_page(page, started, headers={"Cache-Control": "public, max-age=300"}, request=request)
 
 
 @router.get("/grids/{code}/qr.{fmt}", name="grid_qr", summary="The QR code of a grid's page",
