@@ -33,7 +33,7 @@ from geo.matching.matcher import PLANNING_CELL_M, GridMatcher
 from geo.models import (
     OPEN_STATUSES, Area, AreaPiece, Assignment, DraftAssignment, Generation, GenerationStatus, Report,
 )
-from geo.reports.rematch import apply_rematch, plan_rematch
+from geo.reports.rematch import apply_rematch, rematch_plans
 from geo.reports.routing import escalation_code, lead_of
 
 @dataclass(frozen=True)
@@ -62,14 +62,10 @@ def activate_draft(session: Session, *, generation: int | None = None, actor: st
     gen = activate_generation(session, generation=draft.id)
     gen.activated_by = actor
     moved = examined = 0
-    after = None
-    while True:
-        plan = plan_rematch(session, matcher=matcher, generation=gen.id, config=config, after=after)
-        if not plan.reports:
-            break
+    for plan in rematch_plans(session, matcher=matcher, generation=gen.id, config=config):
         chunk = apply_rematch(session, plan=plan, now=now)
         _reroute_escalated(session, report_ids=[r.report_id for r in plan.moves], generation=gen.id)
-        moved, examined, after = moved + chunk.moved, examined + chunk.examined, plan.last_id
+        moved, examined = moved + chunk.moved, examined + chunk.examined
     gen.summary = {**(gen.summary or {}), "activated": {"at": now.isoformat(), "by": actor, "previous": previous,
                                                         "open_cases_moved": moved, "open_cases": examined,
                                                         "assignments": assignments}}

@@ -23,7 +23,7 @@ from geo.boundaries.hierarchy import LEVEL_ORDER, AreaLevel
 from geo.cityconfig import CityConfig
 from geo.matching.matcher import PLANNING_CELL_M, GridMatcher
 from geo.models import OPEN_STATUSES, Area, Assignment, AssignmentRole, Report, Worker
-from geo.reports.rematch import plan_rematch
+from geo.reports.rematch import rematch_plans
 
 CHANGE_KINDS = ("added", "removed", "reshaped", "renamed", "reparented")
 
@@ -164,18 +164,13 @@ def diff_generations(session: Session, *, old: int, new: int, config: CityConfig
         apply_assignments(session, generation=new, now=now)
         after_load = _worker_load(session, generation=new)
         moves: dict[tuple, list[str]] = {}
-        after = None
-        while True:
-            plan = plan_rematch(session, matcher=matcher, generation=new, config=config, after=after)
-            if not plan.reports:
-                break
+        for plan in rematch_plans(session, matcher=matcher, generation=new, config=config):
             moved = plan.moves
             current = dict(session.execute(sa.select(Report.id, Report.assigned_worker_id).where(
                 Report.id.in_([r.report_id for r in moved]))).all()) if moved else {}
             for r in moved:
                 was = current.get(r.report_id)
                 moves.setdefault((r.from_code, r.grid_code, was, r.worker_id or was), []).append(str(r.report_id))
-            after = plan.last_id
         diff.unstaffed = unstaffed_grids(session, generation=new)
     finally:
         savepoint.rollback()

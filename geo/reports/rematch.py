@@ -10,6 +10,7 @@ a dry run: the planner's diff of a draft) and then stored (``apply_rematch``).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -101,6 +102,19 @@ def plan_rematch(
     return RematchPlan(generation, [
         Rematched(r[0], r[4], r[3], codes[k], kinds[k], snaps[k], new_worker.get(k)) for k, r in enumerate(rows)
     ])
+
+
+def rematch_plans(session: Session, *, matcher: GridMatcher, generation: int, config: CityConfig,
+                  limit: int = 50_000) -> Iterator[RematchPlan]:
+    """``plan_rematch`` chunk after chunk over every open case, in one session: a caller may
+    apply each plan before taking the next (the keyset goes on from the last id)."""
+    after = None
+    while True:
+        plan = plan_rematch(session, matcher=matcher, generation=generation, config=config, after=after, limit=limit)
+        if not plan.reports:
+            return
+        yield plan
+        after = plan.last_id
 
 
 def apply_rematch(session: Session, *, plan: RematchPlan, now: datetime) -> RematchChunk:
