@@ -26,7 +26,9 @@ from sqlalchemy.orm import Session
 from geo.boundaries.assignments import apply_assignments, unstaffed_grids
 from geo.boundaries.checks import check_generation
 from geo.boundaries.drafts import current_draft, lock_drafts, require_draft
-from geo.boundaries.generations import INTAKE_LOCK, activate_generation, active_generation_id, rebuild_pieces, valid_in
+from geo.boundaries.generations import (
+    INTAKE_LOCK, activate_generation, active_generation_id, create_generation, rebuild_pieces, valid_in,
+)
 from geo.cityconfig import CityConfig
 from geo.errors import InvalidState
 from geo.matching.matcher import PLANNING_CELL_M, GridMatcher
@@ -156,10 +158,8 @@ def revert_to_previous(session: Session, *, actor: str, config: CityConfig, now:
         .order_by(Generation.id.desc()).limit(1))
     if previous is None:
         raise InvalidState(f"generation {active.id} is the first: there is nothing to revert to")
-    new = Generation(status=GenerationStatus.draft, description=f"revert to generation {previous}", created_by=actor,
-                     based_on=active.id, findings=[], summary={"revert_of": active.id, "restores": previous})
-    session.add(new)
-    session.flush()
+    new = create_generation(session, description=f"revert to generation {previous}")
+    new.created_by, new.summary = actor, {"revert_of": active.id, "restores": previous}
     # Rows valid in both stay the same rows; rows only the previous generation had come back as copies.
     session.execute(sa.update(Area).where(valid_in(Area, previous), valid_in(Area, active.id))
                     .values(generation_high=new.id))

@@ -18,7 +18,7 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from geo.boundaries.generations import active_generation_id, carry_forward, rebuild_pieces, valid_in
+from geo.boundaries.generations import active_generation_id, carry_forward, create_generation, rebuild_pieces, valid_in
 from geo.errors import GenerationNotFound, InvalidState
 from geo.models import Area, AreaLevel, AreaPiece, Generation, GenerationStatus
 
@@ -50,8 +50,6 @@ def require_draft(session: Session, *, generation: int | None = None, lock: bool
         raise InvalidState(f"generation {generation} is {gen.status.value}, not the draft", generation=generation)
     if draft is None:
         raise InvalidState("there is no draft: import a boundary file first (gridmap boundaries import FILE)")
-    if draft.based_on is None:  # made by hand or by a loader: drawn against the active generation
-        draft.based_on = active_generation_id(session)
     return draft
 
 
@@ -62,14 +60,10 @@ def ensure_draft(session: Session, *, actor: str, description: str | None = None
     if draft is not None:
         if description:
             draft.description = description
-        if draft.based_on is None:
-            draft.based_on = active_generation_id(session)
         return draft
     active = active_generation_id(session)
-    draft = Generation(status=GenerationStatus.draft, description=description or "", created_by=actor,
-                       based_on=active, findings=[], summary={})
-    session.add(draft)
-    session.flush()
+    draft = create_generation(session, description=description or "")
+    draft.created_by = actor
     carry_forward(session, from_generation=active, to_generation=draft.id)
     return draft
 

@@ -49,8 +49,10 @@ def resolve_generation(session: Session, *, generation: int | None) -> int:
 
 
 def create_generation(session: Session, *, description: str = "") -> Generation:
-    """A new draft generation. Areas loaded into it stay invisible until it is activated."""
-    gen = Generation(status=GenerationStatus.draft, description=description)
+    """A new draft generation, drawn against the active one (``based_on``; None when none is
+    active yet). Areas loaded into it stay invisible until it is activated."""
+    active = session.scalar(sa.select(Generation.id).where(Generation.status == GenerationStatus.active))
+    gen = Generation(status=GenerationStatus.draft, description=description, based_on=active)
     session.add(gen)
     session.flush()
     return gen
