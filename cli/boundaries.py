@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import console, database, err_console, fail, make_parent, parse_level
+from cli.common import city_config, cli_actor, console, database, err_console, fail, make_parent, parse_level
 
 app = typer.Typer(help=(
     "Redraw the grid: export → edit (QGIS) → import → check → diff → assign → activate; discard, revert, "
@@ -30,18 +30,9 @@ class Output(str, Enum):
 
 
 def _principal(actor: str | None):
-    import getpass
+    from geo.access.roles import Role
 
-    from geo.access.roles import Principal, Role
-
-    return Principal(Role.planner, holder=actor or f"cli:{getpass.getuser()}")
-
-
-def _config():
-    from geo.cityconfig import load_city_config
-    from geo.settings import CitySettings
-
-    return load_city_config(CitySettings().config)
+    return cli_actor(Role.planner, actor)
 
 
 def _problems(exc) -> typer.Exit:
@@ -135,7 +126,7 @@ def boundaries_check(
     with database() as (engine, _), Session(engine) as session:
         gid = _draft_id(session, generation)
         with console.status("checking coverage, nesting and codes"):
-            report = check_generation(session, generation=gid, households_range=_config().grid_households_range)
+            report = check_generation(session, generation=gid, households_range=city_config().grid_households_range)
     if format == Output.text:
         console.print(f"generation {gid}: " + ", ".join(f"{n:,} {lvl}" for lvl, n in report.counts.items()))
         if report.noise_cleaned:
@@ -167,7 +158,7 @@ def boundaries_diff(
     with database() as (engine, _), Session(engine) as session:
         gid = _draft_id(session, generation)
         with console.status("comparing and re-matching the open cases"):
-            diff = diff_generations(session, old=active_generation_id(session), new=gid, config=_config(),
+            diff = diff_generations(session, old=active_generation_id(session), new=gid, config=city_config(),
                                     now=datetime.now(UTC))
     if format != Output.text:
         _write(out, diff.as_json() if format == Output.json else diff.as_geojson())
@@ -231,14 +222,14 @@ def boundaries_activate(
         draft = require_draft(session)
         if not commit:
             report = check_generation(session, generation=draft.id)
-            print_diff(diff_generations(session, old=active_generation_id(session), new=draft.id, config=_config(),
+            print_diff(diff_generations(session, old=active_generation_id(session), new=draft.id, config=city_config(),
                                         now=now))
             state = "passes" if report.ok else f"has {len(report.errors)} error(s): activation would be refused"
             console.print(f"check {state}. Dry run: nothing changed; add --commit to "
                           + (f"schedule it for {when.isoformat()}" if when else "activate it now"))
             return
         with console.status("activating and re-matching the open cases"):
-            result = activate(session, actor=_principal(actor), config=_config(), now=now, at=when,
+            result = activate(session, actor=_principal(actor), config=city_config(), now=now, at=when,
                               lead_covers=lead_covers)
         session.commit()
     if isinstance(result, Activation):
@@ -283,7 +274,7 @@ def boundaries_revert(
             console.print(f"generation {active_generation_id(session)} is active; --commit restores the one "
                           "before it as a new generation and moves the open cases back")
             return
-        result = revert(session, actor=_principal(actor), config=_config(), now=datetime.now(UTC))
+        result = revert(session, actor=_principal(actor), config=city_config(), now=datetime.now(UTC))
         session.commit()
     console.print(f"[green]✓[/] generation {result.generation} is active (restores the boundaries before "
                   f"{result.previous}); {result.moved} open case(s) moved")

@@ -74,6 +74,24 @@ def parse_level(value: str, *, allowed=None):
     return lvl
 
 
+def city_config():
+    """The city's configuration (GRIDMAP_CITY_CONFIG, else the built-in defaults)."""
+    from geo.cityconfig import load_city_config
+    from geo.settings import CitySettings
+
+    return load_city_config(CitySettings().config)
+
+
+def cli_actor(role=None, holder: str | None = None):
+    """Who acts from the terminal, as the audit names them: ``holder`` (``--actor``), else the
+    operating-system user; ``role`` default admin (the CLI has the database's own rights)."""
+    import getpass
+
+    from geo.access.roles import Principal, Role
+
+    return Principal(role or Role.admin, holder=holder or f"cli:{getpass.getuser()}")
+
+
 def progress() -> Progress:
     return Progress(
         SpinnerColumn(),

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import console, database, fail, make_parent, parse_level
+from cli.common import city_config, console, database, fail, make_parent, parse_level
 from geo.boundaries.hierarchy import BELOW_CITY
 
 map_app = typer.Typer(help="Standalone map pages (offline: assets copied next to the page).", no_args_is_help=True)
@@ -34,13 +34,11 @@ Exact = Annotated[bool, typer.Option(help="Exact points of sensitive cases and w
 def _window(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
     """--since/--until by the rules of every map and listing (geo.instants): a date is the
     city's day, a time needs its offset, and the window must not be empty."""
-    from geo.cityconfig import load_city_config
     from geo.errors import InvalidInput
     from geo.instants import parse_window
-    from geo.settings import CitySettings
 
     try:
-        return parse_window(since, until, tz=load_city_config(CitySettings().config).tz)
+        return parse_window(since, until, tz=city_config().tz)
     except InvalidInput as exc:
         field = exc.details.get("field", "since")
         raise fail(f"--{field}: {exc.message}", "give --since before --until, each a date (2026-11-01) "
@@ -117,10 +115,8 @@ def hotspots(
 
     from geo.analytics.analysis import analyse_hotspots
     from geo.boundaries.generations import active_generation_id
-    from geo.cityconfig import load_city_config
     from geo.errors import InvalidInput
     from geo.reports.categories import parse_category
-    from geo.settings import CitySettings
     from maps.hotspots import build_hotspots
 
     try:
@@ -134,5 +130,5 @@ def hotspots(
         a = analyse_hotspots(session, generation=active_generation_id(session), label=label, categories=codes,
                              since=start, until=end, level=lvl, resolution=resolution,
                              max_cells=settings.hex_max_cells, public=not exact,
-                             zone=load_city_config(CitySettings().config).timezone)
+                             zone=city_config().timezone)
     _write(build_hotspots(a, settings=settings), out, f"gridmap hot spots: {label}", settings)

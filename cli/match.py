@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import console, database, fail, make_parent, progress
+from cli.common import city_config, console, database, fail, make_parent, progress
 
 GRID_COLUMN = "grid_code"
 KIND_COLUMN = "match_kind"
@@ -101,11 +101,9 @@ def match(
     from sqlalchemy.orm import Session
 
     from geo.boundaries.generations import resolve_generation
-    from geo.cityconfig import load_city_config
     from geo.matching.matcher import GridMatcher
     from geo.matching.rule import database_fallback, match_points, near_fallback
     from geo.models import MatchKind
-    from geo.settings import CitySettings
 
     try:
         schema, total, batches = _open_batches(in_path, chunk_size)
@@ -139,7 +137,7 @@ def match(
     taken = [c for c in (GRID_COLUMN, KIND_COLUMN, SNAP_COLUMN) if c in schema.names]
     if taken:
         raise fail(f"{in_path} already has a {', '.join(taken)} column", f"drop or rename {', '.join(taken)} first")
-    tolerance = load_city_config(CitySettings().config).snap_tolerance_m if snap_tolerance is None else snap_tolerance
+    tolerance = city_config().snap_tolerance_m if snap_tolerance is None else snap_tolerance
 
     out_schema = schema.append(pa.field(GRID_COLUMN, pa.string())).append(pa.field(KIND_COLUMN, pa.string())) \
         .append(pa.field(SNAP_COLUMN, pa.float64()))

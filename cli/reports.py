@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import console, database, fail, progress
+from cli.common import city_config, console, database, fail, progress
 
 app = typer.Typer(help="Reports: bulk import, re-matching after boundary changes, escalation.", no_args_is_help=True)
 
@@ -108,9 +108,7 @@ def import_reports(
     (the others are stored)."""
     from sqlalchemy.orm import Session
 
-    from geo.cityconfig import load_city_config
     from geo.reports.registration import submit_batch
-    from geo.settings import CitySettings
 
     if not file.exists():
         raise fail(f"{file} does not exist")
@@ -122,7 +120,7 @@ def import_reports(
     if missing:
         raise fail(f"{file} lacks column(s) {', '.join(sorted(missing))}", "required: category, reported_at and a location")
     digest = hashlib.sha256(file.read_bytes()).hexdigest()
-    config = load_city_config(CitySettings().config)
+    config = city_config()
     floor = None
     if earliest is not None:
         if earliest.year < 1900:
@@ -181,13 +179,11 @@ def rematch(
     import sqlalchemy as sa
     from sqlalchemy.orm import Session
 
-    from geo.cityconfig import load_city_config
     from geo.matching.matcher import matcher_for
     from geo.models import OPEN_STATUSES, Report
     from geo.reports.rematch import apply_rematch, plan_rematch
-    from geo.settings import CitySettings
 
-    config = load_city_config(CitySettings().config)
+    config = city_config()
     with database() as (engine, _), progress() as bar:
         with Session(engine) as session:
             generation, matcher = matcher_for(session)
@@ -220,13 +216,11 @@ def restate() -> None:
     import sqlalchemy as sa
     from sqlalchemy.orm import Session
 
-    from geo.cityconfig import load_city_config
     from geo.matching.matcher import matcher_for
     from geo.models import Report
     from geo.reports.restate import restate_chunk
-    from geo.settings import CitySettings
 
-    config = load_city_config(CitySettings().config)
+    config = city_config()
     with database() as (engine, _), progress() as bar:
         with Session(engine) as session:
             generation, matcher = matcher_for(session)
@@ -250,12 +244,10 @@ def escalate() -> None:
     """Escalate every overdue open case one level now (the server also does this every minute)."""
     from sqlalchemy.orm import Session
 
-    from geo.cityconfig import load_city_config
     from geo.reports.workflow import escalate_overdue
-    from geo.settings import CitySettings
 
     with database() as (engine, _), Session(engine) as session:
-        run = escalate_overdue(session, config=load_city_config(CitySettings().config), now=datetime.now(UTC))
+        run = escalate_overdue(session, config=city_config(), now=datetime.now(UTC))
         session.commit()
     console.print(f"escalated {run.moved:,} overdue case(s)")
     if run.failed:

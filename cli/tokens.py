@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import getpass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from cli.common import console, database, fail
+from cli.common import cli_actor, console, database, fail
 
 app = typer.Typer(help="API tokens: issue one per person or system, list them, revoke them.", no_args_is_help=True)
-
-
-def cli_actor():
-    """The person at the terminal, as the audit names them (the CLI has the database's own rights)."""
-    from geo.access.roles import Principal, Role
-
-    return Principal(Role.admin, holder=f"cli:{getpass.getuser()}")
 
 
 @app.command("issue")
