@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from geo.boundaries import coverage
 from geo.boundaries.assignments import unstaffed_grids
-from geo.boundaries.drafts import level_frame
+from geo.boundaries.export import level_frame
 from geo.boundaries.hierarchy import CODE_LENGTH, LEVEL_ORDER, AreaLevel
 from geo.boundaries.findings import finding, gap_finding, outside_finding, overlap_finding
 from geo.models import Generation

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from geo.boundaries import coverage
 from geo.boundaries.assignments import apply_assignments, unstaffed_grids
-from geo.boundaries.drafts import level_frame
+from geo.boundaries.export import level_frame
 from geo.boundaries.generations import valid_in
 from geo.boundaries.hierarchy import LEVEL_ORDER, AreaLevel
 from geo.cityconfig import CityConfig

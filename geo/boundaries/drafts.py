@@ -13,16 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import geopandas as gpd
-import numpy as np
 import shapely
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from geo.boundaries.generations import active_generation_id, carry_forward, create_generation, rebuild_pieces, valid_in
+from geo.boundaries.export import COLUMNS
+from geo.boundaries.generations import active_generation_id, carry_forward, create_generation, rebuild_pieces
 from geo.errors import GenerationNotFound, InvalidState
 from geo.models import Area, AreaLevel, AreaPiece, Generation, GenerationStatus
 
-COLUMNS = ("code", "level", "name", "kind", "parent_code", "households", "population", "estimated")
 
 
 DRAFT_LOCK = 0x64726166  # "draf": creating the one draft (two first imports at once make one)
@@ -66,19 +65,6 @@ def ensure_draft(session: Session, *, actor: str, description: str | None = None
     draft.created_by = actor
     carry_forward(session, from_generation=active, to_generation=draft.id)
     return draft
-
-
-def level_frame(session: Session, *, generation: int, level: AreaLevel) -> gpd.GeoDataFrame:
-    """Areas of ``level`` valid in ``generation``: ``id``, ``generation_low``, ``COLUMNS`` and
-    their geometry (EPSG:4326), ordered by code."""
-    rows = session.execute(
-        sa.select(Area.id, Area.generation_low, *(getattr(Area, c) for c in COLUMNS), sa.func.ST_AsBinary(Area.geom))
-        .where(Area.level == level, valid_in(Area, generation)).order_by(Area.code)
-    ).all()
-    cols = ["id", "generation_low", *COLUMNS]
-    data = {c: [getattr(r[i], "value", r[i]) for r in rows] for i, c in enumerate(cols)}
-    geoms = shapely.from_wkb([bytes(r[-1]) for r in rows]) if rows else np.array([], dtype=object)
-    return gpd.GeoDataFrame(data, geometry=list(geoms), crs=4326)
 
 
 @dataclass(frozen=True)

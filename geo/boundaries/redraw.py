@@ -31,7 +31,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from geo.boundaries import coverage
-from geo.boundaries.drafts import AreaVersion, ensure_draft, level_frame, write_versions
+from geo.boundaries.drafts import AreaVersion, ensure_draft, write_versions
+from geo.boundaries.export import level_frame
 from geo.boundaries.findings import finding, gap_finding, outside_finding, overlap_finding
 from geo.boundaries.hierarchy import CODE_LENGTH, LEVEL_ORDER, AreaLevel
 from geo.boundaries.reading import BoundaryFileError

@@ -7,7 +7,8 @@ import pytest
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, box
 
-from geo.boundaries.drafts import current_draft, discard_draft, level_frame
+from geo.boundaries.drafts import current_draft, discard_draft
+from geo.boundaries.export import level_frame
 from geo.boundaries.export import read_areas_frame
 from geo.boundaries.reading import BoundaryFileError, read_boundaries
 from geo.boundaries.redraw import import_boundaries

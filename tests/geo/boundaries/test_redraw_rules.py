@@ -10,7 +10,8 @@ from shapely.geometry import MultiPolygon, Polygon, box
 
 from geo.boundaries import coverage
 from geo.boundaries.checks import check_generation
-from geo.boundaries.drafts import current_draft, level_frame
+from geo.boundaries.drafts import current_draft
+from geo.boundaries.export import level_frame
 from geo.boundaries.reading import BoundaryFileError, read_boundaries
 from geo.boundaries.redraw import import_boundaries
 from geo.matching.coords import wgs84_to_gcj02
