@@ -98,7 +98,8 @@ def read_layer(path: Path, *, layer: str | None = None) -> gpd.GeoDataFrame:
         raise BoundaryFileError([f"{path.name}: cannot read layer {layer or layers[0]!r} ({type(exc).__name__})"]) from None
 
 
-def _label(code: str | None, row: int) -> str:
+def feature_label(code: str | None, row: int) -> str:
+    """How a problem names a feature: by its code, else its 1-based row in the file."""
     return f"feature {code}" if code else f"row {row}"
 
 
@@ -171,12 +172,12 @@ def read_boundaries(path: Path, *, level: AreaLevel = AreaLevel.grid, layer: str
         for i, (v, r) in enumerate(zip(values, raw)):
             bad_number = not pd.isna(v) and (not np.isfinite(v) or v < 0 or v != int(v) or v > 2**31 - 1)
             if (pd.isna(v) and not pd.isna(r) and str(r).strip() != "") or bad_number:
-                problems.append(f"{_label(codes[i], i + 1)}: {target} {r!r} is not a whole number >= 0")
+                problems.append(f"{feature_label(codes[i], i + 1)}: {target} {r!r} is not a whole number >= 0")
         out[target] = [None if pd.isna(v) or not np.isfinite(v) else int(v) for v in values]
 
     seen: dict[str, int] = {}
     for i, code in enumerate(codes):
-        where = _label(code, i + 1)
+        where = feature_label(code, i + 1)
         if code is not None and (not code.isdigit() or len(code) != want_len):
             problems.append(f"{where}: code {code!r} must be {want_len} digits for a {level.value}")
         elif code is not None and code in seen:
@@ -192,13 +193,13 @@ def read_boundaries(path: Path, *, level: AreaLevel = AreaLevel.grid, layer: str
     polygonal = np.isin(types, (3, 6))  # Polygon, MultiPolygon
     for i in np.flatnonzero(~polygonal):
         kind = "missing" if geoms[i] is None else f"a {geoms[i].geom_type}"
-        problems.append(f"{_label(codes[i], i + 1)}: geometry is {kind}, not a polygon")
+        problems.append(f"{feature_label(codes[i], i + 1)}: geometry is {kind}, not a polygon")
     try:
         lonlat = to_precision(_reproject(np.where(polygonal, geoms, None), source_crs))
     except InvalidInput as exc:
         raise BoundaryFileError([exc.message], field="crs") from None
     for i in np.flatnonzero(polygonal):
-        where, g = _label(codes[i], i + 1), lonlat[i]
+        where, g = feature_label(codes[i], i + 1), lonlat[i]
         if g.is_empty:
             problems.append(f"{where}: geometry is empty")
             continue

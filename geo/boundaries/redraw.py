@@ -35,7 +35,7 @@ from geo.boundaries.drafts import AreaVersion, ensure_draft, write_versions
 from geo.boundaries.export import level_frame
 from geo.boundaries.findings import finding, gap_finding, outside_finding, overlap_finding
 from geo.boundaries.hierarchy import CODE_LENGTH, LEVEL_ORDER, AreaLevel
-from geo.boundaries.reading import BoundaryFileError
+from geo.boundaries.reading import BoundaryFileError, feature_label
 from geo.models import Area
 from geo.units import M_PER_DEG_LAT
 
@@ -138,7 +138,7 @@ def _check_codes(lv: _Level, used: set[str]) -> list[dict]:
     problems, findings = [], []
     level, plevel, plen = lv.level, lv.plevel, lv.plen
     for i, (code, gp) in enumerate(zip(lv.codes, lv.geo_parent)):
-        label = f"feature {code}" if code else f"row {i + 1}"
+        label = feature_label(code, i + 1)
         if gp is None:
             problems.append(f"{label}: lies outside every {plevel.value} of the city")
         elif code and code in used and code not in live:
