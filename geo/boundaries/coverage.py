@@ -183,8 +183,8 @@ def gaps(geoms, frame, *, min_m2: float = NOISE_M2) -> list:
 
 
 def outside_all(geoms, frames, *, min_m2: float = NOISE_M2) -> list:
-    """``outside`` for pairs of arrays (child, its parent), vectorised: a list of the parts
-    outside, None where there are none beyond noise."""
+    """For pairs (child, its parent) given as two arrays: the parts of each child outside its
+    parent that are more than noise (``significant``), as one MultiPolygon, else None."""
     rest = shapely.difference(np.asarray(geoms, dtype=object), np.asarray(frames, dtype=object))
     some = np.flatnonzero(shapely.area(rest) > 0)
     out: list = [None] * len(rest)
@@ -194,14 +194,6 @@ def outside_all(geoms, frames, *, min_m2: float = NOISE_M2) -> list:
         if len(keep):
             out[i] = as_multipolygon(shapely.union_all(keep))
     return out
-
-
-def outside(geom, frame, *, min_m2: float = NOISE_M2):
-    """The parts of ``geom`` outside ``frame`` that are more than noise, else None."""
-    rest = as_multipolygon(shapely.difference(geom, frame))
-    parts = shapely.get_parts(rest)
-    keep = parts[significant(parts, min_m2=min_m2)] if len(parts) else parts
-    return as_multipolygon(shapely.union_all(keep)) if len(keep) else None
 
 
 def unmatched_edges(geoms) -> np.ndarray:
