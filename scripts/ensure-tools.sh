@@ -19,6 +19,8 @@ command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 # font (5 MB) lets the test screenshots show the Chinese names instead of boxes.
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -d /usr/share/fonts/truetype/wqy ] || missing+=(fonts-wqy-microhei)
+# GDAL's ogrinfo/ogr2ogr are the real OGC API Features client of the standards tests (OAPIF:).
+command -v ogr2ogr >/dev/null 2>&1 || missing+=(gdal-bin)
 if [ ${#missing[@]} -gt 0 ]; then
   apt_install "${missing[@]}"
 fi
