@@ -23,6 +23,7 @@ from api.errors import install_error_handlers
 from api.gate import Gate
 from api.headers import html_headers
 from api.limits import BodyRules
+from api.ogc import install as install_ogc
 from api.openapi import install_openapi
 from api.params import known_query_only
 from api.ratelimit import RateLimiter, RateLimitSettings
@@ -125,6 +126,7 @@ def create_app(
         app.include_router(module.router, prefix="/api/v1", dependencies=[Depends(known_query_only)])
     map_routes.install(app, app.state.map_settings)  # /maps, /embed, /grids/{code} pages and /assets
     app.include_router(generation_map.router)  # /maps/generations/{id}: the planner's map of a redraw
+    install_ogc(app)  # /ogc: OGC API – Features, with its own OpenAPI 3.0 document
     _install_docs(app)
     install_openapi(app)
     app.include_router(report_form.router)  # /report and /cases/{id}: the reporter's pages

@@ -2,6 +2,10 @@
 
 Bodies look like ``{"error": {"code", "message", ...details}}``; validation errors list each
 field with the reason. Internal error text and SQL never reach the client.
+
+A standard spoken under its own prefix (OGC API Features under /ogc) answers errors in that
+standard's own shape: it registers a *dialect* for its prefix (``add_error_dialect``), which
+turns the same (status, error object) into its body. The mapping stays here, once.
 """
 
 from __future__ import annotations
@@ -10,7 +14,10 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from collections.abc import Callable
+
 from fastapi.responses import JSONResponse
+from starlette.responses import Response
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -88,29 +95,44 @@ def domain_error(exc: ge.GridmapError) -> tuple[int, dict]:
     return status, {"code": exc.code, "message": exc.message, **exc.details}
 
 
-async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-    return JSONResponse({"error": invalid_fields(validation_fields(exc.errors()))}, status_code=422)
+# A dialect renders (status, error object, headers) as a response in a standard's own shape.
+ErrorDialect = Callable[[int, dict, dict | None], Response]
 
 
-async def _field_error(_: Request, exc: FieldError) -> JSONResponse:
-    fields = [{"field": exc.field, "reason": exc.reason}]
-    return JSONResponse(
-        error_body("invalid_request", f"{exc.field}: {exc.reason}", fields=fields), status_code=422
-    )
+def add_error_dialect(app: FastAPI, prefix: str, dialect: ErrorDialect) -> None:
+    """Answer errors of requests under ``prefix`` through ``dialect`` instead of the envelope."""
+    app.state.error_dialects = [*getattr(app.state, "error_dialects", []), (prefix, dialect)]
 
 
-async def _domain(_: Request, exc: ge.GridmapError) -> JSONResponse:
-    status, error = domain_error(exc)
-    headers = {"Retry-After": "30"} if isinstance(exc, ge.Busy) else None
+def _respond(request: Request, status: int, error: dict, headers: dict | None = None) -> Response:
+    path = request.url.path
+    for prefix, dialect in getattr(request.app.state, "error_dialects", ()):
+        if path == prefix or path.startswith(prefix + "/"):
+            return dialect(status, error, headers)
     return JSONResponse({"error": error}, status_code=status, headers=headers)
 
 
-async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+async def _validation(request: Request, exc: RequestValidationError) -> Response:
+    return _respond(request, 422, invalid_fields(validation_fields(exc.errors())))
+
+
+async def _field_error(request: Request, exc: FieldError) -> Response:
+    fields = [{"field": exc.field, "reason": exc.reason}]
+    return _respond(request, 422, error_body("invalid_request", f"{exc.field}: {exc.reason}", fields=fields)["error"])
+
+
+async def _domain(request: Request, exc: ge.GridmapError) -> Response:
+    status, error = domain_error(exc)
+    headers = {"Retry-After": "30"} if isinstance(exc, ge.Busy) else None
+    return _respond(request, status, error, headers)
+
+
+async def _http(request: Request, exc: StarletteHTTPException) -> Response:
     if exc.status_code == 400:  # FastAPI could not parse the body (not JSON, not UTF-8): one rule for bad input
         fields = [{"field": "body", "reason": "could not be parsed: send UTF-8 JSON (or multipart for photos)"}]
-        return JSONResponse(error_body("invalid_request", "body: could not be parsed", fields=fields), status_code=422)
+        return _respond(request, 422, error_body("invalid_request", "body: could not be parsed", fields=fields)["error"])
     code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(exc.status_code, "http_error")
-    return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+    return _respond(request, exc.status_code, error_body(code, str(exc.detail))["error"], exc.headers)
 
 
 # Two requests changed the same rows at once and PostgreSQL chose this one to fail: nothing
@@ -118,23 +140,22 @@ async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
 RETRYABLE_SQLSTATES = ("40P01", "40001")  # deadlock detected, serialization failure
 
 
-async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
+async def _database(request: Request, exc: DBAPIError) -> Response:
     if getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES:
         log.warning("concurrent change refused (%s); the client may retry", exc.orig.sqlstate)
-        return JSONResponse(error_body("conflict", "another request changed the same case at the same moment; "
-                                                   "nothing was changed: send the request again"),
-                            status_code=409, headers={"Retry-After": "1"})
+        return _respond(request, 409, error_body("conflict", "another request changed the same case at the same "
+                                                             "moment; nothing was changed: send the request again")["error"],
+                        {"Retry-After": "1"})
     log.exception("database error", exc_info=exc)
     if isinstance(exc, OperationalError) or exc.connection_invalidated:
-        return JSONResponse(
-            error_body("database_unavailable", "the database is unavailable; try again shortly"), status_code=503
-        )
-    return JSONResponse(error_body("internal_error", "internal error"), status_code=500)
+        return _respond(request, 503,
+                        error_body("database_unavailable", "the database is unavailable; try again shortly")["error"])
+    return _respond(request, 500, error_body("internal_error", "internal error")["error"])
 
 
-async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error", exc_info=exc)
-    return JSONResponse(error_body("internal_error", "internal error"), status_code=500)
+    return _respond(request, 500, error_body("internal_error", "internal error")["error"])
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -101,6 +101,39 @@ def parse_window(since: str | None, until: str | None, *, tz: tzinfo) -> tuple[d
     return start, end
 
 
+def parse_interval(value: str, *, field: str, tz: tzinfo) -> tuple[datetime | None, datetime | None]:
+    """An OGC API ``datetime``: an instant, a bare date (that whole day in ``tz``), or an
+    interval ``start/end`` of those whose open end is ``..`` or empty. Returns the half-open
+    range [since, until) it selects (None: unbounded); the closed interval's end is kept
+    (an instant end selects up to and including it, a date end the whole day).
+
+    Raises InvalidInput naming ``field``."""
+    parts = value.split("/")
+    if len(parts) > 2 or not value.strip():
+        raise InvalidInput("must be a date-time, a date, or an interval start/end (open ends: ..)", field=field)
+    bounds = []
+    for k, part in enumerate(parts):
+        if part in ("", "..") and len(parts) == 2:
+            bounds.append((None, None))
+            continue
+        if _BARE_DATE.match(part):
+            start = parse_bound(part, field=field, tz=tz)
+            bounds.append((start, check_range(start_of_day(start.date() + timedelta(days=1), tz), field=field)))
+            continue
+        if (reason := instant_problem(part)) is not None:
+            raise InvalidInput(reason.replace("must be ", "must be a date (YYYY-MM-DD) or ", 1), field=field)
+        at = check_range(_parse(part, field), field=field)
+        bounds.append((at, at + timedelta(microseconds=1)))
+    if len(bounds) == 1:
+        return bounds[0]
+    (since, _), (_, until) = bounds
+    if since is None and until is None:
+        return None, None
+    if since is not None and until is not None and since >= until:
+        raise InvalidInput("the interval's end must not be before its start", field=field)
+    return since, until
+
+
 def check_not_future(value: datetime, *, now: datetime, field: str) -> None:
     """Refuse a time later than ``now`` plus the clock skew (InvalidInput naming ``field``)."""
     if value > now + CLOCK_SKEW:

@@ -181,3 +181,55 @@ def committed_reports(engine):
     yield ids
     with engine.begin() as conn:
         purge_reports(conn, where=Report.id.in_(ids))
+
+
+@pytest.fixture(scope="session")
+def demo_city_url() -> Iterator[str]:
+    """A database of its own holding the whole demo city's boundaries (4,642 grids) and 2,000
+    reports, for tests whose claim is about the demo's size (≈ 20 s to build, once)."""
+    from fixtures.city import CitySpec
+    from fixtures.load import load_demo
+
+    with fresh_database() as url:
+        eng = sa.create_engine(url)
+        try:
+            load_demo(eng, spec=CitySpec(), n_reports=DEMO_CITY_REPORTS)
+        finally:
+            eng.dispose()
+        yield url
+
+
+DEMO_CITY_REPORTS = 2000
+
+
+@contextmanager
+def serving(url: str, **api_settings) -> Iterator[str]:
+    """uvicorn serving the app on database ``url`` in a thread, on a free 127.0.0.1 port;
+    yields the base URL. For the real clients (GDAL, owslib, a browser)."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from api.app import create_app
+    from api.settings import ApiSettings
+    from geo.settings import DatabaseSettings
+
+    app = create_app(api_settings=ApiSettings(escalation_interval_s=0, **api_settings),
+                     db_settings=DatabaseSettings(url=url))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(10)

@@ -77,8 +77,11 @@ def list_areas(
     limit: int,
     offset: int = 0,
     after: str | None = None,
+    parent_code: str | None = None,
+    code: str | None = None,
 ) -> tuple[list[AreaRow], int]:
-    """Areas of ``level`` valid in ``generation`` intersecting ``bbox``, ordered by code.
+    """Areas of ``level`` valid in ``generation`` intersecting ``bbox`` (and, when given,
+    with this parent or this code), ordered by code.
 
     Returns one page (``limit``, then ``offset`` or the keyset ``after``: codes greater than
     it) and the total number matched (regardless of the page).
@@ -86,6 +89,10 @@ def list_areas(
     conds = [Area.level == level, valid_in(Area, generation)]
     if bbox is not None:
         conds.append(sa.func.ST_Intersects(Area.geom, bbox.envelope()))
+    if parent_code is not None:
+        conds.append(Area.parent_code == parent_code)
+    if code is not None:
+        conds.append(Area.code == code)
     total = session.scalar(sa.select(sa.func.count()).select_from(Area).where(*conds)) or 0
     page = [Area.code > after] if after is not None else []
     rows = session.execute(

@@ -27,6 +27,8 @@ class ReportFilter:
     area_prefix: str | None = None  # from ``area_prefix()``: grid codes starting with it
     categories: tuple[str, ...] | None = None  # 2-digit codes (geo.reports.categories.parse_category); None: all
     status: ReportStatus | None = None
+    statuses: tuple[ReportStatus, ...] | None = None  # any of these (e.g. OPEN_STATUSES)
+    subcategory: str | None = None  # a 4-digit code
     since: datetime | None = None
     until: datetime | None = None
     bbox: BBox | None = None
@@ -51,6 +53,10 @@ class ReportFilter:
             conds.append(Report.category.in_(self.categories))
         if self.status:
             conds.append(Report.status == self.status)
+        if self.statuses is not None:
+            conds.append(Report.status.in_(self.statuses))
+        if self.subcategory is not None:
+            conds.append(Report.subcategory == self.subcategory)
         if self.since:
             conds.append(Report.reported_at >= self.since)
         if self.until:
