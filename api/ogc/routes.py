@@ -45,6 +45,7 @@ def _collection(collection_id: str) -> cat.Collection:
 
 
 @router.get("")
+@router.get("/")  # the document's "/" path: /ogc/ answers too, rather than redirecting
 def landing(request: Request, config: CityConfigDep) -> Response:
     reject_unknown_query(request, frozenset({"f"}))
     check_format(request)
