@@ -31,6 +31,7 @@ class Receiver:
     secret: str | None = None
     answer: Callable[[dict, int], int] = lambda payload, n: 204
     clock: Callable[[], float] = time.time  # the sender's clock, when a test sets it
+    delay_s: float = 0.0  # how long each answer takes
     received: list[Received] = field(default_factory=list)
 
     def __enter__(self) -> Receiver:
@@ -44,6 +45,7 @@ class Receiver:
                                             hashlib.sha256).hexdigest()
                 ok = hmac.compare_digest(want, sig) and abs(outer.clock() - int(stamp)) <= 300
                 outer.received.append(Received(dict(self.headers), body, ok))
+                time.sleep(outer.delay_s)
                 code = outer.answer(json.loads(body), len(outer.received) - 1) if ok else 401
                 self.send_response(code)
                 self.send_header("Content-Length", "0")
