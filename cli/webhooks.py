@@ -26,7 +26,7 @@ def add(
 
     from geo.webhooks import register_subscription
 
-    with database() as (engine, _), Session(engine) as session:
+    with database() as (engine, _), Session(engine, expire_on_commit=False) as session:
         row = register_subscription(session, actor=cli_actor(), url=url, system=system, area_prefix=area)
         session.commit()
     console.print(f"webhook {row.id} for [bold]{row.system}[/]" + (f" and area {row.area_prefix}" if area else "")
@@ -45,7 +45,7 @@ def list_() -> None:
     from geo.models import WebhookDelivery
     from geo.webhooks import list_subscriptions
 
-    with database() as (engine, _), Session(engine) as session:
+    with database() as (engine, _), Session(engine, expire_on_commit=False) as session:
         rows = list_subscriptions(session, viewer=cli_actor())
         counts = {}
         for sid, status, n in session.execute(
@@ -67,7 +67,7 @@ def remove(webhook_id: Annotated[int, typer.Argument(help="The webhook's id (see
 
     from geo.webhooks import deactivate_subscription
 
-    with database() as (engine, _), Session(engine) as session:
+    with database() as (engine, _), Session(engine, expire_on_commit=False) as session:
         deactivate_subscription(session, subscription_id=webhook_id, actor=cli_actor(), now=datetime.now(UTC))
         session.commit()
     console.print(f"webhook {webhook_id} removed: nothing more is sent to it")
@@ -83,7 +83,7 @@ def log_(
 
     from geo.webhooks import delivery_log
 
-    with database() as (engine, _), Session(engine) as session:
+    with database() as (engine, _), Session(engine, expire_on_commit=False) as session:
         entries = delivery_log(session, subscription_id=webhook_id, viewer=cli_actor(), limit=limit)
     table = Table("delivery", "event", "case", "action", "status", "attempts", "last answer", "next try", "delivered")
     for e in entries:

@@ -95,3 +95,33 @@ def test_the_delivery_log_is_the_owners_and_staffs(client, db, tokens, tiny):
     for role, want in (("worker", 403), ("planner", 403), ("public", 401)):
         assert client.get(url, headers=h(tokens, role)).status_code == want, role
     assert client.get("/api/v1/webhooks/999999/deliveries", headers=h(tokens, "admin")).status_code == 404
+
+
+def test_the_servers_periodic_loop_runs_a_delivery_pass_and_survives_its_errors(engine, monkeypatch):
+    """A failing pass is logged and the loop goes on; the other steps are stubbed (they would
+    escalate the session database's cases for real)."""
+    import time
+
+    from fastapi.testclient import TestClient
+
+    import api.app as app_module
+    from api.app import create_app
+    from api.settings import ApiSettings
+    from geo.reports.workflow import EscalationRun
+
+    calls = []
+
+    def failing_pass(sessions):
+        calls.append(sessions)
+        raise RuntimeError("receiver exploded")
+
+    monkeypatch.setattr(app_module, "deliver_due", failing_pass)
+    monkeypatch.setattr(app_module, "escalate_overdue", lambda session, **kw: EscalationRun(0, []))
+    monkeypatch.setattr(app_module, "_activate_due", lambda app: None)
+    monkeypatch.setattr(app_module, "matcher_for", lambda session: None)
+    app = create_app(engine=engine, api_settings=ApiSettings(escalation_interval_s=0.05, intake_batching=False))
+    with TestClient(app):
+        deadline = time.monotonic() + 10
+        while len(calls) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert len(calls) >= 3 and calls[0] is app.state.sessionmaker
