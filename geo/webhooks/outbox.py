@@ -57,9 +57,6 @@ def enqueue(session: Session, *, now: datetime) -> int:
                            .order_by(WebhookSubscription.id).with_for_update(skip_locked=True)).all()
     queued = 0
     for sub in subs:
-        if sub.horizon_xid is not None and xmin >= sub.horizon_xid:
-            sub.watermark = max(sub.watermark, sub.horizon_event_id)
-            sub.horizon_event_id = sub.horizon_xid = None
         events = (
             sa.select(sa.literal(sub.id), ReportEvent.report_id, ReportEvent.id,
                       sa.literal(DeliveryStatus.pending.value), sa.literal(now, sa.DateTime(timezone=True)))
@@ -72,6 +69,11 @@ def enqueue(session: Session, *, now: datetime) -> int:
             .from_select(["subscription_id", "report_id", "event_id", "status", "next_attempt_at"], events)
             .on_conflict_do_nothing(index_elements=["subscription_id", "event_id"])
             .returning(WebhookDelivery.id)).all())
+        # Only after the scan above, which saw every event up to the horizon: moved first, the
+        # watermark would skip the late commits it waited for.
+        if sub.horizon_xid is not None and xmin >= sub.horizon_xid:
+            sub.watermark = max(sub.watermark, sub.horizon_event_id)
+            sub.horizon_event_id = sub.horizon_xid = None
         if sub.horizon_xid is None and newest > sub.watermark:
             sub.horizon_event_id, sub.horizon_xid = newest, xmax
     session.flush()
