@@ -195,3 +195,18 @@ def test_a_removed_webhook_gets_nothing_more_and_events_are_queued_once(world):
         run = world.deliver()
     assert (run.queued, run.delivered, rx.received) == (0, 0, [])
     assert [d.status for d in world.deliveries(sub)] == [DeliveryStatus.pending] * 2
+
+
+def test_a_webhooks_backlog_does_not_make_another_wait(world):
+    with Receiver() as busy_rx, Receiver() as quiet_rx:
+        busy = world.subscribe(busy_rx.url)
+        quiet = world.subscribe(quiet_rx.url, system="video-ai")
+        for rx, sub in ((busy_rx, busy), (quiet_rx, quiet)):
+            rx.secret, rx.clock = sub.secret, lambda: world.now.timestamp()
+        for k in range(5):
+            world.file(lon=116.401 + k * 0.001)  # the busy webhook's backlog, queued first
+        world.file(system="video-ai")
+        run = world.deliver(batch=2, max_batches=1)  # room for two deliveries per webhook, once
+    assert run.delivered == 3  # the quiet webhook's one head, the busy one's two
+    assert [r.payload["action"] for r in quiet_rx.received] == ["register"]
+    assert len(busy_rx.received) == 2
