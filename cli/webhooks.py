@@ -1,4 +1,4 @@
-"""`gridmap webhooks add|list|remove|log|deliver`: push a system's cases to it, signed."""
+"""`gridmap webhooks add|list|remove|log|prune|deliver`: push a system's cases to it, signed."""
 
 from __future__ import annotations
 
@@ -92,6 +92,21 @@ def log_(
                       d.last_error or (str(d.last_status_code) if d.last_status_code else "—"),
                       _fmt(d.next_attempt_at) if d.status.value in ("pending", "failed") else "—", _fmt(d.delivered_at))
     console.print(table if entries else f"nothing queued for webhook {webhook_id} yet")
+
+
+@app.command("prune")
+def prune(days: Annotated[int, typer.Option(min=1, max=3650, help="Keep this many days of the log.")] = 90) -> None:
+    """Delete delivered and dead deliveries older than --days (pending and failed ones stay)."""
+    from datetime import timedelta
+
+    from sqlalchemy.orm import Session
+
+    from geo.webhooks.subscriptions import prune_log
+
+    with database() as (engine, _), Session(engine) as session:
+        n = prune_log(session, before=datetime.now(UTC) - timedelta(days=days))
+        session.commit()
+    console.print(f"deleted {n:,} deliveries older than {days} days from the log")
 
 
 @app.command("deliver")

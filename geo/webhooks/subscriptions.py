@@ -151,3 +151,14 @@ def delivery_log(session: Session, *, subscription_id: int, viewer: Principal, s
     if before_event is not None:
         q = q.where(WebhookDelivery.event_id < before_event)
     return [LogEntry(d, a) for d, a in session.execute(q).all()]
+
+
+def prune_log(session: Session, *, before: datetime) -> int:
+    """Delete delivered and dead deliveries made before ``before`` whose events lie at or below
+    their webhook's watermark (the scan never looks there again, so nothing is queued twice).
+    Not committed. Returns how many rows went."""
+    d, sub = WebhookDelivery, WebhookSubscription
+    below = sa.select(sub.watermark).where(sub.id == d.subscription_id).scalar_subquery()
+    return session.execute(sa.delete(d).where(
+        d.status.in_([DeliveryStatus.delivered, DeliveryStatus.dead]), d.created_at < before,
+        d.event_id <= below)).rowcount

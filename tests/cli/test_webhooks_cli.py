@@ -55,6 +55,8 @@ def test_add_deliver_log_and_remove(cli_env, engine, committed_reports):
     assert system in listed.output and "delivered 2" in listed.output and rx.secret not in listed.output
     log = run("webhooks", "log", str(hook))
     assert log.exit_code == 0 and log.output.count("│ delivered │") == 2, log.output
+    pruned = run("webhooks", "prune", "--days", "1")
+    assert pruned.exit_code == 0 and "deleted 0 deliveries" in pruned.output  # a day has not passed
     assert run("webhooks", "remove", str(hook)).exit_code == 0
     assert "removed" in run("webhooks", "list").output
     bad = run("webhooks", "add", "--system", system, "--url", "ftp://x.example/h")

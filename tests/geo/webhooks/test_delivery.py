@@ -210,3 +210,26 @@ def test_a_webhooks_backlog_does_not_make_another_wait(world):
     assert run.delivered == 3  # the quiet webhook's one head, the busy one's two
     assert [r.payload["action"] for r in quiet_rx.received] == ["register"]
     assert len(busy_rx.received) == 2
+
+
+def test_pruning_the_log_keeps_what_is_due_and_queues_nothing_again(world):
+    from datetime import timedelta
+
+    import sqlalchemy as sa
+
+    from geo.models import WebhookDelivery, WebhookSubscription
+    from geo.webhooks.subscriptions import prune_log
+
+    with Receiver() as rx:
+        sub = world.subscribe(rx.url)
+        rx.secret, rx.clock = sub.secret, lambda: world.now.timestamp()
+        rx.answer = lambda payload, n: 500 if payload["action"] == "dispatch" else 200
+        world.file()
+        world.deliver()  # register delivered, dispatch failed
+    # As if the scan had long moved past them, a month ago.
+    world.db.execute(sa.update(WebhookSubscription).where(WebhookSubscription.id == sub.id)
+                     .values(watermark=sa.select(sa.func.max(WebhookDelivery.event_id)).scalar_subquery()))
+    world.db.execute(sa.update(WebhookDelivery).values(created_at=world.now - timedelta(days=40)))
+    assert prune_log(world.db, before=world.now - timedelta(days=30)) == 1
+    assert [d.status for d in world.deliveries(sub)] == [DeliveryStatus.failed]
+    assert enqueue(world.db, now=world.now) == 0
