@@ -28,6 +28,7 @@ from api.openapi import install_openapi
 from api.params import known_query_only
 from api.ratelimit import RateLimiter, RateLimitSettings
 from api.routes import categories, dispatch, generation_map, generations, grids, health, locate, report_form, reports, stats
+from api.routes import webhooks as webhook_routes
 from api.routes import maps as map_routes
 from api.settings import ApiSettings
 from api.supervision import watch_supervisor
@@ -39,6 +40,7 @@ from geo.boundaries.planning import activate_due
 from geo.matching.matcher import matcher_for
 from geo.reports.workflow import escalate_overdue
 from geo.runtime import settle_heap
+from geo.webhooks import deliver_due
 from geo.settings import CitySettings, DatabaseSettings
 from maps.settings import MapSettings
 
@@ -122,7 +124,7 @@ def create_app(
         default=api_settings.max_body_bytes, batch=api_settings.max_batch_body_bytes,
         photo=api_settings.max_photo_bytes, upload=api_settings.max_upload_bytes))
     app.include_router(health.router)
-    for module in (grids, generations, locate, categories, reports, stats, dispatch):
+    for module in (grids, generations, locate, categories, reports, stats, dispatch, webhook_routes):
         app.include_router(module.router, prefix="/api/v1", dependencies=[Depends(known_query_only)])
     map_routes.install(app, app.state.map_settings)  # /maps, /embed, /grids/{code} pages and /assets
     app.include_router(generation_map.router)  # /maps/generations/{id}: the planner's map of a redraw
@@ -180,9 +182,9 @@ def _activate_due(app: FastAPI) -> None:
 
 
 async def _escalate_forever(app: FastAPI, interval_s: float) -> None:
-    """Every ``interval_s`` seconds: a due scheduled activation, the overdue escalation, and
-    the matcher of the active generation (rebuilt here, not by the next report, when another
-    process activated new boundaries). Errors are logged, never fatal."""
+    """Every ``interval_s`` seconds: a due scheduled activation, the overdue escalation, the
+    matcher of the active generation (rebuilt here, not by the next report, when another
+    process activated new boundaries) and a webhook delivery pass. Errors are logged, never fatal."""
 
     def once():
         try:
@@ -196,6 +198,10 @@ async def _escalate_forever(app: FastAPI, interval_s: float) -> None:
                 matcher_for(session)
         except Exception:  # noqa: BLE001
             log.exception("rebuilding the active matcher failed; the next report builds it")
+        try:
+            deliver_due(app.state.sessionmaker)
+        except Exception:  # noqa: BLE001 - a receiver or the outbox must never stop the loop
+            log.exception("webhook deliveries failed; retrying in %.0f s", interval_s)
         return run
 
     while True:

@@ -43,6 +43,8 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 _SCOPE_WORDS = {(Role.worker, Permission.report_position): "own position",
                 (Role.system, Permission.read_filed): "what it filed",
+                (Role.system, Permission.manage_webhooks): "its own webhooks",
+                (Role.system, Permission.read_webhooks): "its own webhooks",
                 (Role.reporter, Permission.rate_case): "own case, X-Case-Token",
                 (Role.reporter, Permission.upload_photo): "own case, X-Case-Token"}
 

@@ -17,6 +17,7 @@ from cli.match import match as match_command
 from cli.reports import app as reports_app
 from cli.tokens import app as tokens_app
 from cli.tokens import audit as audit_command
+from cli.webhooks import app as webhooks_app
 
 app = typer.Typer(help="gridmap: grid-based city governance on PostGIS.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -30,6 +31,7 @@ app.add_typer(workers_app, name="workers")
 app.add_typer(map_app, name="map")
 app.add_typer(reports_app, name="reports")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(webhooks_app, name="webhooks")
 app.command("audit")(audit_command)
 app.command("match")(match_command)
 

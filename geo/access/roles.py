@@ -50,32 +50,38 @@ class Permission(str, enum.Enum):
     change_assignments = "assignments:change"
     manage_tokens = "tokens:manage"
     read_audit = "audit:read"
+    manage_webhooks = "webhooks:manage"  # register and remove webhooks (a system: for its own filings)
+    read_webhooks = "webhooks:read"  # webhooks and their delivery logs (a system: its own)
 
 
 P = Permission
 _EVERYONE = {P.file_report, P.read_reports}
 # The table. Scoped entries: a worker reads personal data of, moves, and adds photos to the
 # cases assigned to them only; a reporter rates and adds photos to their own case only; a
-# system key lists only what it filed. Personal data: never planner, public or system.
+# system key lists only what it filed, and manages and reads only its own webhooks.
+# Personal data: never planner, public or system.
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.public: frozenset(_EVERYONE),
     Role.reporter: frozenset(_EVERYONE | {P.rate_case, P.upload_photo}),
     Role.worker: frozenset(_EVERYONE | {P.read_personal, P.move_case, P.upload_photo, P.report_position,
                                         P.exact_positions, P.internal_maps, P.full_history}),
     Role.dispatcher: frozenset(_EVERYONE | {P.file_batch, P.read_personal, P.move_case, P.rate_case, P.upload_photo,
-                                            P.report_position, P.exact_positions, P.internal_maps, P.full_history}),
+                                            P.report_position, P.exact_positions, P.internal_maps, P.full_history,
+                                            P.read_webhooks}),
     Role.planner: frozenset(_EVERYONE | {P.internal_maps, P.full_history, P.change_boundaries, P.change_assignments}),
     Role.admin: frozenset(set(Permission)),
-    Role.system: frozenset(_EVERYONE | {P.file_batch, P.read_filed}),
+    Role.system: frozenset(_EVERYONE | {P.file_batch, P.read_filed, P.manage_webhooks, P.read_webhooks}),
 }
 SCOPED: dict[Role, frozenset[Permission]] = {
     Role.worker: frozenset({P.read_personal, P.move_case, P.upload_photo, P.report_position}),
     Role.reporter: frozenset({P.rate_case, P.upload_photo}),
-    Role.system: frozenset({P.read_filed}),
+    Role.system: frozenset({P.read_filed, P.manage_webhooks, P.read_webhooks}),
 }
 # What stays closed even when no token is configured (the open local demo): personal data,
-# and where people are (workers' exact positions).
-NEVER_OPEN = frozenset({P.read_personal, P.exact_positions, P.manage_tokens, P.read_audit})
+# and where people are (workers' exact positions); and webhooks, which make the server send
+# requests to any address it is given.
+NEVER_OPEN = frozenset({P.read_personal, P.exact_positions, P.manage_tokens, P.read_audit, P.manage_webhooks,
+                        P.read_webhooks})
 # Actions a worker may take on their own cases; the rest of the loop is the dispatcher's.
 WORKER_ACTIONS = frozenset({"start", "resolve", "escalate"})
 
@@ -176,6 +182,14 @@ def may_rate(p: Principal, report: Report) -> bool:
 def may_report_position(p: Principal, worker_id: int) -> bool:
     """Whether ``p`` may report the position of worker ``worker_id`` (a worker: their own)."""
     return p.can(Permission.report_position) and (p.role != Role.worker or p.worker_id == worker_id)
+
+
+def may_use_webhook(p: Principal, system: str, permission: Permission) -> bool:
+    """Whether ``p`` may use (``permission``: read or manage) a webhook of ``system``: a system
+    key its own system's only; the roles holding the permission unscoped, any."""
+    if not p.can(permission):
+        return False
+    return p.role != Role.system or p.system == system
 
 
 def permission_table() -> str:

@@ -8,6 +8,7 @@ from geo.models.meta import DatasetStamp
 from geo.models.reports import (
     OPEN_STATUSES, MatchKind, Report, ReportCurrentGrid, ReportEvent, ReportSource, ReportStatus,
 )
+from geo.models.webhooks import DeliveryStatus, WebhookDelivery, WebhookSubscription
 from geo.models.workers import Assignment, AssignmentRole, Worker, WorkerRole
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "AssignmentRole",
     "Base",
     "DatasetStamp",
+    "DeliveryStatus",
     "DraftAssignment",
     "Generation",
     "GenerationStatus",
@@ -36,6 +38,8 @@ __all__ = [
     "ReportSource",
     "ReportStatus",
     "ServerSecret",
+    "WebhookDelivery",
+    "WebhookSubscription",
     "Worker",
     "WorkerRole",
 ]

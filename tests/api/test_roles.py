@@ -82,6 +82,8 @@ def call(client, tokens, name: str, role: str):
         return client.get(url, headers=h)
     if name in BOUNDARY_CALLS:
         return boundary_call(client, case, name, h)
+    if name in WEBHOOK_CALLS:
+        return webhook_call(client, case, name, h)
     if name == "public pages":
         for url in ("/embed/hotspots", f"/grids/{next(iter(GRIDS))}", "/report", f"/cases/{case.id}",
                     f"/api/v1/grids/{G2}/history",
@@ -134,6 +136,23 @@ def boundary_call(client, case, name: str, h: dict):
     return client.delete(f"/api/v1/generations/{draft}", headers=h)
 
 
+WEBHOOK_CALLS = ("register webhook", "read webhooks", "remove webhook")
+HOOK = {"url": "https://hotline.example/gridmap", "system": "test-hotline"}  # the fixture's system key's system
+
+
+def webhook_call(client, case, name: str, h: dict):
+    if name == "register webhook":
+        return client.post("/api/v1/webhooks", json=HOOK, headers=h)
+    hook = client.post("/api/v1/webhooks", json=HOOK, headers=case.headers["admin"]).json()["id"]
+    if name == "remove webhook":
+        return client.delete(f"/api/v1/webhooks/{hook}", headers=h)
+    for url in ("/api/v1/webhooks", f"/api/v1/webhooks/{hook}/deliveries"):
+        r = client.get(url, headers=h)
+        if r.status_code != 200:
+            return r
+    return r
+
+
 ALL = set(ROLES)
 PLANNERS = {"planner", "admin"}
 MATRIX = {  # request -> (roles allowed, success status)
@@ -161,6 +180,9 @@ MATRIX = {  # request -> (roles allowed, success status)
     "activate": (PLANNERS, 200),
     "discard": (PLANNERS, 204),
     "plan assignments": (PLANNERS, 201),
+    "register webhook": ({"admin", "system"}, 201),
+    "read webhooks": ({"dispatcher", "admin", "system"}, 200),
+    "remove webhook": ({"admin", "system"}, 200),
 }
 # What each OpenAPI operation is covered by above (a new endpoint must be added here).
 COVERED = {
@@ -186,6 +208,9 @@ COVERED = {
     ("delete", "/api/v1/generations/{generation}"): "discard",
     ("post", "/api/v1/generations/{generation}/assignments"): "plan assignments",
     ("get", "/maps/generations/{generation}"): "generation map",
+    ("post", "/api/v1/webhooks"): "register webhook", ("get", "/api/v1/webhooks"): "read webhooks",
+    ("get", "/api/v1/webhooks/{webhook_id}/deliveries"): "read webhooks",
+    ("delete", "/api/v1/webhooks/{webhook_id}"): "remove webhook",
 }
 
 
