@@ -61,32 +61,45 @@ class GroupCells:
     lat: np.ndarray
 
 
-_windows: OrderedDict[tuple, dict[str, GroupCells]] = OrderedDict()
-_windows_lock = threading.Lock()
-WINDOW_CACHE_SIZE = 8
+class WindowCache:
+    """The last few windows' aggregates (:func:`window_cells`), per minute; owned by a tile cache."""
+
+    def __init__(self, size: int = 8) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple, dict[str, GroupCells]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> dict[str, GroupCells] | None:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return None
+
+    def put(self, key: tuple, value: dict[str, GroupCells]) -> None:
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
 
 
 def window_cells(session: Session, *, z: int, since: datetime, until: datetime, public: bool = True,
-                 min_count: int = PUBLIC_MIN_COUNT, minute: object = None) -> dict[str, GroupCells]:
+                 min_count: int = PUBLIC_MIN_COUNT, minute: object = None,
+                 windows: WindowCache | None = None) -> dict[str, GroupCells]:
     """group -> the hexagons of zoom ``z`` with their report counts over [since, until) (see
-    the module docstring for the public rules), kept per ``minute`` (any hashable: the
-    caller's clock; None: not kept) so a wall of tiles costs one scan a minute. Raises
+    the module docstring for the public rules), kept in ``windows`` per ``minute`` (any
+    hashable: the caller's clock) so a wall of tiles costs one scan a minute. Raises
     ValueError for a public ``min_count`` under 5."""
     if public and min_count < PUBLIC_MIN_COUNT:
         raise ValueError("the public suppression threshold is never below 5 reports")
     resolutions = group_resolutions(z, public=public)
     key = (public, tuple(sorted(resolutions.items())), since, until, min_count, minute)
-    with _windows_lock:
-        if minute is not None and key in _windows:
-            _windows.move_to_end(key)
-            return _windows[key]
+    if windows is not None and (hit := windows.get(key)) is not None:
+        return hit
     out = _aggregate(session, resolutions, since=since, until=until, public=public,
                      floor=min_count if public else 1)
-    if minute is not None:
-        with _windows_lock:
-            _windows[key] = out
-            while len(_windows) > WINDOW_CACHE_SIZE:
-                _windows.popitem(last=False)
+    if windows is not None:
+        windows.put(key, out)
     return out
 
 
@@ -133,14 +146,15 @@ def _wkt(cell: str) -> str:
 
 
 def hexagon_tile(session: Session, *, tile: TileAddress, since: datetime, until: datetime, public: bool = True,
-                 min_count: int = PUBLIC_MIN_COUNT, minute: object = None) -> bytes:
+                 min_count: int = PUBLIC_MIN_COUNT, minute: object = None,
+                 windows: WindowCache | None = None) -> bytes:
     """The MVT bytes of the report hexagons meeting ``tile``: one layer per group that has
-    any (properties cell, n, resolution); b"" when there are none. ``minute``: see
-    :func:`window_cells`."""
+    any (properties cell, n, resolution); b"" when there are none. ``minute``, ``windows``:
+    see :func:`window_cells`."""
     parts = []
     resolutions = group_resolutions(tile.z, public=public)
     groups = window_cells(session, z=tile.z, since=since, until=until, public=public, min_count=min_count,
-                          minute=minute)
+                          minute=minute, windows=windows)
     for group, all_cells in groups.items():
         near = cells_near(all_cells, tile, resolutions[group])
         if not len(near.cells):
