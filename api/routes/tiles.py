@@ -24,7 +24,12 @@ from geo.access.roles import sees_exact_locations
 from geo.tiles.addressing import MAX_ZOOM, TileAddress
 from geo.tiles.cache import TileCache
 from geo.tiles.service import STAFF, get_tile, tilejson
-from geo.tiles.layers import TileLayer
+from geo.models import AreaLevel
+from geo.tiles.layers import LEVEL_LAYER, TileLayer
+from geo.tiles.wallmap import grid_count, level_open_counts
+from maps.base import count_breaks
+from maps.command_center import uses_vector_tiles
+from maps.vector import VectorLevel
 
 MVT = "application/vnd.mapbox-vector-tile"
 router = APIRouter(tags=["tiles"], dependencies=[Depends(known_query_only)])
@@ -93,3 +98,20 @@ def layer_tilejson(request: Request, session: SessionDep, layer: LayerPath, gene
         url += f"?generation={generation}"
     doc = tilejson(session, layer=layer, generation=generation, tiles_url=url)
     return JSONResponse(doc, headers={"Cache-Control": "public, max-age=300"})
+
+
+def wall_vector_levels(request: Request, session, *, generation: int, now: datetime,
+                       public: bool) -> dict[str, VectorLevel] | None:
+    """The command centre's levels as vector tiles of ``generation`` (pinned, so an open wall
+    keeps drawing what its legend counted) when the generation has more grids than
+    GRIDMAP_MAP_VECTOR_TILES_ABOVE; None below it (the page embeds the polygons)."""
+    if not uses_vector_tiles(grid_count(session, generation=generation), request.app.state.map_settings):
+        return None
+    out = {}
+    for level, (opens, overdue) in level_open_counts(session, generation=generation, now=now, public=public).items():
+        layer = LEVEL_LAYER[AreaLevel(level)].value
+        path = request.app.url_path_for("vector_tile", layer=layer, z="{z}", x="{x}", y="{y}")
+        url = path.replace("%7B", "{").replace("%7D", "}") + f"?generation={generation}"
+        out[level] = VectorLevel(url=url, layer=layer, breaks=count_breaks(opens), total_open=sum(opens),
+                                 total_overdue=overdue)
+    return out

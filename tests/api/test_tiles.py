@@ -137,3 +137,20 @@ def test_bad_addresses_name_their_field(client, tiny, url, field):
 def test_an_unknown_generation_is_404(client, tiny):
     assert client.get("/tiles/grids/2/0/0.mvt?generation=999").status_code == 404
     assert client.get("/tiles/grids.json?generation=999").status_code == 404
+
+
+def test_the_command_centre_switches_to_vector_tiles_above_the_threshold(client, cases):
+    from maps.settings import MapSettings
+
+    embedded = client.get("/maps/command-center", headers=STAFF).text
+    assert "CompactAreas" in embedded or "gmCode" in embedded
+    assert "vectorGrid" not in embedded
+    client.app.state.map_settings = MapSettings(vector_tiles_above=0)  # what a test of a huge city sets
+    vector = client.get("/maps/command-center", headers=STAFF)
+    assert vector.status_code == 200
+    page = vector.text
+    assert "L.vectorGrid.protobuf" in page and "gmCode" not in page
+    assert f"/tiles/grids/{{z}}/{{x}}/{{y}}.mvt?generation={cases.generation}" in page
+    assert "/assets/leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js" in page
+    assert "total open 3, overdue 1" in page  # the legend still counts (staff: exact)
+    assert client.get("/assets/leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js").status_code == 200
