@@ -17,7 +17,9 @@ from fastapi import Path as PathParam
 from fastapi import Query
 from fastapi.responses import JSONResponse
 
-from api.deps import SessionDep
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import SessionDep, SessionOpenerDep
 from api.params import known_query_only
 from api.security import PrincipalDep
 from geo.access.roles import sees_exact_locations
@@ -59,8 +61,8 @@ def tile_cache(request: Request) -> TileCache:
             response_class=Response,
             responses={200: {"content": {MVT: {}}, "description": "The tile (an empty body: nothing there)"},
                        304: {"description": "Not modified (ETag)"}, **COMMON})
-def vector_tile(request: Request, session: SessionDep, principal: PrincipalDep, layer: LayerPath, z: ZPath,
-                x: XPath, y: YPath, generation: GenerationQuery = None):
+async def vector_tile(request: Request, opener: SessionOpenerDep, principal: PrincipalDep, layer: LayerPath,
+                      z: ZPath, x: XPath, y: YPath, generation: GenerationQuery = None):
     """One Mapbox Vector Tile (extent 4096, buffer 64, EPSG:3857). Area layers: per area
     `code`, `name`, `parent_code`, `open`, `overdue` (publicly, a sensitive case counts in its
     community and above, never in its grid). `reports`: H3 hexagons with `cell`, `n`,
@@ -68,9 +70,16 @@ def vector_tile(request: Request, session: SessionDep, principal: PrincipalDep, 
     publicly cells under the embed's minimum count are left out and the groups holding sensitive
     categories are no finer than H3 res 8. Never a report's point."""
     address = TileAddress(z, x, y)  # x and y are checked against z here: a 422 naming the field
-    answer = get_tile(session, cache=tile_cache(request), layer=layer, tile=address, generation=generation,
-                      exact=sees_exact_locations(principal), now=datetime.now(UTC),
-                      min_count=request.app.state.map_settings.embed_min_count)
+    cache, settings = tile_cache(request), request.app.state.map_settings
+
+    def answer_in_thread():
+        # One thread-pool hop for the session and the lookup: a cached tile costs what /healthz does.
+        with opener() as session:
+            return get_tile(session, cache=cache, layer=layer, tile=address, generation=generation,
+                            exact=sees_exact_locations(principal), now=datetime.now(UTC),
+                            min_count=settings.embed_min_count)
+
+    answer = await run_in_threadpool(answer_in_thread)
     now = datetime.now(UTC)
     max_age = max(0, int((answer.expires - now).total_seconds()))
     headers = {
