@@ -29,6 +29,7 @@ from api.params import known_query_only
 from api.ratelimit import RateLimiter, RateLimitSettings
 from api.routes import categories, dispatch, generation_map, generations, grids, health, locate, report_form, reports, stats
 from api.routes import webhooks as webhook_routes
+from api.routes import tiles as tile_routes
 from api.routes import maps as map_routes
 from api.settings import ApiSettings
 from api.supervision import watch_supervisor
@@ -129,6 +130,7 @@ def create_app(
     map_routes.install(app, app.state.map_settings)  # /maps, /embed, /grids/{code} pages and /assets
     app.include_router(generation_map.router)  # /maps/generations/{id}: the planner's map of a redraw
     install_ogc(app)  # /ogc: OGC API – Features, with its own OpenAPI 3.0 document
+    app.include_router(tile_routes.router)  # /tiles/{layer}/{z}/{x}/{y}.mvt and /tiles/{layer}.json
     _install_docs(app)
     install_openapi(app)
     app.include_router(report_form.router)  # /report and /cases/{id}: the reporter's pages

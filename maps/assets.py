@@ -36,6 +36,8 @@ ASSET_FILES: dict[str, str] = {
     "markerclusterjs": "leaflet.markercluster/dist/leaflet.markercluster.js",
     "markerclustercss": "leaflet.markercluster/dist/MarkerCluster.css",
     "markerclusterdefaultcss": "leaflet.markercluster/dist/MarkerCluster.Default.css",
+    # Not folium's: the command centre's vector-tile areas (maps.vector).
+    "leaflet_vectorgrid": "leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js",
 }
 
 # Served for the app's own pages rather than folium's: the API docs (Swagger UI) and the

@@ -21,6 +21,7 @@ from geo.readmodels import AreaStatus
 from maps.base import COUNT_COLOURS, Legend, count_breaks, count_legend_items, new_map, script_json
 from maps.layers import CompactAreas
 from maps.settings import MapSettings
+from maps.vector import VectorAreas, VectorLevel
 
 GROUP_LABELS = {
     "all": "all categories", "disputes": "disputes 矛盾纠纷", "safety": "safety hazards 安全隐患",
@@ -66,10 +67,13 @@ function(f, layer) {
     + '<br>grid: ' + e(p.grid_code) + '<br>reported: ' + e(p.reported_at));
 }""")
 
-_WORKER_MARKER = JsCode("""
-function(f, latlng) {
-  return L.circleMarker(latlng, {radius: 3, weight: 1, color: '#08306b', fillColor: '#4292c6', fillOpacity: 1});
-}""")
+_WORKER_STYLE = "{radius: 3, weight: 1, color: '#08306b', fillColor: '#4292c6', fillOpacity: 1%s}"
+_WORKER_MARKER = JsCode("function(f, latlng) { return L.circleMarker(latlng, %s); }" % (_WORKER_STYLE % ""))
+# With vector-tile areas the workers go on the live layer's SVG renderer too: the map's canvas
+# renderer would lay a full-map canvas over the tile pane and take every click meant for an
+# area (an SVG lets clicks through where nothing is drawn).
+_WORKER_MARKER_SVG = JsCode("function(f, latlng) { window.gmLiveSvg = window.gmLiveSvg || L.svg(); "
+                            "return L.circleMarker(latlng, %s); }" % (_WORKER_STYLE % ", renderer: window.gmLiveSvg"))
 
 _WORKER_POPUP = JsCode("""
 function(f, layer) {
@@ -94,6 +98,12 @@ def _area_layer(level: str, areas: Sequence[AreaStatus], *, show: bool) -> tuple
     return group, breaks
 
 
+def uses_vector_tiles(grid_count: int, settings: MapSettings) -> bool:
+    """Whether the wall map draws its areas from vector tiles (more grids than
+    GRIDMAP_MAP_VECTOR_TILES_ABOVE; 0 forces it) instead of embedding every polygon."""
+    return grid_count > settings.vector_tiles_above
+
+
 def build_command_center(
     *,
     areas: Mapping[str, Sequence[AreaStatus]],
@@ -103,21 +113,29 @@ def build_command_center(
     settings: MapSettings,
     default_level: str = "grid",
     window_label: str = "",
+    vector: Mapping[str, VectorLevel] | None = None,
 ) -> folium.Map:
     """The wall map. ``areas``: level -> areas with open/overdue counts (one radio-button
     layer each, ``default_level`` first, the legend following the choice); ``heat``: group ->
-    [lat, lon, count] (one toggle each)."""
+    [lat, lon, count] (one toggle each). ``vector``: level -> its vector tiles, drawn instead
+    of ``areas`` (then empty): the page holds no polygon."""
     m = new_map(bounds, settings)
-    for level in sorted(areas, key=lambda lv: LEVEL_ORDER.index(lv) if lv in LEVEL_ORDER else len(LEVEL_ORDER)):
-        rows = areas[level]
-        layer, breaks = _area_layer(level, rows, show=level == default_level)
-        layer.add_to(m)
-        total_open, total_overdue = sum(a.open for a in rows), sum(a.overdue for a in rows)
+    levels = vector if vector is not None else areas
+    for level in sorted(levels, key=lambda lv: LEVEL_ORDER.index(lv) if lv in LEVEL_ORDER else len(LEVEL_ORDER)):
+        if vector is not None:
+            v = vector[level]
+            VectorAreas(v, name=level_label(level), show=level == default_level).add_to(m)
+            breaks, total_open, total_overdue = list(v.breaks), v.total_open, v.total_overdue
+        else:
+            rows = areas[level]
+            layer, breaks = _area_layer(level, rows, show=level == default_level)
+            layer.add_to(m)
+            total_open, total_overdue = sum(a.open for a in rows), sum(a.overdue for a in rows)
         Legend(f"Open cases per {level}", count_legend_items(breaks) + [
             ("#000", f"total open {total_open:,}, overdue {total_overdue:,}"),
         ] + ([("#fff", f"heat window: {window_label}")] if window_label else []),
             css_class=f"gm-legend-open gm-legend-level-{level}").add_to(m)
-    LegendFollowsLevel({level_label(level): level for level in areas}, default_level).add_to(m)
+    LegendFollowsLevel({level_label(level): level for level in levels}, default_level).add_to(m)
     for group in HEAT_GROUPS:
         points = heat.get(group, [])
         top = max((p[2] for p in points), default=1) or 1
@@ -126,7 +144,7 @@ def build_command_center(
             [[p[0], p[1], round(p[2] / top, 4)] for p in points] or [[0.0, 0.0, 0.0]],
             name=f"heat: {GROUP_LABELS[group]}", show=False, radius=18, blur=14, min_opacity=0.25, max_zoom=16,
         ).add_to(m)
-    _add_live(m, live)
+    _add_live(m, live, svg_only=vector is not None)
     Fullscreen(position="topleft").add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     return m
@@ -157,7 +175,7 @@ class LegendFollowsLevel(MacroElement):
         self.default = default
 
 
-def _add_live(m: folium.Map, live: LiveSources) -> None:
+def _add_live(m: folium.Map, live: LiveSources, *, svg_only: bool = False) -> None:
     def source(url: str | None, snapshot: Sequence[dict]):
         if url:
             return url
@@ -174,7 +192,7 @@ def _add_live(m: folium.Map, live: LiveSources) -> None:
     workers = folium.FeatureGroup(name="live: worker positions", show=True).add_to(m)
     wt = Realtime(
         source(live.workers_url, live.workers_snapshot), interval=max(live.interval_ms * 5, 10_000),
-        remove_missing=True, get_feature_id=_FEATURE_ID, point_to_layer=_WORKER_MARKER,
+        remove_missing=True, get_feature_id=_FEATURE_ID, point_to_layer=_WORKER_MARKER_SVG if svg_only else _WORKER_MARKER,
         on_each_feature=_WORKER_POPUP, container=workers,
     )
     wt.control = False

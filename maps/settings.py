@@ -86,6 +86,12 @@ class MapSettings(BaseSettings):
     )
     live_interval_ms: int = Field(2000, ge=500, description="How often the live layers poll their feeds.")
     live_window_h: float = Field(24.0, gt=0, description="New reports of the last N hours are on the live layer.")
+    tile_cache_bytes: int = Field(
+        64_000_000, ge=0, description="Bytes of built vector tiles kept in memory per process (0: none kept)."
+    )
+    vector_tiles_above: int = Field(10_000, ge=0, description=(
+        "The command centre draws the areas from /tiles (vector tiles) instead of embedding every polygon "
+        "when the active generation has more grids than this (0: always)."))
     public_base_url: str | None = Field(
         None, description="Absolute base URL encoded in grid QR codes (default: the request's own URL)."
     )

@@ -31,6 +31,7 @@ from api.deps import SessionDep
 from api.headers import html_headers
 from api.page_cache import PageCache
 from api.retired import to_successor
+from api.routes.tiles import wall_vector_levels
 from api.params import BBoxQuery, CodePath, WindowDep, bounded_window, parse_bbox
 from api.security import PrincipalDep, Require
 from geo.access import Permission
@@ -126,16 +127,17 @@ def command_center(
     """The wall map: areas by open cases (one level at a time, switchable), heat per group, live layers."""
     started = time.perf_counter()
     settings = _settings(request)
-    data = command_center_data(session, generation=active_generation_id(session), now=datetime.now(UTC),
-                               since=window.since, until=window.until, max_cells=settings.hex_max_cells,
-                               public=not sees_exact_locations(principal))
+    gid, now, public = active_generation_id(session), datetime.now(UTC), not sees_exact_locations(principal)
+    vector = wall_vector_levels(request, session, generation=gid, now=now, public=public)  # None: small city
+    data = command_center_data(session, generation=gid, now=now, since=window.since, until=window.until,
+                               max_cells=settings.hex_max_cells, public=public, with_areas=vector is None)
     live = LiveSources(
         reports_url=str(request.url_for("live_reports_feed").path),
         workers_url=str(request.url_for("workers_feed").path), interval_ms=settings.live_interval_ms,
     )
     m = build_command_center(
         areas=data.areas, heat=data.heat, live=live, bounds=data.bounds, settings=settings,
-        default_level=level.value, window_label=f"{data.since:%Y-%m-%d} – {data.until:%Y-%m-%d}",
+        default_level=level.value, window_label=f"{data.since:%Y-%m-%d} – {data.until:%Y-%m-%d}", vector=vector,
     )
     page, _ = render(m, title="gridmap command centre")
     return html_page(page, started, request=request)

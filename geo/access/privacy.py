@@ -93,6 +93,11 @@ def public_bbox_condition(category_col, location_col, envelope, *, deg: float = 
     )
 
 
+# The finest H3 resolution at which public hexagons may count sensitive cases: res 8 cells
+# (≈ 0.74 km²) are larger than the 0.005° lattice cell (≈ 0.23 km²) a case is coarsened to,
+# so a zoomed-in public map never draws a hexagon around one lattice cell of disputes.
+PUBLIC_SENSITIVE_MAX_RES = 8
+
 PUBLIC_CODE_LENGTH = CODE_LENGTH[AreaLevel.community]  # a sensitive case's area, publicly: never its grid
 
 

@@ -197,16 +197,17 @@ def heat_by_group(
 
 def command_center_data(
     session: Session, *, generation: int, now: datetime, since: datetime | None = None,
-    until: datetime | None = None, max_cells: int = 1500, public: bool = True,
+    until: datetime | None = None, max_cells: int = 1500, public: bool = True, with_areas: bool = True,
 ) -> CommandCenterData:
     """Gather the command-centre aggregates (open counts are as of ``now``, heat over the
-    window; ``public``: sensitive cases in the heat at their public cell)."""
+    window; ``public``: sensitive cases in the heat at their public cell). ``with_areas``
+    False: no areas (the page draws them from vector tiles, geo.tiles)."""
     from geo.analytics.mapdata import area_status
 
     since, until = default_window(session, since, until)
     _, bounds = city_outline(session, generation=generation)
     levels = [lv for lv in AreaLevel if lv is not AreaLevel.city]
-    areas = area_status(session, generation=generation, levels=levels, now=now, public=public)
+    areas = area_status(session, generation=generation, levels=levels, now=now, public=public) if with_areas else {}
     # Heat one resolution finer than the analysis grid: blobs need more points than hexagons.
     res = min(hs.MAX_RES, hs.choose_resolution(bounds, max_cells=max_cells) + 1) if bounds else 8
     heat = heat_by_group(session, since=since, until=until, res=res, public=public)

@@ -193,25 +193,21 @@ def area_outlines(session: Session, *, generation: int, level: AreaLevel) -> lis
     )])
 
 
-def area_status(
-    session: Session, *, generation: int, levels: list[AreaLevel], now: datetime, public: bool = True
-) -> dict[str, list[AreaStatus]]:
-    """Every area of each of ``levels`` with open/overdue counts and its current primary worker
-    (public name only). One count per grid (the partial open-status index), rolled up to every
-    level in Python by code prefix: grid codes start with their ancestors' codes. ``public``:
-    per grid, sensitive cases are not counted (their public area is the community)."""
+def open_counts(
+    session: Session, *, levels: list[AreaLevel], now: datetime, public: bool = True
+) -> dict[str, dict[str, tuple[int, int]]]:
+    """level -> code -> (open, overdue) cases as of ``now``, for every code with open cases
+    (whatever generation it is an area of). One count per grid (the partial open-status
+    index), rolled up to every level in Python by code prefix: grid codes start with their
+    ancestors' codes. ``public``: per grid, sensitive cases are not counted (their public
+    area is the community)."""
     sensitive = sensitive_expr(Report.category)
     per_grid = session.execute(
         sa.select(Report.grid_code, sensitive, sa.func.count(), sa.func.count().filter(Report.due_at < now))
         .where(Report.status.in_(OPEN_STATUSES), Report.grid_code.is_not(None))
         .group_by(Report.grid_code, sensitive)
     ).all()
-    primaries = dict(session.execute(
-        sa.select(Assignment.area_code, Worker.public_name)
-        .join(Worker, Worker.id == Assignment.worker_id)
-        .where(Assignment.role == AssignmentRole.primary, Assignment.ended_at.is_(None))
-    ).all())
-    out: dict[str, list[AreaStatus]] = {}
+    out: dict[str, dict[str, tuple[int, int]]] = {}
     for level in levels:
         n = level.code_length
         hide_sensitive = public and below_public_area(n)
@@ -222,11 +218,28 @@ def area_status(
             t = totals.setdefault(code[:n], [0, 0])
             t[0] += n_open
             t[1] += n_overdue
-        out[level.value] = [
-            AreaStatus(code, name, level.value, geometry, *totals.get(code, (0, 0)), primaries.get(code))
+        out[level.value] = {code: (t[0], t[1]) for code, t in totals.items()}
+    return out
+
+
+def area_status(
+    session: Session, *, generation: int, levels: list[AreaLevel], now: datetime, public: bool = True
+) -> dict[str, list[AreaStatus]]:
+    """Every area of each of ``levels`` with open/overdue counts (:func:`open_counts`) and its
+    current primary worker (public name only)."""
+    counts = open_counts(session, levels=levels, now=now, public=public)
+    primaries = dict(session.execute(
+        sa.select(Assignment.area_code, Worker.public_name)
+        .join(Worker, Worker.id == Assignment.worker_id)
+        .where(Assignment.role == AssignmentRole.primary, Assignment.ended_at.is_(None))
+    ).all())
+    return {
+        level.value: [
+            AreaStatus(code, name, level.value, geometry, *counts[level.value].get(code, (0, 0)), primaries.get(code))
             for code, name, geometry in area_outlines(session, generation=generation, level=level)
         ]
-    return out
+        for level in levels
+    }
 
 
 def area_shapes(session: Session, *, generation: int, level: AreaLevel, codes: list[str]) -> dict[str, tuple[str, str]]:

@@ -80,6 +80,12 @@ def call(client, tokens, name: str, role: str):
                "hot spots csv": "/maps/hotspots.csv", "hot spots geojson": "/maps/hotspots.geojson",
                "live reports": "/maps/feeds/reports.geojson", "live workers": "/maps/feeds/workers.geojson"}[name]
         return client.get(url, headers=h)
+    if name == "tiles":
+        for url in ("/tiles/grids/0/0/0.mvt", "/tiles/reports/12/3372/1552.mvt", "/tiles/communities.json"):
+            r = client.get(url, headers=h)
+            if r.status_code != 200:
+                return r
+        return r
     if name in BOUNDARY_CALLS:
         return boundary_call(client, case, name, h)
     if name in WEBHOOK_CALLS:
@@ -174,6 +180,7 @@ MATRIX = {  # request -> (roles allowed, success status)
     "live reports": (STAFF_MAPS, 200),
     "live workers": (STAFF_MAPS, 200),
     "public pages": (ALL, 200),
+    "tiles": (ALL, 200),
     "upload boundaries": (PLANNERS, 201),
     "read generations": (PLANNERS, 200),
     "generation map": (PLANNERS, 200),
@@ -211,6 +218,7 @@ COVERED = {
     ("post", "/api/v1/webhooks"): "register webhook", ("get", "/api/v1/webhooks"): "read webhooks",
     ("get", "/api/v1/webhooks/{webhook_id}/deliveries"): "read webhooks",
     ("delete", "/api/v1/webhooks/{webhook_id}"): "remove webhook",
+    ("get", "/tiles/{layer}/{z}/{x}/{y}.mvt"): "tiles", ("get", "/tiles/{layer}.json"): "tiles",
 }
 
 
