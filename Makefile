@@ -7,8 +7,11 @@ export PYTHON
 
 # The benchmarks' own database: `make bench` loads the demo there, never into yours.
 BENCH_DATABASE_URL ?= postgresql+psycopg://gridmap:gridmap@127.0.0.1:5432/gridmap_bench
+# The 50,000-grid province (`make province`) lives in a database of its own, made from the template.
+PROVINCE_DB ?= gridmap_province
+PROVINCE_DATABASE_URL ?= postgresql+psycopg://gridmap:gridmap@127.0.0.1:5432/$(PROVINCE_DB)
 
-.PHONY: help setup db migrate demo demo-small serve test fuzz fault verify bench clean
+.PHONY: help setup db migrate demo demo-small province serve test fuzz fault verify bench clean
 
 help:
 	@echo "The two commands:"
@@ -23,6 +26,9 @@ help:
 	@echo "                  and gridmap_template (only checks GRIDMAP_DATABASE_URL when it is set)"
 	@echo "  make migrate    setup + db, then gridmap db migrate"
 	@echo "  make demo-small one district (120 grids, 20,000 reports) instead of the whole city, then serve"
+	@echo "  make province   the synthetic 50,000-grid province (no reports) into its own database $(PROVINCE_DB)"
+	@echo "                  (created from gridmap_template when missing; ~1 min); serve it with"
+	@echo "                  GRIDMAP_DATABASE_URL=$(PROVINCE_DATABASE_URL) make serve"
 	@echo "  make serve      serve whatever is loaded"
 	@echo "  make verify     check the loaded city's topology (no gaps, no overlaps, exact nesting)"
 	@echo "  make fuzz       a bounded schemathesis run over the OpenAPI document (its own throwaway database, ~8 min)"
@@ -57,6 +63,13 @@ demo: migrate
 demo-small: migrate
 	$(BIN)/gridmap demo load --small --reports 20000
 	$(BIN)/gridmap serve
+
+province: setup db
+	@PGPASSWORD=gridmap psql -h 127.0.0.1 -U gridmap -d gridmap -Atqc \
+		"SELECT 1 FROM pg_database WHERE datname = '$(PROVINCE_DB)'" | grep -q 1 \
+		|| PGPASSWORD=gridmap createdb -h 127.0.0.1 -U gridmap -T gridmap_template $(PROVINCE_DB)
+	GRIDMAP_DATABASE_URL=$(PROVINCE_DATABASE_URL) $(BIN)/gridmap db migrate
+	GRIDMAP_DATABASE_URL=$(PROVINCE_DATABASE_URL) $(BIN)/gridmap demo load --province
 
 serve: setup
 	$(BIN)/gridmap serve

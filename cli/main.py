@@ -69,9 +69,12 @@ def db_migrate(revision: Annotated[str, typer.Option(help=(
 
 @demo_app.command("load")
 def demo_load(
-    reports: Annotated[int, typer.Option(min=0, help="Number of historical reports to generate.")] = 1_000_000,
+    reports: Annotated[int | None, typer.Option(min=0, help=(
+        "Number of historical reports to generate (default 1,000,000; 0 with --province)."))] = None,
     force: Annotated[bool, typer.Option(help="Reload even when the same demo is already loaded.")] = False,
     small: Annotated[bool, typer.Option(help="One district only (Shuangtaizi): the test city.")] = False,
+    province: Annotated[bool, typer.Option(help=(
+        "The synthetic province instead (10 districts, 50,000 grids; ~2 min): for maps, tiles and scale tests."))] = False,
     yes: Annotated[bool, typer.Option("--yes", help=(
         "Also delete what the demo did not create (reports filed, cases moved, boundaries or workers added "
         "since it was loaded, or a city's own data). Without it such a load is refused and lists them."))] = False,
@@ -85,7 +88,13 @@ def demo_load(
     from fixtures.load import WouldDelete, describe, load_demo
     from geo.migrate import require_current
 
+    from fixtures.province import PROVINCE
+
+    if small and province:
+        raise fail("--small and --province exclude each other", "pick one")
     spec = CitySpec(district_codes=("211102",), n_streets=4, n_communities=20, n_grids=120) if small else CitySpec()
+    spec = PROVINCE if province else spec
+    reports = (0 if province else 1_000_000) if reports is None else reports
     with database() as (engine, settings):
         with engine.connect() as conn:
             require_current(connection=conn)

@@ -65,7 +65,10 @@ def overlapping_pairs(session: Session, *, generation: int, level: AreaLevel, li
     overlap = _planar_m2(sa.func.ST_CollectionExtract(sa.func.ST_Intersection(a.geom, b.geom), 3))
     inner = (
         sa.select(a.code.label("a"), b.code.label("b"), overlap.label("m2"))
-        .join(b, sa.and_(a.id < b.id, a.geom.op("&&")(b.geom)))
+        # Each pair once, as b.id - a.id > 0 rather than a.id < b.id: the planner ANDs an
+        # indexable id range into the bounding-box lookup, a scan of half the table per area
+        # (quadratic: 40 s for 50,000 grids instead of 6).
+        .join(b, sa.and_((b.id - a.id) > 0, a.geom.op("&&")(b.geom)))
         .where(
             a.level == level, b.level == level, valid_in(a, generation), valid_in(b, generation),
             sa.func.ST_Relate(a.geom, b.geom, "2********"),

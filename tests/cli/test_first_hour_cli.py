@@ -137,9 +137,10 @@ def test_demo_load_refuses_to_delete_what_users_added(cli_env, engine, committed
                                           reported_at=now - timedelta(minutes=1)), config=load_city_config(), now=now)
         s.commit()
         before = s.scalar(sa.select(sa.func.count()).select_from(Report))
-    for args in (["--small", "--force"], ["--small", "--reports", "10"], ["--reports", "10"]):
+    for args in (["--small", "--force"], ["--small", "--reports", "10"], ["--reports", "10"], ["--province"]):
         clean_failure(run("demo", "load", *args), "1 reports filed since the demo was loaded",
                       "trail entries", "--yes", "pg_dump")
+    clean_failure(run("demo", "load", "--small", "--province"), "exclude each other")
     with Session(engine) as s:
         assert s.get(Report, rid) is not None
         assert s.scalar(sa.select(sa.func.count()).select_from(Report)) == before
