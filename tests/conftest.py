@@ -233,3 +233,21 @@ def serving(url: str, **api_settings) -> Iterator[str]:
     finally:
         srv.should_exit = True
         thread.join(10)
+
+
+PROVINCE_REPORTS = 20_000
+
+
+@pytest.fixture(scope="session")
+def province_url() -> Iterator[str]:
+    """A database of its own holding the synthetic 50,000-grid province (fixtures.province)
+    and 20,000 reports, for the claims about a province-sized city (~60 s to build, once)."""
+    from fixtures.load import load_province
+
+    with fresh_database() as url:
+        eng = sa.create_engine(url)
+        try:
+            load_province(eng, reports=PROVINCE_REPORTS)
+        finally:
+            eng.dispose()
+        yield url
