@@ -28,6 +28,7 @@ from api.params import known_query_only
 from api.ratelimit import RateLimiter, RateLimitSettings
 from api.routes import categories, dispatch, generation_map, generations, grids, health, locate, report_form, reports, stats
 from api.routes import maps as map_routes
+from api.routes import open311
 from api.settings import ApiSettings
 from api.supervision import watch_supervisor
 from geo.analytics.analysis import analyse_hotspots
@@ -127,6 +128,7 @@ def create_app(
     app.include_router(generation_map.router)  # /maps/generations/{id}: the planner's map of a redraw
     _install_docs(app)
     install_openapi(app)
+    open311.install(app)  # /open311/v2: GeoReport v2 for hotline systems (its own error lists in the document)
     app.include_router(report_form.router)  # /report and /cases/{id}: the reporter's pages
     app.mount("/static", StaticFiles(directory=report_form.STATIC), name="static")
     if api_settings.intake_batching:

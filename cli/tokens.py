@@ -19,6 +19,9 @@ def issue(
     name: Annotated[str, typer.Option(help="Who holds it: a person's name, or the system's description.")],
     worker: Annotated[str | None, typer.Option(help="worker tokens: the worker's staff number (or id).")] = None,
     system: Annotated[str | None, typer.Option(help="system keys: a short name of the system, e.g. hotline-12345.")] = None,
+    crs: Annotated[str | None, typer.Option(help=(
+        "system keys: the crs its Open311 lat/long are in: wgs84 (default), gcj02 (Amap, Tencent, WeChat), "
+        "bd09 (Baidu) or cgcs2000."))] = None,
     expires_days: Annotated[int | None, typer.Option(min=1, max=3650, help="Valid for this many days (default: until revoked).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help=(
         "Print only the token (for a script: TOKEN=$(gridmap tokens issue … -q))."))] = False,
@@ -46,12 +49,13 @@ def issue(
                 raise fail(f"no worker with staff number or id {worker!r}", "list workers in the database, or check the number")
         expires = datetime.now(UTC) + timedelta(days=expires_days) if expires_days else None
         issued = issue_token(session, role=r, name=name, actor=cli_actor(), worker_id=worker_id, system=system,
-                             expires_at=expires)
+                             expires_at=expires, crs=crs)
         session.commit()
     if quiet:
         print(issued.token)
         return
     console.print(f"token {issued.id} for [bold]{issued.name}[/] ({issued.role.value})"
+                  + (f", positions in {crs}" if crs else "")
                   + (f", expires {expires:%Y-%m-%d}" if expires else "") + ":")
     console.print(issued.token, markup=False, highlight=False)
     console.print("[yellow]Shown only now.[/] Send it as `Authorization: Bearer <token>`; revoke with "
