@@ -71,11 +71,12 @@ def list_(all_: Annotated[bool, typer.Option("--all", help="Include revoked toke
 
     with database() as (engine, _), Session(engine) as session:
         rows = list_tokens(session, include_revoked=all_)
-    table = Table("id", "prefix", "role", "holder", "worker", "system", "created", "last used", "expires", "revoked")
+    table = Table("id", "prefix", "role", "holder", "worker", "system", "crs", "created", "last used", "expires",
+                  "revoked")
     fmt = lambda d: f"{d:%Y-%m-%d %H:%M}" if d else "—"  # noqa: E731
     for t in rows:
         table.add_row(str(t.id), t.prefix + "…", t.role, t.name, str(t.worker_id or "—"), t.system or "—",
-                      fmt(t.created_at), fmt(t.last_used_at), fmt(t.expires_at), fmt(t.revoked_at))
+                      t.crs or ("wgs84" if t.system else "—"), fmt(t.created_at), fmt(t.last_used_at), fmt(t.expires_at), fmt(t.revoked_at))
     console.print(table if rows else "no tokens: the service runs open (a local demo) unless GRIDMAP_STAFF_TOKENS is set")
 
 
