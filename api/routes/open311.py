@@ -160,6 +160,18 @@ def _is_form(request: Request) -> bool:
     return ctype in ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
+def _utf8(text: str) -> str:
+    """A form value as its sender meant it: the form parser reads bytes that were not
+    percent-encoded (``curl -d 'description=垃圾'``) as Latin-1; when they are UTF-8, decode
+    them as such (a percent-encoded Latin-1 text is never valid UTF-8 in practice)."""
+    if text.isascii() or max(text) > "\xff":
+        return text
+    try:
+        return text.encode("latin-1").decode("utf-8")
+    except UnicodeDecodeError:
+        return text
+
+
 def _check_format(fmt: str) -> str:
     if fmt not in FORMATS:
         raise ge.NotFound(f"no format {fmt!r}: use .json or .xml")
@@ -272,7 +284,7 @@ async def post_request(
     for key, value in (await request.form()).multi_items():
         if not isinstance(value, str):
             raise ge.InvalidInput("files are not taken: send photos as media_url links", field=key)
-        pairs.append((key, value))
+        pairs.append((_utf8(key), _utf8(value)))
     posted = parse_post(pairs)
     ReporterIn(name=posted.reporter_name, phone=posted.phone)  # the JSON intake's rules for the reporter
     outcome = await run_in_threadpool(_register, session, posted, principal, config, idempotency_key)

@@ -3,6 +3,7 @@ as the specification's XML (``xml.etree``), its error lists, and their OpenAPI s
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime, tzinfo
 from typing import Any
@@ -23,6 +24,11 @@ ITEM_TAG = {"services": "service", "service_requests": "request", "errors": "err
             "values": "value", "endpoints": "endpoint", "formats": "format", "keywords": "keyword"}
 
 
+# What XML 1.0 cannot hold at all (a stored description may hold a control character): written
+# as U+FFFD, or the whole document would not parse.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def _text(value: Any) -> str | None:
     if value is None:
         return None
@@ -30,7 +36,7 @@ def _text(value: Any) -> str | None:
         return "true" if value else "false"
     if isinstance(value, datetime):
         return value.isoformat(timespec="seconds")
-    return str(value)
+    return _NOT_XML.sub("\ufffd", str(value))
 
 
 def _fill(parent: ET.Element, key: str, value: Any) -> None:

@@ -387,3 +387,22 @@ def test_the_jurisdiction_is_the_city(client, tiny):
 def test_the_rest_of_the_api_keeps_its_envelope(client, tiny):
     r = client.get("/api/v1/reports", params={"status": "pending"})
     assert r.status_code == 422 and "error" in r.json()
+
+
+def test_a_raw_utf8_form_and_control_characters_in_xml(client, tokens, db, tiny):
+    # curl -d sends UTF-8 without percent-encoding it; a control character is stored text
+    # that XML 1.0 cannot hold: the document must still parse.
+    raw = ("service_code=3001&lat=39.915&long=116.405&description=垃圾\x07堆积&attribute[fixmystreet_id]=raw-1"
+           ).encode()
+    r = client.post("/open311/v2/requests.xml", content=raw, headers={
+        "Authorization": tokens["system"], "content-type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 201, r.text
+    sid = request_id(r)
+    assert db.get(Report, uuid.UUID(sid)).description == "垃圾\x07堆积"
+    (item,) = xml_object(fms_get(client, sid).text)[1]
+    assert item["description"] == "垃圾\ufffd堆积"
+    assert client.get(f"/open311/v2/requests/{sid}.json").json()[0]["description"] == "垃圾\x07堆积"
+
+
+def fms_get(client, sid):
+    return FixMyStreet(client, api_key=None).get_service_requests([sid])
