@@ -17,15 +17,11 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
-from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import CityConfigDep, SessionDep
-from api.errors import FieldError, domain_error, validation_fields
 from api.params import TimeWindow, bounded_window, reject_unknown_query
+from api.open311_errors import Open311Route, document_errors
 from api.report_views import id_from_key, report_view
 from api.routes.reports import _audit_reads as audit_reads
 from api.schemas.open311 import (
@@ -36,7 +32,6 @@ from api.schemas.open311 import (
     RequestOut,
     ServiceDefinitionOut,
     ServiceOut,
-    error_response,
     render,
     request_record,
     service_record,
@@ -51,7 +46,6 @@ from geo.open311.requests import (
     MAX_RESULTS,
     check_jurisdiction,
     first_received,
-    jurisdiction,
     key_crs,
     parse_ids,
     parse_post,
@@ -68,61 +62,6 @@ from geo.reports.registration import submit_report
 PREFIX = "/open311/v2"
 FORMATS = ("json", "xml")
 CHANGESET = "2026-12-03T00:00:00+08:00"  # when these endpoints last changed (discovery)
-# The intake's field names as an Open311 client knows them.
-FIELD_NAMES = {"location.lon": "long", "location.lat": "lat", "reporter.name": "first_name/last_name",
-               "reporter.phone": "phone", "name": "first_name/last_name", "photos": "media_url"}
-
-
-def _fmt_of(request: Request) -> str:
-    return "xml" if request.url.path.endswith(".xml") else "json"
-
-
-def _field(name: str) -> str:
-    if name.startswith("photos."):
-        return "media_url"
-    return FIELD_NAMES.get(name, name)
-
-
-def open311_error(exc: Exception) -> tuple[int, str] | None:
-    """(status, description) of an error as these routes answer it, or None for one that
-    is not the request's fault (the app's handlers answer those: 5xx never for bad input)."""
-    if isinstance(exc, RequestValidationError):
-        return 400, "; ".join(f"{_field(f['field'])}: {f['reason']}" for f in validation_fields(exc.errors()))
-    if isinstance(exc, ValidationError):
-        return 400, "; ".join(f"{_field(f['field'])}: {f['reason']}" for f in validation_fields(exc.errors()))
-    if isinstance(exc, FieldError):
-        return 400, f"{_field(exc.field)}: {exc.reason}"
-    if isinstance(exc, ge.InvalidInput) and "field" in exc.details:
-        return 400, f"{_field(exc.details['field'])}: {exc.message}"
-    if isinstance(exc, ge.GridmapError):
-        status, body = domain_error(exc)
-        if status >= 500:
-            return None
-        # Open311 has no 401 and no 422: a missing key is refused (403), a bad field is a 400.
-        return {401: 403, 422: 400}.get(status, status), body["message"]
-    if isinstance(exc, StarletteHTTPException) and exc.status_code < 500:
-        return (400 if exc.status_code == 422 else exc.status_code), str(exc.detail)
-    return None
-
-
-class Open311Route(APIRoute):
-    """A route whose refusals are the spec's error list, in the format its path asks for."""
-
-    def get_route_handler(self):
-        handler = super().get_route_handler()
-
-        async def open311_handler(request: Request):
-            try:
-                return await handler(request)
-            except Exception as exc:  # noqa: BLE001 - mapped below, or re-raised to the app's handlers
-                mapped = open311_error(exc)
-                if mapped is None:
-                    raise
-                return error_response(_fmt_of(request), *mapped)
-
-        return open311_handler
-
-
 router = APIRouter(prefix=PREFIX, tags=["open311"], route_class=Open311Route)
 
 FmtPath = Annotated[str, Path(examples=["json"], description="The format: `json` or `xml` (the spec's suffix).")]
@@ -259,7 +198,8 @@ FORM_EXAMPLE = {"service_code": "3001", "lat": "41.1231", "long": "122.0773", "d
 
 @router.post(
     "/requests.{fmt}", status_code=201, summary="Open311: file a service request", response_model=None,
-    responses={200: {"description": "A retry: the original service_request_id", "model": list[RequestCreatedOut]},
+    responses={200: {"description": "A retry: the original service_request_id", "model": list[RequestCreatedOut],
+                     "content": XML_OK},
                201: {"model": list[RequestCreatedOut], "content": XML_OK}, 400: ERRORS[400], 403: ERRORS[403],
                404: ERRORS[404], 409: {**ERRORS[400], "description": "The client's id was used with another request"}},
     openapi_extra={"requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
@@ -413,9 +353,6 @@ def not_found(rest: str):
     raise ge.NotFound(f"no Open311 endpoint {rest[:80]!r}: discovery.json lists them")
 
 
-OPEN311_ERROR = {"type": "array", "items": {"$ref": "#/components/schemas/Open311Error"}}
-
-
 def install(app: FastAPI) -> None:
     """Add the routes, and state in the OpenAPI document the error list they answer with
     (call after ``api.openapi.install_openapi``, which states the API envelope elsewhere)."""
@@ -423,24 +360,11 @@ def install(app: FastAPI) -> None:
     inner = app.openapi
 
     def openapi() -> dict:
-        if getattr(app.state, "open311_doc", None) is not None:
-            return app.state.open311_doc
-        doc = inner()
-        for path, ops in doc["paths"].items():
-            if not path.startswith(PREFIX):
-                continue
-            for op in ops.values():
-                op["responses"].pop("422", None)  # FastAPI's own: these routes answer a bad field with 400
-                for code in ("400", "403", "404", "409"):
-                    if code in op["responses"]:
-                        op["responses"][code]["content"] = {
-                            "application/json": {"schema": OPEN311_ERROR},
-                            "text/xml": {"example": f"<errors><error><code>{code}</code><description>…"
-                                                    "</description></error></errors>"}}
-        app.state.open311_doc = doc
-        return doc
+        if getattr(app.state, "open311_doc", None) is None:
+            app.state.open311_doc = document_errors(inner(), prefix=PREFIX)
+        return app.state.open311_doc
 
     app.openapi = openapi
 
 
-__all__ = ["install", "jurisdiction", "router"]
+__all__ = ["install", "router"]
