@@ -135,7 +135,7 @@ XML_OK = {"text/xml": {}}
 
 
 @router.get("/discovery.{fmt}", summary="Open311 discovery", response_model=None,
-            responses={200: {"model": DiscoveryOut, "content": XML_OK}, 404: ERRORS[404]})
+            responses={200: {"model": DiscoveryOut, "content": XML_OK}, 400: ERRORS[400], 404: ERRORS[404]})
 def discovery(request: Request, fmt: FmtPath):
     """Where the GeoReport v2 endpoint is, its formats, and how to get a key."""
     fmt = _check_format(fmt)
@@ -292,10 +292,11 @@ def _listing(request: Request, session, principal: Principal, config, filters: R
 def get_requests(
     request: Request, fmt: FmtPath, session: SessionDep, config: CityConfigDep,
     principal: open311_access(Permission.read_reports),
-    service_request_id: Annotated[str | None, Query(max_length=40_000, examples=[
+    service_request_id: Annotated[str | None, Query(max_length=8_000, pattern=r"^[0-9A-Fa-f, -]*$", examples=[
         "7d0f6c2e-4a51-4e4e-9d61-5b7f3c2a9e10,0b4e9f7a-2c1d-4e8f-9a6b-3d5c7e1f2a4b"], description=(
-        "Comma-separated ids: these requests, whatever the other parameters say (the spec's rule)."))] = None,
-    service_code: Annotated[str | None, Query(max_length=200, examples=["3001"], description=(
+        "Comma-separated ids (about 200 fit in a URL): these requests, whatever the other parameters say "
+        "(the spec's rule)."))] = None,
+    service_code: Annotated[str | None, Query(max_length=200, pattern=r"^[0-9, ]*$", examples=["3001"], description=(
         "Comma-separated 4-digit service codes (a 2-digit code: the whole class)."))] = None,
     start_date: Annotated[str | None, Query(max_length=40, examples=["2026-11-01T00:00:00+08:00"], description=(
         "Requested at or after this W3C date-time (or date). Default: 90 days before end_date."))] = None,
@@ -326,7 +327,8 @@ def get_requests(
 
 
 @router.get("/requests/{service_request_id}.{fmt}", summary="Open311: one service request", response_model=None,
-            responses={200: {"model": list[RequestOut], "content": XML_OK}, 403: ERRORS[403], 404: ERRORS[404]})
+            responses={200: {"model": list[RequestOut], "content": XML_OK}, 400: ERRORS[400], 403: ERRORS[403],
+                       404: ERRORS[404]})
 def get_request(
     request: Request, fmt: FmtPath, session: SessionDep, config: CityConfigDep,
     principal: open311_access(Permission.read_reports),
