@@ -31,6 +31,7 @@ from api.routes import categories, dispatch, generation_map, generations, grids,
 from api.routes import webhooks as webhook_routes
 from api.routes import tiles as tile_routes
 from api.routes import maps as map_routes
+from api.routes import open311
 from api.settings import ApiSettings
 from api.supervision import watch_supervisor
 from geo.analytics.analysis import analyse_hotspots
@@ -133,6 +134,7 @@ def create_app(
     app.include_router(tile_routes.router)  # /tiles/{layer}/{z}/{x}/{y}.mvt and /tiles/{layer}.json
     _install_docs(app)
     install_openapi(app)
+    open311.install(app)  # /open311/v2: GeoReport v2 for hotline systems (its own error lists in the document)
     app.include_router(report_form.router)  # /report and /cases/{id}: the reporter's pages
     app.mount("/static", StaticFiles(directory=report_form.STATIC), name="static")
     if api_settings.intake_batching:

@@ -19,6 +19,9 @@ def issue(
     name: Annotated[str, typer.Option(help="Who holds it: a person's name, or the system's description.")],
     worker: Annotated[str | None, typer.Option(help="worker tokens: the worker's staff number (or id).")] = None,
     system: Annotated[str | None, typer.Option(help="system keys: a short name of the system, e.g. hotline-12345.")] = None,
+    crs: Annotated[str | None, typer.Option(help=(
+        "system keys: the crs its Open311 lat/long are in: wgs84 (default), gcj02 (Amap, Tencent, WeChat), "
+        "bd09 (Baidu) or cgcs2000."))] = None,
     expires_days: Annotated[int | None, typer.Option(min=1, max=3650, help="Valid for this many days (default: until revoked).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help=(
         "Print only the token (for a script: TOKEN=$(gridmap tokens issue … -q))."))] = False,
@@ -46,12 +49,13 @@ def issue(
                 raise fail(f"no worker with staff number or id {worker!r}", "list workers in the database, or check the number")
         expires = datetime.now(UTC) + timedelta(days=expires_days) if expires_days else None
         issued = issue_token(session, role=r, name=name, actor=cli_actor(), worker_id=worker_id, system=system,
-                             expires_at=expires)
+                             expires_at=expires, crs=crs)
         session.commit()
     if quiet:
         print(issued.token)
         return
     console.print(f"token {issued.id} for [bold]{issued.name}[/] ({issued.role.value})"
+                  + (f", positions in {crs}" if crs else "")
                   + (f", expires {expires:%Y-%m-%d}" if expires else "") + ":")
     console.print(issued.token, markup=False, highlight=False)
     console.print("[yellow]Shown only now.[/] Send it as `Authorization: Bearer <token>`; revoke with "
@@ -67,11 +71,12 @@ def list_(all_: Annotated[bool, typer.Option("--all", help="Include revoked toke
 
     with database() as (engine, _), Session(engine) as session:
         rows = list_tokens(session, include_revoked=all_)
-    table = Table("id", "prefix", "role", "holder", "worker", "system", "created", "last used", "expires", "revoked")
+    table = Table("id", "prefix", "role", "holder", "worker", "system", "crs", "created", "last used", "expires",
+                  "revoked")
     fmt = lambda d: f"{d:%Y-%m-%d %H:%M}" if d else "—"  # noqa: E731
     for t in rows:
         table.add_row(str(t.id), t.prefix + "…", t.role, t.name, str(t.worker_id or "—"), t.system or "—",
-                      fmt(t.created_at), fmt(t.last_used_at), fmt(t.expires_at), fmt(t.revoked_at))
+                      t.crs or ("wgs84" if t.system else "—"), fmt(t.created_at), fmt(t.last_used_at), fmt(t.expires_at), fmt(t.revoked_at))
     console.print(table if rows else "no tokens: the service runs open (a local demo) unless GRIDMAP_STAFF_TOKENS is set")
 
 

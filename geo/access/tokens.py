@@ -19,10 +19,14 @@ from sqlalchemy.orm import Session
 from geo.access.audit import record_audit
 from geo.access.roles import TOKEN_ROLES, Principal, Role
 from geo.errors import InvalidInput, NotFound, TokenNotFound
+from geo.matching.coords import normalise_crs
 from geo.models import ApiToken, ServerSecret, Worker
 from geo.text import check_text
 
 PREFIX = "gm_"
+# The crs a system key may send its positions in (``api_tokens.crs``, read by geo.open311):
+# geographic ones only, since Open311's lat/long are degrees.
+KEY_CRS = ("wgs84", "cgcs2000", "gcj02", "bd09")
 TOKEN_LENGTH = len(PREFIX) + 43  # token_urlsafe(32)
 
 
@@ -46,10 +50,11 @@ class IssuedToken:
 
 def issue_token(
     session: Session, *, role: Role, name: str, actor: Principal, worker_id: int | None = None,
-    system: str | None = None, expires_at: datetime | None = None,
+    system: str | None = None, expires_at: datetime | None = None, crs: str | None = None,
 ) -> IssuedToken:
     """Issue a token for ``name`` with ``role`` (a worker token names its worker, a system
-    key its system) and audit it. Raises InvalidInput or NotFound (no such worker)."""
+    key its system, and may name the crs it sends Open311 positions in: one of ``KEY_CRS``,
+    default WGS-84) and audit it. Raises InvalidInput or NotFound (no such worker)."""
     if role not in TOKEN_ROLES:
         raise InvalidInput(f"tokens carry one of {', '.join(r.value for r in TOKEN_ROLES)}", field="role")
     check_text(name, field="name")
@@ -59,17 +64,25 @@ def issue_token(
         raise InvalidInput("a worker token, and only a worker token, names its worker", field="worker")
     if (role == Role.system) != bool(system):
         raise InvalidInput("a system key, and only a system key, names its system", field="system")
+    if crs is not None:
+        if role != Role.system:
+            raise InvalidInput("only a system key names the crs it sends positions in", field="crs")
+        crs = normalise_crs(crs)
+        if crs not in KEY_CRS:
+            raise InvalidInput(f"a key's crs is one of {', '.join(KEY_CRS)} (Open311 positions are degrees)",
+                               field="crs")
     if worker_id is not None and session.get(Worker, worker_id) is None:
         raise NotFound(f"no worker {worker_id}", worker_id=worker_id)
     token = PREFIX + secrets.token_urlsafe(32)
     session.execute(pg_insert(ServerSecret).values(name=ISSUED_MARK, value=b"1")
                     .on_conflict_do_nothing(index_elements=[ServerSecret.name]))
     row = ApiToken(token_sha256=token_hash(token), prefix=token[:10], role=role.value, name=name.strip(),
-                   worker_id=worker_id, system=system, created_by=actor.holder, expires_at=expires_at)
+                   worker_id=worker_id, system=system, created_by=actor.holder, expires_at=expires_at,
+                   crs=None if crs in (None, "wgs84") else crs)
     session.add(row)
     session.flush()
     record_audit(session, actor=actor, action="token.issue", subject_type="token", subject_id=row.id,
-                 detail={"role": role.value, "name": row.name, "worker_id": worker_id, "system": system,
+                 detail={"role": role.value, "name": row.name, "worker_id": worker_id, "system": system, "crs": row.crs,
                          "expires_at": expires_at.isoformat() if expires_at else None})
     return IssuedToken(row.id, token, role, row.name)
 

@@ -30,11 +30,14 @@ class ApiToken(Base):
     expires_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     last_used_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # The crs a system key sends Open311 positions in (geo.open311): NULL is WGS-84, the spec's.
+    crs: Mapped[str | None] = mapped_column(sa.String(16))
 
     __table_args__ = (
         sa.CheckConstraint("role IN ('worker', 'dispatcher', 'planner', 'admin', 'system')", name="role_known"),
         sa.CheckConstraint("(role = 'worker') = (worker_id IS NOT NULL)", name="worker_token_names_worker"),
         sa.CheckConstraint("(role = 'system') = (system IS NOT NULL)", name="system_token_names_system"),
+        sa.CheckConstraint("crs IS NULL OR crs IN ('wgs84', 'cgcs2000', 'gcj02', 'bd09')", name="crs_geographic"),
     )
 
 

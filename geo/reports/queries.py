@@ -39,6 +39,9 @@ class ReportFilter:
     overdue: bool = False
     unassigned: bool = False
     filed_by: str | None = None
+    statuses: tuple[ReportStatus, ...] | None = None  # any of these (Open311's open/closed: several)
+    subcategories: tuple[str, ...] | None = None  # 4-digit codes
+    ids: tuple[uuid.UUID, ...] | None = None  # only these reports
 
     def conditions(self, now: datetime | None = None) -> list:
         """The WHERE conditions; ``now`` (for ``overdue``, else unused) is when due times are compared."""
@@ -71,6 +74,12 @@ class ReportFilter:
             conds.append(Report.grid_code.is_(None))
         if self.filed_by:
             conds.append(Report.filed_by == self.filed_by)
+        if self.statuses is not None:
+            conds.append(Report.status.in_(self.statuses))
+        if self.subcategories is not None:
+            conds.append(Report.subcategory.in_(self.subcategories))
+        if self.ids is not None:
+            conds.append(Report.id.in_(self.ids))
         return conds
 
 

@@ -90,6 +90,17 @@ def call(client, tokens, name: str, role: str):
         return boundary_call(client, case, name, h)
     if name in WEBHOOK_CALLS:
         return webhook_call(client, case, name, h)
+    if name == "open311 file":
+        form = {"service_code": "3001", "lat": str(INSIDE_G1[1]), "long": str(INSIDE_G1[0]), "description": "垃圾",
+                "attribute[fixmystreet_id]": str(uuid.uuid4())}
+        return client.post("/open311/v2/requests.json", data=form, headers=h)
+    if name == "open311 read":
+        for url in ("/open311/v2/discovery.json", "/open311/v2/services.xml", "/open311/v2/services/3001.json",
+                    "/open311/v2/requests.xml", f"/open311/v2/requests/{case.id}.json"):
+            r = client.get(url, headers=h)
+            if r.status_code != 200:
+                return r
+        return r
     if name == "public pages":
         for url in ("/embed/hotspots", f"/grids/{next(iter(GRIDS))}", "/report", f"/cases/{case.id}",
                     f"/api/v1/grids/{G2}/history",
@@ -190,6 +201,8 @@ MATRIX = {  # request -> (roles allowed, success status)
     "register webhook": ({"admin", "system"}, 201),
     "read webhooks": ({"dispatcher", "admin", "system"}, 200),
     "remove webhook": ({"admin", "system"}, 200),
+    "open311 file": ({"dispatcher", "admin", "system"}, 201),
+    "open311 read": (ALL, 200),
 }
 # What each OpenAPI operation is covered by above (a new endpoint must be added here).
 COVERED = {
@@ -219,6 +232,10 @@ COVERED = {
     ("get", "/api/v1/webhooks/{webhook_id}/deliveries"): "read webhooks",
     ("delete", "/api/v1/webhooks/{webhook_id}"): "remove webhook",
     ("get", "/tiles/{layer}/{z}/{x}/{y}.mvt"): "tiles", ("get", "/tiles/{layer}.json"): "tiles",
+    ("post", "/open311/v2/requests.{fmt}"): "open311 file",
+    **{("get", p): "open311 read" for p in ("/open311/v2/discovery.{fmt}", "/open311/v2/services.{fmt}",
+                                           "/open311/v2/services/{service_code}.{fmt}", "/open311/v2/requests.{fmt}",
+                                           "/open311/v2/requests/{service_request_id}.{fmt}")},
 }
 
 
@@ -235,6 +252,9 @@ def test_endpoint_by_role(roles_client, tokens, name, role):
     r = call(roles_client, tokens, name, role)
     if role in allowed:
         assert r.status_code == ok, f"{name} as {role}: {r.status_code} {r.text[:300]}"
+    elif name.startswith("open311"):  # Open311 has no 401, and its own error list
+        assert r.status_code == 403, f"{name} as {role} should be 403: {r.status_code} {r.text[:300]}"
+        assert r.json()[0]["code"] == 403
     else:
         want = 401 if role in ("public", "reporter") else 403
         assert r.status_code == want, f"{name} as {role} should be {want}: {r.status_code} {r.text[:300]}"

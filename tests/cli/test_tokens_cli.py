@@ -70,3 +70,21 @@ def test_worker_and_system_tokens_name_their_holder(cli_env, engine):
     r = run("tokens", "issue", "--role", "public", "--name", "x")
     assert r.exit_code == 1 and "use one of" in r.output
     assert run("tokens", "revoke", "999999").exit_code == 1
+
+
+def test_a_system_key_may_send_gcj02(cli_env, engine):
+    from sqlalchemy.orm import Session
+
+    r = run("tokens", "issue", "--role", "system", "--name", "12345 hotline (Amap)", "--system", "hotline-amap",
+            "--crs", "GCJ-02")
+    assert r.exit_code == 0, r.output
+    assert "positions in GCJ-02" in r.output
+    token_id = int(re.search(r"token (\d+) for", r.output).group(1))
+    with Session(engine) as s:
+        assert s.get(ApiToken, token_id).crs == "gcj02"
+    assert "gcj02" in run("tokens", "list").output
+    for args in (("--role", "dispatcher", "--name", "desk", "--crs", "gcj02"),
+                 ("--role", "system", "--name", "survey", "--system", "survey", "--crs", "EPSG:4547"),
+                 ("--role", "system", "--name", "odd", "--system", "odd", "--crs", "mars")):
+        bad = run("tokens", "issue", *args)
+        assert bad.exit_code != 0 and "crs" in bad.output, bad.output

@@ -1,7 +1,7 @@
 """webhooks: subscriptions of systems to their cases' trails, and the deliveries (the log)
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-03
 
 ``webhook_subscriptions`` names a system (its filings: ``reports.filed_by = 'system:<name>'``),
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0015'
-down_revision = '0013'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
