@@ -91,7 +91,7 @@ bench: setup db
 	@command -v wrk >/dev/null || scripts/apt-install.sh wrk
 	GRIDMAP_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/gridmap db migrate
 	GRIDMAP_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/gridmap demo load --yes
-	@for f in bench/match_bench.py bench/maps_bench.py bench/ingest_bench.py bench/boundaries_bench.py bench/load_demo.py; do \
+	@for f in bench/match_bench.py bench/maps_bench.py bench/ingest_bench.py bench/boundaries_bench.py bench/tiles_bench.py bench/open311_bench.py bench/webhooks_bench.py bench/load_demo.py; do \
 		echo "== $$f"; GRIDMAP_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python $$f || exit 1; done
 
 clean:
