@@ -116,6 +116,20 @@ def decode_cursor(raw: str, *, parts: int, field: str = "after") -> list[str]:
     return values
 
 
+def report_cursor(at: datetime, report_id) -> str:
+    """The keyset cursor after a report in the newest-first order: (reported_at, id)."""
+    return encode_cursor(at.isoformat(), str(report_id))
+
+
+def decode_report_cursor(raw: str) -> tuple[datetime, uuid.UUID]:
+    """(reported_at, id) from ``report_cursor``; 422 naming ``after`` when it is not one."""
+    at, rid = decode_cursor(raw, parts=2)
+    try:
+        return datetime.fromisoformat(at), uuid.UUID(rid)
+    except ValueError:
+        raise FieldError("after", "is not a cursor from a `next` link") from None
+
+
 # What a caller without the full-history permission may ask for: whole days, at most a year.
 PUBLIC_MAX_DAYS = 366
 

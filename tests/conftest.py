@@ -203,7 +203,7 @@ DEMO_CITY_REPORTS = 2000
 
 
 @contextmanager
-def serving(url: str, **api_settings) -> Iterator[str]:
+def serving(url: str, *, map_settings=None, **api_settings) -> Iterator[str]:
     """uvicorn serving the app on database ``url`` in a thread, on a free 127.0.0.1 port;
     yields the base URL. For the real clients (GDAL, owslib, a browser)."""
     import socket
@@ -217,7 +217,7 @@ def serving(url: str, **api_settings) -> Iterator[str]:
     from geo.settings import DatabaseSettings
 
     app = create_app(api_settings=ApiSettings(escalation_interval_s=0, **api_settings),
-                     db_settings=DatabaseSettings(url=url))
+                     db_settings=DatabaseSettings(url=url), map_settings=map_settings)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -4,7 +4,6 @@ parameters are refused (400), ``bbox`` takes 4 or 6 numbers in CRS84, ``limit`` 
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
@@ -12,7 +11,7 @@ from fastapi import Request
 
 from api.errors import FieldError
 from api.ogc.catalogue import AREA_PARAMS, DEFAULT_LIMIT, MAX_LIMIT, REPORT_PARAMS, Collection
-from api.params import decode_cursor, encode_cursor, parse_bbox, reject_unknown_query
+from api.params import parse_bbox, reject_unknown_query
 from geo.boundaries.areas import BBox
 from geo.instants import parse_interval
 from geo.models import OPEN_STATUSES, ReportStatus
@@ -107,13 +106,3 @@ def statuses(value: str | None) -> tuple[ReportStatus, ...] | None:
     return (ReportStatus(value),)
 
 
-def report_cursor(raw: str) -> tuple[datetime, uuid.UUID]:
-    at, rid = decode_cursor(raw, parts=2)
-    try:
-        return datetime.fromisoformat(at), uuid.UUID(rid)
-    except ValueError:
-        raise FieldError("after", "is not a cursor from a `next` link") from None
-
-
-def next_report_cursor(at: str, rid: uuid.UUID) -> str:
-    return encode_cursor(at, str(rid))

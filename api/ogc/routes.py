@@ -15,9 +15,9 @@ from api.deps import CityConfigDep, SessionDep
 from api.errors import FieldError
 from api.ogc import catalogue as cat
 from api.ogc.openapi import openapi_document
-from api.ogc.query import ItemsQuery, check_format, items_query, next_report_cursor, report_cursor, statuses
+from api.ogc.query import ItemsQuery, check_format, items_query, statuses
 from api.ogc.responses import answer, cached, etag_of
-from api.params import reject_unknown_query
+from api.params import decode_report_cursor, reject_unknown_query, report_cursor
 from api.security import principal_of
 from geo.access.roles import Principal, sees_exact_locations
 from geo.boundaries.areas import get_area, list_areas
@@ -186,11 +186,11 @@ def _report_items(request: Request, session, q: ItemsQuery, viewer: Principal) -
     filters = ReportFilter(area_prefix=prefix, categories=categories, statuses=statuses(props.get("status")),
                            subcategory=props.get("subcategory"), since=q.since, until=q.until, bbox=q.bbox,
                            exact=sees_exact_locations(viewer))
-    after = report_cursor(q.after) if q.after is not None else None
+    after = decode_report_cursor(q.after) if q.after is not None else None
     rows, total = report_features(session, filters=filters, viewer=viewer, now=datetime.now(UTC), limit=q.limit + 1,
                                   after=after)
     more, rows = len(rows) > q.limit, rows[:q.limit]
-    cursor = next_report_cursor(rows[-1].properties["reported_at"], rows[-1].id) if more else None
+    cursor = report_cursor(rows[-1].reported_at, rows[-1].id) if more else None
     doc = _collection_page(request, [_report_feature(f) for f in rows], total, cursor, q.limit,
                            cat.COLLECTIONS["reports"])
     return answer(request, doc, media_type=cat.GEOJSON, private=True)

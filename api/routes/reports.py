@@ -22,8 +22,8 @@ from api.params import (
     OffsetQuery,
     ReportIdPath,
     WindowDep,
-    decode_cursor,
-    encode_cursor,
+    decode_report_cursor,
+    report_cursor,
     page_size,
     parse_bbox,
     reject_unknown_query,
@@ -255,7 +255,7 @@ def get_many(
     page = page_size(limit, default=settings.page_size, maximum=settings.max_page_size)
     if filed_by == "me" and (principal.filed_by is None or not principal.can(Permission.read_filed)):
         raise FieldError("filed_by", "`me` needs a system key: the reports it filed")
-    cursor = _cursor(after) if after is not None else None
+    cursor = decode_report_cursor(after) if after is not None else None
     if cursor is not None and offset:
         raise FieldError("offset", "cannot be combined with `after`")
     prefix = area_prefix(session, code=area, generation=active_generation_id(session)) if area else None
@@ -271,18 +271,10 @@ def get_many(
     if more:
         last = rows[-1]
         nxt = str(request.url.remove_query_params("offset").include_query_params(
-            after=encode_cursor(last.reported_at.isoformat(), str(last.id)), limit=page))
+            after=report_cursor(last.reported_at, last.id), limit=page))
     items = [report_view(session, r, viewer=principal, now=now) for r in rows]
     _audit_reads(session, principal, rows)
     return ReportPage(items=items, numberMatched=total, numberReturned=len(rows), next=nxt)
-
-
-def _cursor(raw: str) -> tuple[datetime, uuid.UUID]:
-    at, rid = decode_cursor(raw, parts=2)
-    try:
-        return datetime.fromisoformat(at), uuid.UUID(rid)
-    except ValueError:
-        raise FieldError("after", "is not a cursor from a `next` link") from None
 
 
 @router.post("/reports/{report_id}/transitions", response_model=ReportOut, summary="Move a case through the loop",

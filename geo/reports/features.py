@@ -38,6 +38,7 @@ _COLUMNS = (
 @dataclass(frozen=True, slots=True)
 class ReportFeature:
     id: uuid.UUID
+    reported_at: datetime
     lon: float
     lat: float
     properties: dict
@@ -62,7 +63,7 @@ def _record(r, viewer: Principal, now: datetime) -> ReportFeature:
                      match=r.match_kind.value if r.match_kind else None, dispatched_at=_iso(r.dispatched_at),
                      escalation_level=r.escalation_level, assigned_worker_id=r.assigned_worker_id,
                      rating=r.rating, reporter_name=r.reporter_name, reporter_phone=r.reporter_phone)
-    return ReportFeature(r.id, lon, lat, props)
+    return ReportFeature(r.id, r.reported_at, lon, lat, props)
 
 
 def _iso(v: datetime | None) -> str | None:

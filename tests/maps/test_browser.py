@@ -7,8 +7,6 @@ any console error. Screenshots go to test-output/browser/.
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,10 +17,10 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import sqlalchemy as sa
-import uvicorn
 
 from geo.models import Report
 from geo.reports.maintenance import purge_reports
+from tests.conftest import serving
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -32,32 +30,11 @@ CHROMIUM_ARGS = [
 OUT = Path(__file__).resolve().parents[2] / "test-output" / "browser"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(database_url: str, small_city, tmp_path_factory) -> Iterator[str]:
     """uvicorn serving the app on the test database, in a thread; yields the base URL."""
-    from api.app import create_app
-    from api.settings import ApiSettings
-    from geo.settings import DatabaseSettings
-
-    app = create_app(api_settings=ApiSettings(escalation_interval_s=0, media_dir=tmp_path_factory.mktemp("media")),
-                     db_settings=DatabaseSettings(url=database_url))
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    with serving(database_url, media_dir=tmp_path_factory.mktemp("media")) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")

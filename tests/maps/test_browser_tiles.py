@@ -4,38 +4,23 @@ whatever the grid count)."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 
-from tests.maps.test_browser import Watched, _free_port, browser  # noqa: F401 - the shared fixture
+from tests.conftest import serving
+from tests.maps.test_browser import Watched, browser  # noqa: F401 - the shared fixture
 
 __all__ = ["browser"]
 
 
 @pytest.fixture(scope="module")
 def vector_server(database_url: str, small_city, tmp_path_factory) -> Iterator[str]:
-    from api.app import create_app
-    from api.settings import ApiSettings
-    from geo.settings import DatabaseSettings
     from maps.settings import MapSettings
 
-    app = create_app(api_settings=ApiSettings(escalation_interval_s=0, media_dir=tmp_path_factory.mktemp("media")),
-                     db_settings=DatabaseSettings(url=database_url), map_settings=MapSettings(vector_tiles_above=0))
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    with serving(database_url, media_dir=tmp_path_factory.mktemp("media"),
+                 map_settings=MapSettings(vector_tiles_above=0)) as base:
+        yield base
 
 
 DRAWN = """() => [...document.querySelectorAll('canvas.leaflet-tile')].some(c => {
