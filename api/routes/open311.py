@@ -23,7 +23,7 @@ from api.deps import CityConfigDep, SessionDep
 from api.params import TimeWindow, bounded_window, reject_unknown_query
 from api.open311_errors import Open311Route, document_errors
 from api.report_views import id_from_key, report_view
-from api.routes.reports import _audit_reads as audit_reads
+from api.routes.reports import audit_reads
 from api.schemas.open311 import (
     SPEC_URL,
     DiscoveryOut,

@@ -209,7 +209,7 @@ def post_batch(
     return Response(_BATCH_OUT.dump_json(out), media_type="application/json")
 
 
-def _audit_reads(session, principal: Principal, reports) -> None:
+def audit_reads(session, principal: Principal, reports) -> None:
     """Record that ``principal`` was shown the personal data of these reports."""
     ids = [str(r.id) for r in reports if may_read_personal(principal, r)]
     if ids:
@@ -225,7 +225,7 @@ def get_one(report_id: ReportIdPath, session: SessionDep, principal: case_access
     case's photos."""
     report = get_report(session, report_id=report_id)
     out = report_view(session, report, viewer=principal, now=utcnow(), with_trail=True)
-    _audit_reads(session, principal, [report])
+    audit_reads(session, principal, [report])
     return out
 
 
@@ -273,7 +273,7 @@ def get_many(
         nxt = str(request.url.remove_query_params("offset").include_query_params(
             after=report_cursor(last.reported_at, last.id), limit=page))
     items = [report_view(session, r, viewer=principal, now=now) for r in rows]
-    _audit_reads(session, principal, rows)
+    audit_reads(session, principal, rows)
     return ReportPage(items=items, numberMatched=total, numberReturned=len(rows), next=nxt)
 
 
@@ -291,7 +291,7 @@ def post_transition(report_id: ReportIdPath, body: TransitionIn, session: Sessio
                               expected_level=body.expected_level, request_key=idempotency_key, by=principal)
     session.commit()
     out = report_view(session, report, viewer=principal, now=now, with_trail=True)
-    _audit_reads(session, principal, [report])
+    audit_reads(session, principal, [report])
     return out
 
 
@@ -305,7 +305,7 @@ def post_rating(report_id: ReportIdPath, body: RatingIn, session: SessionDep,
     report = rate(session, report_id=report_id, rating=body.rating, comment=body.comment, now=now, by=principal)
     session.commit()
     out = report_view(session, report, viewer=principal, now=now)
-    _audit_reads(session, principal, [report])
+    audit_reads(session, principal, [report])
     return out
 
 
@@ -342,7 +342,7 @@ def post_photo(
                 remove_photo(settings.media_dir, report_id=report_id, name=name)
             raise
     out = report_view(session, report, viewer=principal, now=now)
-    _audit_reads(session, principal, [report])
+    audit_reads(session, principal, [report])
     return out
 
 
