@@ -60,7 +60,7 @@ def export_reports(
         "with ' so none runs as a formula."))] = False,
     actor: Annotated[str | None, typer.Option(help="Who exports, for the audit (default: the OS user).")] = None,
 ) -> None:
-    """Export the reports a listing would match (oldest first) to CSV, a GeoJSON sequence,
+    """Export the reports a listing would match (in storage order) to CSV, a GeoJSON sequence,
     GeoParquet or a GeoPackage, in one streamed pass with flat memory."""
     from sqlalchemy.orm import Session
 

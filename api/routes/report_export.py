@@ -33,7 +33,7 @@ FormatQuery = Annotated[Literal["csv", "geojsonseq", "parquet"], Query(
 @router.get(
     "/reports/export", summary="Export reports in bulk",
     response_class=StreamingResponse,
-    responses={200: {"description": "Every matching report, streamed (oldest first)",
+    responses={200: {"description": "Every matching report, streamed (in no particular order)",
                      "content": {MEDIA_TYPES["csv"]: {}, MEDIA_TYPES["geojsonseq"]: {}, MEDIA_TYPES["parquet"]: {}}},
                401: {"description": "The token sent is not valid"},
                404: {"description": "No such area"}, 422: {"description": "Invalid field"}},
