@@ -1,4 +1,4 @@
-"""`gridmap reports import|rematch|escalate`: bulk work on reports, with progress bars."""
+"""`gridmap reports import|export|rematch|escalate`: bulk work on reports, with progress bars."""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ from typing import Annotated
 import typer
 
 from cli.common import city_config, console, database, fail, progress
+from cli.report_export import export_reports
 
-app = typer.Typer(help="Reports: bulk import, re-matching after boundary changes, escalation.", no_args_is_help=True)
+app = typer.Typer(help="Reports: bulk import and export, re-matching after boundary changes, escalation.",
+                  no_args_is_help=True)
+app.command("export")(export_reports)
 
 IMPORT_NAMESPACE = uuid.UUID("1d9c7a58-6a0e-4a53-8f0b-9d3f0e2b4c61")
 CHUNK = 5_000

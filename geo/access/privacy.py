@@ -112,6 +112,11 @@ def public_code(code: str | None) -> str | None:
     return code[:PUBLIC_CODE_LENGTH] if code else code
 
 
+def public_code_expr(code_col):
+    """SQL: ``public_code`` of a code column."""
+    return sa.func.left(code_col, PUBLIC_CODE_LENGTH)
+
+
 def public_place(lon: float, lat: float, code: str | None) -> tuple[float, float, str | None]:
     """Where the public sees a sensitive case at (lon, lat) in area ``code``: its cell's
     centre, and its community."""

@@ -15,6 +15,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+import sqlalchemy as sa
+
 from geo.access.privacy import is_sensitive
 from geo.models import Report
 
@@ -139,6 +141,21 @@ def may_read_personal(p: Principal, report: Report) -> bool:
     if not p.can(Permission.read_personal):
         return False
     return p.role != Role.worker or is_assigned(p, report)
+
+
+def personal_condition(p: Principal, assigned_worker_col):
+    """SQL: ``may_read_personal`` of each row, for queries over many cases (bulk exports):
+    the same rule, given the column holding the case's assigned worker."""
+    if not p.can(Permission.read_personal):
+        return sa.false()
+    if p.role != Role.worker:
+        return sa.true()
+    return assigned_worker_col == p.worker_id if p.worker_id is not None else sa.false()
+
+
+def own_case_condition(p: Principal, id_col):
+    """SQL: ``is_own_case`` of each row, given the column holding the case's id."""
+    return id_col == p.case_id if p.role == Role.reporter and p.case_id is not None else sa.false()
 
 
 def may_move(p: Principal, report: Report, action: str) -> bool:

@@ -55,6 +55,8 @@ def call(client, tokens, name: str, role: str):
         return client.get(f"/api/v1/reports/{case.id}", headers=h)
     if name == "list":
         return client.get("/api/v1/reports", headers=h)
+    if name == "export":
+        return client.get("/api/v1/reports/export", headers=h)
     if name == "start (worker's own action)":
         return client.post(f"/api/v1/reports/{case.id}/transitions", json={"action": "start", "actor": "t"}, headers=h)
     if name == "reject (dispatcher's action)":
@@ -177,6 +179,7 @@ MATRIX = {  # request -> (roles allowed, success status)
     "file batch": ({"dispatcher", "admin", "system"}, 200),
     "read one": (ALL, 200),
     "list": (ALL, 200),
+    "export": (ALL, 200),  # each role its own view of the rows (tests/api/test_report_export.py)
     "start (worker's own action)": ({"worker", "dispatcher", "admin"}, 200),
     "reject (dispatcher's action)": ({"dispatcher", "admin"}, 200),
     "rate": ({"reporter", "dispatcher", "admin"}, 200),
@@ -208,6 +211,7 @@ MATRIX = {  # request -> (roles allowed, success status)
 COVERED = {
     ("post", "/api/v1/reports"): "file report", ("post", "/api/v1/reports/batch"): "file batch",
     ("get", "/api/v1/reports/{report_id}"): "read one", ("get", "/api/v1/reports"): "list",
+    ("get", "/api/v1/reports/export"): "export",
     ("post", "/api/v1/reports/{report_id}/transitions"): "start (worker's own action)",
     ("post", "/api/v1/reports/{report_id}/rating"): "rate", ("post", "/api/v1/reports/{report_id}/photos"): "add photo",
     ("get", "/api/v1/reports/{report_id}/photos/{name}"): "add photo",  # see test_report_photos for reads
