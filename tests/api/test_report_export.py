@@ -52,27 +52,27 @@ def test_the_public_gets_the_public_rules(client, tiny):
 def test_a_dispatcher_gets_full_rows_and_is_audited(client, db, tokens):
     urban, dispute = file_cases(client)
     h = {"Authorization": tokens["dispatcher"]}
-    rows = csv_rows(client.get(URL, params={"category": "disputes"}, headers=h))
+    rows = csv_rows(client.get(URL, params={"category": "disputes", "area": COMMUNITY}, headers=h))
     assert set(rows) == {dispute}
     d = rows[dispute]
     assert (d["reporter_name"], d["grid_code"], float(d["lon"])) == ("王小明", G1, DISPUTE_AT[0])
     audit = db.execute(sa.select(AuditEvent.role, AuditEvent.detail).where(AuditEvent.action == "personal.export")).all()
     assert [(role, detail["categories"], detail["format"]) for role, detail in audit] == [("dispatcher", ["10"], "csv")]
     # A planner holds no personal data: the public record, and nothing audited.
-    rows = csv_rows(client.get(URL, params={"category": "disputes"}, headers={"Authorization": tokens["planner"]}))
+    rows = csv_rows(client.get(URL, params={"category": "disputes", "area": COMMUNITY}, headers={"Authorization": tokens["planner"]}))
     assert "reporter_name" not in rows[dispute] and rows[dispute]["grid_code"] == COMMUNITY
 
 
 def test_geojsonseq_and_parquet(client, tiny):
     urban, dispute = file_cases(client)
-    r = client.get(URL, params={"format": "geojsonseq"})
+    r = client.get(URL, params={"format": "geojsonseq", "area": COMMUNITY})
     assert r.status_code == 200 and r.headers["content-type"] == "application/geo+json-seq"
     features = [json.loads(t) for t in r.content.decode().split("\x1e")[1:]]
     assert {f["id"] for f in features} == {urban, dispute}
     by_id = {f["id"]: f for f in features}
     assert by_id[dispute]["geometry"] == {"type": "Point", "coordinates": list(coarse_point(*DISPUTE_AT))}
     assert by_id[dispute]["properties"]["description"] is None
-    r = client.get(URL, params={"format": "parquet"})
+    r = client.get(URL, params={"format": "parquet", "area": COMMUNITY})
     assert r.headers["content-type"] == "application/vnd.apache.parquet"
     table = pq.read_table(io.BytesIO(r.content))
     assert set(table.column("id").to_pylist()) == {urban, dispute} and b"geo" in table.schema.metadata
@@ -105,7 +105,7 @@ def test_the_answer_is_streamed(client, tiny, monkeypatch):
         messages.append(message)
 
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
-             "path": URL, "raw_path": URL.encode(), "root_path": "", "query_string": b"format=csv",
+             "path": URL, "raw_path": URL.encode(), "root_path": "", "query_string": f"format=csv&area={COMMUNITY}".encode(),
              "headers": [(b"host", b"testserver")], "client": ("127.0.0.1", 1), "server": ("testserver", 80),
              "state": {}}
     asyncio.run(client.app(scope, receive, send))
