@@ -25,8 +25,10 @@ def watch_supervisor(*, interval_s: float = 0.5, grace_s: float = 10.0) -> bool:
     process when the master is gone. Returns whether it is watching (False in a single
     process server, whose master is itself)."""
     raw = os.environ.get(SUPERVISOR_ENV)
-    if not raw or not raw.isdigit() or int(raw) == os.getpid() or os.getppid() != int(raw):
+    if not raw or not raw.isdigit() or int(raw) == os.getpid():
         return False
+    # A worker whose master died while it was still starting (a loaded machine) is already
+    # re-parented here: the loop below stops it at once instead of leaving it unwatched.
     master = int(raw)
 
     def run() -> None:
