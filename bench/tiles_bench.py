@@ -15,9 +15,12 @@ import argparse
 import asyncio
 import os
 import random
+import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -67,6 +70,40 @@ async def hammer(base: str, urls: list[str], total: int) -> tuple[list[float], i
 
     await asyncio.gather(*(client() for _ in range(CONCURRENCY)))
     return lat, misses
+
+
+WRK_SCRIPT = """-- wrk: each request the next of the sampled tile URLs (one list per thread)
+local urls = {%s}
+local i = 0
+request = function()
+  i = i %% #urls + 1
+  return wrk.format("GET", urls[i])
+end
+"""
+
+
+def wrk(base: str, path: str, urls: list[str] | None, seconds: int = 10) -> dict | None:
+    """p50/p99 (ms) and requests/s of ``CONCURRENCY`` connections from Debian's wrk (a C load
+    generator, so the clients do not take the server's cores as Python clients do), over
+    ``urls`` in turn or ``path``; None without wrk (`make bench` installs it)."""
+    if shutil.which("wrk") is None:
+        return None
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(WRK_SCRIPT % ", ".join(f'"{u}"' for u in (urls or [path])))
+    try:
+        out = subprocess.run(["wrk", "-t1", f"-c{CONCURRENCY}", f"-d{seconds}s", "--latency", "-s", f.name,
+                              base + path], capture_output=True, text=True, check=True).stdout
+    finally:
+        os.unlink(f.name)
+
+    def ms(q: int) -> float:
+        m = re.search(rf"^\s+{q}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"p50": ms(50), "p99": ms(99), "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+            "non2xx": int(errors.group(1)) if errors else 0}
 
 
 def main() -> int:
@@ -138,6 +175,10 @@ def main() -> int:
             return lat
 
         health_conc = asyncio.run(health_under_load())
+        for u in chosen:  # a minute boundary may have passed: warm again before the wrk runs
+            httpx.get(base + u, timeout=60)
+        wrk_tiles = wrk(base, chosen[0], chosen)
+        wrk_health = wrk(base, "/healthz", None)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(30)
@@ -150,6 +191,11 @@ def main() -> int:
     print(f"cached grid tiles, one client: p50 {pct(single, 50):.2f} ms, p99 {pct(single, 99):.2f} ms "
           f"({len(single)} hits); p50/healthz {pct(single, 50) / h50:.2f}")
     print(f"cached under load vs /healthz under the same load: p50 ratio {pct(cached, 50) / pct(health_conc, 50):.2f}")
+    if wrk_tiles is not None:
+        print(f"wrk, {CONCURRENCY} connections: cached grid tiles p50 {wrk_tiles['p50']:.2f} ms (target ≤ 20), "
+              f"p99 {wrk_tiles['p99']:.2f} ms (target ≤ 100), {wrk_tiles['rps']:.0f}/s, non-2xx {wrk_tiles['non2xx']}; "
+              f"/healthz p50 {wrk_health['p50']:.2f} ms, p99 {wrk_health['p99']:.2f} ms, {wrk_health['rps']:.0f}/s; "
+              f"p50 ratio {wrk_tiles['p50'] / wrk_health['p50']:.2f}")
     deep = [v for z in (14, 15, 16) for v in uncached.get(z, [])]
     print(f"uncached, one client: z14–z16 p50 {pct(deep, 50):.1f} ms (target ≤ 50, {len(deep)} tiles); "
           f"z12 p50 {pct(uncached.get(12, []), 50):.1f} ms (target ≤ 200, {len(uncached.get(12, []))} tiles)")

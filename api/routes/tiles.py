@@ -25,7 +25,7 @@ from api.security import PrincipalDep
 from geo.access.roles import sees_exact_locations
 from geo.tiles.addressing import MAX_ZOOM, TileAddress
 from geo.tiles.cache import TileCache
-from geo.tiles.service import STAFF, get_tile, tilejson
+from geo.tiles.service import STAFF, cached_tile, get_tile, tilejson
 from geo.models import AreaLevel
 from geo.tiles.layers import LEVEL_LAYER, TileLayer
 from geo.tiles.wallmap import grid_count, level_open_counts
@@ -73,14 +73,18 @@ async def vector_tile(request: Request, opener: SessionOpenerDep, principal: Pri
     cache, settings = tile_cache(request), request.app.state.map_settings
 
     def answer_in_thread():
-        # One thread-pool hop for the session and the lookup: a cached tile costs what /healthz does.
+        # A miss (or a fingerprint older than a second): one thread-pool hop for the session and the build.
         with opener() as session:
             return get_tile(session, cache=cache, layer=layer, tile=address, generation=generation,
                             exact=sees_exact_locations(principal), now=datetime.now(UTC),
                             min_count=settings.embed_min_count)
 
-    answer = await run_in_threadpool(answer_in_thread)
     now = datetime.now(UTC)
+    answer = cached_tile(cache=cache, layer=layer, tile=address, generation=generation,
+                         exact=sees_exact_locations(principal), now=now, min_count=settings.embed_min_count)
+    if answer is None:
+        answer = await run_in_threadpool(answer_in_thread)
+        now = datetime.now(UTC)
     max_age = max(0, int((answer.expires - now).total_seconds()))
     headers = {
         "ETag": answer.tile.etag,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -44,6 +45,25 @@ class TileCache:
         self._lock = threading.Lock()
         # The hexagon layer's per-minute aggregates, which its tiles are cut from.
         self.windows = WindowCache()
+        # generation asked for (None: the active one) -> (its fingerprint, when it was read).
+        self._fingerprints: dict[int | None, tuple[object, float]] = {}
+
+    def remember_fingerprint(self, generation: int | None, fingerprint: object) -> None:
+        """Note ``fingerprint`` as just read for ``generation`` (None: the active one)."""
+        self._fingerprints[generation] = (fingerprint, time.monotonic())
+
+    def recent_fingerprint(self, generation: int | None, max_age_s: float) -> object | None:
+        """The fingerprint read for ``generation`` at most ``max_age_s`` seconds ago, or None."""
+        seen = self._fingerprints.get(generation)
+        return seen[0] if seen is not None and time.monotonic() - seen[1] <= max_age_s else None
+
+    def peek(self, key: Hashable) -> CachedTile | None:
+        """The cached tile of ``key``, or None (nothing is built)."""
+        with self._lock:
+            item = self._items.get(key)
+            if item is not None:
+                self._items.move_to_end(key)
+            return item
 
     def __len__(self) -> int:
         return len(self._items)

@@ -19,6 +19,10 @@ from geo.tiles.hexagons import PUBLIC_MIN_COUNT, hexagon_tile
 from geo.tiles.layers import ZOOMS, TileLayer, vector_layers
 
 PUBLIC, STAFF = "public", "staff"
+# How long a generation's fingerprint read by one tile request serves the next ones without a
+# database round trip: a boundary edit reaches the tiles at most this late (their counts are
+# per minute anyway), and a cached tile costs no connection, no thread hop, no query.
+FINGERPRINT_TTL_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +50,10 @@ def get_tile(session: Session, *, cache: TileCache, layer: TileLayer, tile: Tile
     public ones otherwise; ``min_count``: the public hexagons' floor (≥ 5). Cached per minute
     of ``now`` (aware). Raises GenerationNotFound / NoActiveGeneration."""
     fp = generation_fingerprint(session, generation=generation)
+    cache.remember_fingerprint(generation, fp)
     minute = minute_of(now)
     audience = STAFF if exact else PUBLIC
-    key = (layer.value, tuple(fp), tile.z, tile.x, tile.y, audience, minute.isoformat(),
-           min_count if layer is TileLayer.reports else None)
+    key = _key(layer, fp, tile, audience, minute, min_count)
 
     def build() -> bytes:
         if layer is TileLayer.reports:
@@ -61,6 +65,26 @@ def get_tile(session: Session, *, cache: TileCache, layer: TileLayer, tile: Tile
 
     cached, hit = cache.get_or_build(key, build)
     return TileAnswer(cached, hit, audience, fp.generation, minute + timedelta(minutes=1))
+
+
+def _key(layer: TileLayer, fp, tile: TileAddress, audience: str, minute: datetime, min_count: int) -> tuple:
+    return (layer.value, tuple(fp), tile.z, tile.x, tile.y, audience, minute.isoformat(),
+            min_count if layer is TileLayer.reports else None)
+
+
+def cached_tile(*, cache: TileCache, layer: TileLayer, tile: TileAddress, generation: int | None, exact: bool,
+                now: datetime, min_count: int = PUBLIC_MIN_COUNT) -> TileAnswer | None:
+    """``get_tile``'s answer when it is cached and the generation's fingerprint was read in
+    the last ``FINGERPRINT_TTL_S`` seconds, without a session; else None (ask ``get_tile``)."""
+    fp = cache.recent_fingerprint(generation, FINGERPRINT_TTL_S)
+    if fp is None:
+        return None
+    minute = minute_of(now)
+    audience = STAFF if exact else PUBLIC
+    item = cache.peek(_key(layer, fp, tile, audience, minute, min_count))
+    if item is None:
+        return None
+    return TileAnswer(item, True, audience, fp.generation, minute + timedelta(minutes=1))
 
 
 def tilejson(session: Session, *, layer: TileLayer, generation: int | None, tiles_url: str) -> dict:

@@ -64,11 +64,13 @@ def test_etag_and_not_modified(client, cases):
     assert client.get(URL, headers={"If-None-Match": '"other"'}).status_code == 200
 
 
-def test_a_new_generation_is_a_new_tile(client, db, cases):
+def test_a_new_generation_is_a_new_tile(client, db, cases, monkeypatch):
     from geo.boundaries.generations import activate_generation, carry_forward, create_generation, rebuild_pieces
+    from geo.tiles import service
     from tests.tiny_city import add_area
 
     before = client.get(URL)
+    assert client.get(URL).headers["x-cache"] == "hit"  # served from the fingerprint read a moment ago
     old = cases.generation
     draft = create_generation(db).id
     carry_forward(db, from_generation=old, to_generation=draft, codes=[c for c in GRIDS if c != G1]
@@ -77,6 +79,10 @@ def test_a_new_generation_is_a_new_tile(client, db, cases):
     db.flush()
     rebuild_pieces(db, generation=draft)
     activate_generation(db, generation=draft)
+    # Within FINGERPRINT_TTL_S the old fingerprint may still serve; once it is older, the new
+    # generation's tile is built.
+    assert client.get(URL).headers["etag"] == before.headers["etag"]
+    monkeypatch.setattr(service, "FINGERPRINT_TTL_S", 0.0)
     after = client.get(URL)
     assert after.headers["etag"] != before.headers["etag"] and after.headers["x-cache"] == "miss"
     assert by_code(after.content, "grids")[G1]["name"] == "新网格"
