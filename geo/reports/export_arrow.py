@@ -22,7 +22,7 @@ from geo.reports.export import Column, Export, columns, copy_csv, joined
 ARROW_TYPES = {"text": pa.string(), "time": pa.timestamp("us", tz="UTC"), "float": pa.float64(),
                "int": pa.int64(), "bool": pa.bool_()}
 GEOMETRY = "geometry"
-ROW_GROUP_ROWS = 65_536  # rows per Parquet row group (about 20 MB of this table in memory)
+ROW_GROUP_ROWS = 32_768  # rows per Parquet row group (about 10 MB of this table in memory)
 CSV_BLOCK_BYTES = 1 << 20
 # GeoParquet 1.1: WKB points; no "crs" means OGC:CRS84 (lon/lat WGS-84), which these are.
 GEO_METADATA = {"version": "1.1.0", "primary_column": GEOMETRY,
