@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import CityConfigDep, SessionDep
 from api.params import TimeWindow, bounded_window, reject_unknown_query
 from api.open311_errors import Open311Route, document_errors
-from api.report_views import id_from_key, report_view
+from api.report_views import id_from_key, report_views
 from api.routes.reports import audit_reads
 from api.schemas.open311 import (
     SPEC_URL,
@@ -266,7 +266,7 @@ def _register(session, posted, principal: Principal, config, idempotency_key: st
 def _listing(request: Request, session, principal: Principal, config, filters: ReportFilter) -> list[dict]:
     now = utcnow()
     rows, _total = list_reports(session, filters=filters, now=now, limit=MAX_RESULTS)
-    views = [report_view(session, r, viewer=principal, now=now) for r in rows]
+    views = report_views(session, rows, viewer=principal, now=now)
     fallback = active_generation_id(session)
     codes: set[tuple[int, str]] = set()
     for v in views:

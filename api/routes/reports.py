@@ -28,7 +28,7 @@ from api.params import (
     parse_bbox,
     reject_unknown_query,
 )
-from api.report_views import created_view, id_from_key, report_view, shows_duplicates
+from api.report_views import created_view, id_from_key, report_view, report_views, shows_duplicates
 from api.schemas.reports import (
     BatchIn,
     BatchItemOut,
@@ -272,7 +272,7 @@ def get_many(
         last = rows[-1]
         nxt = str(request.url.remove_query_params("offset").include_query_params(
             after=report_cursor(last.reported_at, last.id), limit=page))
-    items = [report_view(session, r, viewer=principal, now=now) for r in rows]
+    items = report_views(session, rows, viewer=principal, now=now)
     audit_reads(session, principal, rows)
     return ReportPage(items=items, numberMatched=total, numberReturned=len(rows), next=nxt)
 
