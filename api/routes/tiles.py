@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import SessionDep, SessionOpenerDep
-from api.params import known_query_only
+from api.params import INT4_MAX, known_query_only
 from api.security import PrincipalDep
 from geo.access.roles import sees_exact_locations
 from geo.tiles.addressing import MAX_ZOOM, TileAddress
@@ -42,7 +42,7 @@ LayerPath = Annotated[TileLayer, PathParam(examples=["grids"], description=(
 ZPath = Annotated[int, PathParam(ge=0, le=MAX_ZOOM, examples=[14], description="Zoom level, 0 to 22.")]
 XPath = Annotated[int, PathParam(ge=0, examples=[13747], description="Tile column, 0 to 2^z − 1 (west → east).")]
 YPath = Annotated[int, PathParam(ge=0, examples=[6135], description="Tile row, 0 to 2^z − 1 (north → south).")]
-GenerationQuery = Annotated[int | None, Query(ge=1, examples=[2], description=(
+GenerationQuery = Annotated[int | None, Query(ge=1, le=INT4_MAX, examples=[2], description=(
     "Boundary generation whose areas are drawn (default: the active one; a draft or retired one by id)."))]
 COMMON = {401: {"description": "The token sent is not valid"}, 404: {"description": "No such generation"},
           422: {"description": "A field is invalid (z, x, y, layer, generation)"},

@@ -160,3 +160,10 @@ def test_the_command_centre_switches_to_vector_tiles_above_the_threshold(client,
     assert "/assets/leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js" in page
     assert "total open 3, overdue 1" in page  # the legend still counts (staff: exact)
     assert client.get("/assets/leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js").status_code == 200
+
+
+def test_a_generation_past_the_id_range_is_a_422_not_a_server_error(client, cases):
+    # Found by schemathesis: a 20-digit generation overflowed PostgreSQL's integer (500).
+    for url in ("/tiles/city/1/1/1.mvt", "/tiles/city.json"):
+        r = client.get(url, params={"generation": 29067760253925199872})
+        assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == "generation", r.text
