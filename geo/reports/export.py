@@ -171,7 +171,7 @@ def audit_export(session: Session, *, export: Export) -> None:
     detail = {"format": export.fmt, "area_prefix": f.area_prefix, "categories": list(f.categories or []) or None,
               "status": f.status.value if f.status else None, "since": f.since.isoformat() if f.since else None,
               "until": f.until.isoformat() if f.until else None, "overdue": f.overdue, "unassigned": f.unassigned,
-              "bbox": list(vars(f.bbox).values()) if f.bbox else None}
+              "bbox": [f.bbox.minlon, f.bbox.minlat, f.bbox.maxlon, f.bbox.maxlat] if f.bbox else None}
     record_audit(session, actor=export.viewer, action="personal.export", subject_type="report", detail=detail)
 
 
