@@ -23,7 +23,8 @@ router = APIRouter(tags=["webhooks"])
 Manager = require(Permission.manage_webhooks)
 Reader = require(Permission.read_webhooks)
 WebhookPath = Annotated[int, Path(ge=1, le=BIGINT_MAX, examples=[3], description="The webhook's id.")]
-ERRORS = {403: {"description": "Not this role's or this system's webhook"}, 422: {"description": "Invalid field"}}
+ERRORS = {403: {"description": "Not this role's or this system's webhook"}, 404: {"description": "No such webhook"},
+          422: {"description": "Invalid field"}}
 
 
 def _out(row: WebhookSubscription, cls=WebhookOut, **extra):
@@ -32,7 +33,8 @@ def _out(row: WebhookSubscription, cls=WebhookOut, **extra):
                secret_prefix=row.secret[:len(SECRET_PREFIX) + 4], **extra)
 
 
-@router.post("/webhooks", response_model=WebhookCreated, status_code=201, responses=ERRORS,
+@router.post("/webhooks", response_model=WebhookCreated, status_code=201,
+             responses={**ERRORS, 409: {"description": "The system already has the most webhooks allowed (20)"}},
              summary="Register a webhook")
 def post_webhook(body: WebhookIn, session: SessionDep, principal: Manager):
     """Deliveries start with the next event of the trail: each is a signed JSON POST
