@@ -16,6 +16,7 @@ from api.errors import FieldError
 from geo.boundaries.areas import BBox
 from geo.errors import InvalidInput
 from geo.instants import parse_window, start_of_day
+from geo.models import ReportStatus
 from geo.reports.categories import CATEGORY_FILTER_DOC
 
 CODE_PATTERN = r"^[0-9]{6}([0-9]{3}){0,3}$"  # a hierarchy code: 6, 9, 12 or 15 digits
@@ -53,6 +54,12 @@ CrsQuery = Annotated[str | None, Query(max_length=16, examples=["gcj02"], descri
     "or EPSG:<code> (projected: lon is the easting, lat the northing, in metres)."))]
 UntilQuery = Annotated[str | None, Query(examples=["2026-11-08T00:00:00+08:00"], description=(
     "Window end, exclusive; same forms as `since`."))]
+AreaQuery = Annotated[str | None, Query(pattern=CODE_PATTERN, examples=["211103001"], description=(
+    "Reports in this area: any hierarchy code (district, street, community or grid)."))]
+StatusQuery = Annotated[ReportStatus | None, Query(examples=["dispatched"], description="Only cases in this state.")]
+OverdueQuery = Annotated[bool, Query(examples=[True], description="Only open cases past their due time.")]
+UnassignedQuery = Annotated[bool, Query(examples=[True], description=(
+    "Only cases no grid covers (matched `unassigned`: the city command centre's queue)."))]
 
 
 def page_size(limit: int | None, *, default: int, maximum: int) -> int:
@@ -189,3 +196,20 @@ async def known_query_only(request: Request) -> None:
         allowed = frozenset(_query_names(dependant))
         route.gridmap_query_names = allowed
     reject_unknown_query(request, allowed)
+
+
+def listing_filter(session, *, viewer, window: TimeWindow, area: str | None, category: str | None,
+                   status: ReportStatus | None, bbox: str | None, overdue: bool, unassigned: bool,
+                   filed_by: str | None = None):
+    """The ``ReportFilter`` of the listing's filters (``GET /api/v1/reports`` and its export),
+    each tested on what ``viewer`` may see. 404 for an unknown area, 422 naming the field."""
+    from geo.access.roles import sees_exact_locations
+    from geo.boundaries.generations import active_generation_id
+    from geo.reports.categories import parse_category
+    from geo.reports.queries import ReportFilter, area_prefix
+
+    prefix = area_prefix(session, code=area, generation=active_generation_id(session)) if area else None
+    _label, categories = parse_category(category)
+    return ReportFilter(area_prefix=prefix, categories=categories, status=status, since=window.since,
+                        until=window.until, bbox=parse_bbox(bbox), exact=sees_exact_locations(viewer),
+                        overdue=overdue, unassigned=unassigned, filed_by=filed_by)

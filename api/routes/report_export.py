@@ -12,15 +12,21 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from api.deps import SessionOpenerDep
-from api.params import PUBLIC_MAX_DAYS, BBoxQuery, CategoryQuery, CODE_PATTERN, WindowDep, bounded_window, parse_bbox
+from api.params import (
+    PUBLIC_MAX_DAYS,
+    AreaQuery,
+    BBoxQuery,
+    CategoryQuery,
+    OverdueQuery,
+    StatusQuery,
+    UnassignedQuery,
+    WindowDep,
+    bounded_window,
+    listing_filter,
+)
 from api.security import require
 from geo.access import Permission
-from geo.access.roles import sees_exact_locations
-from geo.boundaries.generations import active_generation_id
-from geo.models import ReportStatus
-from geo.reports.categories import parse_category
 from geo.reports.export import MEDIA_TYPES, SUFFIXES, Export, audit_export, stream
-from geo.reports.queries import ReportFilter, area_prefix
 
 router = APIRouter(tags=["reports"])
 
@@ -41,14 +47,12 @@ FormatQuery = Annotated[Literal["csv", "geojsonseq", "parquet"], Query(
 def get_export(
     request: Request, open_session: SessionOpenerDep, principal: require(Permission.read_reports), window: WindowDep,
     fmt: FormatQuery = "csv",
-    area: Annotated[str | None, Query(pattern=CODE_PATTERN, examples=["211103001"], description=(
-        "Reports in this area: any hierarchy code (district, street, community or grid)."))] = None,
+    area: AreaQuery = None,
     category: CategoryQuery = None,
-    status: Annotated[ReportStatus | None, Query(examples=["dispatched"], description="Only cases in this state.")] = None,
+    status: StatusQuery = None,
     bbox: BBoxQuery = None,
-    overdue: Annotated[bool, Query(examples=[True], description="Only open cases past their due time.")] = False,
-    unassigned: Annotated[bool, Query(examples=[True], description=(
-        "Only cases no grid covers (matched `unassigned`: the city command centre's queue)."))] = False,
+    overdue: OverdueQuery = False,
+    unassigned: UnassignedQuery = False,
     excel: Annotated[bool, Query(examples=[False], description=(
         "CSV for spreadsheets: a UTF-8 byte-order mark (so Excel reads Chinese text), and free-text cells "
         "starting with = + - @ prefixed with ' (so none runs as a formula)."))] = False,
@@ -63,15 +67,10 @@ def get_export(
     now = datetime.now(UTC)
     window = bounded_window(window, full=principal.can(Permission.full_history), tz=request.app.state.city_config.tz,
                             now=now, default_days=PUBLIC_MAX_DAYS)
-    _label, categories = parse_category(category)
     with open_session() as session:
-        prefix = area_prefix(session, code=area, generation=active_generation_id(session)) if area else None
-        export = Export(
-            viewer=principal, fmt=fmt, now=now, excel=excel,
-            filters=ReportFilter(area_prefix=prefix, categories=categories, status=status, since=window.since,
-                                 until=window.until, bbox=parse_bbox(bbox), exact=sees_exact_locations(principal),
-                                 overdue=overdue, unassigned=unassigned),
-        )
+        export = Export(viewer=principal, fmt=fmt, now=now, excel=excel, filters=listing_filter(
+            session, viewer=principal, window=window, area=area, category=category, status=status, bbox=bbox,
+            overdue=overdue, unassigned=unassigned))
         audit_export(session, export=export)
         session.commit()
 

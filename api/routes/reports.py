@@ -15,7 +15,11 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import ApiSettingsDep, CityConfigDep, SessionDep, SessionOpenerDep
 from api.errors import OUTCOME_STATUS, FieldError, domain_error, invalid_fields, validation_fields
 from api.params import (
-    CODE_PATTERN,
+    AreaQuery,
+    OverdueQuery,
+    StatusQuery,
+    UnassignedQuery,
+    listing_filter,
     BBoxQuery,
     CategoryQuery,
     LimitQuery,
@@ -25,7 +29,6 @@ from api.params import (
     decode_report_cursor,
     report_cursor,
     page_size,
-    parse_bbox,
     reject_unknown_query,
 )
 from api.report_views import created_view, id_from_key, report_view, report_views, shows_duplicates
@@ -43,15 +46,11 @@ from api.schemas.reports import (
 from api.security import case_access, case_secret, principal_of, require
 from geo.access import Permission, Principal, may_read_personal, may_see_photos, may_upload_photo, record_audit
 from geo.access.case_tokens import case_token
-from geo.access.roles import sees_exact_locations
-from geo.boundaries.generations import active_generation_id
 from geo.errors import Forbidden, InvalidInput, NotFound
 from geo.instants import parse_instant
-from geo.models import ReportStatus
-from geo.reports.categories import parse_category
 from geo.reports.intake import ReportInput, validate_fields
 from geo.reports.photos import clean_image, photo_name, photo_path, remove_photo, write_photo
-from geo.reports.queries import ReportFilter, area_prefix, list_reports
+from geo.reports.queries import list_reports
 from geo.reports.outcomes import BatchOutcome, Outcome
 from geo.reports.registration import submit_batch, submit_report
 from geo.reports.workflow import add_photo, apply_transition, get_report, lock_for_photo, rate
@@ -234,14 +233,12 @@ def get_one(report_id: ReportIdPath, session: SessionDep, principal: case_access
 def get_many(
     request: Request, session: SessionDep, settings: ApiSettingsDep, principal: require(Permission.read_reports),
     window: WindowDep,
-    area: Annotated[str | None, Query(pattern=CODE_PATTERN, examples=["211103001"], description=(
-        "Reports in this area: any hierarchy code (district, street, community or grid)."))] = None,
+    area: AreaQuery = None,
     category: CategoryQuery = None,
-    status: Annotated[ReportStatus | None, Query(examples=["dispatched"], description="Only cases in this state.")] = None,
+    status: StatusQuery = None,
     bbox: BBoxQuery = None,
-    overdue: Annotated[bool, Query(examples=[True], description="Only open cases past their due time.")] = False,
-    unassigned: Annotated[bool, Query(examples=[True], description=(
-        "Only cases no grid covers (matched `unassigned`: the city command centre's queue)."))] = False,
+    overdue: OverdueQuery = False,
+    unassigned: UnassignedQuery = False,
     filed_by: Annotated[str | None, Query(pattern="^me$", examples=["me"], description=(
         "`me`: only the reports filed with your token (a system key reads what it filed)."))] = None,
     limit: LimitQuery = None,
@@ -258,12 +255,9 @@ def get_many(
     cursor = decode_report_cursor(after) if after is not None else None
     if cursor is not None and offset:
         raise FieldError("offset", "cannot be combined with `after`")
-    prefix = area_prefix(session, code=area, generation=active_generation_id(session)) if area else None
-    _label, categories = parse_category(category)
-    filters = ReportFilter(area_prefix=prefix, categories=categories, status=status, since=window.since,
-                           until=window.until, bbox=parse_bbox(bbox), exact=sees_exact_locations(principal),
-                           overdue=overdue,
-                           unassigned=unassigned, filed_by=principal.filed_by if filed_by == "me" else None)
+    filters = listing_filter(session, viewer=principal, window=window, area=area, category=category, status=status,
+                             bbox=bbox, overdue=overdue, unassigned=unassigned,
+                             filed_by=principal.filed_by if filed_by == "me" else None)
     now = utcnow()
     rows, total = list_reports(session, filters=filters, now=now, limit=page + 1, offset=offset, after=cursor)
     more, rows = len(rows) > page, rows[:page]
