@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, field_validator
 
+from geo.departments.config import Department
+from geo.errors import InvalidInput
 from geo.instants import start_of_day
 from geo.reports.categories import BY_CODE, SUB_BY_CODE
 
@@ -44,6 +46,15 @@ class CityConfig(BaseModel):
     # A grid's households outside this range is a warning in `gridmap boundaries check`.
     grid_households_range: tuple[int, int] = (0, 2000)
     working_hours: WorkingHours = Field(default_factory=WorkingHours)
+    departments: list[Department] = Field(default_factory=list)
+
+    @field_validator("departments")
+    @classmethod
+    def _unique_departments(cls, v: list[Department]) -> list[Department]:
+        codes = [d.code for d in v]
+        if len(set(codes)) != len(codes):
+            raise ValueError("department codes must be unique")
+        return v
 
     @field_validator("time_limits_h")
     @classmethod
@@ -70,6 +81,19 @@ class CityConfig(BaseModel):
     def earliest_reported_at(self) -> datetime:
         """The start of ``earliest_report_date`` in the city's time zone."""
         return start_of_day(self.earliest_report_date, self.tz)
+
+    def department(self, code: str) -> Department:
+        """The department with ``code``. Raises InvalidInput (field ``department``)."""
+        for d in self.departments:
+            if d.code == code:
+                return d
+        known = ", ".join(d.code for d in self.departments) or "none configured"
+        raise InvalidInput(f"no department {code!r} (known: {known})", field="department")
+
+    def department_for(self, category: str, subcategory: str | None) -> Department | None:
+        """The department owning a category (a subcategory claim wins), or None."""
+        best = max(self.departments, key=lambda d: d.owns(category, subcategory), default=None)
+        return best if best is not None and best.owns(category, subcategory) else None
 
     def time_limit_h(self, category: str, subcategory: str | None) -> float:
         """Hours allowed from dispatch: city override (subcategory, then category), else catalogue."""

@@ -83,6 +83,12 @@ class Report(Base):
     escalation_level: Mapped[int] = mapped_column(sa.SmallInteger, nullable=False, server_default="0", default=0)
     escalated_to: Mapped[str | None] = mapped_column(sa.String(15))
     duplicate_of: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("reports.id"))
+    # The functional department holding the case (geo.departments; a code of the city
+    # configuration), NULL while the grid chain holds it; accepted_at NULL until it accepts.
+    department_code: Mapped[str | None] = mapped_column(sa.String(32))
+    department_accepted_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # How often a department returned the case to the dispatcher ("not ours").
+    return_count: Mapped[int] = mapped_column(sa.SmallInteger, nullable=False, server_default="0", default=0)
     # sha256 of the canonical intake body: a retry with the same id must carry the same body.
     request_hash: Mapped[str | None] = mapped_column(sa.String(64))
     snap_distance_m: Mapped[float | None] = mapped_column(sa.Float)
@@ -117,6 +123,9 @@ class Report(Base):
         sa.CheckConstraint("reported_at >= '1900-01-01 00:00:00+00' AND reported_at < '2200-01-01 00:00:00+00'",
                            name="reported_at_readable"),
         sa.CheckConstraint("escalation_level BETWEEN 0 AND 4", name="escalation_level_range"),
+        sa.CheckConstraint("department_accepted_at IS NULL OR department_code IS NOT NULL",
+                           name="accepted_by_a_department"),
+        sa.CheckConstraint("return_count >= 0", name="return_count_positive"),
         sa.CheckConstraint(
             "(grid_code IS NULL) = (generation_id IS NULL)", name="grid_with_generation"
         ),
@@ -128,6 +137,10 @@ class Report(Base):
             "due_at",
             postgresql_where=sa.text("status IN ('registered', 'dispatched', 'in_progress')"),
         ),
+        # A department's open queue and its overdue backlog.
+        sa.Index("ix_reports_department_open", "department_code", "due_at",
+                 postgresql_where=sa.text("department_code IS NOT NULL "
+                                          "AND status IN ('registered', 'dispatched', 'in_progress')")),
         # Deleting or re-linking a report checks who points at it through duplicate_of.
         sa.Index("ix_reports_duplicate_of", "duplicate_of", postgresql_where=sa.text("duplicate_of IS NOT NULL")),
         # Duplicate suggestions probe only open cases: a small index however long the history.

@@ -35,6 +35,8 @@ class Worker(Base):
     phone: Mapped[str | None] = mapped_column(sa.String(32))  # personal data
     public_name: Mapped[str] = mapped_column(sa.Text, nullable=False)  # e.g. "王网格员", shown on signs
     role: Mapped[WorkerRole] = mapped_column(str_enum(WorkerRole, "worker_role"), nullable=False)
+    # Staff of a functional department (geo.departments: a code of the city configuration).
+    department_code: Mapped[str | None] = mapped_column(sa.String(32))
     on_duty: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True)
     last_position = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False))
     last_seen_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
