@@ -14,12 +14,11 @@ from api.ogc.catalogue import AREA_PARAMS, DEFAULT_LIMIT, MAX_LIMIT, REPORT_PARA
 from api.params import parse_bbox, reject_unknown_query
 from geo.boundaries.areas import BBox
 from geo.instants import parse_interval
-from geo.models import OPEN_STATUSES, ReportStatus
+from geo.models import CLOSED_STATUSES, OPEN_STATUSES, ReportStatus
 from geo.reports.categories import parse_category
 
 FORMATS = frozenset({"json", "geojson", "application/json", "application/geo+json"})
 # ?status= on reports: a state of the loop, or `open` / `closed` (any open state / solved or ended).
-CLOSED_STATUSES = tuple(s for s in ReportStatus if s not in OPEN_STATUSES)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from geo.models.areas import Area, AreaKind, AreaPiece, DraftAssignment, Generat
 from geo.models.base import SRID, Base
 from geo.models.meta import DatasetStamp
 from geo.models.reports import (
-    OPEN_STATUSES, MatchKind, Report, ReportCurrentGrid, ReportEvent, ReportSource, ReportStatus,
+    CLOSED_STATUSES, OPEN_STATUSES, MatchKind, Report, ReportCurrentGrid, ReportEvent, ReportSource, ReportStatus,
 )
 from geo.models.webhooks import DeliveryStatus, WebhookDelivery, WebhookSubscription
 from geo.models.workers import Assignment, AssignmentRole, Worker, WorkerRole
@@ -14,6 +14,7 @@ from geo.models.workers import Assignment, AssignmentRole, Worker, WorkerRole
 __all__ = [
     "CODE_LENGTH",
     "LEVEL_ORDER",
+    "CLOSED_STATUSES",
     "OPEN_STATUSES",
     "SRID",
     "ApiToken",

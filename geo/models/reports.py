@@ -34,6 +34,9 @@ class ReportStatus(str, enum.Enum):
 
 
 OPEN_STATUSES = (ReportStatus.registered, ReportStatus.dispatched, ReportStatus.in_progress)
+# Everything else has ended (resolved counts as ended: the grid's work is done, the reporter's
+# check is pending); Open311's "closed" and OGC's ?status=closed are this.
+CLOSED_STATUSES = tuple(s for s in ReportStatus if s not in OPEN_STATUSES)
 
 
 class MatchKind(str, enum.Enum):

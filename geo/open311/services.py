@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from geo.cityconfig import CityConfig
 from geo.errors import InvalidInput, NotFound
-from geo.models import OPEN_STATUSES, ReportStatus
+from geo.models import CLOSED_STATUSES, OPEN_STATUSES, ReportStatus
 from geo.reports.categories import BY_CODE, CATALOGUE, SUB_BY_CODE
 
 # Open311's two states. Resolved counts as closed: the grid reports it handled, and the
@@ -98,7 +98,7 @@ def statuses_for(states: list[str]) -> tuple[ReportStatus, ...]:
         s = s.strip().lower()
         if s not in STATES:
             raise InvalidInput(f"unknown status {s!r}: open or closed (comma-separated for both)", field="status")
-        out += [st for st in ReportStatus if state_of(st) == s and st not in out]
+        out += [st for st in (OPEN_STATUSES if s == OPEN else CLOSED_STATUSES) if st not in out]
     return tuple(out)
 
 
