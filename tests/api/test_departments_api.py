@@ -120,3 +120,13 @@ def test_the_server_warns_of_department_contacts_that_are_no_workers(client, cap
         _check_departments(client.app)  # what the server's warm-up runs at startup
     assert "department roads: the desk contact staff_no 'NOBODY-DESK' is not a worker" in caplog.text
     assert "TD-RD-02" in caplog.text  # its escalation contact: not in this database either (no tiny staff here)
+
+
+def test_open311_names_the_department_holding_a_case(client, city):
+    rid = new_case(client)
+    assert act(client, rid, "transfer", department=SANITATION, note="环卫").status_code == 200
+    (rec,) = client.get(f"/open311/v2/requests/{rid}.json", params={"jurisdiction_id": "110100"}).json()
+    assert rec["agency_responsible"].startswith(f"department {SANITATION}; ")
+    assert act(client, rid, "return", note="not ours").status_code == 200
+    (rec,) = client.get(f"/open311/v2/requests/{rid}.json", params={"jurisdiction_id": "110100"}).json()
+    assert "department" not in rec["agency_responsible"]
