@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from geo.access.roles import Principal, holds_for_department, may_move
 from geo.models import OPEN_STATUSES, Report, ReportStatus
 
 S = ReportStatus
@@ -55,3 +56,10 @@ def allowed_actions(report: Report) -> list[str]:
     only while a department holds it (``accept`` until it has). Empty for closed, rejected
     and duplicate cases."""
     return [a for a in RULES if legal(report, a)]
+
+
+def allowed_for(report: Report, by: Principal) -> list[str]:
+    """``allowed_actions`` that ``by`` may take on ``report`` (for pages that offer only the
+    buttons a role may press; the department staff's transfer: within their department)."""
+    within = by.department_code if holds_for_department(by, report) else None
+    return [a for a in allowed_actions(report) if may_move(by, report, a, to_department=within)]

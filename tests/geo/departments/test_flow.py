@@ -16,7 +16,7 @@ from geo.errors import Forbidden, IllegalTransition, InvalidInput
 from geo.models import Report, ReportSource, ReportStatus
 from geo.reports.intake import ReportInput
 from geo.reports.registration import submit_report
-from geo.reports.rules import allowed_actions
+from geo.reports.rules import allowed_actions, allowed_for
 from geo.reports.workflow import apply_transition, escalate_overdue, rate, trail
 from tests.tiny_city import CITY_CENTRE, GRIDS, ROADS, SANITATION, add_department_staff, tiny_config
 
@@ -196,10 +196,15 @@ def test_who_may_move_a_department_case(db, city):
         move(db, config, rid, "accept", T0 + 2 * H, by=other)
     with pytest.raises(Forbidden):
         move(db, config, rid, "transfer", T0 + 2 * H, department=ROADS, note="x", by=colleague)
+    # What each may press: the loop's actions that their role allows on this case.
+    assert allowed_for(report, colleague) == ["start", "resolve", "escalate", "transfer", "accept", "return"]
+    assert allowed_for(report, other) == [] and allowed_for(report, grid) == []
+    assert allowed_for(report, dispatcher) == allowed_actions(report)
     move(db, config, rid, "accept", T0 + 2 * H, by=colleague)
     # A grid worker transfers their own case anywhere.
     mine = new_case(db, config)
     assert may_move(grid, db.get(Report, mine), "transfer", to_department=ROADS)
+    assert allowed_for(db.get(Report, mine), grid) == ["start", "resolve", "escalate", "transfer"]
     assert move(db, config, mine, "transfer", T0 + H, department=ROADS, note="道路", by=grid).department_code == ROADS
     assert [e.data.get("by") for e in trail(db, report_id=mine)][-1] == "w"
 
