@@ -53,11 +53,17 @@ def _spells(codes: list[str], since: datetime | None, until: datetime | None):
     return sa.select(hops).where(*conds).subquery("spells")
 
 
-def _during(spells, action: str):
-    """SQL: whether the report's trail holds ``action`` during each spell."""
+def _during(spells):
+    """SQL (a lateral subquery): whether each spell saw an accept and a resolve, in one probe
+    of the case's trail (an EXISTS named in several aggregates runs once for each)."""
     e = aliased(ReportEvent)
-    return sa.exists().where(e.report_id == spells.c.report_id, e.action == action, e.id > spells.c.id,
-                             sa.or_(spells.c.end_id.is_(None), e.id < spells.c.end_id))
+    return (
+        sa.select(sa.func.coalesce(sa.func.bool_or(e.action == "accept"), sa.false()).label("accepted"),
+                  sa.func.coalesce(sa.func.bool_or(e.action == "resolve"), sa.false()).label("solved"))
+        .where(e.report_id == spells.c.report_id, e.id > spells.c.id, e.action.in_(("accept", "resolve")),
+               sa.or_(spells.c.end_id.is_(None), e.id < spells.c.end_id))
+        .lateral("during")
+    )
 
 
 def department_stats(session: Session, *, config: CityConfig, now: datetime,
@@ -73,22 +79,29 @@ def department_stats(session: Session, *, config: CityConfig, now: datetime,
     if not codes:
         return []
     spells = _spells(codes, since, until)
-    solved = _during(spells, "resolve")
-    hours = sa.extract("epoch", Report.closed_at - spells.c.at) / 3600.0
+    during = _during(spells)
+    facts = (
+        sa.select(spells.c.department, (spells.c.end_action == "return").label("returned"),
+                  during.c.accepted, during.c.solved,
+                  (sa.extract("epoch", Report.closed_at - spells.c.at) / 3600.0).label("hours"), Report.rating)
+        .join(Report, Report.id == spells.c.report_id)
+        .join(during, sa.true())
+        .subquery("facts")
+    )
+    f = facts.c
     rows = {r.department: r for r in session.execute(
         sa.select(
-            spells.c.department,
+            f.department,
             sa.func.count().label("received"),
-            sa.func.count().filter(_during(spells, "accept")).label("accepted"),
-            sa.func.count().filter(spells.c.end_action == "return").label("returned"),
-            sa.func.count().filter(solved).label("solved"),
-            sa.func.percentile_cont(0.5).within_group(hours)
-            .filter(solved, Report.closed_at.is_not(None)).label("median_hours"),
-            sa.func.count().filter(solved, Report.rating >= 4).label("satisfied"),
-            sa.func.count(Report.rating).filter(solved).label("rated"),
+            sa.func.count().filter(f.accepted).label("accepted"),
+            sa.func.count().filter(f.returned).label("returned"),
+            sa.func.count().filter(f.solved).label("solved"),
+            sa.func.percentile_cont(0.5).within_group(f.hours).filter(f.solved, f.hours.is_not(None))
+            .label("median_hours"),
+            sa.func.count().filter(f.solved, f.rating >= 4).label("satisfied"),
+            sa.func.count(f.rating).filter(f.solved).label("rated"),
         )
-        .join(Report, Report.id == spells.c.report_id)
-        .group_by(spells.c.department)
+        .group_by(f.department)
     )}
     overdue = dict(session.execute(
         sa.select(Report.department_code, sa.func.count())
