@@ -42,6 +42,7 @@ from geo.boundaries.areas import area_index
 from geo.boundaries.planning import activate_due
 from geo.matching.matcher import matcher_for
 from geo.reports.workflow import escalate_overdue
+from geo.rosters.service import refresh_duty
 from geo.runtime import settle_heap
 from geo.webhooks import deliver_due
 from geo.settings import CitySettings, DatabaseSettings
@@ -190,7 +191,7 @@ def _activate_due(app: FastAPI) -> None:
 async def _escalate_forever(app: FastAPI, interval_s: float) -> None:
     """Every ``interval_s`` seconds: a due scheduled activation, the overdue escalation, the
     matcher of the active generation (rebuilt here, not by the next report, when another
-    process activated new boundaries) and a webhook delivery pass. Errors are logged, never fatal."""
+    process activated new boundaries), the duty flags from the rosters and a webhook delivery pass. Errors are logged, never fatal."""
 
     def once():
         try:
@@ -204,6 +205,11 @@ async def _escalate_forever(app: FastAPI, interval_s: float) -> None:
                 matcher_for(session)
         except Exception:  # noqa: BLE001
             log.exception("rebuilding the active matcher failed; the next report builds it")
+        try:
+            with session_scope(app.state.sessionmaker) as session:
+                refresh_duty(session, config=app.state.city_config, now=datetime.now(UTC))
+        except Exception:  # noqa: BLE001 - duty flags catch up on the next pass
+            log.exception("refreshing duty from the rosters failed; retrying in %.0f s", interval_s)
         try:
             deliver_due(app.state.sessionmaker)
         except Exception:  # noqa: BLE001 - a receiver or the outbox must never stop the loop

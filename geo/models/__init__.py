@@ -5,6 +5,7 @@ from geo.models.access import ApiToken, AuditEvent, RateCounter, ServerSecret
 from geo.models.areas import Area, AreaKind, AreaPiece, DraftAssignment, Generation, GenerationStatus
 from geo.models.base import SRID, Base
 from geo.models.meta import DatasetStamp
+from geo.models.rosters import ExceptionKind, RosterException, RosterShift
 from geo.models.reports import (
     OPEN_STATUSES, MatchKind, Report, ReportCurrentGrid, ReportEvent, ReportSource, ReportStatus,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "DatasetStamp",
     "DeliveryStatus",
     "DraftAssignment",
+    "ExceptionKind",
     "Generation",
     "GenerationStatus",
     "MatchKind",
@@ -37,6 +39,8 @@ __all__ = [
     "ReportEvent",
     "ReportSource",
     "ReportStatus",
+    "RosterException",
+    "RosterShift",
     "ServerSecret",
     "WebhookDelivery",
     "WebhookSubscription",
