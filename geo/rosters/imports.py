@@ -120,9 +120,8 @@ def _shifts(session, rows, ids, result: RosterImport, *, config, now, tick) -> N
         if not bad:
             try:
                 check_shifts(week, field="row")
-            except InvalidInput as exc:  # "row[i]": the i-th row of this worker
-                where = exc.details["field"]
-                i = int(where[where.index("[") + 1:where.index("]")])
+            except InvalidInput as exc:  # "row.i": the i-th row of this worker
+                i = int(exc.details["field"].split(".")[1])
                 bad.append((items[i][0], f"{exc.message}"))
         if not bad:
             try:

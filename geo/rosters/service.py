@@ -60,21 +60,21 @@ class Shift:
 
 
 def check_shifts(shifts: list[Shift], *, field: str = "shifts") -> list[Shift]:
-    """The week sorted, or InvalidInput naming ``field[i]`` for a bad weekday, an empty shift,
+    """The week sorted, or InvalidInput naming ``field.i`` for a bad weekday, an empty shift,
     or two shifts that overlap (overnight ones included, Sunday night into Monday too)."""
     for i, s in enumerate(shifts):
         if s.weekday not in range(1, 8):
-            raise InvalidInput("weekday must be 1 (Monday) to 7 (Sunday)", field=f"{field}[{i}].weekday")
+            raise InvalidInput("weekday must be 1 (Monday) to 7 (Sunday)", field=f"{field}.{i}.weekday")
         if not (0 <= s.start_min < MINUTES_PER_DAY and 0 < s.end_min <= MINUTES_PER_DAY):
-            raise InvalidInput("start must be 00:00–23:59 and end 00:01–24:00", field=f"{field}[{i}].end")
+            raise InvalidInput("start must be 00:00–23:59 and end 00:01–24:00", field=f"{field}.{i}.end")
         if s.start_min == s.end_min:
-            raise InvalidInput("a shift cannot start and end at the same time", field=f"{field}[{i}].end")
+            raise InvalidInput("a shift cannot start and end at the same time", field=f"{field}.{i}.end")
     spans = [s.span() for s in shifts]
     for i, (a1, b1) in enumerate(spans):
         for j in range(i):
             a2, b2 = spans[j]
             if any(a1 < b2 + k and a2 + k < b1 for k in (-WEEK_MIN, 0, WEEK_MIN)):
-                raise InvalidInput(f"overlaps shift {j} ({_describe(shifts[j])})", field=f"{field}[{i}]")
+                raise InvalidInput(f"overlaps shift {j} ({_describe(shifts[j])})", field=f"{field}.{i}")
     return sorted(shifts, key=lambda s: (s.weekday, s.start_min))
 
 
