@@ -35,7 +35,8 @@ class RosterShift(Base):
     end_min: Mapped[int] = mapped_column(sa.SmallInteger, nullable=False)
 
     __table_args__ = (
-        sa.Index("ix_roster_shifts_worker_id", "worker_id"),
+        # Covering the rule's per-worker probe (index-only once vacuumed).
+        sa.Index("ix_roster_shifts_worker_id", "worker_id", "weekday", "start_min", "end_min"),
         sa.CheckConstraint("weekday BETWEEN 1 AND 7", name="weekday_iso"),
         sa.CheckConstraint("start_min BETWEEN 0 AND 1439", name="start_in_day"),
         sa.CheckConstraint("end_min BETWEEN 1 AND 1440", name="end_in_day"),

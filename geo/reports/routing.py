@@ -74,11 +74,9 @@ def _candidates_statement(rostered: bool) -> sa.Select:
     # statement cost more than running it. ``rostered``: duty by the roster rule at the
     # clock's bind parameters (geo.rosters.rules), and each worker's current leave cover;
     # otherwise the stored flag (as of the last refresh_duty).
-    on_duty = on_duty_expr() if rostered else Worker.on_duty
-    cover = leave_cover_expr() if rostered else sa.null()
-    return (
-        sa.select(Worker.id, Worker.public_name, Worker.role, on_duty.label("on_duty"), Worker.phone,
-                  Assignment.area_code, Assignment.role.label("assignment"), Assignment.rank, cover.label("cover_id"))
+    base = (
+        sa.select(Worker.id, Worker.public_name, Worker.role, Worker.on_duty, Worker.phone,
+                  Assignment.area_code, Assignment.role.label("assignment"), Assignment.rank)
         .join(Assignment, Assignment.worker_id == Worker.id)
         .where(
             sa.or_(
@@ -88,6 +86,23 @@ def _candidates_statement(rostered: bool) -> sa.Select:
             )
         )
     )
+    if not rostered:
+        return base.add_columns(sa.null().label("cover_id"))
+    # The candidates first, planned as before rosters (materialized: otherwise the planner,
+    # costing the rule's subqueries, may scan every assignment against the grid arrays), then
+    # the rule once per distinct worker (a grid's worker is also the next grid's backup, a
+    # community lead every grid's last resort).
+    c = base.cte("candidates").prefix_with("MATERIALIZED")
+    people = sa.select(c.c.id, c.c.on_duty).distinct().subquery("people")
+    judged = (sa.select(people.c.id, on_duty_expr(people.c.id, people.c.on_duty).label("on_duty"))
+              .cte("judged").prefix_with("MATERIALIZED"))
+    # The cover of a leave matters only to those off duty (looked up for them alone).
+    duty = sa.select(judged.c.id, judged.c.on_duty, sa.case((judged.c.on_duty, sa.null()),
+                                                            else_=leave_cover_expr(judged.c.id)).label("cover_id")
+                     ).subquery("duty")
+    return (sa.select(c.c.id, c.c.public_name, c.c.role, duty.c.on_duty, c.c.phone, c.c.area_code, c.c.assignment,
+                      c.c.rank, duty.c.cover_id)
+            .join(duty, duty.c.id == c.c.id))
 
 
 @lru_cache(maxsize=1)

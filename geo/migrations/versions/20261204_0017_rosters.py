@@ -36,7 +36,7 @@ def upgrade() -> None:
                                 ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_roster_shifts')),
     )
-    op.create_index('ix_roster_shifts_worker_id', 'roster_shifts', ['worker_id'])
+    op.create_index('ix_roster_shifts_worker_id', 'roster_shifts', ['worker_id', 'weekday', 'start_min', 'end_min'])
     op.create_table(
         'roster_exceptions',
         sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
