@@ -94,7 +94,13 @@ class Roster:
     rostered: bool
 
 
+# Roster edits and the periodic refresh take this first, then worker rows: a refresh (many
+# rows) and an edit (the worker, then their cover) can never wait on each other crosswise.
+ROSTER_LOCK = 0x726F7374  # "rost"
+
+
 def _lock(session: Session, worker_id: int) -> Worker:
+    session.execute(sa.select(sa.func.pg_advisory_xact_lock(ROSTER_LOCK)))
     worker = session.get(Worker, worker_id, with_for_update=True)
     if worker is None:
         raise WorkerNotFound(f"no worker {worker_id}", worker_id=worker_id)
@@ -224,7 +230,11 @@ def refresh_duty(session: Session, *, config: CityConfig, now: datetime, worker_
     worker (with weekly shifts; all, or the ``worker_ids``) whose flag differs; returns how
     many changed. The flag is what the public nearest-worker index and the maps filter on; the
     server's periodic job runs this every interval, and every roster change runs it for the
-    workers it touches. Workers without weekly shifts keep their flag as set."""
+    workers it touches. Workers without weekly shifts keep their flag as set. The whole-city
+    refresh skips (returns 0) while a roster edit or another server process's refresh holds
+    the roster lock: the edit refreshes its own workers, and the next interval comes soon."""
+    if worker_ids is None and not session.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(ROSTER_LOCK))):
+        return 0
     clock = DutyClock.of(now, config.tz)
     rule = on_duty_expr()
     q = (sa.update(Worker).where(rostered_expr(), Worker.on_duty.is_distinct_from(rule))
