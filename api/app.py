@@ -28,6 +28,7 @@ from api.openapi import install_openapi
 from api.params import known_query_only
 from api.ratelimit import RateLimiter, RateLimitSettings
 from api.routes import categories, departments, dispatch, generation_map, generations, grids, health, locate, report_form, reports, stats
+from api.routes import rosters as roster_routes
 from api.routes import webhooks as webhook_routes
 from api.routes import tiles as tile_routes
 from api.routes import report_export
@@ -43,6 +44,7 @@ from geo.boundaries.planning import activate_due
 from geo.matching.matcher import matcher_for
 from geo.departments.flow import missing_contacts
 from geo.reports.workflow import escalate_overdue
+from geo.rosters.service import refresh_duty
 from geo.runtime import settle_heap
 from geo.webhooks import deliver_due
 from geo.settings import CitySettings, DatabaseSettings
@@ -129,7 +131,8 @@ def create_app(
         photo=api_settings.max_photo_bytes, upload=api_settings.max_upload_bytes))
     app.include_router(health.router)
     # report_export before reports: /reports/export must not be taken for /reports/{report_id}.
-    for module in (grids, generations, locate, categories, departments, report_export, reports, stats, dispatch, webhook_routes):
+    for module in (grids, generations, locate, categories, departments, report_export, reports, stats, dispatch,
+                   webhook_routes, roster_routes):
         app.include_router(module.router, prefix="/api/v1", dependencies=[Depends(known_query_only)])
     map_routes.install(app, app.state.map_settings)  # /maps, /embed, /grids/{code} pages and /assets
     app.include_router(generation_map.router)  # /maps/generations/{id}: the planner's map of a redraw
@@ -203,7 +206,7 @@ def _activate_due(app: FastAPI) -> None:
 async def _escalate_forever(app: FastAPI, interval_s: float) -> None:
     """Every ``interval_s`` seconds: a due scheduled activation, the overdue escalation, the
     matcher of the active generation (rebuilt here, not by the next report, when another
-    process activated new boundaries) and a webhook delivery pass. Errors are logged, never fatal."""
+    process activated new boundaries), the duty flags from the rosters and a webhook delivery pass. Errors are logged, never fatal."""
 
     def once():
         try:
@@ -217,6 +220,11 @@ async def _escalate_forever(app: FastAPI, interval_s: float) -> None:
                 matcher_for(session)
         except Exception:  # noqa: BLE001
             log.exception("rebuilding the active matcher failed; the next report builds it")
+        try:
+            with session_scope(app.state.sessionmaker) as session:
+                refresh_duty(session, config=app.state.city_config, now=datetime.now(UTC))
+        except Exception:  # noqa: BLE001 - duty flags catch up on the next pass
+            log.exception("refreshing duty from the rosters failed; retrying in %.0f s", interval_s)
         try:
             deliver_due(app.state.sessionmaker)
         except Exception:  # noqa: BLE001 - a receiver or the outbox must never stop the loop

@@ -25,6 +25,7 @@ from cli.reports import app as reports_app
 from cli.tokens import app as tokens_app
 from cli.tokens import audit as audit_command
 from cli.webhooks import app as webhooks_app
+from cli.workers import workers_roster
 
 app = typer.Typer(help="gridmap: grid-based city governance on PostGIS.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -35,6 +36,7 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(grids_app, name="grids")
 app.add_typer(boundaries_app, name="boundaries")
 app.add_typer(workers_app, name="workers")
+workers_app.command("roster")(workers_roster)
 app.add_typer(map_app, name="map")
 app.add_typer(reports_app, name="reports")
 app.add_typer(tokens_app, name="tokens")

@@ -30,6 +30,10 @@ class TokenNotFound(NotFound):
     code = "token_not_found"
 
 
+class RosterExceptionNotFound(NotFound):
+    code = "roster_exception_not_found"
+
+
 class AreaNotFound(NotFound):
     code = "area_not_found"
 
@@ -95,3 +99,10 @@ class Forbidden(GridmapError):
 
 class SchemaOutdated(GridmapError):
     code = "schema_outdated"
+
+
+class RosterConflict(InvalidState):
+    """A roster exception overlapping another of the same worker. ``details``: ``field`` and
+    ``conflicts_with`` (the other exception's id)."""
+
+    code = "roster_overlap"

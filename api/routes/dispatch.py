@@ -18,6 +18,7 @@ from geo.access.roles import may_report_position, sees_exact_locations
 from geo.errors import Forbidden
 from geo.matching.coords import point_to_wgs84
 from geo.reports.dispatch import Contact, nearest_on_duty, responsibility_at, update_position
+from geo.rosters.rules import DutyClock
 
 router = APIRouter(tags=["dispatch"])
 
@@ -42,7 +43,8 @@ def get_dispatch(
     exact worker distances only for staff: the public gets distances to each worker's
     ~500 m cell, rounded to 100 m."""
     wlon, wlat = point_to_wgs84(lon, lat, crs)
-    here = responsibility_at(session, lon=wlon, lat=wlat, snap_tolerance_m=config.snap_tolerance_m)
+    clock = DutyClock.of(datetime.now(UTC), config.tz)  # duty by the roster, now
+    here = responsibility_at(session, lon=wlon, lat=wlat, snap_tolerance_m=config.snap_tolerance_m, clock=clock)
     match, responsible, backup, chain = here.match, here.responsible, here.backup, here.chain
     phones = sees_exact_locations(principal)  # the roles that read personal data of everyone
     exact = principal.can(Permission.exact_positions)
@@ -50,7 +52,7 @@ def get_dispatch(
         NearbyWorker(id=w.id, public_name=w.public_name, role=w.role.value,
                      distance_m=round(w.distance_m, 1) if exact else w.distance_m,
                      last_seen_at=w.last_seen_at if exact else None, phone=w.phone if phones else None)
-        for w in nearest_on_duty(session, lon=wlon, lat=wlat, exact=exact)
+        for w in nearest_on_duty(session, lon=wlon, lat=wlat, exact=exact, clock=clock)
     ]
     out = DispatchOut(
         grid_code=match.grid_code, generation=match.generation, match=match.kind.value, distance_m=match.distance_m,

@@ -55,6 +55,7 @@ class Permission(str, enum.Enum):
     read_audit = "audit:read"
     manage_webhooks = "webhooks:manage"  # register and remove webhooks (a system: for its own filings)
     read_webhooks = "webhooks:read"  # webhooks and their delivery logs (a system: its own)
+    manage_rosters = "workers:roster"  # read and edit workers' duty rosters (shifts, leave, cover)
 
 
 P = Permission
@@ -70,7 +71,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
                                         P.exact_positions, P.internal_maps, P.full_history}),
     Role.dispatcher: frozenset(_EVERYONE | {P.file_batch, P.read_personal, P.move_case, P.rate_case, P.upload_photo,
                                             P.report_position, P.exact_positions, P.internal_maps, P.full_history,
-                                            P.read_webhooks}),
+                                            P.read_webhooks, P.manage_rosters}),
     Role.planner: frozenset(_EVERYONE | {P.internal_maps, P.full_history, P.change_boundaries, P.change_assignments}),
     Role.admin: frozenset(set(Permission)),
     Role.system: frozenset(_EVERYONE | {P.file_batch, P.read_filed, P.manage_webhooks, P.read_webhooks}),

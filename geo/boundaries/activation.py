@@ -37,6 +37,7 @@ from geo.models import (
 )
 from geo.reports.rematch import apply_rematch, rematch_plans
 from geo.reports.routing import escalation_code, lead_of
+from geo.rosters.rules import DutyClock
 
 @dataclass(frozen=True)
 class Activation:
@@ -66,7 +67,8 @@ def activate_draft(session: Session, *, generation: int | None = None, actor: st
     moved = examined = 0
     for plan in rematch_plans(session, matcher=matcher, generation=gen.id, config=config):
         chunk = apply_rematch(session, plan=plan, now=now)
-        _reroute_escalated(session, report_ids=[r.report_id for r in plan.moves], generation=gen.id)
+        _reroute_escalated(session, report_ids=[r.report_id for r in plan.moves], generation=gen.id,
+                           clock=DutyClock.of(now, config.tz))
         moved, examined = moved + chunk.moved, examined + chunk.examined
     gen.summary = {**(gen.summary or {}), "activated": {"at": now.isoformat(), "by": actor, "previous": previous,
                                                         "open_cases_moved": moved, "open_cases": examined,
@@ -75,7 +77,7 @@ def activate_draft(session: Session, *, generation: int | None = None, actor: st
     return Activation(gen.id, previous, moved, examined, assignments)
 
 
-def _reroute_escalated(session: Session, *, report_ids: list, generation: int) -> None:
+def _reroute_escalated(session: Session, *, report_ids: list, generation: int, clock: DutyClock) -> None:
     """An escalated case that moved goes to the lead of its new chain at the same level (a
     department's case climbs the department's chain, which no boundary changes)."""
     if not report_ids:
@@ -85,7 +87,7 @@ def _reroute_escalated(session: Session, *, report_ids: list, generation: int) -
         Report.department_code.is_(None))).all()
     for rid, grid, level in rows:
         code = escalation_code(session, grid_code=grid, level=level, generation=generation)
-        lead = lead_of(session, area_code=code) if code else None
+        lead = lead_of(session, area_code=code, clock=clock) if code else None
         if lead is not None:
             session.execute(sa.update(Report).where(Report.id == rid).values(assigned_worker_id=lead.id))
 

@@ -5,6 +5,7 @@ from geo.models.access import ApiToken, AuditEvent, RateCounter, ServerSecret
 from geo.models.areas import Area, AreaKind, AreaPiece, DraftAssignment, Generation, GenerationStatus
 from geo.models.base import SRID, Base
 from geo.models.meta import DatasetStamp
+from geo.models.rosters import ExceptionKind, RosterException, RosterShift
 from geo.models.reports import (
     CLOSED_STATUSES, OPEN_STATUSES, MatchKind, Report, ReportCurrentGrid, ReportEvent, ReportSource, ReportStatus,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "DatasetStamp",
     "DeliveryStatus",
     "DraftAssignment",
+    "ExceptionKind",
     "Generation",
     "GenerationStatus",
     "MatchKind",
@@ -38,6 +40,8 @@ __all__ = [
     "ReportEvent",
     "ReportSource",
     "ReportStatus",
+    "RosterException",
+    "RosterShift",
     "ServerSecret",
     "WebhookDelivery",
     "WebhookSubscription",

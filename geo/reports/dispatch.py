@@ -19,6 +19,7 @@ from geo.matching.rule import MatchOutcome, database_fallback, locate, match_poi
 from geo.models import Worker, WorkerRole
 from geo.readmodels import AreaRow
 from geo.reports.routing import ESCALATION_LEVELS, Responsible, escalation_codes, grid_contacts
+from geo.rosters.rules import DutyClock, on_duty_expr
 from geo.spatial import GEOGRAPHY, point
 
 _KNN_CANDIDATES = 24
@@ -63,10 +64,12 @@ class Responsibility:
     chain: list[Contact]
 
 
-def responsibility_at(session: Session, *, lon: float, lat: float, snap_tolerance_m: float) -> Responsibility:
+def responsibility_at(session: Session, *, lon: float, lat: float, snap_tolerance_m: float,
+                      clock: DutyClock | None = None) -> Responsibility:
     """``Responsibility`` for the WGS-84 point in the active generation, matched as intake
     matches a report; an unassigned point has no contacts. Two reads of the database when
-    the matcher and area index are built. Raises NoActiveGeneration."""
+    the matcher and area index are built. Duty is the roster's at ``clock`` (None: the stored
+    flag), as routing judges it. Raises NoActiveGeneration."""
     fingerprint = generation_fingerprint(session)
     gid = fingerprint.generation
     matcher = GridMatcher.from_session(session, generation=gid, fingerprint=fingerprint)
@@ -76,7 +79,7 @@ def responsibility_at(session: Session, *, lon: float, lat: float, snap_toleranc
         return Responsibility(match, None, None, [])
     index = area_index(session, generation=gid, fingerprint=fingerprint)
     codes = escalation_codes(match.grid_code, city_code=index.city_code)
-    people = grid_contacts(session, grid_code=match.grid_code, lead_codes=[c for c in codes[1:] if c])
+    people = grid_contacts(session, grid_code=match.grid_code, lead_codes=[c for c in codes[1:] if c], clock=clock)
     chain = [Contact(ESCALATION_LEVELS[level], code, people.leads.get(code) if code else None)
              for level, code in enumerate(codes) if level > 0]
     return Responsibility(
@@ -99,7 +102,8 @@ class Nearby:
     distance_m: float
 
 
-def nearest_on_duty(session: Session, *, lon: float, lat: float, limit: int = 3, exact: bool = True) -> list[Nearby]:
+def nearest_on_duty(session: Session, *, lon: float, lat: float, limit: int = 3, exact: bool = True,
+                    clock: DutyClock | None = None) -> list[Nearby]:
     """On-duty workers with a known position, nearest first, with geodesic distances in metres.
 
     ``exact=False`` is the public answer (``geo.access.privacy``): ranked by, and measured to, each
@@ -108,6 +112,12 @@ def nearest_on_duty(session: Session, *, lon: float, lat: float, limit: int = 3,
     scan (of exact positions, or for the public of cells only: ix_workers_public_cell, so
     which workers are considered depends on cells alone); the geodesic distance ranks them,
     ties by id.
+
+    Duty: the scan reads the stored ``workers.on_duty`` flag (the index's condition, refreshed
+    from the roster by ``geo.rosters.service.refresh_duty`` every interval); with ``clock``
+    the candidates are then judged by the roster rule at that moment too, so a worker whose
+    shift or leave began since the last refresh is not offered. (One whose shift began since
+    then appears at the next refresh.)
     """
     pt = point(lon, lat)
     where = sa.and_(Worker.on_duty.is_(True), Worker.last_position.is_not(None))
@@ -121,10 +131,10 @@ def nearest_on_duty(session: Session, *, lon: float, lat: float, limit: int = 3,
         .subquery()
     )
     dist = sa.func.ST_Distance(sa.cast(knn.c.at, GEOGRAPHY), sa.cast(pt, GEOGRAPHY))
-    rows = session.execute(
-        sa.select(knn.c.id, knn.c.public_name, knn.c.role, knn.c.phone, knn.c.last_seen_at, dist.label("d"))
-        .order_by(dist, knn.c.id).limit(limit)
-    ).all()
+    query = sa.select(knn.c.id, knn.c.public_name, knn.c.role, knn.c.phone, knn.c.last_seen_at, dist.label("d"))
+    if clock is not None:
+        query = query.where(on_duty_expr(knn.c.id, sa.true()))  # every candidate's flag is true
+    rows = session.execute(query.order_by(dist, knn.c.id).limit(limit), clock.params() if clock else {}).all()
     return [Nearby(r.id, r.public_name, r.role, r.phone, r.last_seen_at,
                    float(r.d) if exact else public_distance(float(r.d))) for r in rows]
 

@@ -32,6 +32,7 @@ from geo.reports.planning import Accepted, Placement, plan_reports
 from geo.reports.routing import MAX_ESCALATION, Responsible, escalation_code, responsible_workers
 from geo.reports.store import ReportRow, forget_suggestions, possible_duplicates, write_reports
 from geo.reports.trail import TrailEvent
+from geo.rosters.rules import DutyClock
 
 MAX_BATCH = 10_000
 log = logging.getLogger("gridmap.intake")
@@ -82,14 +83,16 @@ def _accept(
 
 
 def _place(session: Session, reports: list[Accepted], *, generation: int, matcher: GridMatcher,
-           config: CityConfig) -> Placement:
+           config: CityConfig, now: datetime) -> Placement:
     """The database reads a plan needs: the rule's matches (PostGIS for the points no grid
-    covers), the responsible workers of the grids matched, the city contact if needed."""
+    covers), the responsible workers of the grids matched (duty by the roster at ``now``),
+    the city contact if needed."""
     lon = np.fromiter((r.lon for r in reports), float, len(reports))
     lat = np.fromiter((r.lat for r in reports), float, len(reports))
     matches = match_points(matcher, lon, lat, fallback=database_fallback(
         session, generation=generation, snap_tolerance_m=config.snap_tolerance_m))
-    workers = responsible_workers(session, grid_codes=[c for c in matches.codes if c])
+    workers = responsible_workers(session, grid_codes=[c for c in matches.codes if c],
+                                  clock=DutyClock.of(now, config.tz))
     city = (escalation_code(session, grid_code=None, level=MAX_ESCALATION, generation=generation)
             if (matches.kinds == MatchKind.unassigned.value).any() else None)
     return Placement(generation, matches, workers, city)
@@ -127,7 +130,7 @@ def submit_batch(
         hold_intake_lock(session)
         generation, matcher = matcher_for(session)
         plan = plan_reports(fresh, placement=_place(session, fresh, generation=generation, matcher=matcher,
-                                                    config=config), config=config, now=now)
+                                                    config=config, now=now), config=config, now=now)
         rows, events = plan.rows, plan.events
         outcomes.update((o.index, o) for o in plan.outcomes)
     if duplicates and rows:

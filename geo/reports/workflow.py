@@ -23,6 +23,7 @@ from geo.departments import flow
 from geo.reports.routing import ESCALATION_LEVELS, MAX_ESCALATION, escalation_code, lead_of
 from geo.reports.rules import ACTIONS, RULES, allowed_actions, legal
 from geo.reports.trail import TrailEvent, append_events
+from geo.rosters.rules import DutyClock
 from geo.text import check_text
 
 log = logging.getLogger("gridmap.workflow")
@@ -56,7 +57,7 @@ def _escalate(session: Session, report: Report, *, config: CityConfig, now: date
     level = report.escalation_level + 1
     generation = report.generation_id or active_generation_id(session)
     target = escalation_code(session, grid_code=report.grid_code, level=level, generation=generation)
-    lead = lead_of(session, area_code=target) if target else None
+    lead = lead_of(session, area_code=target, clock=DutyClock.of(now, config.tz)) if target else None
     report.escalation_level = level
     report.escalated_to = target
     if lead is not None:

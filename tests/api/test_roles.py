@@ -85,6 +85,8 @@ def call(client, tokens, name: str, role: str):
         db = client.app.state.test_db
         worker_id = db.query(ApiToken).filter_by(token_sha256=token_hash(tokens["worker"].split()[1])).one().worker_id
         return client.put(f"/api/v1/workers/{worker_id}/position", json={"lon": 116.401, "lat": 39.911}, headers=h)
+    if name in ("read roster", "edit roster"):
+        return roster_call(client, tokens, name, h)
     if name == "dispatch":
         return client.get("/api/v1/dispatch", params={"lon": INSIDE_G1[0], "lat": INSIDE_G1[1]}, headers=h)
     if name == "stats":
@@ -167,6 +169,23 @@ def boundary_call(client, case, name: str, h: dict):
     return client.delete(f"/api/v1/generations/{draft}", headers=h)
 
 
+def roster_call(client, tokens, name: str, h: dict):
+    from geo.models import Worker
+
+    worker_id = client.app.state.test_db.query(Worker).filter_by(staff_no="T001").one().id
+    base = f"/api/v1/workers/{worker_id}/roster"
+    if name == "read roster":
+        return client.get(base, headers=h)
+    r = client.put(f"{base}/shifts", json={"shifts": [{"weekday": 1, "start": "08:30", "end": "17:30"}]}, headers=h)
+    if r.status_code != 200:
+        return r
+    r = client.post(f"{base}/exceptions", headers=h, json={
+        "kind": "leave", "starts_at": "2030-01-07T08:00:00+08:00", "ends_at": "2030-01-08T08:00:00+08:00"})
+    if r.status_code != 201:
+        return r
+    return client.delete(f"{base}/exceptions/{r.json()['id']}", headers=h)
+
+
 WEBHOOK_CALLS = ("register webhook", "read webhooks", "remove webhook")
 HOOK = {"url": "https://hotline.example/gridmap", "system": "test-hotline"}  # the fixture's system key's system
 
@@ -203,6 +222,8 @@ MATRIX = {  # request -> (roles allowed, success status)
     "add photo": ({"reporter", "worker", "dispatcher", "admin"}, 201),
     "own position": ({"worker", "dispatcher", "admin"}, 200),
     "dispatch": (ALL, 200),
+    "read roster": ({"dispatcher", "admin"}, 200),
+    "edit roster": ({"dispatcher", "admin"}, 200),
     "stats": (ALL, 200),
     "command centre": (STAFF_MAPS, 200),
     "hot spots": (STAFF_MAPS, 200),
@@ -233,6 +254,10 @@ COVERED = {
     ("post", "/api/v1/reports/{report_id}/rating"): "rate", ("post", "/api/v1/reports/{report_id}/photos"): "add photo",
     ("get", "/api/v1/reports/{report_id}/photos/{name}"): "add photo",  # see test_report_photos for reads
     ("put", "/api/v1/workers/{worker_id}/position"): "own position", ("get", "/api/v1/dispatch"): "dispatch",
+    ("get", "/api/v1/workers/{worker_id}/roster"): "read roster",
+    ("put", "/api/v1/workers/{worker_id}/roster/shifts"): "edit roster",
+    ("post", "/api/v1/workers/{worker_id}/roster/exceptions"): "edit roster",
+    ("delete", "/api/v1/workers/{worker_id}/roster/exceptions/{exception_id}"): "edit roster",
     ("get", "/api/v1/stats"): "stats", ("get", "/maps/command-center"): "command centre",
     ("get", "/api/v1/departments"): "departments",
     ("get", "/maps/hotspots"): "hot spots", ("get", "/maps/hotspots.csv"): "hot spots csv",
