@@ -137,14 +137,15 @@ class CityConfig(BaseModel):
             return start + timedelta(hours=hours)
         if start.tzinfo is None:
             raise ValueError("deadline: start must be timezone-aware")
-        wh, calendar, tz = self.working_hours, self.calendar, self.tz
+        wh, tz = self.working_hours, self.tz
+        is_workday = self.calendar.workday_rule(wh.weekdays)
         remaining = timedelta(hours=hours)
         t = start.astimezone(tz)
         # One step per calendar day: a limit of days or weeks, or a holiday week, is a few
         # dozen steps; the bound (ten years) is never reached with a sane calendar.
         for _ in range(3660):
             day = t.date()
-            if calendar.is_workday(day, wh.weekdays):
+            if is_workday(day):
                 day_start = datetime.combine(day, wh.start, tzinfo=tz)
                 day_end = datetime.combine(day, wh.end, tzinfo=tz)
                 if t < day_end:

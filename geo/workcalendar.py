@@ -15,7 +15,7 @@ A day is worked when it is a make-up day, or when it is one of the working weekd
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel, Field, PrivateAttr, model_validator
@@ -84,4 +84,10 @@ class WorkCalendar(BaseModel):
     def is_workday(self, day: date, weekdays: Iterable[int]) -> bool:
         """Whether ``day`` is worked: a make-up day, or a working weekday (ISO numbers,
         Monday = 1) that is not a holiday."""
-        return day in self._workdays or (day.isoweekday() in weekdays and day not in self._holidays)
+        return self.workday_rule(weekdays)(day)
+
+    def workday_rule(self, weekdays: Iterable[int]) -> Callable[[date], bool]:
+        """``is_workday`` for these ``weekdays`` as a function of the day, for loops over days
+        (reading a pydantic private attribute costs more than the test itself)."""
+        holidays, workdays, week = self._holidays, self._workdays, frozenset(weekdays)
+        return lambda day: day in workdays or (day.isoweekday() in week and day not in holidays)
