@@ -55,14 +55,19 @@ def anonymise_cmd(
 
 
 def _read_phone(phone: str) -> str:
-    return sys.stdin.readline().strip() if phone == "-" else phone
+    """``phone``, or for '-' the number asked for at the terminal (not echoed) or piped in."""
+    if phone != "-":
+        return phone
+    if sys.stdin.isatty():
+        return typer.prompt("the reporter's phone", hide_input=True)
+    return sys.stdin.readline().strip()
 
 
 @app.command("forget")
 def forget_cmd(
     phone: Annotated[str, typer.Option(help=(
-        "The reporter's phone (digits compared; +86 or not). '-' reads it from standard input, "
-        "keeping it out of the shell's history."))],
+        "The reporter's phone (digits compared; +86 or not). '-' asks for it (or reads it from a "
+        "pipe), keeping it out of the shell's history."))],
     apply: Annotated[bool, APPLY] = False,
 ) -> None:
     """A reporter's request to delete their data: every case with this phone, in any status,
