@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
@@ -36,6 +37,7 @@ from api.routes import maps as map_routes
 from api.routes import open311
 from api.settings import ApiSettings
 from api.supervision import watch_supervisor
+from geo.access.retention import run_retention
 from geo.analytics.analysis import analyse_hotspots
 from geo.cityconfig import CityConfig, load_city_config
 from geo.db import make_engine, make_sessionmaker, session_scope
@@ -51,6 +53,7 @@ from geo.settings import CitySettings, DatabaseSettings
 from maps.settings import MapSettings
 
 log = logging.getLogger("gridmap.api")
+RETENTION_EVERY_S = 3600.0  # the retention job's period inside the loop (which ticks every minute or so)
 
 
 def create_app(
@@ -203,10 +206,26 @@ def _activate_due(app: FastAPI) -> None:
                  fired.generation, fired.previous, fired.moved)
 
 
+def _retain(app: FastAPI) -> None:
+    """The retention job (``geo.access.retention.run_retention``), at most every
+    RETENTION_EVERY_S; on the next tick again while a first run over years of history is
+    still catching up (each run does a bounded share). A failure waits for the next period."""
+    if time.monotonic() < getattr(app.state, "retention_next", 0.0):
+        return
+    app.state.retention_next = time.monotonic() + RETENTION_EVERY_S
+    with session_scope(app.state.sessionmaker) as session:
+        run = run_retention(session, config=app.state.city_config, now=datetime.now(UTC))
+    if not run.finished:
+        app.state.retention_next = 0.0
+    if run.anonymised or run.audit_deleted:
+        log.info("retention: %d reporter(s) anonymised, %d audit row(s) deleted", run.anonymised, run.audit_deleted)
+
+
 async def _escalate_forever(app: FastAPI, interval_s: float) -> None:
     """Every ``interval_s`` seconds: a due scheduled activation, the overdue escalation, the
     matcher of the active generation (rebuilt here, not by the next report, when another
-    process activated new boundaries), the duty flags from the rosters and a webhook delivery pass. Errors are logged, never fatal."""
+    process activated new boundaries), the duty flags from the rosters, a webhook delivery pass
+    and, hourly, the retention of personal data. Errors are logged, never fatal."""
 
     def once():
         try:
@@ -229,6 +248,10 @@ async def _escalate_forever(app: FastAPI, interval_s: float) -> None:
             deliver_due(app.state.sessionmaker)
         except Exception:  # noqa: BLE001 - a receiver or the outbox must never stop the loop
             log.exception("webhook deliveries failed; retrying in %.0f s", interval_s)
+        try:
+            _retain(app)
+        except Exception:  # noqa: BLE001 - retention must never stop escalation
+            log.exception("the retention job failed; retrying in %.0f s", RETENTION_EVERY_S)
         return run
 
     while True:

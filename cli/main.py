@@ -21,6 +21,7 @@ from cli.boundaries import workers_app
 from cli.common import city_config, console, database, err_console, fail, make_parent, parse_level, progress
 from cli.maps import map_app
 from cli.match import match as match_command
+from cli.privacy import app as privacy_app
 from cli.reports import app as reports_app
 from cli.tokens import app as tokens_app
 from cli.tokens import audit as audit_command
@@ -41,6 +42,7 @@ app.add_typer(map_app, name="map")
 app.add_typer(reports_app, name="reports")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(privacy_app, name="privacy")
 app.command("audit")(audit_command)
 app.command("match")(match_command)
 

@@ -1,19 +1,21 @@
-"""Per-city configuration: time limits, snapping, duplicate rules, working hours (TOML file)."""
+"""Per-city configuration: time limits, snapping, duplicate rules, working hours and their calendar,
+retention of personal data (TOML file)."""
 
 from __future__ import annotations
 
 import tomllib
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from geo.departments.config import Department
 from geo.errors import InvalidInput
 from geo.instants import start_of_day
 from geo.reports.categories import BY_CODE, SUB_BY_CODE
+from geo.workcalendar import WorkCalendar
 
 DEFAULT_CONFIG = Path(__file__).parent / "data" / "city.toml"
 
@@ -31,6 +33,23 @@ class WorkingHours(BaseModel):
             raise ValueError("weekdays must be ISO day numbers 1 (Monday) to 7 (Sunday)")
         return v
 
+    @model_validator(mode="after")
+    def _ordered(self) -> WorkingHours:
+        if self.end <= self.start:
+            raise ValueError("working_hours: end must be after start (a working day within one calendar day)")
+        return self
+
+
+class Retention(BaseModel):
+    """How long personal data is kept (``geo.access.retention``), in days.
+
+    ``reporter_days``: a reporter's name and phone after their case ended (closed, rejected or
+    marked a duplicate). ``audit_days``: audit rows; at least 30 (the database refuses to
+    delete younger ones, migration 0018)."""
+
+    reporter_days: int = Field(180, ge=1, le=36_500)
+    audit_days: int = Field(1095, ge=30, le=36_500)
+
 
 class CityConfig(BaseModel):
     name: str = "city"
@@ -46,6 +65,8 @@ class CityConfig(BaseModel):
     # A grid's households outside this range is a warning in `gridmap boundaries check`.
     grid_households_range: tuple[int, int] = (0, 2000)
     working_hours: WorkingHours = Field(default_factory=WorkingHours)
+    calendar: WorkCalendar = Field(default_factory=WorkCalendar)  # holidays and make-up days (调休)
+    retention: Retention = Field(default_factory=Retention)
     departments: list[Department] = Field(default_factory=list)
 
     @field_validator("departments")
@@ -106,21 +127,35 @@ class CityConfig(BaseModel):
         return BY_CODE[category].time_limit_h
 
     def deadline(self, start: datetime, hours: float) -> datetime:
-        """``start`` + ``hours``, counting only working hours when they are enabled."""
+        """``start`` (timezone-aware) + ``hours``. With working hours enabled only working time
+        counts: from ``working_hours.start`` to ``end`` on working days (the working weekdays
+        and the calendar's make-up days, less its holidays), as elapsed time, so a day that
+        changes clock (daylight saving) counts its real length. The answer is in the city's
+        time zone. Raises ValueError when the hours cannot be reached (no working day for ten
+        years)."""
         if not self.working_hours.enabled:
             return start + timedelta(hours=hours)
-        wh = self.working_hours
+        if start.tzinfo is None:
+            raise ValueError("deadline: start must be timezone-aware")
+        wh, tz = self.working_hours, self.tz
+        is_workday = self.calendar.workday_rule(wh.weekdays)
         remaining = timedelta(hours=hours)
-        t = start.astimezone(self.tz)
-        for _ in range(3660):  # ten years of days: a bound, never reached with sane limits
-            day_start = t.replace(hour=wh.start.hour, minute=wh.start.minute, second=0, microsecond=0)
-            day_end = t.replace(hour=wh.end.hour, minute=wh.end.minute, second=0, microsecond=0)
-            if t.isoweekday() in wh.weekdays and t < day_end:
-                t = max(t, day_start)
-                if t + remaining <= day_end:
-                    return t + remaining
-                remaining -= day_end - t
-            t = (t + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+        t = start.astimezone(tz)
+        # One step per calendar day: a limit of days or weeks, or a holiday week, is a few
+        # dozen steps; the bound (ten years) is never reached with a sane calendar.
+        for _ in range(3660):
+            day = t.date()
+            if is_workday(day):
+                day_start = datetime.combine(day, wh.start, tzinfo=tz)
+                day_end = datetime.combine(day, wh.end, tzinfo=tz)
+                if t < day_end:
+                    t = max(t, day_start)
+                    # In UTC: aware datetimes in one zone subtract as wall-clock times.
+                    left = day_end.astimezone(UTC) - t.astimezone(UTC)
+                    if remaining <= left:
+                        return (t.astimezone(UTC) + remaining).astimezone(tz)
+                    remaining -= left
+            t = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
         raise ValueError("deadline not reachable with these working hours")
 
 
