@@ -241,6 +241,7 @@ def serve(
 
     import uvicorn
 
+    from api.logs import log_config
     from api.settings import ApiSettings
     from api.supervision import SUPERVISOR_ENV
 
@@ -253,6 +254,7 @@ def serve(
     uvicorn.run(
         "api.app:create_app", factory=True, host=bind_host, port=bind_port,
         workers=workers or settings.workers, log_level="info", access_log=access_log,
+        log_config=log_config(settings.log_format),  # request ids on every line; GRIDMAP_LOG_FORMAT=json
     )
 
 

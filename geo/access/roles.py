@@ -54,6 +54,7 @@ class Permission(str, enum.Enum):
     read_audit = "audit:read"
     manage_webhooks = "webhooks:manage"  # register and remove webhooks (a system: for its own filings)
     read_webhooks = "webhooks:read"  # webhooks and their delivery logs (a system: its own)
+    read_metrics = "metrics:read"  # /metrics (a scrape token, GRIDMAP_METRICS_TOKEN, reads it too)
 
 
 P = Permission
@@ -83,7 +84,7 @@ SCOPED: dict[Role, frozenset[Permission]] = {
 # and where people are (workers' exact positions); and webhooks, which make the server send
 # requests to any address it is given.
 NEVER_OPEN = frozenset({P.read_personal, P.exact_positions, P.manage_tokens, P.read_audit, P.manage_webhooks,
-                        P.read_webhooks})
+                        P.read_webhooks, P.read_metrics})
 # Actions a worker may take on their own cases; the rest of the loop is the dispatcher's.
 WORKER_ACTIONS = frozenset({"start", "resolve", "escalate"})
 

@@ -75,6 +75,8 @@ def call(client, tokens, name: str, role: str):
         return client.put(f"/api/v1/workers/{worker_id}/position", json={"lon": 116.401, "lat": 39.911}, headers=h)
     if name == "dispatch":
         return client.get("/api/v1/dispatch", params={"lon": INSIDE_G1[0], "lat": INSIDE_G1[1]}, headers=h)
+    if name == "metrics":
+        return client.get("/metrics", headers=h)
     if name == "stats":
         return client.get("/api/v1/stats", params={"level": "grid"}, headers=h)
     if name in ("command centre", "hot spots", "hot spots csv", "hot spots geojson", "live reports", "live workers"):
@@ -187,6 +189,7 @@ MATRIX = {  # request -> (roles allowed, success status)
     "own position": ({"worker", "dispatcher", "admin"}, 200),
     "dispatch": (ALL, 200),
     "stats": (ALL, 200),
+    "metrics": ({"admin"}, 200),  # and the scrape token (tests/api/test_metrics.py)
     "command centre": (STAFF_MAPS, 200),
     "hot spots": (STAFF_MAPS, 200),
     "hot spots csv": (STAFF_MAPS, 200),
@@ -216,7 +219,7 @@ COVERED = {
     ("post", "/api/v1/reports/{report_id}/rating"): "rate", ("post", "/api/v1/reports/{report_id}/photos"): "add photo",
     ("get", "/api/v1/reports/{report_id}/photos/{name}"): "add photo",  # see test_report_photos for reads
     ("put", "/api/v1/workers/{worker_id}/position"): "own position", ("get", "/api/v1/dispatch"): "dispatch",
-    ("get", "/api/v1/stats"): "stats", ("get", "/maps/command-center"): "command centre",
+    ("get", "/api/v1/stats"): "stats", ("get", "/metrics"): "metrics", ("get", "/maps/command-center"): "command centre",
     ("get", "/maps/hotspots"): "hot spots", ("get", "/maps/hotspots.csv"): "hot spots csv",
     ("get", "/maps/hotspots.geojson"): "hot spots geojson", ("get", "/maps/feeds/reports.geojson"): "live reports",
     ("get", "/maps/feeds/workers.geojson"): "live workers",
