@@ -23,7 +23,7 @@ from api.auth import Authenticator, bearer_token, resolve
 from api.headers import with_security_headers
 from api.limits import BodyRules, BodyTooLarge, limited, reject
 from api.logs import HEADER, REQUEST_ID, request_id_of
-from api.metrics import SCRAPE_FLAG, Metrics
+from api.metrics import SCRAPE_FLAG, Metrics, route_template
 from api.ratelimit import RateLimiter
 from geo.access.roles import PUBLIC, Principal, Role
 
@@ -71,9 +71,8 @@ class Gate:
         # that line should carry the id too (the request's task ends right after).
         REQUEST_ID.reset(context)
         if self.metrics is not None:
-            route = getattr(scope.get("route"), "path", None) or "unrouted"
             method = scope["method"] if scope["method"] in _METHODS else "other"
-            self.metrics.http.labels(method, route, str(status)).observe(time.perf_counter() - began)
+            self.metrics.http.labels(method, route_template(scope), str(status)).observe(time.perf_counter() - began)
 
     def _is_scrape(self, scope: Scope) -> bool:
         """The scrape token on /metrics (compared in constant time)."""

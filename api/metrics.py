@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session
+from starlette.routing import Mount
 
 from geo.operations import OpsFigures, ops_figures
 
@@ -105,6 +106,23 @@ class Metrics:
             return None
         since = self.last_escalation if self.last_escalation is not None else self.started
         return max(0.0, self._clock() - since - self.interval_s)
+
+
+def route_template(scope) -> str:
+    """The route template a request was routed to ("/api/v1/reports/{report_id}"), for the
+    ``route`` label: never the path itself, so the label's values stay few. A route inside an
+    included router knows only its own part of the template; the prefix is the path's
+    segments before it (a router prefix has no parameters)."""
+    route = scope.get("route")
+    if isinstance(route, Mount):
+        return route.path or "/"
+    template = getattr(route, "path_format", None)
+    if not template:
+        return "unrouted"  # answered before routing (the gate) or by no route (404)
+    if ":path}" in template:  # a parameter spanning segments: the segments cannot be counted
+        return template
+    segments = scope.get("path", "").split("/")
+    return "/".join(segments[: max(1, len(segments) - template.count("/"))]) + template
 
 
 class _ScrapeTime(Collector):

@@ -8,7 +8,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4 as CONTENT_TYPE  # every Prometheus reads it
 
 from api.deps import SessionOpenerDep
 from api.metrics import SCRAPE_FLAG
@@ -33,7 +34,7 @@ MetricsReader = Annotated[Principal, Depends(MetricsRequire(Permission.read_metr
 
 
 @router.get("/metrics", summary="Operating figures (Prometheus text format)", response_class=Response,
-            responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text exposition"},
+            responses={200: {"content": {CONTENT_TYPE: {}}, "description": "Prometheus text exposition"},
                        401: {"description": "No token, or one that is not valid"},
                        403: {"description": "A token of a role that may not read metrics"}})
 def get_metrics(request: Request, open_session: SessionOpenerDep, _: MetricsReader) -> Response:
@@ -41,4 +42,4 @@ def get_metrics(request: Request, open_session: SessionOpenerDep, _: MetricsRead
     docs/README.ops.md. The database figures are at most GRIDMAP_METRICS_CACHE_S seconds old."""
     metrics = request.app.state.metrics
     metrics.refresh(open_session)
-    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE)
