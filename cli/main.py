@@ -16,6 +16,8 @@ from typing import Annotated
 import typer
 from sqlalchemy.engine import make_url
 
+from cli.backup import backup as backup_command
+from cli.backup import restore as restore_command
 from cli.boundaries import app as boundaries_app
 from cli.boundaries import workers_app
 from cli.common import console, database, err_console, fail, make_parent, parse_level, progress
@@ -41,6 +43,8 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(webhooks_app, name="webhooks")
 app.command("audit")(audit_command)
 app.command("match")(match_command)
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 
 
 @db_app.command("migrate")
