@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
-import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
@@ -34,7 +34,7 @@ def request_id_of(headers) -> str:
             if _SAFE.fullmatch(value):
                 return value.decode("ascii")
             break
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # as random as uuid4().hex, a few µs cheaper per request
 
 
 class RequestIdFilter(logging.Filter):

@@ -34,12 +34,13 @@ MetricsReader = Annotated[Principal, Depends(MetricsRequire(Permission.read_metr
 
 
 @router.get("/metrics", summary="Operating figures (Prometheus text format)", response_class=Response,
-            responses={200: {"content": {CONTENT_TYPE: {}}, "description": "Prometheus text exposition"},
+            responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text exposition (format 0.0.4)"},
                        401: {"description": "No token, or one that is not valid"},
                        403: {"description": "A token of a role that may not read metrics"}})
 def get_metrics(request: Request, open_session: SessionOpenerDep, _: MetricsReader) -> Response:
     """Intake, queue, escalation, backlog and HTTP figures; names and meanings in
-    docs/README.ops.md. The database figures are at most GRIDMAP_METRICS_CACHE_S seconds old."""
+    docs/README.ops.md. The database figures are at most GRIDMAP_METRICS_CACHE_S seconds old.
+    Besides an admin token, the scrape token (GRIDMAP_METRICS_TOKEN) reads it."""
     metrics = request.app.state.metrics
     metrics.refresh(open_session)
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE)
