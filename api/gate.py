@@ -23,7 +23,7 @@ from api.auth import Authenticator, bearer_token, resolve
 from api.headers import with_security_headers
 from api.limits import BodyRules, BodyTooLarge, limited, reject
 from api.logs import HEADER, REQUEST_ID, request_id_of
-from api.metrics import SCRAPE_FLAG, Metrics, route_template
+from api.metrics import SCRAPE_FLAG, Metrics, plain_routes, route_template
 from api.ratelimit import RateLimiter
 from geo.access.roles import PUBLIC, Principal, Role
 
@@ -47,6 +47,7 @@ class Gate:
                  metrics: Metrics | None = None, scrape_token: str | None = None) -> None:
         self.app, self.auth, self.limiter, self.bodies = app, authenticator, limiter, bodies
         self.metrics, self.scrape_token = metrics, scrape_token
+        self._top_level: list | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -72,7 +73,10 @@ class Gate:
         REQUEST_ID.reset(context)
         if self.metrics is not None:
             method = scope["method"] if scope["method"] in _METHODS else "other"
-            self.metrics.http.labels(method, route_template(scope), str(status)).observe(time.perf_counter() - began)
+            if self._top_level is None:  # the app's routes are all there by the first request
+                self._top_level = plain_routes(scope.get("app"))
+            route = route_template(scope, top_level=self._top_level)
+            self.metrics.http.labels(method, route, str(status)).observe(time.perf_counter() - began)
 
     def _is_scrape(self, scope: Scope) -> bool:
         """The scrape token on /metrics (compared in constant time)."""

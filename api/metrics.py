@@ -25,7 +25,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session
-from starlette.routing import Mount
+from starlette.routing import Mount, Route
 
 from geo.operations import OpsFigures, ops_figures
 
@@ -108,12 +108,17 @@ class Metrics:
         return max(0.0, self._clock() - since - self.interval_s)
 
 
-def route_template(scope) -> str:
+def route_template(scope, *, top_level: list | None = None) -> str:
     """The route template a request was routed to ("/api/v1/reports/{report_id}"), for the
     ``route`` label: never the path itself, so the label's values stay few. A route inside an
     included router knows only its own part of the template; the prefix is the path's
-    segments before it (a router prefix has no parameters)."""
+    segments before it (a router prefix has no parameters). FastAPI's router records no
+    route for the plain Starlette routes and mounts at the top (the batched intake endpoint,
+    /openapi.json, /assets): those are matched against ``top_level``."""
     route = scope.get("route")
+    if route is None and top_level:
+        path = scope.get("path", "")
+        route = next((r for r in top_level if r.path_regex.match(path)), None)
     if isinstance(route, Mount):
         return route.path or "/"
     template = getattr(route, "path_format", None)
@@ -123,6 +128,12 @@ def route_template(scope) -> str:
         return template
     segments = scope.get("path", "").split("/")
     return "/".join(segments[: max(1, len(segments) - template.count("/"))]) + template
+
+
+def plain_routes(app) -> list:
+    """The app's top-level Starlette routes and mounts (not FastAPI's own), for ``route_template``."""
+    return [r for r in getattr(getattr(app, "router", None), "routes", ())
+            if type(r) in (Route, Mount) and getattr(r, "path_regex", None) is not None]
 
 
 class _ScrapeTime(Collector):

@@ -161,8 +161,14 @@ def test_the_running_service_counts_its_batcher_and_escalation_loop(scratch_data
             with engine.begin() as conn:
                 conn.execute(sa.update(Report).where(Report.id == ids[0])
                              .values(due_at=datetime.now(UTC) - timedelta(hours=1)))
+            assert c.get("/openapi.json").status_code == 200
             s = scrape(c, headers)
             assert value(s, "gridmap_reports_registered_total", path="single") == 3
+            # The batched intake and /openapi.json are plain routes at the top: still by template.
+            assert value(s, "gridmap_http_request_duration_seconds_count",
+                         method="POST", route="/api/v1/reports", status="201") == 3
+            assert value(s, "gridmap_http_request_duration_seconds_count",
+                         method="GET", route="/openapi.json", status="200") == 1
             assert value(s, "gridmap_intake_pass_seconds_count") == 3  # one report at a time: a pass each
             assert value(s, "gridmap_intake_pass_reports_sum") == 3
             assert value(s, "gridmap_intake_pass_seconds_sum") > 0
