@@ -78,3 +78,19 @@ def test_the_server_log_config_routes_uvicorn_through_the_filter():
         assert config["handlers"]["main"]["filters"] == ["request_id"]
         assert set(config["loggers"]) == {"uvicorn", "uvicorn.error", "uvicorn.access"}
     assert log_config("json")["formatters"]["main"] == {"()": "api.logs.JsonFormatter"}
+
+
+def test_an_unexpected_error_answers_and_logs_with_the_id(client, caplog):
+    from fastapi.testclient import TestClient
+
+    def broken():
+        raise RuntimeError("boom")
+
+    client.app.add_api_route("/_broken", broken, methods=["GET"])
+    plain = TestClient(client.app, raise_server_exceptions=False)  # the app is already started
+    with caplog.at_level(logging.ERROR, logger="gridmap.api"):
+        caplog.handler.addFilter(RequestIdFilter())
+        r = plain.get("/_broken", headers={"X-Request-ID": "err-7"})
+    assert r.status_code == 500 and r.json()["error"]["code"] == "internal_error" and "boom" not in r.text
+    assert r.headers["x-request-id"] == "err-7"
+    assert [rec.request_id for rec in caplog.records if rec.getMessage() == "unhandled error"] == ["err-7"]
