@@ -67,16 +67,24 @@ class Gate:
                 message["headers"].append(rid_header)
             await send(message)
 
-        await self._pass(scope, receive, answer)
-        # Only on a normal return: an error escaping is logged by the server above us, and
-        # that line should carry the id too (the request's task ends right after).
+        try:
+            await self._pass(scope, receive, answer)
+        except BaseException:
+            # The id stays set: the error is logged (and answered, 500) by the layer above us,
+            # and that line should carry it too (the request's task ends right after).
+            self._observe(scope, status, began)
+            raise
         REQUEST_ID.reset(context)
-        if self.metrics is not None:
-            method = scope["method"] if scope["method"] in _METHODS else "other"
-            if self._top_level is None:  # the app's routes are all there by the first request
-                self._top_level = plain_routes(scope.get("app"))
-            route = route_template(scope, top_level=self._top_level)
-            self.metrics.http.labels(method, route, str(status)).observe(time.perf_counter() - began)
+        self._observe(scope, status, began)
+
+    def _observe(self, scope: Scope, status: int, began: float) -> None:
+        if self.metrics is None:
+            return
+        method = scope["method"] if scope["method"] in _METHODS else "other"
+        if self._top_level is None:  # the app's routes are all there by the first request
+            self._top_level = plain_routes(scope.get("app"))
+        route = route_template(scope, top_level=self._top_level)
+        self.metrics.http.labels(method, route, str(status)).observe(time.perf_counter() - began)
 
     def _is_scrape(self, scope: Scope) -> bool:
         """The scrape token on /metrics (compared in constant time)."""

@@ -94,3 +94,6 @@ def test_an_unexpected_error_answers_and_logs_with_the_id(client, caplog):
     assert r.status_code == 500 and r.json()["error"]["code"] == "internal_error" and "boom" not in r.text
     assert r.headers["x-request-id"] == "err-7"
     assert [rec.request_id for rec in caplog.records if rec.getMessage() == "unhandled error"] == ["err-7"]
+    counted = client.app.state.metrics.registry.get_sample_value(  # in the HTTP histogram too
+        "gridmap_http_request_duration_seconds_count", {"method": "GET", "route": "/_broken", "status": "500"})
+    assert counted == 1
