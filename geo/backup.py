@@ -31,6 +31,7 @@ from sqlalchemy.engine import Connection, make_url
 
 from geo.errors import InvalidInput, InvalidState
 from geo.migrate import current_revision
+from geo.settings import DatabaseSettings
 
 MANIFEST, DUMP, MEDIA = "manifest.json", "database.dump", "media"
 FORMAT = 1
@@ -152,6 +153,15 @@ def back_up(engine: sa.Engine, *, out: Path, media_dir: Path,
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InvalidInput(f"{out} exists and is not an empty folder: pick a new one", field="out")
     out.mkdir(parents=True, exist_ok=True)
+    try:
+        return _back_up(engine, out=out, media_dir=media_dir, step=step)
+    except BaseException:
+        for child in out.iterdir():  # the folder was empty: what is in it now is ours, half-written
+            shutil.rmtree(child) if child.is_dir() else child.unlink()
+        raise
+
+
+def _back_up(engine: sa.Engine, *, out: Path, media_dir: Path, step) -> Manifest:
     url = engine.url.render_as_string(hide_password=False)
     with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, conn.begin():
         # One snapshot for the counts and the dump: exported, and kept while pg_dump runs.
@@ -213,6 +223,11 @@ def restore(source: Path, *, url: str, media_dir: Path, force: bool = False,
     copied over). The database part is one transaction: it is restored whole or not at all.
     Raises InvalidInput (no backup, target in use), InvalidState (damaged backup,
     pg_restore failed, an extension missing in the target)."""
+    try:
+        url = DatabaseSettings(url=url).url  # postgresql:// only, onto the driver we ship
+    except ValueError as exc:
+        raise InvalidInput(f"not a database URL gridmap can use: {exc.errors()[0]['msg']}",
+                           field="database_url") from None
     manifest = Manifest.read(source)
     step("checking the backup", 0, 1)
     check_backup(source, manifest)

@@ -127,6 +127,13 @@ def test_refusals(source, empty_database, tmp_path):
     assert r.exit_code == 1 and "not an empty folder" in said(r)
     r = run("restore", str(tmp_path), "--database-url", empty_database)
     assert r.exit_code == 1 and "manifest.json" in said(r)
+    r = run("restore", str(tmp_path), "--database-url", "mysql://x@y/z")
+    assert r.exit_code == 1 and "postgresql://" in said(r)
+    with pytest.MonkeyPatch.context() as mp:  # a pg_dump that fails: nothing half-written stays
+        mp.setattr("geo.backup.pg_tool", lambda name, server_major: "/bin/false")
+        r = run("backup", "--out", str(tmp_path / "failed"), "--media-dir", str(media))
+    assert r.exit_code == 1 and "pg_dump failed" in said(r)
+    assert list((tmp_path / "failed").iterdir()) == []
 
     out = tmp_path / "backup"
     assert run("backup", "--out", str(out), "--media-dir", str(media)).exit_code == 0
