@@ -79,6 +79,8 @@ class IntakeBatcher:
                 outcomes = await run_in_threadpool(self._register, [item for item, _ in batch])
             except Exception as exc:  # noqa: BLE001 - each waiting request gets the failure
                 log.exception("intake pass of %d report(s) failed", len(batch))
+                if self._metrics is not None:
+                    self._metrics.intake_errors.inc()
                 for _, fut in batch:
                     if not fut.done():
                         fut.set_exception(exc)

@@ -52,6 +52,8 @@ class Metrics:
                                      "commit of the single reports queued together).", buckets=PASS_BUCKETS, registry=r)
         self.intake_pass_size = Histogram("gridmap_intake_pass_reports", "Reports in one intake pass.",
                                           buckets=PASS_SIZES, registry=r)
+        self.intake_errors = Counter("gridmap_intake_pass_errors", "Intake passes that failed (each waiting "
+                                     "report was answered with the error).", registry=r)
         self.escalated = Counter("gridmap_escalation_escalated_cases", "Overdue cases the escalation loop moved "
                                  "one level up.", registry=r)
         self.escalation_errors = Counter("gridmap_escalation_errors", "Escalation loop runs that failed, and "

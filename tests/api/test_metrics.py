@@ -173,6 +173,7 @@ def test_the_running_service_counts_its_batcher_and_escalation_loop(scratch_data
             assert value(s, "gridmap_intake_pass_reports_sum") == 3
             assert value(s, "gridmap_intake_pass_seconds_sum") > 0
             assert value(s, "gridmap_intake_queue_depth") == 0
+            assert value(s, "gridmap_intake_pass_errors_total") == 0
             assert value(s, "gridmap_escalation_interval_seconds") == 0.2
             deadline = time.monotonic() + 30
             while value(s, "gridmap_escalation_escalated_cases_total") < 1:  # the loop's next run takes it
@@ -183,3 +184,45 @@ def test_the_running_service_counts_its_batcher_and_escalation_loop(scratch_data
             assert 0 <= value(s, "gridmap_escalation_lag_seconds") < 5
     finally:
         engine.dispose()
+
+
+def test_queue_depth_and_failed_passes_of_the_batcher():
+    """While a pass runs, the reports arriving wait in the queue; a failing pass is counted."""
+    import asyncio
+    import threading
+
+    from api.batcher import IntakeBatcher
+    from api.metrics import Metrics
+    from geo.cityconfig import load_city_config
+
+    metrics = Metrics(escalation_interval_s=0)
+    batcher = IntakeBatcher(None, load_city_config(), metrics=metrics)
+    metrics.queue_depth = batcher.depth
+    release, entered = threading.Event(), threading.Event()
+
+    def register(items):  # stands in for the database: blocks the first pass, then fails
+        entered.set()
+        release.wait(10)
+        raise RuntimeError("database gone")
+
+    batcher._register = register
+
+    async def run():
+        await batcher.start()
+        try:
+            first = asyncio.ensure_future(batcher.submit("a"))
+            await asyncio.to_thread(entered.wait, 10)
+            rest = [asyncio.ensure_future(batcher.submit(x)) for x in "bc"]
+            await asyncio.sleep(0.05)
+            depth = metrics.registry.get_sample_value("gridmap_intake_queue_depth")
+            release.set()
+            results = await asyncio.gather(first, *rest, return_exceptions=True)
+            return depth, results
+        finally:
+            await batcher.stop()
+
+    depth, results = asyncio.run(run())
+    assert depth == 2
+    assert all(isinstance(r, RuntimeError) for r in results)
+    assert metrics.registry.get_sample_value("gridmap_intake_pass_errors_total") == 2  # the first pass, then b and c
+    assert metrics.registry.get_sample_value("gridmap_intake_pass_seconds_count") == 0
