@@ -11,6 +11,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     GRIDMAP_HOST=0.0.0.0 GRIDMAP_PORT=8000 GRIDMAP_MEDIA_DIR=/data/media \
     GRIDMAP_MAP_ASSETS_DIR=/app/node_modules
 WORKDIR /app
+# pg_dump/pg_restore for `gridmap backup` and `gridmap restore` (bookworm's client is 15, the server's).
+RUN apt-get update && apt-get install -y --no-install-recommends postgresql-client \
+    && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md ./
 COPY geo geo
 COPY api api

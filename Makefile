@@ -11,7 +11,7 @@ BENCH_DATABASE_URL ?= postgresql+psycopg://gridmap:gridmap@127.0.0.1:5432/gridma
 PROVINCE_DB ?= gridmap_province
 PROVINCE_DATABASE_URL ?= postgresql+psycopg://gridmap:gridmap@127.0.0.1:5432/$(PROVINCE_DB)
 
-.PHONY: help setup db migrate demo demo-small province serve test fuzz fault verify bench clean
+.PHONY: help setup db migrate demo demo-small province serve test fuzz fault backup-test verify bench clean
 
 help:
 	@echo "The two commands:"
@@ -33,6 +33,8 @@ help:
 	@echo "  make verify     check the loaded city's topology (no gaps, no overlaps, exact nesting)"
 	@echo "  make fuzz       a bounded schemathesis run over the OpenAPI document (its own throwaway database, ~8 min)"
 	@echo "  make fault      reports sent while the server is killed and PostgreSQL restarts (its own cluster, ~3 min)"
+	@echo "  make backup-test  gridmap backup and restore of the small demo city, each in a throwaway database made"
+	@echo "                  from gridmap_template (dropped after): row counts, demo verify and media equal (~1 min)"
 	@echo "  make bench      the benchmarks under bench/, on the demo loaded into BENCH_DATABASE_URL (gridmap_bench)"
 	@echo "  make clean      delete .venv, node_modules and the test caches (not the database)"
 
@@ -86,6 +88,9 @@ fuzz: setup db
 
 fault: setup db
 	$(BIN)/python bench/fault_test.py
+
+backup-test: setup db
+	GRIDMAP=$(BIN)/gridmap scripts/backup-test.sh
 
 bench: setup db
 	@command -v wrk >/dev/null || scripts/apt-install.sh wrk

@@ -24,6 +24,7 @@ from api.errors import install_error_handlers
 from api.gate import Gate
 from api.headers import html_headers
 from api.limits import BodyRules
+from api.metrics import Metrics
 from api.ogc import install as install_ogc
 from api.openapi import install_openapi
 from api.params import known_query_only
@@ -35,6 +36,7 @@ from api.routes import tiles as tile_routes
 from api.routes import report_export
 from api.routes import maps as map_routes
 from api.routes import open311
+from api.routes import metrics as metrics_routes
 from api.settings import ApiSettings
 from api.supervision import watch_supervisor
 from geo.access.retention import run_retention
@@ -86,8 +88,9 @@ def create_app(
                         "personal data stays hidden")
         app.state.intake_batcher = None
         if api_settings.intake_batching:
-            app.state.intake_batcher = IntakeBatcher(eng, app.state.city_config)
+            app.state.intake_batcher = IntakeBatcher(eng, app.state.city_config, metrics=metrics)
             await app.state.intake_batcher.start()
+            metrics.queue_depth = app.state.intake_batcher.depth
         settle_heap()
         warm_up = asyncio.create_task(run_in_threadpool(_warm_up, app), name="warm-up")
         escalator = None
@@ -127,12 +130,16 @@ def create_app(
     app.state.authenticator = authenticator
     limiter = RateLimiter(rate_settings, lambda: app.state.sessionmaker())
     app.state.rate_limiter = limiter
+    metrics = Metrics(escalation_interval_s=api_settings.escalation_interval_s, cache_s=api_settings.metrics_cache_s)
+    app.state.metrics = metrics  # /metrics: this app's own registry (api.metrics)
     install_error_handlers(app)
     # Who is asking, their budget, the body's type and size, and the headers of every answer.
     app.add_middleware(Gate, authenticator=authenticator, limiter=limiter, bodies=BodyRules(
         default=api_settings.max_body_bytes, batch=api_settings.max_batch_body_bytes,
-        photo=api_settings.max_photo_bytes, upload=api_settings.max_upload_bytes))
+        photo=api_settings.max_photo_bytes, upload=api_settings.max_upload_bytes),
+        metrics=metrics, scrape_token=api_settings.metrics_token or None)
     app.include_router(health.router)
+    app.include_router(metrics_routes.router)
     # report_export before reports: /reports/export must not be taken for /reports/{report_id}.
     for module in (grids, generations, locate, categories, departments, report_export, reports, stats, dispatch,
                    webhook_routes, roster_routes):
@@ -258,9 +265,11 @@ async def _escalate_forever(app: FastAPI, interval_s: float) -> None:
         await asyncio.sleep(interval_s)
         try:
             run = await run_in_threadpool(once)
+            app.state.metrics.escalation_ran(moved=run.moved, failed=len(run.failed))
             if run.moved:
                 log.info("escalated %d overdue case(s)", run.moved)
             if run.failed:
                 log.error("%d overdue case(s) could not be escalated", len(run.failed))
         except Exception:  # noqa: BLE001 - the loop must survive a database hiccup
+            app.state.metrics.escalation_failed()
             log.exception("overdue escalation failed; retrying in %.0f s", interval_s)

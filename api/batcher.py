@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from api.metrics import Metrics
 from geo.cityconfig import CityConfig
 from geo.reports.intake import ReportInput
 from geo.reports.outcomes import BatchOutcome
@@ -33,8 +34,9 @@ IDLE_RECONNECT_S = 30.0
 
 class IntakeBatcher:
     def __init__(self, engine: Engine, config: CityConfig, *, max_batch: int = 1000,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), metrics: Metrics | None = None) -> None:
         self._engine, self._config, self._clock = engine, config, clock
+        self._metrics = metrics
         self._max_batch = max_batch
         # The consumer keeps one connection: no pool checkout, ping and reset on every pass.
         self._conn: Connection | None = None
@@ -57,6 +59,10 @@ class IntakeBatcher:
             if not fut.done():
                 fut.set_exception(RuntimeError("the service is shutting down; retry the report"))
 
+    def depth(self) -> int:
+        """Reports waiting for the next pass (not counting the pass running)."""
+        return self._queue.qsize()
+
     async def submit(self, item: ReportInput) -> BatchOutcome:
         """Register ``item`` in the next pass; returns its outcome (201, 200 or an error)."""
         fut = asyncio.get_running_loop().create_future()
@@ -68,14 +74,20 @@ class IntakeBatcher:
             batch = [await self._queue.get()]
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            began = time.perf_counter()
             try:
                 outcomes = await run_in_threadpool(self._register, [item for item, _ in batch])
             except Exception as exc:  # noqa: BLE001 - each waiting request gets the failure
                 log.exception("intake pass of %d report(s) failed", len(batch))
+                if self._metrics is not None:
+                    self._metrics.intake_errors.inc()
                 for _, fut in batch:
                     if not fut.done():
                         fut.set_exception(exc)
                 continue
+            if self._metrics is not None:
+                self._metrics.intake_passed(time.perf_counter() - began, len(batch))
+                self._metrics.registered_reports("single", sum(o.created for o in outcomes))
             for (_, fut), outcome in zip(batch, outcomes, strict=True):
                 if not fut.done():
                     fut.set_result(outcome)

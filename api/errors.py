@@ -21,6 +21,8 @@ from starlette.responses import Response
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.logs import REQUEST_ID
+
 from geo import errors as ge
 from geo.reports.outcomes import Outcome
 
@@ -155,7 +157,11 @@ async def _database(request: Request, exc: DBAPIError) -> Response:
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error", exc_info=exc)
-    return _respond(request, 500, error_body("internal_error", "internal error")["error"])
+    # Answered by the outermost layer, past api.gate: the request id is added here (the log
+    # line above carries it already), so a caller can quote it.
+    rid = REQUEST_ID.get()
+    return _respond(request, 500, error_body("internal_error", "internal error")["error"],
+                    headers={"X-Request-ID": rid} if rid else None)
 
 
 def install_error_handlers(app: FastAPI) -> None:

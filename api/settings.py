@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,6 +34,12 @@ class ApiSettings(BaseSettings):
     escalation_interval_s: float = Field(
         60.0, ge=0, description="How often overdue cases are escalated in the background (0: never)."
     )
+    metrics_token: str | None = Field(None, description=(
+        "Bearer token a Prometheus scraper sends to read /metrics (admin tokens read it too)."))
+    metrics_cache_s: float = Field(5.0, ge=0, le=300, description=(
+        "How long /metrics reuses its database figures (overdue and webhook backlogs)."))
+    log_format: Literal["text", "json"] = Field("text", description=(
+        "`gridmap serve` logs: text lines, or one JSON object per line; both carry the request id."))
 
     @property
     def staff_token_set(self) -> frozenset[str]:

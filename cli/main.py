@@ -16,6 +16,8 @@ from typing import Annotated
 import typer
 from sqlalchemy.engine import make_url
 
+from cli.backup import backup as backup_command
+from cli.backup import restore as restore_command
 from cli.boundaries import app as boundaries_app
 from cli.boundaries import workers_app
 from cli.common import city_config, console, database, err_console, fail, make_parent, parse_level, progress
@@ -45,6 +47,8 @@ app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(privacy_app, name="privacy")
 app.command("audit")(audit_command)
 app.command("match")(match_command)
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 
 
 @db_app.command("migrate")
@@ -249,6 +253,7 @@ def serve(
 
     import uvicorn
 
+    from api.logs import log_config
     from api.settings import ApiSettings
     from api.supervision import SUPERVISOR_ENV
 
@@ -261,6 +266,7 @@ def serve(
     uvicorn.run(
         "api.app:create_app", factory=True, host=bind_host, port=bind_port,
         workers=workers or settings.workers, log_level="info", access_log=access_log,
+        log_config=log_config(settings.log_format),  # request ids on every line; GRIDMAP_LOG_FORMAT=json
     )
 
 

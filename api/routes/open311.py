@@ -228,6 +228,7 @@ async def post_request(
     posted = parse_post(pairs)
     ReporterIn(name=posted.reporter_name, phone=posted.phone)  # the JSON intake's rules for the reporter
     outcome = await run_in_threadpool(_register, session, posted, principal, config, idempotency_key)
+    request.app.state.metrics.registered_reports("open311", outcome.created)
     notice = ("no grid covers this point: the city command centre handles it" if outcome.grid_code is None
               else f"matched to grid {outcome.grid_code}")
     if outcome.due_at is not None:

@@ -154,8 +154,9 @@ async def intake(request: Request, *, config, open_session, idempotency_key: str
     batcher = request.app.state.intake_batcher
     if batcher is not None:
         outcome = await batcher.submit(item)
-    else:
+    else:  # (the batcher counts its own passes)
         outcome = await run_in_threadpool(_register_one, open_session, item, config, now)
+        request.app.state.metrics.registered_reports("single", outcome.created)
     if outcome.error is not None:
         raise outcome.error
     token = token_for(request, outcome, principal=principal, idempotency_key=idempotency_key)
@@ -202,6 +203,7 @@ def post_batch(
             results[o.index] = BatchItemOut(index=o.index, status=OUTCOME_STATUS[o.kind], report=view)
     session.commit()
     items = [results[i] for i in sorted(results)]
+    request.app.state.metrics.registered_reports("batch", sum(r.status == 201 for r in items))
     out = BatchOut(created=sum(r.status == 201 for r in items), replayed=sum(r.status == 200 for r in items),
                    failed=sum(r.status >= 400 for r in items), results=items)
     # Serialised here: returned as a model, FastAPI would validate 10,000 items a second time.

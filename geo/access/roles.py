@@ -56,6 +56,7 @@ class Permission(str, enum.Enum):
     manage_webhooks = "webhooks:manage"  # register and remove webhooks (a system: for its own filings)
     read_webhooks = "webhooks:read"  # webhooks and their delivery logs (a system: its own)
     manage_rosters = "workers:roster"  # read and edit workers' duty rosters (shifts, leave, cover)
+    read_metrics = "metrics:read"  # /metrics (a scrape token, GRIDMAP_METRICS_TOKEN, reads it too)
 
 
 P = Permission
@@ -85,7 +86,7 @@ SCOPED: dict[Role, frozenset[Permission]] = {
 # and where people are (workers' exact positions); and webhooks, which make the server send
 # requests to any address it is given.
 NEVER_OPEN = frozenset({P.read_personal, P.exact_positions, P.manage_tokens, P.read_audit, P.manage_webhooks,
-                        P.read_webhooks})
+                        P.read_webhooks, P.read_metrics})
 # Actions a worker may take on their own cases; the rest of the loop is the dispatcher's.
 # A transfer hands the case on (to a department or a colleague) with a reason in the trail.
 WORKER_ACTIONS = frozenset({"start", "resolve", "escalate", "transfer"})

@@ -34,9 +34,14 @@ def test_concurrent_posts_share_passes_and_never_duplicate(engine, small_city, c
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://gridmap.test") as c:
-                return await asyncio.gather(*(c.post("/api/v1/reports", json=p) for p in payloads))
+                return await asyncio.gather(*(c.post("/api/v1/reports", json=p) for p in payloads)), app
 
-    responses = asyncio.run(run())
+    responses, app = asyncio.run(run())
+    # /metrics' view of it: every report in some pass, fewer passes than reports, each new one counted once.
+    sample = app.state.metrics.registry.get_sample_value
+    assert sample("gridmap_intake_pass_reports_sum") == len(payloads)
+    assert sample("gridmap_intake_pass_seconds_count") < len(payloads)
+    assert sample("gridmap_reports_registered_total", {"path": "single"}) == len(distinct)
     statuses = [r.status_code for r in responses]
     assert statuses.count(201) == len(distinct) and statuses.count(200) == 5, statuses
     answers = {r.json()["id"]: r.json() for r in responses if r.status_code == 201}

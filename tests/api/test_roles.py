@@ -89,6 +89,8 @@ def call(client, tokens, name: str, role: str):
         return roster_call(client, tokens, name, h)
     if name == "dispatch":
         return client.get("/api/v1/dispatch", params={"lon": INSIDE_G1[0], "lat": INSIDE_G1[1]}, headers=h)
+    if name == "metrics":
+        return client.get("/metrics", headers=h)
     if name == "stats":
         return client.get("/api/v1/stats", params={"level": "grid"}, headers=h)
     if name in ("command centre", "hot spots", "hot spots csv", "hot spots geojson", "live reports", "live workers"):
@@ -225,6 +227,7 @@ MATRIX = {  # request -> (roles allowed, success status)
     "read roster": ({"dispatcher", "admin"}, 200),
     "edit roster": ({"dispatcher", "admin"}, 200),
     "stats": (ALL, 200),
+    "metrics": ({"admin"}, 200),  # and the scrape token (tests/api/test_metrics.py)
     "command centre": (STAFF_MAPS, 200),
     "hot spots": (STAFF_MAPS, 200),
     "hot spots csv": (STAFF_MAPS, 200),
@@ -258,7 +261,7 @@ COVERED = {
     ("put", "/api/v1/workers/{worker_id}/roster/shifts"): "edit roster",
     ("post", "/api/v1/workers/{worker_id}/roster/exceptions"): "edit roster",
     ("delete", "/api/v1/workers/{worker_id}/roster/exceptions/{exception_id}"): "edit roster",
-    ("get", "/api/v1/stats"): "stats", ("get", "/maps/command-center"): "command centre",
+    ("get", "/api/v1/stats"): "stats", ("get", "/metrics"): "metrics", ("get", "/maps/command-center"): "command centre",
     ("get", "/api/v1/departments"): "departments",
     ("get", "/maps/hotspots"): "hot spots", ("get", "/maps/hotspots.csv"): "hot spots csv",
     ("get", "/maps/hotspots.geojson"): "hot spots geojson", ("get", "/maps/feeds/reports.geojson"): "live reports",
