@@ -73,6 +73,14 @@ def call(client, tokens, name: str, role: str):
         db = client.app.state.test_db
         worker_id = db.query(ApiToken).filter_by(token_sha256=token_hash(tokens["worker"].split()[1])).one().worker_id
         return client.put(f"/api/v1/workers/{worker_id}/position", json={"lon": 116.401, "lat": 39.911}, headers=h)
+    if name == "my queue":
+        return client.get("/api/v1/me/cases", headers=h)
+    if name == "worker pages":
+        for url in ("/worker", f"/worker/cases/{case.id}"):
+            r = client.get(url, headers=h)
+            if r.status_code != 200:
+                return r
+        return r
     if name == "dispatch":
         return client.get("/api/v1/dispatch", params={"lon": INSIDE_G1[0], "lat": INSIDE_G1[1]}, headers=h)
     if name == "stats":
@@ -185,6 +193,8 @@ MATRIX = {  # request -> (roles allowed, success status)
     "rate": ({"reporter", "dispatcher", "admin"}, 200),
     "add photo": ({"reporter", "worker", "dispatcher", "admin"}, 201),
     "own position": ({"worker", "dispatcher", "admin"}, 200),
+    "my queue": ({"worker"}, 200),
+    "worker pages": ({"worker"}, 200),  # the others get the sign-in form (401/403, HTML)
     "dispatch": (ALL, 200),
     "stats": (ALL, 200),
     "command centre": (STAFF_MAPS, 200),
@@ -216,6 +226,8 @@ COVERED = {
     ("post", "/api/v1/reports/{report_id}/rating"): "rate", ("post", "/api/v1/reports/{report_id}/photos"): "add photo",
     ("get", "/api/v1/reports/{report_id}/photos/{name}"): "add photo",  # see test_report_photos for reads
     ("put", "/api/v1/workers/{worker_id}/position"): "own position", ("get", "/api/v1/dispatch"): "dispatch",
+    ("get", "/api/v1/me/cases"): "my queue",
+    ("get", "/worker"): "worker pages", ("get", "/worker/cases/{report_id}"): "worker pages",
     ("get", "/api/v1/stats"): "stats", ("get", "/maps/command-center"): "command centre",
     ("get", "/maps/hotspots"): "hot spots", ("get", "/maps/hotspots.csv"): "hot spots csv",
     ("get", "/maps/hotspots.geojson"): "hot spots geojson", ("get", "/maps/feeds/reports.geojson"): "live reports",
@@ -262,7 +274,10 @@ def test_endpoint_by_role(roles_client, tokens, name, role):
     else:
         want = 401 if role in ("public", "reporter") else 403
         assert r.status_code == want, f"{name} as {role} should be {want}: {r.status_code} {r.text[:300]}"
-        assert r.json()["error"]["code"] in ("unauthorized", "forbidden")
+        if r.headers["content-type"].startswith("text/html"):  # a page: its sign-in form
+            assert 'action="/worker/login"' in r.text
+        else:
+            assert r.json()["error"]["code"] in ("unauthorized", "forbidden")
 
 
 def test_every_operation_is_in_the_matrix_and_states_its_roles(client):
