@@ -34,7 +34,7 @@
   function left(iso) {  // "还剩 3 小时 3 h left" / "超期 2 小时 2 h overdue"
     if (!iso) return "";
     var h = (new Date(iso) - Date.now()) / 3600000, a = Math.abs(h);
-    var n = a >= 48 ? Math.round(a / 24) + " 天" : a >= 1 ? Math.round(a) + " 小时" : Math.max(1, Math.round(a * 60)) + " 分钟";
+    var n = a >= 47.5 ? Math.round(a / 24) + " 天" : a * 60 >= 59.5 ? Math.round(a) + " 小时" : Math.max(1, Math.round(a * 60)) + " 分钟";
     var en = n.replace(" 天", " d").replace(" 小时", " h").replace(" 分钟", " min");
     return h >= 0 ? "还剩 " + n + " · " + en + " left" : "超期 " + n + " · " + en + " overdue";
   }
@@ -99,7 +99,7 @@
       a.lastChild.appendChild(el("span", "en", titleEn(c)));
       if (c.description) a.appendChild(el("div", "desc", c.description));
       a.appendChild(el("div", "meta", "期限 Due " + when(c.due_at) + (c.due_at ? " · " + left(c.due_at) : "")));
-      a.appendChild(el("div", "meta", (c.place || c.grid_code || "") + (c.photo_count ? " · 📷 " + c.photo_count : "")));
+      a.appendChild(el("div", "meta", (c.place || c.grid_code || "") + (c.photo_count ? " · 照片 photos " + c.photo_count : "")));
       li.appendChild(a); ol.appendChild(li);
     });
   }
@@ -156,7 +156,7 @@
     }
   }
   function renderCase(r) {
-    var c = item || {};
+    var c = item || named || {};
     document.getElementById("case").hidden = false;
     var name = c.category_name ? title(c) : r.category + (r.subcategory ? " · " + r.subcategory : "");
     text("c-title", name);
@@ -166,7 +166,7 @@
     text("c-status", STATUS[r.status] || r.status);
     text("c-due", r.due_at ? when(r.due_at) + " · " + left(r.due_at) : null);
     text("c-level", LEVELS[r.escalation_level] || r.escalation_level);
-    text("c-place", (c.place ? c.place + " · " : "") + (r.grid_code || "") +
+    text("c-place", (c.place && c.place.indexOf(r.grid_code) < 0 ? c.place + " · " : "") + (r.grid_code || "") +
          (r.location_precision_m ? " (约 ~" + r.location_precision_m + " m)" : ""));
     var rep = document.getElementById("c-reporter"); rep.textContent = "";
     if (r.reporter && (r.reporter.name || r.reporter.phone)) {
@@ -190,11 +190,13 @@
     document.getElementById("add-photo").hidden = !(item && item.may_add_photo);
     drawMap({lat: r.lat, lon: r.lon, location_precision_m: r.location_precision_m, grid_code: r.grid_code});
   }
+  var named = null;  // this case as the queue last listed it: its names, once it has left the queue
   function loadCase() {
+    ((held() || {}).body || {cases: []}).cases.forEach(function (c) { if (c.id === reportId) named = c; });
     return loadQueue().then(function (res) {
       queue = res.queue; whoAmI(queue);
       item = null;
-      queue.cases.forEach(function (c) { if (c.id === reportId) item = c; });
+      queue.cases.forEach(function (c) { if (c.id === reportId) item = named = c; });
       return api("GET", "/api/v1/reports/" + reportId);
     }).then(function (res) {
       if (res[0] !== 200) { show("err", message(res)); return; }
