@@ -182,7 +182,9 @@
       ol.appendChild(li);
     });
     var allowed = item ? item.allowed : [];
+    document.getElementById("act-accept").hidden = allowed.indexOf("accept") < 0;
     document.getElementById("act-start").hidden = allowed.indexOf("start") < 0;
+    document.getElementById("return").hidden = allowed.indexOf("return") < 0;
     document.getElementById("resolve").hidden = allowed.indexOf("resolve") < 0;
     var transfer = document.getElementById("transfer");
     if (allowed.indexOf("transfer") >= 0 && transfer.hidden) { transfer.hidden = false; loadDepartments(); }
@@ -209,6 +211,8 @@
     api("GET", "/api/v1/departments").then(function (res) {
       if (res[0] !== 200) { document.getElementById("transfer").hidden = true; return; }
       var list = Array.isArray(res[1]) ? res[1] : (res[1].departments || res[1].items || []);
+      // Department staff hand a case over inside their department only (the rest goes back with "return").
+      if (queue && queue.department) list = list.filter(function (d) { return d.code === queue.department; });
       select.textContent = "";
       select.appendChild(el("option", null, "— 请选择 choose —")); select.firstChild.value = "";
       list.forEach(function (d) {
@@ -234,6 +238,11 @@
     }, function () { button.disabled = false; show("err", "网络错误，请重试 Network error: tap again (it will not be applied twice)."); });
   }
   document.getElementById("act-start").addEventListener("click", function (ev) { move("start", {}, ev.currentTarget); });
+  document.getElementById("act-accept").addEventListener("click", function (ev) { move("accept", {}, ev.currentTarget); });
+  document.getElementById("return-form").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    move("return", {note: document.getElementById("return-note").value.trim()}, document.getElementById("act-return"));
+  });
   document.getElementById("resolve").addEventListener("submit", function (ev) {
     ev.preventDefault();
     var note = document.getElementById("resolve-note").value.trim();

@@ -89,9 +89,9 @@ def worker_queue(session: Session, *, viewer: Principal, now: datetime, limit: i
     Raises Forbidden for any other principal (a queue is a worker's own)."""
     if viewer.role != Role.worker or viewer.worker_id is None:
         raise Forbidden("the queue is a worker's own: use a worker token (gridmap tokens issue --worker)")
-    me = session.execute(sa.select(Worker.public_name, Worker.department_code)
-                         .where(Worker.id == viewer.worker_id)).one_or_none()
-    name, department = me if me is not None else (None, None)
+    # The department as the token resolved it: the one the transitions endpoint checks.
+    department = viewer.department_code
+    name = session.scalar(sa.select(Worker.public_name).where(Worker.id == viewer.worker_id))
     cond = queue_condition(worker_id=viewer.worker_id, department_code=department)
     overdue = sa.and_(Report.due_at.is_not(None), Report.due_at < now)
     # The grid's name under the generation the case was matched in (codes outlive generations).
@@ -108,10 +108,14 @@ def worker_queue(session: Session, *, viewer: Principal, now: datetime, limit: i
     ).all()
     total = rows[0][4] if rows else 0
     return WorkerQueue(viewer.worker_id, name, department, total,
-                       [_case(viewer, r, lon, lat, name, now) for r, lon, lat, name, _ in rows])
+                       [_case(viewer, r, lon, lat, place_name, now, department)
+                        for r, lon, lat, place_name, _ in rows])
 
 
-def _case(viewer: Principal, r: Report, lon: float, lat: float, place: str | None, now: datetime) -> QueueCase:
+def _case(viewer: Principal, r: Report, lon: float, lat: float, place: str | None, now: datetime,
+          department: str | None) -> QueueCase:
+    # A transfer is offered as the page makes it: to a department; department staff may
+    # move their department's cases only within it, so theirs is to their own.
     personal = may_read_personal(viewer, r)
     hide = not personal and is_sensitive(r.category)
     lon, lat, grid_code = round(lon, 7), round(lat, 7), r.grid_code
@@ -127,7 +131,7 @@ def _case(viewer: Principal, r: Report, lon: float, lat: float, place: str | Non
         grid_code=grid_code, place=None if hide else place, lon=lon, lat=lat,
         location_precision_m=PUBLIC_PRECISION_M if hide else None, department_code=r.department_code,
         assigned_to_me=r.assigned_worker_id == viewer.worker_id,
-        allowed=tuple(a for a in allowed_actions(r.status) if may_move(viewer, r, a)),
+        allowed=tuple(a for a in allowed_actions(r) if may_move(viewer, r, a, to_department=department)),
         photo_count=len(r.photos or ()), may_add_photo=may_upload_photo(viewer, r),
         reporter_name=r.reporter_name if personal else None, reporter_phone=r.reporter_phone if personal else None,
         personal=personal,

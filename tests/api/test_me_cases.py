@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from geo.models import AuditEvent, Report, Worker
+from geo.models import AuditEvent, Report
 from tests.api.report_helpers import body
 from tests.tiny_city import GRIDS
 
@@ -58,7 +58,7 @@ def test_the_queue_is_overdue_first_then_by_due_time_nulls_last(client, db, toke
     assert first["status"] == "dispatched" and first["escalation_level"] == 0
     assert first["grid_code"] == next(iter(GRIDS)) and first["place"] == f"grid {next(iter(GRIDS))}"
     assert (first["lon"], first["lat"]) == (116.405, 39.915) and first["location_precision_m"] is None
-    assert first["allowed"] == ["start", "resolve", "escalate"]  # the worker's own part of the loop
+    assert first["allowed"] == ["start", "resolve", "escalate", "transfer"]  # the worker's own part of the loop
     assert first["photo_count"] == 0 and first["may_add_photo"] is True and first["assigned_to_me"] is True
     assert first["reporter"] == {"name": "王小明", "phone": "13912345678"}  # their own case: personal data
     assert first["description"] == "小区门口垃圾堆积"
@@ -83,7 +83,7 @@ def test_etag_revalidation_answers_304_until_the_queue_changes(client, tokens):
     changed = queue(client, tokens, **{"If-None-Match": etag})
     assert changed.status_code == 200 and changed.headers["etag"] != etag
     case = next(c for c in changed.json()["cases"] if c["id"] == rid)
-    assert case["status"] == "in_progress" and case["allowed"] == ["resolve", "escalate"]
+    assert case["status"] == "in_progress" and case["allowed"] == ["resolve", "escalate", "transfer"]
     # Equal bytes, equal tag: asking again gives the same one.
     assert queue(client, tokens).headers["etag"] == changed.headers["etag"]
 
@@ -97,29 +97,50 @@ def test_a_case_falling_due_changes_the_tag(client, db, tokens):
     assert after.status_code == 200 and after.json()["cases"][0]["overdue"] is True
 
 
+def worker_token(db, worker) -> dict:
+    from geo.access.roles import Principal, Role
+    from geo.access.tokens import issue_token
+
+    t = issue_token(db, role=Role.worker, name=f"phone {worker.staff_no}", worker_id=worker.id,
+                    actor=Principal(Role.admin, holder="t"))
+    return {"Authorization": f"Bearer {t.token}"}
+
+
 def test_department_staff_also_see_their_departments_open_cases(client, db, tiny, tokens):
-    me = tiny.workers[next(iter(GRIDS))]
-    db.execute(sa.update(Worker).where(Worker.id == me.id).values(department_code="CM"))
-    held = file(client, location=G4_POINT)  # carried by T004 for the department
-    sensitive = file(client, location={"lon": 116.4137, "lat": 39.9062}, category="40", subcategory="4001", description="某人可疑")
+    from tests.tiny_city import ROADS, SANITATION, add_department_staff, tiny_config
+
+    staff = add_department_staff(db)
+    client.app.state.city_config = tiny_config()
+    me = {"Authorization": tokens["worker"]}
+    held = file(client)  # grid 001's worker hands it to sanitation: its desk TD-SA-01 carries it
+    r = client.post(f"/api/v1/reports/{held}/transitions", headers=me,
+                    json={"action": "transfer", "actor": "张网格员1", "department": SANITATION, "note": "环卫处负责"})
+    assert r.status_code == 200, r.text
+    sensitive = file(client, location={"lon": 116.4137, "lat": 39.9062}, category="40", subcategory="4001",
+                     description="某人可疑")
     other_dept = file(client, location=G4_POINT)
-    not_held = file(client, location=G4_POINT)
-    for rid, dept in ((held, "CM"), (sensitive, "CM"), (other_dept, "HS")):
+    for rid, dept in ((sensitive, SANITATION), (other_dept, ROADS)):
         db.execute(sa.update(Report).where(Report.id == uuid.UUID(rid)).values(department_code=dept))
     db.flush()
-    mine = file(client)
-    q = queue(client, tokens).json()
-    ids = {c["id"]: c for c in q["cases"]}
-    assert q["department"] == "CM" and set(ids) == {held, sensitive, mine}
-    assert other_dept not in ids and not_held not in ids
+    assert held not in {c["id"] for c in queue(client, tokens).json()["cases"]}  # gone from the grid worker's
+
+    desk = client.get("/api/v1/me/cases", headers=worker_token(db, staff["TD-SA-01"])).json()
+    assert desk["department"] == SANITATION and [c["id"] for c in desk["cases"]] == [held, sensitive]  # by due time
+    mine = desk["cases"][0]
+    assert mine["assigned_to_me"] is True and mine["reporter"] is not None
+    assert mine["allowed"] == ["start", "resolve", "escalate", "transfer", "accept", "return"]
+
+    colleague = client.get("/api/v1/me/cases", headers=worker_token(db, staff["TD-SA-04"])).json()
+    ids = {c["id"]: c for c in colleague["cases"]}
+    assert set(ids) == {held, sensitive} and other_dept not in ids
     theirs = ids[held]
-    assert theirs["assigned_to_me"] is False and theirs["department"] == "CM"
+    assert theirs["assigned_to_me"] is False and theirs["department"] == SANITATION
     assert theirs["reporter"] is None  # not assigned to me: no personal data
-    assert theirs["allowed"] == [] and theirs["may_add_photo"] is False
+    assert theirs["allowed"] == ["start", "resolve", "escalate", "transfer", "accept", "return"]  # the department's
+    assert theirs["may_add_photo"] is False
     s = ids[sensitive]  # a sensitive case I may not read in full: at its public place, no text
     assert s["description"] is None and s["location_precision_m"] == 400 and s["place"] is None
     assert len(s["grid_code"]) == 12 and (s["lon"], s["lat"]) == (116.415, 39.905)  # its cell's centre
-    assert ids[mine]["reporter"] is not None
 
 
 def test_the_personal_read_is_audited_and_a_304_is_not(client, db, tokens):

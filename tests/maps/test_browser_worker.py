@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from geo.access.roles import Principal, Role
 from geo.access.tokens import issue_token
-from geo.models import Report, Worker
+from geo.models import Report, ReportEvent, Worker, WorkerRole
 from tests import images
 from tests.api.report_helpers import body
 from tests.conftest import fresh_database, serving
@@ -48,6 +48,9 @@ def city(tmp_path_factory) -> Iterator[City]:
             with Session(eng) as s:
                 build_tiny_city(s)
                 worker = add_workers(s)[next(iter(GRIDS))]
+                # The desk of the demo configuration's city_management (owner of category 30).
+                s.add(Worker(staff_no="D-CM-01", name="城管受理员", public_name="城管局受理员",
+                             role=WorkerRole.grid_worker, department_code="city_management"))
                 token = issue_token(s, role=Role.worker, name="phone of 张网格员1", worker_id=worker.id,
                                     actor=Principal(Role.admin, holder="test")).token
                 worker_id = worker.id
@@ -168,3 +171,43 @@ def test_a_worker_runs_their_queue_from_a_phone(phone, city):
     assert status.value == "resolved" and len(photos) == 1
     phone.check()
     assert (OUT / "worker-queue.png").exists()
+
+
+def sign_in(page, city: City) -> None:
+    page.goto(f"{city.base}/worker/login", wait_until="load")
+    page.fill("#token", city.token)
+    page.click("#login button[type=submit]")
+    page.wait_for_url(f"{city.base}/worker")
+    page.wait_for_selector("#queue li[data-id]")
+
+
+def test_a_worker_transfers_a_case_to_a_department_with_a_reason(phone, city):
+    page, rid = phone.page, city.cases[-1]
+    sign_in(page, city)
+    page.goto(f"{city.base}/worker/cases/{rid}", wait_until="load")
+    page.wait_for_selector("#transfer:not([hidden])")
+    page.click("#transfer summary")
+    page.wait_for_selector("#department option[value='city_management']", state="attached")
+    names = page.eval_on_selector_all("#department option", "els => els.map(e => e.value)")
+    assert names[0] == "" and "city_management" in names and "housing" in names
+    page.select_option("#department", "city_management")
+    page.click("#act-transfer")  # no reason yet: the browser asks for one, nothing is sent
+    assert page.eval_on_selector("#transfer-note", "e => e.validity.valueMissing") is True
+    page.fill("#transfer-note", "违法建设，属城管执法")
+    phone.shot("worker-transfer")
+    page.click("#act-transfer")
+    page.wait_for_function("() => document.getElementById('c-trail').textContent.indexOf('转办') >= 0")
+    assert page.locator("#transfer").is_hidden() and page.locator("#act-start").is_hidden()
+    # No longer theirs: the page shows the public trail (the reason is the department's to read).
+    assert "违法建设" not in page.locator("#c-trail").inner_text()
+    with sa.create_engine(city.url).connect() as conn:
+        dept, worker = conn.execute(sa.select(Report.department_code, Worker.staff_no)
+                                    .join(Worker, Worker.id == Report.assigned_worker_id)
+                                    .where(Report.id == uuid.UUID(rid))).one()
+        note = conn.scalar(sa.select(ReportEvent.note).where(ReportEvent.report_id == uuid.UUID(rid),
+                                                             ReportEvent.action == "transfer"))
+    assert (dept, worker, note) == ("city_management", "D-CM-01", "违法建设，属城管执法")
+    page.click("#back")
+    page.wait_for_selector("#queue li[data-id]")
+    assert rid not in page.eval_on_selector_all("#queue li[data-id]", "els => els.map(e => e.dataset.id)")
+    phone.check()
