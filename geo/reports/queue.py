@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from geo.access.privacy import PUBLIC_PRECISION_M, is_sensitive, public_place
 from geo.access.roles import Principal, Role, may_move, may_read_personal, may_upload_photo
@@ -91,7 +91,6 @@ def worker_queue(session: Session, *, viewer: Principal, now: datetime, limit: i
         raise Forbidden("the queue is a worker's own: use a worker token (gridmap tokens issue --worker)")
     # The department as the token resolved it: the one the transitions endpoint checks.
     department = viewer.department_code
-    name = session.scalar(sa.select(Worker.public_name).where(Worker.id == viewer.worker_id))
     cond = queue_condition(worker_id=viewer.worker_id, department_code=department)
     overdue = sa.and_(Report.due_at.is_not(None), Report.due_at < now)
     # The grid's name under the generation the case was matched in (codes outlive generations).
@@ -99,17 +98,21 @@ def worker_queue(session: Session, *, viewer: Principal, now: datetime, limit: i
              .where(Area.level == AreaLevel.grid, Area.code == Report.grid_code,
                     Report.generation_id.between(Area.generation_low, Area.generation_high))
              .limit(1).correlate(Report).scalar_subquery())
+    # One round trip: the worker's row joined to their cases (one row with no case when the
+    # queue is empty; none when the worker is gone).
     rows = session.execute(
-        sa.select(Report, sa.func.ST_X(Report.location), sa.func.ST_Y(Report.location), place,
-                  sa.func.count().over())
-        .where(cond)
+        sa.select(Worker.public_name, Report, sa.func.ST_X(Report.location), sa.func.ST_Y(Report.location), place,
+                  sa.func.count(Report.id).over())
+        .select_from(Worker).outerjoin(Report, cond)
+        .where(Worker.id == viewer.worker_id)
         .order_by(sa.case((overdue, 0), else_=1), Report.due_at.asc().nulls_last(), Report.id)
         .limit(limit)
+        .options(defer(Report.location), defer(Report.suggested_duplicates), defer(Report.request_hash))
     ).all()
-    total = rows[0][4] if rows else 0
+    name, total = (rows[0][0], rows[0][5]) if rows else (None, 0)
     return WorkerQueue(viewer.worker_id, name, department, total,
                        [_case(viewer, r, lon, lat, place_name, now, department)
-                        for r, lon, lat, place_name, _ in rows])
+                        for _, r, lon, lat, place_name, _ in rows if r is not None])
 
 
 def _case(viewer: Principal, r: Report, lon: float, lat: float, place: str | None, now: datetime,

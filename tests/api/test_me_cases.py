@@ -171,3 +171,10 @@ def test_the_document_states_304_401_403_and_the_worker_role(client):
     assert {"200", "304", "401", "403"} <= set(op["responses"])
     assert op["x-roles"] == ["worker (own queue)"]
     assert "ETag" in op["responses"]["200"]["headers"]
+
+
+def test_an_empty_queue_still_names_the_worker(client, db, tiny, tokens):
+    r = client.get("/api/v1/me/cases", headers=worker_token(db, tiny.workers["lead"]))
+    assert r.status_code == 200
+    assert r.json() == {"worker_id": tiny.workers["lead"].id, "public_name": "李网格长", "department": None,
+                        "total": 0, "cases": []}
