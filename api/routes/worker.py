@@ -84,7 +84,8 @@ def worker_queue_page(request: Request, principal: WorkerPageDep):
 
 
 @router.get("/worker/cases/{report_id}", response_class=HTMLResponse, name="worker_case",
-            summary="The worker's phone: one case", responses={**PAGE, 404: {"description": "No such report"}})
+            summary="The worker's phone: one case", responses={**PAGE, 404: {"description": "No such report"},
+                                                      422: {"description": "Not a report id (a UUID)"}})
 def worker_case_page(request: Request, session: SessionDep, principal: WorkerPageDep, report_id: ReportIdPath):
     """One case on the worker's phone: details, a small map, the trail, the actions the
     worker may take, photos; the sign-in form for anyone without a worker token."""
