@@ -30,6 +30,7 @@ from api.openapi import install_openapi
 from api.params import known_query_only
 from api.ratelimit import RateLimiter, RateLimitSettings
 from api.routes import categories, departments, dispatch, generation_map, generations, grids, health, locate, report_form, reports, stats
+from api.routes import me, worker
 from api.routes import rosters as roster_routes
 from api.routes import webhooks as webhook_routes
 from api.routes import tiles as tile_routes
@@ -141,7 +142,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(metrics_routes.router)
     # report_export before reports: /reports/export must not be taken for /reports/{report_id}.
-    for module in (grids, generations, locate, categories, departments, report_export, reports, stats, dispatch,
+    for module in (grids, generations, locate, categories, departments, report_export, reports, stats, dispatch, me,
                    webhook_routes, roster_routes):
         app.include_router(module.router, prefix="/api/v1", dependencies=[Depends(known_query_only)])
     map_routes.install(app, app.state.map_settings)  # /maps, /embed, /grids/{code} pages and /assets
@@ -152,6 +153,7 @@ def create_app(
     install_openapi(app)
     open311.install(app)  # /open311/v2: GeoReport v2 for hotline systems (its own error lists in the document)
     app.include_router(report_form.router)  # /report and /cases/{id}: the reporter's pages
+    app.include_router(worker.router)  # /worker: the worker's phone (queue, case, sign-in)
     app.mount("/static", StaticFiles(directory=report_form.STATIC), name="static")
     if api_settings.intake_batching:
         # Served by the plain endpoint; the FastAPI route stays for the OpenAPI docs (and serves

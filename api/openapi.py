@@ -53,7 +53,7 @@ def _roles(route: APIRoute) -> list[str] | None:
     roles: list[str] | None = None
     for call in _calls(route.dependant):
         if isinstance(call, Require):
-            roles = roles_with(call.permission)
+            roles = list(getattr(call, "roles", None) or roles_with(call.permission))
             if call.permission == Permission.read_reports:
                 roles = ["everyone (personal data: dispatcher, admin, worker for own cases)"]
     return roles

@@ -130,3 +130,27 @@ class CaseRequire(Require):
 def case_access(permission: Permission, *, hint: str | None = None):
     """``Annotated[Principal, Depends(CaseRequire(permission))]`` for a route about one case."""
     return Annotated[Principal, Depends(CaseRequire(permission, hint=hint))]
+
+
+WORKER_HINT = "this needs a worker token (sign in on a phone at /worker/login)"
+
+
+class RequireWorker(Require):
+    """Dependency: the principal of a worker token (role worker, with its worker id): a
+    worker's own resources ("my cases"). 401 for the public, 403 for every other role."""
+
+    roles = ["worker (own queue)"]  # what the OpenAPI document lists (api.openapi)
+
+    def __init__(self) -> None:
+        super().__init__(Permission.move_case, hint=WORKER_HINT)
+
+    async def __call__(self, request: Request, _: Annotated[object, Depends(bearer_scheme)] = None) -> Principal:
+        principal = principal_of(request)
+        if principal.role == Role.worker and principal.worker_id is not None:
+            return principal
+        if principal.role in (Role.public, Role.reporter):
+            raise Unauthorized(WORKER_HINT)
+        raise Forbidden(f"a {principal.role.value} has no queue of its own: only a worker token (with its worker) has")
+
+
+WorkerDep = Annotated[Principal, Depends(RequireWorker())]

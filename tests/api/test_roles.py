@@ -87,6 +87,14 @@ def call(client, tokens, name: str, role: str):
         return client.put(f"/api/v1/workers/{worker_id}/position", json={"lon": 116.401, "lat": 39.911}, headers=h)
     if name in ("read roster", "edit roster"):
         return roster_call(client, tokens, name, h)
+    if name == "my queue":
+        return client.get("/api/v1/me/cases", headers=h)
+    if name == "worker pages":
+        for url in ("/worker", f"/worker/cases/{case.id}"):
+            r = client.get(url, headers=h)
+            if r.status_code != 200:
+                return r
+        return r
     if name == "dispatch":
         return client.get("/api/v1/dispatch", params={"lon": INSIDE_G1[0], "lat": INSIDE_G1[1]}, headers=h)
     if name == "metrics":
@@ -223,6 +231,8 @@ MATRIX = {  # request -> (roles allowed, success status)
     "rate": ({"reporter", "dispatcher", "admin"}, 200),
     "add photo": ({"reporter", "worker", "dispatcher", "admin"}, 201),
     "own position": ({"worker", "dispatcher", "admin"}, 200),
+    "my queue": ({"worker"}, 200),
+    "worker pages": ({"worker"}, 200),  # the others get the sign-in form (401/403, HTML)
     "dispatch": (ALL, 200),
     "read roster": ({"dispatcher", "admin"}, 200),
     "edit roster": ({"dispatcher", "admin"}, 200),
@@ -261,6 +271,8 @@ COVERED = {
     ("put", "/api/v1/workers/{worker_id}/roster/shifts"): "edit roster",
     ("post", "/api/v1/workers/{worker_id}/roster/exceptions"): "edit roster",
     ("delete", "/api/v1/workers/{worker_id}/roster/exceptions/{exception_id}"): "edit roster",
+    ("get", "/api/v1/me/cases"): "my queue",
+    ("get", "/worker"): "worker pages", ("get", "/worker/cases/{report_id}"): "worker pages",
     ("get", "/api/v1/stats"): "stats", ("get", "/metrics"): "metrics", ("get", "/maps/command-center"): "command centre",
     ("get", "/api/v1/departments"): "departments",
     ("get", "/maps/hotspots"): "hot spots", ("get", "/maps/hotspots.csv"): "hot spots csv",
@@ -308,7 +320,10 @@ def test_endpoint_by_role(roles_client, tokens, name, role):
     else:
         want = 401 if role in ("public", "reporter") else 403
         assert r.status_code == want, f"{name} as {role} should be {want}: {r.status_code} {r.text[:300]}"
-        assert r.json()["error"]["code"] in ("unauthorized", "forbidden")
+        if r.headers["content-type"].startswith("text/html"):  # a page: its sign-in form
+            assert 'action="/worker/login"' in r.text
+        else:
+            assert r.json()["error"]["code"] in ("unauthorized", "forbidden")
 
 
 def test_every_operation_is_in_the_matrix_and_states_its_roles(client):
