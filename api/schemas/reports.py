@@ -185,9 +185,36 @@ class ReportOut(BaseModel):
     duplicate_of: uuid.UUID | None
     rating: int | None
     allowed: list[str] = Field(default_factory=list, description="Actions the loop allows from this status.")
+    your_actions: list[str] = Field(default_factory=list, description=(
+        "The allowed actions you may take on this case with your token (a grid worker: start, resolve, escalate "
+        "on their own cases; none for the public and a reporter)."))
     photos: list[str] = Field(default_factory=list, description="Omitted publicly for sensitive categories.")
     reporter: dict | None = Field(None, description="Staff only.")
     trail: list[EventOut] | None = None
+
+
+class DuplicateCandidateOut(BaseModel):
+    id: uuid.UUID
+    category: str
+    status: str
+    reported_at: datetime
+    grid_code: str | None
+    description: str | None = Field(description="The first 200 characters (omitted where the case's text is not "
+                                                "yours to read).")
+    lon: float = Field(description="WGS-84 degrees.")
+    lat: float
+    distance_m: float = Field(description="Metres from the case.")
+    suggested: bool = Field(description="Intake listed it when the case was filed.")
+    nearby: bool = Field(description="Open, of the case's category, within the duplicate radius now.")
+    instead_of: uuid.UUID | None = Field(None, description=(
+        "The suggestion this report stands for: that one has since been marked a duplicate of this one."))
+
+
+class DuplicatesOut(BaseModel):
+    report_id: uuid.UUID
+    radius_m: float = Field(description="The city's duplicate radius (GRIDMAP city configuration).")
+    window_days: int = Field(description="Candidates reported no earlier than this many days before the case.")
+    candidates: list[DuplicateCandidateOut]
 
 
 class ReportPage(BaseModel):
