@@ -93,6 +93,11 @@
         .bindTooltip(d.id.slice(0, 8) + " · " + Math.round(d.distance_m) + " m")
         .on("click", function () { pickCandidate(d.id); });
     })).addTo(map);
+    if (list.length) {  // close enough to tell apart
+      var bounds = L.latLngBounds([[report.lat, report.lon]]);
+      list.forEach(function (d) { bounds.extend([d.lat, d.lon]); });
+      map.fitBounds(bounds, {padding: [40, 40], maxZoom: 18});
+    }
   }
 
   // --- the case ----------------------------------------------------------------------------
@@ -142,7 +147,7 @@
     });
   }
   function details(d) {
-    return Object.keys(d || {}).filter(function (k) { return k !== "request_key"; }).map(function (k) {
+    return Object.keys(d || {}).filter(function (k) { return k !== "request_key" && d[k] != null; }).map(function (k) {
       var v = d[k];
       if (k === "due_at" && v) v = when(v);
       return k + ": " + (v !== null && typeof v === "object" ? JSON.stringify(v) : v);
@@ -232,7 +237,10 @@
   // --- the action form ---------------------------------------------------------------------
   function closeForm() {
     current = null; $("action-form").hidden = true;
-    if (layers.candidates) { map.removeLayer(layers.candidates); layers.candidates = null; }
+    if (layers.candidates) {
+      map.removeLayer(layers.candidates); layers.candidates = null;
+      if (layers.outline) map.fitBounds(layers.outline.getBounds().extend([report.lat, report.lon]), {padding: [20, 20]});
+    }
   }
   function targetKind() { return document.querySelector("input[name=target]:checked").value; }
   function syncTarget() {
