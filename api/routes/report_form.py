@@ -93,7 +93,7 @@ def case_page(request: Request, session: SessionDep, report_id: ReportIdPath):
     if principal.staff:
         settings = request.app.state.map_settings
         data = {"tiles": [asdict(spec) for spec in settings.tile_layers()], "role": principal.role.value,
-                "actor": principal.holder}
+                "actor": principal.holder, "department": principal.department_code}
         page = _template("case_staff.html").render(report_id=str(report_id), data=data, holder=principal.holder)
     else:
         page = _template("case.html").render(report_id=str(report_id))

@@ -119,7 +119,10 @@
     text("c-reported", when(c.reported_at));
     text("c-grid", c.grid_code ? c.grid_code + (c.match ? " (" + c.match + ")" : "") : null);
     text("c-worker", c.assigned_worker ? c.assigned_worker.public_name + " · " + c.assigned_worker.role + " #" + c.assigned_worker.id : null);
-    text("c-department", c.department_code || c.department || null);
+    text("c-department", c.department_code ? c.department_code
+      + (c.department_accepted_at ? " · 已签收 accepted " + when(c.department_accepted_at) : " · 待签收 not accepted yet")
+      + (c.return_count ? " · 退回 returned " + c.return_count + "×" : "")
+      : c.return_count ? "退回 returned " + c.return_count + "×" : null);
     text("c-escalation", c.escalation_level ? "第 " + c.escalation_level + " 级 level " + c.escalation_level
       + (c.escalated_to ? " → " + c.escalated_to : "") : "0");
     $("c-due-full").textContent = when(c.due_at) + (c.overdue ? " · 已超期 OVERDUE" : "");
@@ -200,8 +203,9 @@
     return api("GET", "/api/v1/departments").then(function (res) {
       if (res[0] !== 200) { option(select, "", errorText(res)); return; }
       var list = Array.isArray(res[1]) ? res[1] : (res[1].departments || res[1].items || []);
+      if (data.department) list = list.filter(function (d) { return d.code === data.department; });  // its own staff
       list.forEach(function (d) {
-        var owns = (d.categories || []).indexOf(report.category) >= 0;
+        var owns = (d.categories || []).some(function (c) { return c === report.category || c === report.subcategory; });
         option(select, d.code, d.code + " " + d.name_zh + " · " + d.name_en + (owns ? " ★" : ""));
         if (owns && !select.dataset.picked) { select.value = d.code; select.dataset.picked = "1"; }
       });
