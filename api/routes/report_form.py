@@ -1,5 +1,6 @@
 """The reporter's pages: the public report form a grid sign's QR page sends citizens to
-("我要上报") and the case page where they follow, rate and add photos to their case.
+("我要上报") and the case page where they follow, rate and add photos to their case; at the
+same case URL, for staff signed in at /maps/login, the dispatcher's desk (``case_staff.html``).
 
 Plain pages whose scripts are static files (``api/static``, so the CSP allows no inline
 script) and whose map is the app's own Leaflet copy: nothing loads from another host. The

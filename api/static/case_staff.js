@@ -96,7 +96,7 @@
     if (list.length) {  // close enough to tell apart
       var bounds = L.latLngBounds([[report.lat, report.lon]]);
       list.forEach(function (d) { bounds.extend([d.lat, d.lon]); });
-      map.fitBounds(bounds, {padding: [40, 40], maxZoom: 18});
+      map.fitBounds(bounds, {padding: [40, 40], maxZoom: 17, animate: false});
     }
   }
 
@@ -243,7 +243,7 @@
     current = null; $("action-form").hidden = true;
     if (layers.candidates) {
       map.removeLayer(layers.candidates); layers.candidates = null;
-      if (layers.outline) map.fitBounds(layers.outline.getBounds().extend([report.lat, report.lon]), {padding: [20, 20]});
+      if (layers.outline) map.fitBounds(layers.outline.getBounds().extend([report.lat, report.lon]), {padding: [20, 20], animate: false});
     }
   }
   function targetKind() { return document.querySelector("input[name=target]:checked").value; }

@@ -21,7 +21,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from geo.models import Assignment, AssignmentRole, Report, Worker
+from geo.access.roles import WORKER_ACTIONS
+from geo.models import Assignment, AssignmentRole, Report, Worker, WorkerRole
 from tests import images
 from tests.conftest import fresh_database, serving
 from tests.maps.test_browser import Watched, browser  # noqa: F401 - the module's Chromium fixture
@@ -43,6 +44,8 @@ class Desk(NamedTuple):
     earlier: str  # the report next to it, filed first
     workers_case: str  # dispatched to the grid 003 worker once on shift
     workers_case_token: str
+    to_transfer: str  # dispatched in grid 003, for the city management department
+    desk_worker_id: int
 
 
 def _file(base: str, auth: dict, at, description: str, **extra) -> dict:
@@ -75,10 +78,14 @@ def desk(tmp_path_factory) -> Iterator[Desk]:
                 for w, (lon, lat) in ((workers[G1], (116.4050, 39.9150)), (mine, (116.4060, 39.9040)),
                                       (workers[G2], (116.4150, 39.9150))):
                     update_position(s, worker_id=w.id, lon=lon, lat=lat, at=now - timedelta(minutes=2))
+                desk_worker = Worker(staff_no="D-CM-01", name="城管受理", phone="13700000001", public_name="城管受理员",
+                                     role=WorkerRole.grid_worker, department_code="city_management")  # city.toml's desk
+                s.add(desk_worker)
+                s.flush()
                 cli = Principal(Role.admin, holder="test")
                 dispatcher = issue_token(s, role=Role.dispatcher, name="王芳", actor=cli).token
                 worker = issue_token(s, role=Role.worker, name="张网格员3", actor=cli, worker_id=mine.id).token
-                worker_id = mine.id
+                worker_id, desk_id = mine.id, desk_worker.id
                 s.commit()
             with serving(url, media_dir=tmp_path_factory.mktemp("media")) as base:
                 auth = {"Authorization": f"Bearer {dispatcher}"}
@@ -93,8 +100,9 @@ def desk(tmp_path_factory) -> Iterator[Desk]:
                     s.commit()
                 theirs = _file(base, auth, (116.4080, 39.9020), "井盖松动 loose manhole cover")
                 assert theirs["status"] == "dispatched" and theirs["worker"]["id"] == worker_id
+                transfer = _file(base, auth, (116.4020, 39.9080), "占道经营 street stalls on the pavement")
                 yield Desk(base, engine, dispatcher, worker, worker_id, case["id"], earlier["id"], theirs["id"],
-                           theirs["case_token"])
+                           theirs["case_token"], transfer["id"], desk_id)
         finally:
             engine.dispose()
 
@@ -126,6 +134,8 @@ def test_the_dispatchers_desk(browser, desk):  # noqa: F811 - the fixture import
         marker = page.locator(f".gm-report-{desk.case}")
         marker.wait_for(state="attached", timeout=10_000)
         marker.dispatch_event("click")
+        page.locator(".leaflet-popup-content .gm-case-link").wait_for()
+        w.shot("command-center-case-popup")
         page.locator(".leaflet-popup-content .gm-case-link").click()
         page.wait_for_url(f"{desk.base}/cases/{desk.case}")
         wait_for_desk(page)
@@ -141,7 +151,9 @@ def test_the_dispatchers_desk(browser, desk):  # noqa: F811 - the fixture import
         page.wait_for_function("() => { const i = document.querySelector('#c-photos img'); return i && i.complete && i.naturalWidth === 48; }")
         assert page.locator("#c-trail tr").count() == 2  # registered, photo
         actions = page.locator("#action-buttons button").evaluate_all("bs => bs.map(b => b.dataset.action)")
-        assert actions == ["dispatch", "reject", "mark_duplicate", "escalate"]
+        allowed = httpx.get(f"{desk.base}/api/v1/reports/{desk.case}", timeout=10,
+                            headers={"Authorization": f"Bearer {desk.dispatcher}"}).json()["allowed"]
+        assert actions == allowed and {"dispatch", "reject", "mark_duplicate", "escalate"} <= set(actions)
         w.shot("case-desk-registered")
 
         # Dispatch: the picker offers the grid's worker first, then the nearest on duty.
@@ -190,6 +202,41 @@ def test_the_dispatchers_desk(browser, desk):  # noqa: F811 - the fixture import
         w.close()
 
 
+def test_transfer_to_the_owning_department_and_back(browser, desk):  # noqa: F811
+    w = Watched(browser, desk.base)
+    try:
+        page = w.page
+        sign_in(w, desk.base, desk.dispatcher)
+        page.goto(f"{desk.base}/cases/{desk.to_transfer}", wait_until="load")
+        wait_for_desk(page)
+        page.click("button[data-action=transfer]")
+        page.wait_for_function("() => document.querySelectorAll('#department option').length >= 6")
+        picked = page.locator("#department option:checked").inner_text()
+        assert picked.startswith("city_management") and picked.endswith("★"), picked  # it owns category 30
+        page.click("#af-send")  # no reason: refused here, nothing sent
+        assert page.locator("#c-trail tr.ev-transfer").count() == 0
+        page.fill("#note", "占道经营归城管 street trading is the bureau's")
+        page.click("#af-send")
+        page.wait_for_selector("#c-trail tr.ev-transfer")
+        assert page.locator("#c-department").inner_text() == "city_management · 待签收 not accepted yet"
+        assert page.locator("#c-worker").inner_text().startswith("城管受理员")
+        with desk.engine.connect() as conn:
+            dept, worker = conn.execute(sa.select(Report.department_code, Report.assigned_worker_id)
+                                        .where(Report.id == uuid.UUID(desk.to_transfer))).one()
+        assert (dept, worker) == ("city_management", desk.desk_worker_id)
+        w.shot("case-desk-transferred")
+        # The department says it is not theirs (a dispatcher may record that on its behalf).
+        page.click("button[data-action=return]")
+        page.fill("#note", "不属本局 not ours")
+        page.click("#af-send")
+        page.wait_for_selector("#c-trail tr.ev-return")
+        assert "Registered" in page.locator("#c-status").inner_text()
+        assert page.locator("#c-department").inner_text() == "退回 returned 1×"
+        w.check()
+    finally:
+        w.close()
+
+
 def test_a_worker_sees_their_own_case_with_their_actions(browser, desk):  # noqa: F811
     w = Watched(browser, desk.base)
     try:
@@ -197,7 +244,7 @@ def test_a_worker_sees_their_own_case_with_their_actions(browser, desk):  # noqa
         w.page.goto(f"{desk.base}/cases/{desk.workers_case}", wait_until="load")
         wait_for_desk(w.page)
         actions = w.page.locator("#action-buttons button").evaluate_all("bs => bs.map(b => b.dataset.action)")
-        assert actions == ["start", "resolve", "escalate"]
+        assert {"start", "resolve", "escalate"} <= set(actions) <= WORKER_ACTIONS  # never the desk's
         assert w.page.locator("#c-reporter").inner_text() == "王小明 · 13912345678"  # their own case
         w.page.click("button[data-action=start]")
         w.page.click("#af-send")
