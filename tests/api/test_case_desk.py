@@ -155,6 +155,22 @@ def test_the_command_centre_popups_link_to_the_case_page(client, tiny):
     wall = client.get("/maps/command-center", headers=h).text
     assert "gm-case-link" in wall and '"/cases/" + encodeURIComponent(p.id)' in wall
     assert "/cases/" not in client.get("/embed/hotspots").text  # the public embed links to no staff page
-    # A standalone wall file has no server to open a case on: no link.
+    # A standalone wall file has no server to open a case on: no link; nor has the open demo's wall,
+    # whose visitors are no staff (they would get the reporter's page).
+    from api.app import create_app
+    from api.deps import get_session
+    from api.settings import ApiSettings
+    from fastapi.testclient import TestClient
+
+    open_app = create_app(engine=client.app.state.engine, api_settings=ApiSettings(escalation_interval_s=0))
+    open_app.dependency_overrides[get_session] = client.app.dependency_overrides[get_session]
+    open_app.state.authenticator.is_open = _always_open
+    with TestClient(open_app) as anyone:
+        wall = anyone.get("/maps/command-center")
+        assert wall.status_code == 200 and "gm-case-link" not in wall.text
     m = build_command_center(areas={"grid": []}, heat={}, live=LiveSources(), bounds=None, settings=MapSettings())
     assert "gm-case-link" not in render(m, title="t")[0]
+
+
+async def _always_open() -> bool:
+    return True
