@@ -41,6 +41,7 @@ from geo.db import make_engine, make_sessionmaker, session_scope
 from geo.boundaries.areas import area_index
 from geo.boundaries.planning import activate_due
 from geo.matching.matcher import matcher_for
+from geo.departments.flow import missing_contacts
 from geo.reports.workflow import escalate_overdue
 from geo.runtime import settle_heap
 from geo.webhooks import deliver_due
@@ -175,7 +176,19 @@ def _warm_up(app: FastAPI) -> None:
                              max_cells=app.state.map_settings.hex_max_cells, zone=app.state.city_config.timezone)
     except Exception:  # noqa: BLE001 - no boundaries loaded yet, or the database is down
         log.warning("warm-up skipped; the first requests will build what they need", exc_info=True)
+    _check_departments(app)
     settle_heap()
+
+
+def _check_departments(app: FastAPI) -> None:
+    """Warn about each department desk or escalation contact that is no worker here (its
+    transfers would wait unassigned, its escalations stay put): a finding, never a crash."""
+    try:
+        with session_scope(app.state.sessionmaker) as session:
+            for problem in missing_contacts(session, config=app.state.city_config):
+                log.warning("%s: add the worker or fix the city configuration", problem)
+    except Exception:  # noqa: BLE001 - the database is down: the warm-up said so already
+        log.debug("department contacts not checked", exc_info=True)
 
 
 def _activate_due(app: FastAPI) -> None:

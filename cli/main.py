@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 
 from cli.boundaries import app as boundaries_app
 from cli.boundaries import workers_app
-from cli.common import console, database, err_console, fail, make_parent, parse_level, progress
+from cli.common import city_config, console, database, err_console, fail, make_parent, parse_level, progress
 from cli.maps import map_app
 from cli.match import match as match_command
 from cli.reports import app as reports_app
@@ -134,11 +134,15 @@ def demo_verify(
 
     from geo.boundaries.generations import resolve_generation
     from geo.boundaries.topology import check_hierarchy
+    from geo.departments.flow import missing_contacts
 
     with database() as (engine, _), Session(engine) as session:
         gid = resolve_generation(session, generation=generation)
         with console.status("checking topology (unions, overlaps, nesting)..."):
             report = check_hierarchy(session, generation=gid)
+        # A finding, not a failure: transfers to such a department wait unassigned.
+        for problem in missing_contacts(session, config=city_config()):
+            console.print(f"[yellow]⚠[/] {problem}")
     console.print(f"generation {gid}: " + ", ".join(f"{n:,} {lvl}" for lvl, n in report.counts.items()))
     if not report.ok:
         for p in report.problems:

@@ -114,7 +114,8 @@ def request_record(view: ReportOut, *, updated_at: datetime, tz: tzinfo, base_ur
         return names.get(code_) if code_ else None
 
     grid = view.grid_code
-    agency = []
+    # A functional department holding the case answers for it first (GET /api/v1/departments).
+    agency = [f"department {view.department_code}"] if view.department_code else []
     if grid and len(grid) == 15:
         agency.append(f"{area(grid) or 'grid'} (grid {grid})")
     if grid and len(grid) >= 12:

@@ -76,11 +76,13 @@ def activate_draft(session: Session, *, generation: int | None = None, actor: st
 
 
 def _reroute_escalated(session: Session, *, report_ids: list, generation: int) -> None:
-    """An escalated case that moved goes to the lead of its new chain at the same level."""
+    """An escalated case that moved goes to the lead of its new chain at the same level (a
+    department's case climbs the department's chain, which no boundary changes)."""
     if not report_ids:
         return
     rows = session.execute(sa.select(Report.id, Report.grid_code, Report.escalation_level).where(
-        Report.id.in_(report_ids), Report.escalation_level > 0, Report.status.in_(OPEN_STATUSES))).all()
+        Report.id.in_(report_ids), Report.escalation_level > 0, Report.status.in_(OPEN_STATUSES),
+        Report.department_code.is_(None))).all()
     for rid, grid, level in rows:
         code = escalation_code(session, grid_code=grid, level=level, generation=generation)
         lead = lead_of(session, area_code=code) if code else None

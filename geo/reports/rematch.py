@@ -76,7 +76,8 @@ def plan_rematch(
 ) -> RematchPlan:
     """Re-match up to ``limit`` reports with id > ``after`` to ``generation``'s grids with the
     rule intake uses, changing nothing: every examined report and, for those whose grid
-    changes, an open one at grid level (not escalated) gets the new grid's worker."""
+    changes, an open one at grid level (not escalated, and held by no department: a
+    department's case stays with its staff) gets the new grid's worker."""
     # Open cases only: a closed case keeps the grid it was handled under, always (its grid
     # under today's boundaries is geo.reports.restate's, kept apart).
     conds = [Report.status.in_(OPEN_STATUSES)]
@@ -84,7 +85,7 @@ def plan_rematch(
         conds.append(Report.id > after)
     rows = session.execute(
         sa.select(Report.id, sa.func.ST_X(Report.location), sa.func.ST_Y(Report.location), Report.grid_code,
-                  Report.status, Report.escalation_level)
+                  Report.status, Report.escalation_level, Report.department_code)
         .where(*conds).order_by(Report.id).limit(limit)
     ).all()
     if not rows:
@@ -96,7 +97,7 @@ def plan_rematch(
         session, generation=generation, snap_tolerance_m=config.snap_tolerance_m))
     codes, kinds, snaps = matched.codes, matched.kinds, matched.snap_distances
     handed = [k for k, r in enumerate(rows)
-              if codes[k] and codes[k] != r[3] and r[4] in OPEN_STATUSES and r[5] == 0]
+              if codes[k] and codes[k] != r[3] and r[4] in OPEN_STATUSES and r[5] == 0 and r[6] is None]
     workers = responsible_workers(session, grid_codes=[codes[k] for k in handed])
     new_worker = {k: w.id for k in handed if (w := workers.get(codes[k])) is not None}
     return RematchPlan(generation, [

@@ -14,8 +14,10 @@ from geo.access.privacy import PUBLIC_PRECISION_M, is_sensitive, public_code, pu
 from geo.models import Report, ReportEvent
 
 # The event data a receiver may see, per action (the rest is internal: request keys, who).
-PUBLIC_DATA = {"dispatch": ("due_at",), "escalate": ("level", "level_name", "to", "due_at"),
-               "mark_duplicate": ("duplicate_of",), "rate": ("rating",)}
+# A department holding a case is public (an office, no person); reasons are notes, never sent.
+PUBLIC_DATA = {"dispatch": ("due_at",), "escalate": ("level", "level_name", "department", "to", "due_at"),
+               "mark_duplicate": ("duplicate_of",), "rate": ("rating",), "transfer": ("department", "due_at"),
+               "accept": ("department",), "return": ("department",)}
 VERSION = 1
 
 
@@ -46,6 +48,7 @@ def event_payload(event: ReportEvent, report: Report, *, lon: float, lat: float)
             "grid_code": grid_code, "lon": lon, "lat": lat,
             "location_precision_m": PUBLIC_PRECISION_M if sensitive else None,
             "escalation_level": report.escalation_level, "escalated_to": escalated_to,
+            "department_code": report.department_code, "return_count": report.return_count,
             "due_at": report.due_at.isoformat() if report.due_at else None,
             "closed_at": report.closed_at.isoformat() if report.closed_at else None,
             "rating": report.rating,

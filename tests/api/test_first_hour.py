@@ -121,7 +121,8 @@ def test_stats_levels_are_the_ones_it_accepts(client, tiny):
     doc = client.get("/openapi.json").json()
     (level,) = [p for p in doc["paths"]["/api/v1/stats"]["get"]["parameters"] if p["name"] == "level"]
     ref = level["schema"].get("$ref") or level["schema"]["allOf"][0]["$ref"]
-    assert doc["components"]["schemas"][ref.rsplit("/", 1)[1]]["enum"] == ["grid", "community", "street", "district"]
+    assert doc["components"]["schemas"][ref.rsplit("/", 1)[1]]["enum"] == ["grid", "community", "street", "district",
+                                                                                  "department"]
     r = client.get("/api/v1/stats", params={"level": "city"})
     assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == "level"
 

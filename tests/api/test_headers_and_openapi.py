@@ -109,7 +109,7 @@ def test_the_document_states_what_is_enforced(client):
     assert schemas["ReportIn"]["properties"]["description"]["maxLength"] == client.app.state.city_config.max_description_chars
     action = schemas["TransitionIn"]["properties"]["action"]
     assert sorted(action["enum"]) == sorted(["dispatch", "start", "resolve", "close", "reopen", "reject",
-                                             "mark_duplicate", "escalate"])
+                                             "mark_duplicate", "escalate", "transfer", "accept", "return"])
     transitions = doc["paths"]["/api/v1/reports/{report_id}/transitions"]["post"]["responses"]
     assert {"200", "401", "403", "404", "409", "422", "429"} <= set(transitions)
     err = transitions["409"]["content"]["application/json"]["schema"]["$ref"]

@@ -61,6 +61,18 @@ def call(client, tokens, name: str, role: str):
         return client.get("/api/v1/reports/export", headers=h)
     if name == "start (worker's own action)":
         return client.post(f"/api/v1/reports/{case.id}/transitions", json={"action": "start", "actor": "t"}, headers=h)
+    if name == "transfer (a worker's own case)":
+        return client.post(f"/api/v1/reports/{case.id}/transitions", headers=h,
+                           json={"action": "transfer", "actor": "t", "department": "city_management", "note": "城管"})
+    if name == "accept (the department's action)":
+        r = client.post(f"/api/v1/reports/{case.id}/transitions", headers=case.headers["admin"],
+                        json={"action": "transfer", "actor": "t", "department": "city_management", "note": "城管"})
+        assert r.status_code == 200, r.text
+        return client.post(f"/api/v1/reports/{case.id}/transitions", json={"action": "accept", "actor": "t"}, headers=h)
+    if name == "departments":
+        return client.get("/api/v1/departments", headers=h)
+    if name == "department stats":
+        return client.get("/api/v1/stats", params={"level": "department"}, headers=h)
     if name == "reject (dispatcher's action)":
         return client.post(f"/api/v1/reports/{case.id}/transitions", json={"action": "reject", "actor": "t"}, headers=h)
     if name == "rate":
@@ -185,6 +197,11 @@ MATRIX = {  # request -> (roles allowed, success status)
     "export": (ALL, 200),  # each role its own view of the rows (tests/api/test_report_export.py)
     "start (worker's own action)": ({"worker", "dispatcher", "admin"}, 200),
     "reject (dispatcher's action)": ({"dispatcher", "admin"}, 200),
+    "transfer (a worker's own case)": ({"worker", "dispatcher", "admin"}, 200),
+    # The fixture's worker is no department's staff (tests/api/test_departments_api.py: those who are).
+    "accept (the department's action)": ({"dispatcher", "admin"}, 200),
+    "departments": (ALL, 200),
+    "department stats": (ALL, 200),
     "rate": ({"reporter", "dispatcher", "admin"}, 200),
     "add photo": ({"reporter", "worker", "dispatcher", "admin"}, 201),
     "own position": ({"worker", "dispatcher", "admin"}, 200),
@@ -221,6 +238,7 @@ COVERED = {
     ("get", "/api/v1/reports/{report_id}/photos/{name}"): "add photo",  # see test_report_photos for reads
     ("put", "/api/v1/workers/{worker_id}/position"): "own position", ("get", "/api/v1/dispatch"): "dispatch",
     ("get", "/api/v1/stats"): "stats", ("get", "/maps/command-center"): "command centre",
+    ("get", "/api/v1/departments"): "departments",
     ("get", "/maps/hotspots"): "hot spots", ("get", "/maps/hotspots.csv"): "hot spots csv",
     ("get", "/maps/hotspots.geojson"): "hot spots geojson", ("get", "/maps/feeds/reports.geojson"): "live reports",
     ("get", "/maps/feeds/workers.geojson"): "live workers",

@@ -29,6 +29,17 @@ def test_demo_verify(cli_env):
     assert "120 grid" in r.output and "no gaps, no overlaps" in r.output
 
 
+def test_demo_verify_names_department_contacts_that_are_no_workers(cli_env, monkeypatch, tmp_path):
+    city = tmp_path / "city.toml"
+    city.write_text('[[departments]]\ncode = "roads"\nname_zh = "道路处"\nname_en = "Roads"\n'
+                    'contact = "NOBODY-DESK"\nescalation = ["NOBODY-UP"]\n', encoding="utf-8")
+    monkeypatch.setenv("GRIDMAP_CITY_CONFIG", str(city))
+    r = run("demo", "verify")
+    assert r.exit_code == 0, r.output  # a finding, not a failure
+    assert "department roads: the desk contact staff_no 'NOBODY-DESK'" in r.output
+    assert "NOBODY-UP" in r.output and "no gaps, no overlaps" in r.output
+
+
 @pytest.mark.parametrize(("fmt", "suffix"), [("geojson", "geojson"), ("gpkg", "gpkg")])
 def test_grids_export(cli_env, tmp_path, fmt, suffix):
     out = tmp_path / f"grids.{suffix}"

@@ -14,7 +14,7 @@ from geo.reports.intake import ReportInput
 from geo.reports.registration import submit_report
 from geo.reports.rematch import plan_rematch, rematch_chunk
 from geo.reports.workflow import apply_transition
-from tests.tiny_city import COMMUNITY, add_area, add_workers, build_tiny_city
+from tests.tiny_city import SANITATION, COMMUNITY, add_area, add_department_staff, add_workers, build_tiny_city, tiny_config
 
 G1, G2 = f"{COMMUNITY}001", f"{COMMUNITY}002"
 
@@ -34,6 +34,11 @@ def test_rematch_after_boundary_change(db):
     moving, staying, closed = report(116.412, 39.915), report(116.405, 39.915), report(116.413, 39.915)
     for action in ("start", "resolve", "close"):
         apply_transition(db, report_id=closed, action=action, actor="t", config=config, now=now)
+    # A case a department holds moves grid with the boundaries, but stays with the department's staff.
+    desk = add_department_staff(db)["TD-SA-01"]
+    held = report(116.4125, 39.915)
+    apply_transition(db, report_id=held, action="transfer", actor="t", config=tiny_config(), now=now,
+                     department=SANITATION, note="环卫")
 
     new = create_generation(db).id
     carry_forward(db, from_generation=old, to_generation=new,
@@ -46,20 +51,23 @@ def test_rematch_after_boundary_change(db):
 
     # The dry run: what would move, and to whom, with nothing changed.
     plan = plan_rematch(db, matcher=GridMatcher.from_session(db, generation=new), generation=new, config=config)
-    assert [(m.report_id, m.from_code, m.grid_code, m.worker_id) for m in plan.moves] == [
-        (moving, G2, G1, workers[G1].id)]
+    assert sorted((m.report_id, m.from_code, m.grid_code, m.worker_id) for m in plan.moves) == sorted([
+        (moving, G2, G1, workers[G1].id), (held, G2, G1, None)])
     assert db.scalar(sa.select(Report.grid_code).where(Report.id == moving)) == G2
     assert db.scalar(sa.select(sa.func.count()).select_from(ReportEvent).where(ReportEvent.action == "rematch")) == 0
 
     chunk = rematch_chunk(db, matcher=GridMatcher.from_session(db, generation=new), generation=new,
                           config=config, now=now)
-    assert (chunk.examined, chunk.moved) == (2, 1)  # the closed case is left as it was handled
+    assert (chunk.examined, chunk.moved) == (3, 2)  # the closed case is left as it was handled
     rows = {r.id: r for r in db.scalars(sa.select(Report).where(Report.id.in_([moving, staying, closed])))}
     for r in rows.values():
         db.refresh(r)
     assert (rows[moving].grid_code, rows[moving].generation_id) == (G1, new)
     assert rows[moving].assigned_worker_id == workers[G1].id
     assert (rows[staying].grid_code, rows[staying].generation_id) == (G1, new)
+    held_now = db.get(Report, held)
+    db.refresh(held_now)
+    assert (held_now.grid_code, held_now.assigned_worker_id, held_now.department_code) == (G1, desk.id, SANITATION)
     assert (rows[closed].grid_code, rows[closed].generation_id) == (G2, old)
     event = db.scalars(sa.select(ReportEvent).where(ReportEvent.report_id == moving, ReportEvent.action == "rematch")).one()
     assert event.data == {"from": G2, "to": G1, "generation": new}
