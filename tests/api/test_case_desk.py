@@ -174,3 +174,29 @@ def test_the_command_centre_popups_link_to_the_case_page(client, tiny):
 
 async def _always_open() -> bool:
     return True
+
+
+def test_department_staff_act_on_their_departments_cases(client, db, tiny):
+    """A desk worker of the department holding a case: its actions (accept, return, a transfer
+    within the department) and none of the grid chain's; the desk's page knows its department."""
+    from geo.access.roles import DEPARTMENT_ACTIONS, Principal, Role
+    from geo.access.tokens import issue_token
+    from tests.tiny_city import SANITATION, add_department_staff, tiny_config
+
+    staff = add_department_staff(db)
+    client.app.state.city_config = tiny_config()
+    desk_token = issue_token(db, role=Role.worker, name="sanitation desk", actor=Principal(Role.admin, holder="t"),
+                             worker_id=staff["TD-SA-01"].id).token
+    desk = {"Authorization": f"Bearer {desk_token}"}
+    case = file(client)
+    before = client.get(f"/api/v1/reports/{case['id']}", headers=desk).json()
+    assert before["your_actions"] == []  # not the department's yet
+    move(client, case["id"], "transfer", {"Authorization": f"Bearer {STAFF_TOKEN}"}, department=SANITATION,
+         note="rubbish is sanitation's")
+    held = client.get(f"/api/v1/reports/{case['id']}", headers=desk).json()
+    assert held["department_code"] == SANITATION and "accept" in held["allowed"]
+    assert held["your_actions"] == [a for a in held["allowed"] if a in DEPARTMENT_ACTIONS]
+    assert {"accept", "return", "transfer"} <= set(held["your_actions"])
+    assert not {"dispatch", "reject", "mark_duplicate", "close"} & set(held["your_actions"])
+    page = page_as(client, case["id"], desk["Authorization"]).text
+    assert "/static/case_staff.js" in page and f'"department": "{SANITATION}"' in page
