@@ -135,7 +135,8 @@ def test_the_dispatchers_desk(browser, desk):  # noqa: F811 - the fixture import
         marker.wait_for(state="attached", timeout=10_000)
         marker.dispatch_event("click")
         page.locator(".leaflet-popup-content .gm-case-link").wait_for()
-        w.shot("command-center-case-popup")
+        page.wait_for_function("() => getComputedStyle(document.querySelector('.leaflet-popup')).opacity === '1'")
+        w.shot("command-center-case-popup")  # once faded in
         page.locator(".leaflet-popup-content .gm-case-link").click()
         page.wait_for_url(f"{desk.base}/cases/{desk.case}")
         wait_for_desk(page)
