@@ -42,6 +42,9 @@ class LiveSources:
     reports_url: str | None = None
     workers_url: str | None = None
     interval_ms: int = 2000
+    # Where a report's popup links to, the report id appended: the case page on the served wall
+    # (staff only); None in a standalone file, which has no server to open it on.
+    case_url: str | None = None
     reports_snapshot: Sequence[dict] = ()
     workers_snapshot: Sequence[dict] = ()
 
@@ -60,12 +63,18 @@ function(f, latlng) {
   });
 }""" % orjson.dumps(GROUP_COLOURS).decode())
 
-_REPORT_POPUP = JsCode("""
+def _report_popup(case_url: str | None) -> JsCode:
+    """The live report's popup: category, status, grid, time, and a link to its case page."""
+    link = ("" if case_url is None else
+            " + '<br><a class=\"gm-case-link\" href=\"' + %s + encodeURIComponent(p.id) + '\">打开案件 open case</a>'"
+            % orjson.dumps(case_url).decode())
+    return JsCode("""
 function(f, layer) {
   var p = f.properties, e = function(s) { var d = document.createElement('div'); d.textContent = s == null ? '' : String(s); return d.innerHTML; };
   layer.bindPopup('<b>' + e(p.category_name) + '</b><br>status: ' + e(p.status) + (p.overdue ? ' <b style="color:#b2182b">OVERDUE</b>' : '')
-    + '<br>grid: ' + e(p.grid_code) + '<br>reported: ' + e(p.reported_at));
-}""")
+    + '<br>grid: ' + e(p.grid_code) + '<br>reported: ' + e(p.reported_at)%s);
+}""" % link)
+
 
 _WORKER_STYLE = "{radius: 3, weight: 1, color: '#08306b', fillColor: '#4292c6', fillOpacity: 1%s}"
 _WORKER_MARKER = JsCode("function(f, latlng) { return L.circleMarker(latlng, %s); }" % (_WORKER_STYLE % ""))
@@ -185,7 +194,7 @@ def _add_live(m: folium.Map, live: LiveSources, *, svg_only: bool = False) -> No
     reports = folium.FeatureGroup(name="live: new and overdue reports", show=True).add_to(m)
     rt = Realtime(
         source(live.reports_url, live.reports_snapshot), interval=live.interval_ms, remove_missing=True,
-        get_feature_id=_FEATURE_ID, point_to_layer=_REPORT_MARKER, on_each_feature=_REPORT_POPUP, container=reports,
+        get_feature_id=_FEATURE_ID, point_to_layer=_REPORT_MARKER, on_each_feature=_report_popup(live.case_url), container=reports,
     )
     rt.control = False  # the named container group is what the layer control toggles
     rt.add_to(m)

@@ -134,6 +134,8 @@ def command_center(
     live = LiveSources(
         reports_url=str(request.url_for("live_reports_feed").path),
         workers_url=str(request.url_for("workers_feed").path), interval_ms=settings.live_interval_ms,
+        # + the id: the case page, whose desk is for staff (the open demo's visitors get the reporter's page)
+        case_url=str(request.app.url_path_for("case_page", report_id="0"))[:-1] if principal.staff else None,
     )
     m = build_command_center(
         areas=data.areas, heat=data.heat, live=live, bounds=data.bounds, settings=settings,

@@ -1,5 +1,6 @@
 """The reporter's pages: the public report form a grid sign's QR page sends citizens to
-("我要上报") and the case page where they follow, rate and add photos to their case.
+("我要上报") and the case page where they follow, rate and add photos to their case; at the
+same case URL, for staff signed in at /maps/login, the dispatcher's desk (``case_staff.html``).
 
 Plain pages whose scripts are static files (``api/static``, so the CSP allows no inline
 script) and whose map is the app's own Leaflet copy: nothing loads from another host. The
@@ -24,6 +25,7 @@ from api.deps import CityConfigDep, SessionDep
 from api.headers import html_headers
 from api.params import CODE_EXAMPLE, CODE_PATTERN, ReportIdPath
 from api.retired import to_successor
+from api.security import principal_of
 from geo.analytics.mapdata import city_outline
 from geo.boundaries.areas import area_point, get_area
 from geo.boundaries.generations import active_generation_id
@@ -79,12 +81,23 @@ def report_form(
     return _page(request, page, cache="public, max-age=300")
 
 
-@router.get("/cases/{report_id}", response_class=HTMLResponse, name="case_page", summary="A reporter's case page",
+@router.get("/cases/{report_id}", response_class=HTMLResponse, name="case_page", summary="A case's page",
             responses={200: {"content": {"text/html": {}}, "description": "The page"},
                        404: {"description": "No such report"}})
 def case_page(request: Request, session: SessionDep, report_id: ReportIdPath):
-    """The page a reporter follows their case on (its data comes from the API with the case
-    token, in the browser: the page itself shows nothing of the case)."""
+    """The page a case is followed and handled on. For staff (signed in at /maps/login) the
+    dispatcher's desk: trail, photos, map, due time and the actions their role may take; for
+    everyone else the reporter's page, opened with the case token. Either page shows nothing
+    of the case itself: its script reads it from the API, which decides what the caller sees."""
     get_report(session, report_id=report_id)  # 404 for an unknown id
-    page = _template("case.html").render(report_id=str(report_id))
-    return _page(request, page, cache="no-store")
+    principal = principal_of(request)
+    if principal.staff:
+        settings = request.app.state.map_settings
+        data = {"tiles": [asdict(spec) for spec in settings.tile_layers()], "role": principal.role.value,
+                "actor": principal.holder, "department": principal.department_code}
+        page = _template("case_staff.html").render(report_id=str(report_id), data=data, holder=principal.holder)
+    else:
+        page = _template("case.html").render(report_id=str(report_id))
+    response = _page(request, page, cache="no-store")
+    response.headers["Vary"] = "Cookie, Authorization"  # one URL, two pages
+    return response

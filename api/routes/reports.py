@@ -36,6 +36,8 @@ from api.schemas.reports import (
     BatchIn,
     BatchItemOut,
     BatchOut,
+    DuplicateCandidateOut,
+    DuplicatesOut,
     RatingIn,
     ReportCreated,
     ReportIn,
@@ -45,9 +47,12 @@ from api.schemas.reports import (
 )
 from api.security import case_access, case_secret, principal_of, require
 from geo.access import Permission, Principal, may_read_personal, may_see_photos, may_upload_photo, record_audit
+from geo.access.privacy import is_sensitive
+from geo.access.roles import may_move
 from geo.access.case_tokens import case_token
 from geo.errors import Forbidden, InvalidInput, NotFound
 from geo.instants import parse_instant
+from geo.reports.duplicates import DuplicateCandidate, duplicate_candidates
 from geo.reports.intake import ReportInput, validate_fields
 from geo.reports.photos import clean_image, photo_name, photo_path, remove_photo, write_photo
 from geo.reports.queries import list_reports
@@ -227,6 +232,35 @@ def get_one(report_id: ReportIdPath, session: SessionDep, principal: case_access
     report = get_report(session, report_id=report_id)
     out = report_view(session, report, viewer=principal, now=utcnow(), with_trail=True)
     audit_reads(session, principal, [report])
+    return out
+
+
+def _candidate_out(c: DuplicateCandidate, viewer: Principal) -> DuplicateCandidateOut:
+    r = c.report
+    text = may_read_personal(viewer, r) or not is_sensitive(r.category)
+    return DuplicateCandidateOut(
+        id=r.id, category=r.category, status=r.status.value, reported_at=r.reported_at, grid_code=r.grid_code,
+        description=(r.description or "")[:200] if text else None, lon=round(c.lon, 7), lat=round(c.lat, 7),
+        distance_m=round(c.distance_m, 1), suggested=c.suggested, nearby=c.nearby, instead_of=c.instead_of)
+
+
+@router.get("/reports/{report_id}/duplicates", response_model=DuplicatesOut, summary="What a case may duplicate",
+            responses=ERRORS)
+def get_duplicates(report_id: ReportIdPath, session: SessionDep, config: CityConfigDep,
+                   principal: require(Permission.move_case)):
+    """The reports this case could be marked a duplicate of (``mark_duplicate``), nearest
+    first: the suggestions intake answered with when it was filed and the open reports of its
+    category within the city's duplicate radius now. For those who may mark it (403 for a
+    grid worker); for a sensitive case only to the roles that read every such case in full."""
+    report = get_report(session, report_id=report_id)
+    if not may_move(principal, report, "mark_duplicate"):
+        raise Forbidden(f"a {principal.role.value} may not mark this case a duplicate")
+    found = duplicate_candidates(session, report=report, config=config) \
+        if shows_duplicates(principal, report.category) else []
+    out = DuplicatesOut(report_id=report.id, radius_m=config.duplicate_radius_m,
+                        window_days=config.duplicate_window_days,
+                        candidates=[_candidate_out(c, principal) for c in found])
+    audit_reads(session, principal, [c.report for c in found if is_sensitive(c.report.category)])  # their text
     return out
 
 

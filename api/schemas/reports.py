@@ -204,9 +204,36 @@ class ReportOut(BaseModel):
     return_count: int = Field(0, description="How often a department returned the case to the dispatcher.")
     allowed: list[str] = Field(default_factory=list, description=(
         "Actions the loop allows on the case now (accept and return only while a department holds it)."))
+    your_actions: list[str] = Field(default_factory=list, description=(
+        "The allowed actions you may take on this case with your token (a grid worker: start, resolve, escalate "
+        "on their own cases; department staff their department's; none for the public and a reporter)."))
     photos: list[str] = Field(default_factory=list, description="Omitted publicly for sensitive categories.")
     reporter: dict | None = Field(None, description="Staff only.")
     trail: list[EventOut] | None = None
+
+
+class DuplicateCandidateOut(BaseModel):
+    id: uuid.UUID
+    category: str
+    status: str
+    reported_at: datetime
+    grid_code: str | None
+    description: str | None = Field(description="The first 200 characters (omitted where the case's text is not "
+                                                "yours to read).")
+    lon: float = Field(description="WGS-84 degrees.")
+    lat: float
+    distance_m: float = Field(description="Metres from the case.")
+    suggested: bool = Field(description="Intake listed it when the case was filed.")
+    nearby: bool = Field(description="Open, of the case's category, within the duplicate radius now.")
+    instead_of: uuid.UUID | None = Field(None, description=(
+        "The suggestion this report stands for: that one has since been marked a duplicate of this one."))
+
+
+class DuplicatesOut(BaseModel):
+    report_id: uuid.UUID
+    radius_m: float = Field(description="The city's duplicate radius (GRIDMAP city configuration).")
+    window_days: int = Field(description="Candidates reported no earlier than this many days before the case.")
+    candidates: list[DuplicateCandidateOut]
 
 
 class ReportPage(BaseModel):

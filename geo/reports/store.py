@@ -200,10 +200,8 @@ def possible_duplicates(
         near = found.setdefault(rid, {})
         near[dup] = min(metres, near.get(dup, metres))
 
-    for rid, dup, metres in session.connection().execute(_duplicates_statement(), {
-        "new": _json(payload), "since": since,
-        "box_deg": config.duplicate_radius_m / M_PER_DEG_LON_EQ * 2, "radius_m": float(config.duplicate_radius_m),
-    }):
+    for rid, dup, metres in session.connection().execute(_duplicates_statement(),
+                                                         _duplicate_params(payload, config=config, since=since)):
         add(rid, dup, metres)
     if len(rows) > 1:
         ids = [r.id for r in rows]
@@ -212,6 +210,25 @@ def possible_duplicates(
         for later, earlier, metres in _within_pass(new, radius_m=float(config.duplicate_radius_m), since=since):
             add(later, earlier, metres)
     return {rid: sorted(near, key=lambda d: (near[d], d))[:MAX_DUPLICATES_LISTED] for rid, near in found.items()}
+
+
+def _duplicate_params(payload: list[dict], *, config: CityConfig, since: datetime) -> dict:
+    """The parameters of ``_duplicates_statement``: the points, the window's start, the radius."""
+    return {"new": _json(payload), "since": since,
+            "box_deg": config.duplicate_radius_m / M_PER_DEG_LON_EQ * 2, "radius_m": float(config.duplicate_radius_m)}
+
+
+def duplicates_near_stored(
+    session: Session, *, report_id: uuid.UUID, category: str, lon: float, lat: float, since: datetime,
+    config: CityConfig,
+) -> list[tuple[uuid.UUID, float]]:
+    """Intake's duplicate probe (``possible_duplicates``: open reports of ``category`` within the
+    configured radius, reported since ``since``) run for a report already stored at ``lon``,
+    ``lat`` (WGS-84 degrees): (id, metres) nearest first, at most MAX_DUPLICATES_LISTED, the
+    report itself left out. For the dispatcher's desk, where a case is looked at later."""
+    payload = [{"id": report_id, "category": category, "lon": lon, "lat": lat}]
+    rows = session.connection().execute(_duplicates_statement(), _duplicate_params(payload, config=config, since=since))
+    return [(dup, float(metres)) for _, dup, metres in rows]
 
 
 def forget_suggestions(session: Session, rows: list[ReportRow], gone: set[uuid.UUID]) -> None:

@@ -53,6 +53,8 @@ def call(client, tokens, name: str, role: str):
         return client.post("/api/v1/reports/batch", json={"reports": [body()]}, headers=h)
     if name == "read one":
         return client.get(f"/api/v1/reports/{case.id}", headers=h)
+    if name == "duplicate candidates":
+        return client.get(f"/api/v1/reports/{case.id}/duplicates", headers=h)
     if name == "list":
         return client.get("/api/v1/reports", headers=h)
     if name == "export":
@@ -220,6 +222,7 @@ MATRIX = {  # request -> (roles allowed, success status)
     "file batch": ({"dispatcher", "admin", "system"}, 200),
     "read one": (ALL, 200),
     "list": (ALL, 200),
+    "duplicate candidates": ({"dispatcher", "admin"}, 200),  # who may mark_duplicate (not a grid worker)
     "export": (ALL, 200),  # each role its own view of the rows (tests/api/test_report_export.py)
     "start (worker's own action)": ({"worker", "dispatcher", "admin"}, 200),
     "reject (dispatcher's action)": ({"dispatcher", "admin"}, 200),
@@ -262,6 +265,7 @@ MATRIX = {  # request -> (roles allowed, success status)
 COVERED = {
     ("post", "/api/v1/reports"): "file report", ("post", "/api/v1/reports/batch"): "file batch",
     ("get", "/api/v1/reports/{report_id}"): "read one", ("get", "/api/v1/reports"): "list",
+    ("get", "/api/v1/reports/{report_id}/duplicates"): "duplicate candidates",
     ("get", "/api/v1/reports/export"): "export",
     ("post", "/api/v1/reports/{report_id}/transitions"): "start (worker's own action)",
     ("post", "/api/v1/reports/{report_id}/rating"): "rate", ("post", "/api/v1/reports/{report_id}/photos"): "add photo",
