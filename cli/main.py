@@ -17,6 +17,7 @@ import typer
 from sqlalchemy.engine import make_url
 
 from cli.boundaries import app as boundaries_app
+from cli.bulletin import bulletin as bulletin_command
 from cli.boundaries import workers_app
 from cli.common import console, database, err_console, fail, make_parent, parse_level, progress
 from cli.maps import map_app
@@ -40,6 +41,7 @@ app.add_typer(reports_app, name="reports")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(webhooks_app, name="webhooks")
 app.command("audit")(audit_command)
+app.command("bulletin")(bulletin_command)
 app.command("match")(match_command)
 
 
