@@ -27,7 +27,7 @@ from api.ogc import install as install_ogc
 from api.openapi import install_openapi
 from api.params import known_query_only
 from api.ratelimit import RateLimiter, RateLimitSettings
-from api.routes import categories, dispatch, generation_map, generations, grids, health, locate, report_form, reports, stats
+from api.routes import categories, departments, dispatch, generation_map, generations, grids, health, locate, report_form, reports, stats
 from api.routes import webhooks as webhook_routes
 from api.routes import tiles as tile_routes
 from api.routes import report_export
@@ -129,7 +129,7 @@ def create_app(
         photo=api_settings.max_photo_bytes, upload=api_settings.max_upload_bytes))
     app.include_router(health.router)
     # report_export before reports: /reports/export must not be taken for /reports/{report_id}.
-    for module in (grids, generations, locate, categories, report_export, reports, stats, dispatch, webhook_routes):
+    for module in (grids, generations, locate, categories, departments, report_export, reports, stats, dispatch, webhook_routes):
         app.include_router(module.router, prefix="/api/v1", dependencies=[Depends(known_query_only)])
     map_routes.install(app, app.state.map_settings)  # /maps, /embed, /grids/{code} pages and /assets
     app.include_router(bulletin_routes.router)  # /bulletin: the periodic analysis bulletin for staff

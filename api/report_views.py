@@ -78,7 +78,9 @@ def report_view(session: Session, report: Report, *, viewer: Principal, now: dat
         escalation_level=report.escalation_level,
         escalated_to=public_code(report.escalated_to) if hide else report.escalated_to,
         resolved_at=report.resolved_at, closed_at=report.closed_at, duplicate_of=report.duplicate_of,
-        rating=report.rating, allowed=allowed_actions(report.status),
+        rating=report.rating, department_code=report.department_code,
+        department_accepted_at=report.department_accepted_at, return_count=report.return_count,
+        allowed=allowed_actions(report),
         photos=list(report.photos) if may_see_photos(viewer, report) else [],
         reporter={"name": report.reporter_name, "phone": report.reporter_phone} if personal else None,
     )

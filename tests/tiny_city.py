@@ -88,3 +88,52 @@ def add_workers(session: Session) -> dict[str, Worker]:
     session.flush()
     workers["lead"] = lead
     return workers
+
+
+# Two functional departments for the tiny city, and their staff (add_department_staff). The
+# staff numbers are the tiny city's own (TD-…), never the demo's D-…, which a loaded demo
+# city in the session's database may hold.
+SANITATION, ROADS = "sanitation", "roads"
+DEPARTMENT_STAFF = {  # staff_no -> department
+    "TD-SA-01": SANITATION, "TD-SA-02": SANITATION, "TD-SA-03": SANITATION, "TD-SA-04": SANITATION,
+    "TD-RD-01": ROADS, "TD-RD-02": ROADS,
+}
+CITY_CENTRE = "TC-01"  # the city command centre's contact (lead of the city's code)
+
+
+def tiny_departments():
+    """Sanitation owns urban management (30): 6 h for exposed rubbish (3001), else 12 h; its
+    desk TD-SA-01, escalation TD-SA-02 then TD-SA-03 (TD-SA-04 is a colleague at the desk).
+    Roads owns road damage (3003) and safety hazards (20): 36 h for road damage, else 48 h;
+    desk TD-RD-01, escalation TD-RD-02."""
+    from geo.departments import Department
+
+    return [
+        Department(code=SANITATION, name_zh="环卫处", name_en="Sanitation", categories=["30"],
+                   time_limits_h={"3001": 6}, default_time_limit_h=12, contact="TD-SA-01",
+                   escalation=["TD-SA-02", "TD-SA-03"]),
+        Department(code=ROADS, name_zh="道路处", name_en="Roads", categories=["3003", "20"],
+                   time_limits_h={"3003": 36}, default_time_limit_h=48, contact="TD-RD-01", escalation=["TD-RD-02"]),
+    ]
+
+
+def tiny_config():
+    """The packaged city configuration with the tiny city's two departments instead of the demo's."""
+    from geo.cityconfig import load_city_config
+
+    return load_city_config().model_copy(update={"departments": tiny_departments()})
+
+
+def add_department_staff(session: Session) -> dict[str, Worker]:
+    """The staff of ``tiny_departments`` and the city command centre's contact (lead of the
+    city 110100), keyed by staff_no. No positions: they never show among nearby workers."""
+    staff = {no: Worker(staff_no=no, name=f"部门{no}", phone=f"1370000{i:04d}", public_name=f"{dept}受理员{i}",
+                        role=WorkerRole.grid_worker, department_code=dept)
+             for i, (no, dept) in enumerate(DEPARTMENT_STAFF.items(), 1)}
+    staff[CITY_CENTRE] = Worker(staff_no=CITY_CENTRE, name="指挥中心值班员", phone="13600000000",
+                                public_name="市指挥中心", role=WorkerRole.city_center)
+    session.add_all(staff.values())
+    session.flush()
+    session.add(Assignment(worker_id=staff[CITY_CENTRE].id, area_code="110100", role=AssignmentRole.lead))
+    session.flush()
+    return staff

@@ -278,11 +278,14 @@ def post_transition(report_id: ReportIdPath, body: TransitionIn, session: Sessio
                     idempotency_key: Annotated[str | None, Header(max_length=200, examples=["move-5b1e"], description=(
                         "Makes a retry safe: a transition already applied with this key is not applied again."))] = None):
     """Move a report through the loop; illegal moves are 409 with the allowed actions. A grid
-    worker moves only the cases assigned to them (start, resolve, escalate)."""
+    worker moves only the cases assigned to them (start, resolve, escalate, transfer); the
+    staff of a department the cases it holds (accept, return, start, resolve, escalate, and
+    transfer within the department). Transfer and return need the reason in `note`."""
     now = utcnow()
     report = apply_transition(session, report_id=report_id, action=body.action, actor=body.actor, note=body.note,
                               config=config, now=now, duplicate_of=body.duplicate_of, worker_id=body.worker_id,
-                              expected_level=body.expected_level, request_key=idempotency_key, by=principal)
+                              expected_level=body.expected_level, request_key=idempotency_key, by=principal,
+                              department=body.department)
     session.commit()
     out = report_view(session, report, viewer=principal, now=now, with_trail=True)
     audit_reads(session, principal, [report])

@@ -9,7 +9,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.params import BIGINT_MAX, LAT_DOC, LON_DOC
+from api.schemas.departments import DepartmentStatsOut
 from api.schemas.types import Instant, InstantText
+from geo.departments.config import CODE_PATTERN as DEPARTMENT_CODE
 from geo.models import ReportSource
 from geo.reports.workflow import ACTIONS
 
@@ -119,10 +121,17 @@ Action = Literal[ACTIONS]  # the loop's rules (geo.reports.workflow), so the doc
 
 class TransitionIn(BaseModel):
     """One step of the closed loop: dispatch, start, resolve, close, reopen, reject,
-    mark_duplicate (with ``duplicate_of``) or escalate (with ``expected_level``)."""
+    mark_duplicate (with ``duplicate_of``), escalate (with ``expected_level``), and the hops
+    between departments: transfer (to ``department`` or ``worker_id``, with the reason in
+    ``note``), accept (by the department holding the case) and return (its "not ours", with
+    the reason in ``note``: back to the dispatcher, counted in ``return_count``)."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"action": "start", "actor": "张伟 (grid worker)", "note": "on my way"},
+        {"action": "transfer", "actor": "王芳 (dispatch desk)", "department": "city_management",
+         "note": "占道经营，属城管执法"},
+        {"action": "accept", "actor": "刘洋 (城管局受理台)"},
+        {"action": "return", "actor": "刘洋 (城管局受理台)", "note": "not ours: the pipe is the water company's"},
         {"action": "mark_duplicate", "actor": "王芳 (dispatch desk)",
          "duplicate_of": "0b4e9f7a-2c1d-4e8f-9a6b-3d5c7e1f2a4b"},
         {"action": "escalate", "actor": "王芳 (dispatch desk)", "expected_level": 0},
@@ -131,9 +140,14 @@ class TransitionIn(BaseModel):
     action: Action = Field(description="The step of the loop to take (see GET /api/v1/reports/{id} `allowed`).")
     actor: str = Field(min_length=1, max_length=100, description=(
         "Who takes the step, as the trail should name them (the token's holder is recorded beside it)."))
-    note: str | None = Field(None, max_length=2000, description="Why, or what was done (kept in the trail).")
+    note: str | None = Field(None, max_length=2000, description=(
+        "Why, or what was done (kept in the trail); required for transfer and return."))
     duplicate_of: uuid.UUID | None = Field(None, description="mark_duplicate: the original report's id.")
-    worker_id: int | None = Field(None, ge=1, le=BIGINT_MAX, description="dispatch: the worker to send it to.")
+    worker_id: int | None = Field(None, ge=1, le=BIGINT_MAX, description=(
+        "dispatch or transfer: the worker to send it to (a transfer to a department's staff member takes the "
+        "case into that department)."))
+    department: str | None = Field(None, max_length=32, pattern=DEPARTMENT_CODE, examples=["city_management"],
+                                   description="transfer: the department's code (GET /api/v1/departments).")
     expected_level: int | None = Field(
         None, ge=0, le=4, description="The escalation level you saw: if the case has moved on since, the request "
                                       "is refused (409) instead of escalating twice.")
@@ -184,7 +198,12 @@ class ReportOut(BaseModel):
     closed_at: datetime | None
     duplicate_of: uuid.UUID | None
     rating: int | None
-    allowed: list[str] = Field(default_factory=list, description="Actions the loop allows from this status.")
+    department_code: str | None = Field(None, description=(
+        "The functional department holding the case (GET /api/v1/departments); null while the grid chain has it."))
+    department_accepted_at: datetime | None = Field(None, description="When the holding department accepted it.")
+    return_count: int = Field(0, description="How often a department returned the case to the dispatcher.")
+    allowed: list[str] = Field(default_factory=list, description=(
+        "Actions the loop allows on the case now (accept and return only while a department holds it)."))
     photos: list[str] = Field(default_factory=list, description="Omitted publicly for sensitive categories.")
     reporter: dict | None = Field(None, description="Staff only.")
     trail: list[EventOut] | None = None
@@ -224,6 +243,8 @@ class StatsOut(BaseModel):
     until: datetime | None
     category: str | None = Field(description="The category filter as understood: all, a group or a category key.")
     areas: list[AreaStats]
+    departments: list[DepartmentStatsOut] = Field(default_factory=list, description=(
+        "level=department: the functional departments' figures (areas is then empty)."))
 
 
 class ContactOut(BaseModel):

@@ -3,8 +3,9 @@
 Roles: ``public`` (no token), ``reporter`` (the person who filed a case, holding its case
 token), ``worker``, ``dispatcher``, ``planner``, ``admin`` (together: staff) and ``system``
 (a 12345 hotline, a video-analytics feed). A worker's permissions over cases reach only the
-cases assigned to them; a reporter's only their own case; a system key's reading of filed
-reports only the ones it filed.
+cases assigned to them, and for the staff of a functional department (a worker with a
+``department_code``) also the cases their department holds; a reporter's only their own
+case; a system key's reading of filed reports only the ones it filed.
 
 With no token configured at all (a local demo), anonymous callers may do everything except
 read personal data and manage tokens: ``Principal.open``.
@@ -85,7 +86,13 @@ SCOPED: dict[Role, frozenset[Permission]] = {
 NEVER_OPEN = frozenset({P.read_personal, P.exact_positions, P.manage_tokens, P.read_audit, P.manage_webhooks,
                         P.read_webhooks})
 # Actions a worker may take on their own cases; the rest of the loop is the dispatcher's.
-WORKER_ACTIONS = frozenset({"start", "resolve", "escalate"})
+# A transfer hands the case on (to a department or a colleague) with a reason in the trail.
+WORKER_ACTIONS = frozenset({"start", "resolve", "escalate", "transfer"})
+# Actions the staff of a department may take on the cases their department holds (assigned
+# to any of them). A transfer by department staff stays inside the department (to a
+# colleague, or back to the desk): a case that is not theirs goes back to the dispatcher
+# with ``return``, which is counted, rather than sideways to another department.
+DEPARTMENT_ACTIONS = frozenset({"accept", "return", "start", "resolve", "escalate", "transfer"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +106,7 @@ class Principal:
     system: str | None = None
     open: bool = False  # no token configured anywhere: the local demo
     case_id: object = None  # a reporter: the one case their token opens
+    department_code: str | None = None  # a worker on a functional department's staff
 
     @property
     def staff(self) -> bool:
@@ -158,11 +166,25 @@ def own_case_condition(p: Principal, id_col):
     return id_col == p.case_id if p.role == Role.reporter and p.case_id is not None else sa.false()
 
 
-def may_move(p: Principal, report: Report, action: str) -> bool:
-    """Whether ``p`` may take ``action`` on ``report``."""
+def holds_for_department(p: Principal, report: Report) -> bool:
+    """Whether ``p`` is on the staff of the department holding ``report`` (their scope)."""
+    return (p.role == Role.worker and p.department_code is not None
+            and report.department_code == p.department_code)
+
+
+def may_move(p: Principal, report: Report, action: str, *, to_department: str | None = None) -> bool:
+    """Whether ``p`` may take ``action`` on ``report``. ``to_department``: for a transfer,
+    the department the case would go to (None: to a worker outside any department).
+
+    Dispatchers and admins: everything (accept and return too, on a department's behalf).
+    Department staff, on the cases their department holds: ``DEPARTMENT_ACTIONS``, a transfer
+    only within their department. A worker, on the cases assigned to them: ``WORKER_ACTIONS``
+    (a grid worker's transfer goes anywhere: a department, a colleague)."""
     if not p.can(Permission.move_case):
         return False
     if p.role == Role.worker:
+        if holds_for_department(p, report):
+            return action in DEPARTMENT_ACTIONS and (action != "transfer" or to_department == p.department_code)
         return action in WORKER_ACTIONS and is_assigned(p, report)
     return True
 
@@ -211,8 +233,8 @@ def may_use_webhook(p: Principal, system: str, permission: Permission) -> bool:
 
 def permission_table() -> str:
     """The role × permission table as Markdown (the README prints it; a test keeps them equal).
-    ✓ holds it, ◐ for their own cases only (a worker's assigned cases, a reporter's own case,
-    a system key's own filings), · not."""
+    ✓ holds it, ◐ for their own cases only (a worker's assigned cases and their department's
+    cases, a reporter's own case, a system key's own filings), · not."""
     roles = list(Role)
     lines = ["| permission | " + " | ".join(r.value for r in roles) + " |",
              "|---|" + "---|" * len(roles)]

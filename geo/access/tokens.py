@@ -127,5 +127,8 @@ def principal_for(session: Session, *, token: str, now: datetime) -> Principal |
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
         session.execute(sa.update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
     role = Role(row.role)
+    # A worker on a department's staff also moves the cases their department holds.
+    department = session.scalar(sa.select(Worker.department_code).where(Worker.id == row.worker_id)) \
+        if row.worker_id is not None else None
     return Principal(role=role, holder=f"{role.value} {row.name}", token_id=row.id, worker_id=row.worker_id,
-                     system=row.system)
+                     system=row.system, department_code=department)

@@ -1,12 +1,13 @@
 """The closed loop: registered → dispatched → in_progress → resolved → closed, plus rejected,
-duplicate and escalation. Every change appends to the report's trail in the same transaction.
+duplicate and escalation, and the hops between departments (transfer, accept, return:
+``geo.departments.flow``). Every change appends to the report's trail in the same transaction.
+The rules (which action is legal from where) are ``geo.reports.rules``.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
@@ -18,38 +19,15 @@ from geo.boundaries.generations import active_generation_id
 from geo.cityconfig import CityConfig
 from geo.errors import AlreadyRated, Forbidden, GridmapError, IllegalTransition, InvalidInput, ReportNotFound
 from geo.models import OPEN_STATUSES, Report, ReportEvent, ReportStatus, Worker
+from geo.departments import flow
 from geo.reports.routing import ESCALATION_LEVELS, MAX_ESCALATION, escalation_code, lead_of
+from geo.reports.rules import ACTIONS, RULES, allowed_actions, legal
 from geo.reports.trail import TrailEvent, append_events
 from geo.text import check_text
 
 log = logging.getLogger("gridmap.workflow")
 
 S = ReportStatus
-
-
-@dataclass(frozen=True)
-class Rule:
-    sources: frozenset[ReportStatus]
-    target: ReportStatus | None  # None: the status does not change (escalate)
-
-
-OPEN = frozenset(OPEN_STATUSES)
-RULES: dict[str, Rule] = {
-    "dispatch": Rule(frozenset({S.registered}), S.dispatched),
-    "start": Rule(frozenset({S.dispatched}), S.in_progress),
-    "resolve": Rule(frozenset({S.dispatched, S.in_progress}), S.resolved),
-    "close": Rule(frozenset({S.resolved}), S.closed),
-    "reopen": Rule(frozenset({S.resolved}), S.in_progress),
-    "reject": Rule(frozenset({S.registered, S.dispatched}), S.rejected),
-    "mark_duplicate": Rule(OPEN, S.duplicate),
-    "escalate": Rule(OPEN, None),
-}
-ACTIONS = tuple(RULES)
-
-
-def allowed_actions(status: ReportStatus) -> list[str]:
-    """Actions that are legal from ``status`` (empty for closed, rejected, duplicate)."""
-    return [a for a, rule in RULES.items() if status in rule.sources]
 
 
 def get_report(session: Session, *, report_id: uuid.UUID, for_update: bool = False) -> Report:
@@ -71,8 +49,10 @@ def trail(session: Session, *, report_id: uuid.UUID) -> list[ReportEvent]:
 def _escalate(session: Session, report: Report, *, config: CityConfig, now: datetime, note: str | None) -> dict:
     if report.escalation_level >= MAX_ESCALATION:
         raise IllegalTransition(
-            "already at the city command centre; it cannot go higher", allowed=allowed_actions(report.status)
+            "already at the city command centre; it cannot go higher", allowed=allowed_actions(report)
         )
+    if report.department_code is not None:  # the department's own chain, then the city
+        return flow.escalate(session, report, config=config, now=now, note=note)
     level = report.escalation_level + 1
     generation = report.generation_id or active_generation_id(session)
     target = escalation_code(session, grid_code=report.grid_code, level=level, generation=generation)
@@ -110,6 +90,7 @@ def apply_transition(
     session: Session, *, report_id: uuid.UUID, action: str, actor: str, note: str | None = None,
     config: CityConfig, now: datetime, duplicate_of: uuid.UUID | None = None, worker_id: int | None = None,
     expected_level: int | None = None, request_key: str | None = None, by: Principal | None = None,
+    department: str | None = None,
 ) -> Report:
     """Apply ``action`` to a report under a row lock and append it to the trail.
 
@@ -117,8 +98,12 @@ def apply_transition(
     call is refused (409) instead of escalating again, so a double submit escalates once.
     ``request_key`` (an Idempotency-Key): a repeat of a transition already applied with the
     same key changes nothing and returns the report as it is.
-    ``by``: who asks (checked under the lock: a worker moves only the cases assigned to them,
-    and only start, resolve and escalate); the trail records them beside ``actor``.
+    ``by``: who asks (checked under the lock, ``geo.access.roles.may_move``: a worker moves
+    only the cases assigned to them, department staff the cases their department holds); the
+    trail records them beside ``actor``.
+    ``transfer`` goes to ``department`` (a code) or ``worker_id``; it and ``return`` need a
+    ``note`` (the reason). ``start`` or ``resolve`` of a case its department has not accepted
+    yet records the acceptance first (a department working on a case has taken it on).
     Raises ReportNotFound, Forbidden, IllegalTransition (409, with the allowed actions), InvalidInput.
     """
     if action not in RULES:
@@ -126,32 +111,45 @@ def apply_transition(
     check_text(actor, field="actor")
     check_text(note, field="note")
     check_text(request_key, field="idempotency-key")
+    if department is not None and action != "transfer":
+        raise InvalidInput("only a transfer names a department", field="department")
+    if action in ("transfer", "return") and not (note and note.strip()):
+        raise InvalidInput(f"a {action} needs its reason", field="note")
     original = None
     if action == "mark_duplicate" and duplicate_of is not None and duplicate_of != report_id:
         report, original = _lock_pair(session, report_id, duplicate_of)
     else:
         report = get_report(session, report_id=report_id, for_update=True)
-    if by is not None and not may_move(by, report, action):
-        raise Forbidden(f"a {by.role.value} may not {action} this case"
-                        + (" (a grid worker moves only the cases assigned to them: start, resolve, escalate)"
-                           if by.role == Role.worker else ""))
+    target = flow.transfer_target(session, config=config, department=department, worker_id=worker_id) \
+        if action == "transfer" else None
+    to_department = target.department.code if target is not None and target.department is not None else None
+    if by is not None and not may_move(by, report, action, to_department=to_department):
+        raise Forbidden(f"a {by.role.value} may not {action} this case" + _scope_hint(by))
     if _replay(session, report, request_key):
         return report
     if expected_level is not None and expected_level != report.escalation_level:
         raise IllegalTransition(
             f"the case is at escalation level {report.escalation_level}, not {expected_level}: it has moved on",
             status=report.status.value, escalation_level=report.escalation_level,
-            allowed=allowed_actions(report.status))
+            allowed=allowed_actions(report))
+    if not legal(report, action):
+        raise IllegalTransition(_why_not(report, action), status=report.status.value,
+                                department=report.department_code, allowed=allowed_actions(report))
     rule = RULES[action]
-    if report.status not in rule.sources:
-        raise IllegalTransition(
-            f"cannot {action} a report that is {report.status.value}",
-            status=report.status.value, allowed=allowed_actions(report.status),
-        )
     before = report.status
+    events: list[TrailEvent] = []
     data: dict = {}
+    if action in ("start", "resolve") and report.department_code is not None and report.department_accepted_at is None:
+        events.append(TrailEvent(report.id, "accept", actor, before.value, before.value,
+                                 {**flow.accept(report, now=now), "implied_by": action, **_by(by)}, at=now))
     if action == "escalate":
         data = _escalate(session, report, config=config, now=now, note=note)
+    elif action == "transfer":
+        data = flow.transfer(report, target=target, config=config, now=now)
+    elif action == "accept":
+        data = flow.accept(report, now=now)
+    elif action == "return":
+        data = flow.give_back(report)
     elif action == "mark_duplicate":
         if duplicate_of is None:
             raise InvalidInput("mark_duplicate needs the original report's id", field="duplicate_of")
@@ -163,7 +161,7 @@ def apply_transition(
             raise IllegalTransition(
                 f"report {duplicate_of} is itself a duplicate of {original.duplicate_of}: mark this one a "
                 "duplicate of that report", duplicate_of=str(original.duplicate_of),
-                allowed=allowed_actions(report.status))
+                allowed=allowed_actions(report))
         report.duplicate_of = duplicate_of
         data = {"duplicate_of": str(duplicate_of)}
     elif action == "dispatch":
@@ -187,12 +185,36 @@ def apply_transition(
     report.updated_at = now
     if request_key is not None:
         data["request_key"] = request_key
-    if by is not None and (by.token_id is not None or by.role in (Role.admin, Role.reporter)):
-        data["by"] = by.holder  # who really did it, whatever the actor field says
+    data.update(_by(by))
     session.flush()
-    append_events(session, [TrailEvent(report.id, action, actor, before.value, report.status.value, data,
-                                       note=note, at=now)])
+    events.append(TrailEvent(report.id, action, actor, before.value, report.status.value, data, note=note, at=now))
+    append_events(session, events)
     return report
+
+
+def _by(by: Principal | None) -> dict:
+    """Who really did it, whatever the actor field says (token holders, admins, reporters)."""
+    if by is not None and (by.token_id is not None or by.role in (Role.admin, Role.reporter)):
+        return {"by": by.holder}
+    return {}
+
+
+def _scope_hint(by: Principal) -> str:
+    if by.role != Role.worker:
+        return ""
+    if by.department_code is not None:
+        return (f" (the staff of {by.department_code} move the cases it holds: accept, return, start, resolve, "
+                "escalate, and transfer within the department; and the cases assigned to them)")
+    return " (a grid worker moves only the cases assigned to them: start, resolve, escalate, transfer)"
+
+
+def _why_not(report: Report, action: str) -> str:
+    """Why the loop refuses ``action`` on ``report`` (for the 409's message)."""
+    if report.status in RULES[action].sources:
+        if report.department_code is None:
+            return f"cannot {action} a case no department holds"
+        return f"department {report.department_code} has already accepted this case"
+    return f"cannot {action} a report that is {report.status.value}"
 
 
 class EscalationRun(NamedTuple):
@@ -248,7 +270,7 @@ def rate(session: Session, *, report_id: uuid.UUID, rating: int, comment: str | 
         raise Forbidden("only this case's reporter (with its case token) or a dispatcher may rate it")
     if report.status != S.closed:
         raise IllegalTransition(f"only a closed report can be rated; this one is {report.status.value}",
-                                status=report.status.value, allowed=allowed_actions(report.status))
+                                status=report.status.value, allowed=allowed_actions(report))
     if report.rating is not None:
         raise AlreadyRated("this report was already rated", rating=report.rating)
     report.rating, report.rating_comment, report.rated_at, report.updated_at = rating, comment, now, now
