@@ -87,8 +87,6 @@ def bulletin(
     console.print(f"wrote {html_path} ({len(page.html.encode()) / 1e6:.2f} MB, self-contained): "
                   f"{b.current.first} – {b.current.last} against {b.previous.first} – {b.previous.last}, "
                   f"{b.totals.value('total'):,} reports, {len(b.became_hot)} new hot-spot grids")
-    if b.departments is None:
-        console.print("[yellow]note:[/] the department figures are not available yet: that section says so")
     if not pdf:
         return
     chromium = find_chromium()

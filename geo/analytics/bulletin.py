@@ -136,6 +136,9 @@ class HotspotChange:
 
 @dataclass(frozen=True, slots=True)
 class DepartmentCompared:
+    """A department's figures over this period's transfers and the previous period's (its
+    ``overdue`` is of now in both: open cases it holds past due)."""
+
     now: DepartmentStats
     before: DepartmentStats | None
 
@@ -163,7 +166,7 @@ class Bulletin:
     became_hot: list[HotspotChange]
     stopped_hot: list[HotspotChange]
     still_hot: list[HotspotChange]
-    departments: list[DepartmentCompared] | None  # None: the department figures are not available
+    departments: list[DepartmentCompared]  # in the configuration's order; [] when none is configured
     trends: list[Trend]
     hotspots: HotspotAnalysis  # this period's analysis, for the map
 
@@ -223,13 +226,10 @@ def daily_group_counts(session: Session, *, window: Window, zone: str) -> dict[s
 
 
 def _departments(session: Session, *, config: CityConfig, now: datetime, current: Window,
-                 previous: Window) -> list[DepartmentCompared] | None:
-    try:
-        a = department_stats(session, config=config, now=now, since=current.since, until=current.until)
-        b = department_stats(session, config=config, now=now, since=previous.since, until=previous.until)
-    except NotImplementedError:  # until the departments work lands (issue 14): the section says so
-        return None
-    before = {d.code: d for d in b}
+                 previous: Window) -> list[DepartmentCompared]:
+    a = department_stats(session, config=config, now=now, since=current.since, until=current.until)
+    before = {d.code: d for d in department_stats(session, config=config, now=now, since=previous.since,
+                                                  until=previous.until)}
     return [DepartmentCompared(d, before.get(d.code)) for d in a]
 
 

@@ -220,3 +220,62 @@ def test_a_cluster_becomes_a_hot_spot_grid(db):
     page = lxml.html.fromstring(render_bulletin(b, settings=MapSettings()).html)
     assert {tr.get("data-code") for tr in page.xpath('//table[contains(@class,"gm-became")]//tr[@data-code]')} == became
     assert COMMUNITY not in {h.code for h in b.became_hot}
+
+
+def test_departments_equal_the_stats_api(db, client, tokens, tiny):
+    """Transfers in this week and the one before (the tiny city's two departments): the
+    bulletin's department figures are GET /api/v1/stats?level=department's for each window."""
+    from geo.reports.intake import ReportInput
+    from geo.reports.registration import submit_report
+    from geo.reports.workflow import apply_transition, rate
+    from tests.tiny_city import ROADS, SANITATION, add_department_staff, tiny_config
+
+    add_department_staff(db)
+    config = tiny_config()
+    client.app.state.city_config = config
+    h = timedelta(hours=1)
+
+    def case(at: datetime):
+        item = ReportInput(category="30", subcategory="3001", description="垃圾", source=ReportSource.citizen,
+                           x=116.405, y=39.915, reported_at=at - timedelta(minutes=5))
+        return submit_report(db, item=item, config=config, now=at).report_id
+
+    def move(rid, action, at, **kw):
+        apply_transition(db, report_id=rid, action=action, config=config, now=at, actor="调度台", **kw)
+
+    t = local(2024, 3, 5, 9)
+    a = case(t)  # this week: sanitation accepts and solves; rated 5
+    for action, k, kw in (("transfer", 0, {"department": SANITATION, "note": "环卫"}), ("accept", 1, {}),
+                          ("resolve", 2, {}), ("close", 3, {})):
+        move(a, action, t + k * h, **kw)
+    rate(db, report_id=a, rating=5, comment=None, now=t + 4 * h)
+    b = case(t)  # this week: roads returns it
+    move(b, "transfer", t, department=ROADS, note="道路")
+    move(b, "return", t + h, note="不属本部门")
+    t0 = local(2024, 2, 28, 9)
+    c = case(t0)  # the week before: roads twice returns, sanitation holds it (overdue now)
+    move(c, "transfer", t0, department=ROADS, note="道路")
+    move(c, "return", t0 + h, note="不属本部门")
+    move(c, "transfer", t0 + 2 * h, department=SANITATION, note="环卫")
+    db.flush()
+
+    bul = build_bulletin(db, period=Period.week, end=END, config=config, generation=tiny.generation,
+                         now=datetime.now(UTC), public=False)
+    assert [d.now.code for d in bul.departments] == [SANITATION, ROADS]
+    fields = ("received", "accepted", "returned", "solved", "overdue", "median_hours_to_close", "satisfaction_rate")
+    for which, since, until in (("now", "2024-03-04", "2024-03-11"), ("before", "2024-02-26", "2024-03-04")):
+        r = client.get("/api/v1/stats", params={"level": "department", "since": since, "until": until},
+                       headers={"Authorization": tokens["admin"]})
+        assert r.status_code == 200, r.text
+        api = {d["code"]: d for d in r.json()["departments"]}
+        for d in bul.departments:
+            mine = getattr(d, which)
+            assert {f: getattr(mine, f) for f in fields} == {f: api[mine.code][f] for f in fields}, (which, mine.code)
+    s, r = (d.now for d in bul.departments)
+    assert (s.received, s.accepted, s.solved, s.satisfaction_rate, r.received, r.returned) == (1, 1, 1, 1.0, 1, 1)
+    assert bul.departments[1].before.returned == 1 and bul.departments[0].before.received == 1
+
+    page = lxml.html.fromstring(render_bulletin(bul, settings=MapSettings()).html)
+    row = page.xpath(f'//table[contains(@class,"gm-departments")]//tr[@data-code="{ROADS}"]')[0]
+    assert row.xpath('.//td[contains(@class,"gm-returned")]')[0].text_content() == "1"
+    assert "道路处" in row.text_content()
