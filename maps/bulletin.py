@@ -60,9 +60,10 @@ def signed(v: float | None, unit: str) -> str:
     return f"{'+' if v > 0 else '−' if v < 0 else '±'}{abs(v):.1f}{unit}"
 
 
-def trend_class(v: float | None, *, good_up: bool) -> str:
-    """The CSS class colouring a change: better, worse or none."""
-    if not v:
+def trend_class(v: float | None, *, good_up: bool | None) -> str:
+    """The CSS class colouring a change: better, worse or none (``good_up`` None: neither
+    direction is better, as for the number of reports)."""
+    if not v or good_up is None:
         return "flat"
     return "better" if (v > 0) == good_up else "worse"
 
