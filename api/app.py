@@ -35,6 +35,7 @@ from api.routes import rosters as roster_routes
 from api.routes import webhooks as webhook_routes
 from api.routes import tiles as tile_routes
 from api.routes import report_export
+from api.routes import bulletin as bulletin_routes
 from api.routes import maps as map_routes
 from api.routes import open311
 from api.routes import metrics as metrics_routes
@@ -146,6 +147,7 @@ def create_app(
                    webhook_routes, roster_routes):
         app.include_router(module.router, prefix="/api/v1", dependencies=[Depends(known_query_only)])
     map_routes.install(app, app.state.map_settings)  # /maps, /embed, /grids/{code} pages and /assets
+    app.include_router(bulletin_routes.router)  # /bulletin: the periodic analysis bulletin for staff
     app.include_router(generation_map.router)  # /maps/generations/{id}: the planner's map of a redraw
     install_ogc(app)  # /ogc: OGC API – Features, with its own OpenAPI 3.0 document
     app.include_router(tile_routes.router)  # /tiles/{layer}/{z}/{x}/{y}.mvt and /tiles/{layer}.json

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Sequence
 
 from starlette.types import Message
 
@@ -42,10 +43,13 @@ def inline_script_hashes(page: str, *, folium: bool = False) -> list[str]:
 
 
 def page_csp(page: str, *, frame_ancestors: str = "'none'", img_sources: list[str] | None = None,
-             folium: bool = False) -> str:
+             folium: bool = False, frames: Sequence[str] = ()) -> str:
     """The Content-Security-Policy for ``page``: scripts from this origin and the page's own
-    inline scripts only; styles may be inline (Leaflet positions everything with them)."""
-    scripts = " ".join(["'self'", *inline_script_hashes(page, folium=folium)])
+    inline scripts only; styles may be inline (Leaflet positions everything with them).
+    ``frames``: folium documents the page shows in ``<iframe srcdoc>``, which inherit this
+    policy: their scripts are allowed too."""
+    hashes = {*inline_script_hashes(page, folium=folium), *(h for f in frames for h in inline_script_hashes(f, folium=True))}
+    scripts = " ".join(["'self'", *sorted(hashes)])
     images = " ".join(["'self'", "data:", "blob:", *(img_sources or [])])
     return (f"default-src 'self'; script-src {scripts}; style-src 'self' 'unsafe-inline'; img-src {images}; "
             f"font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
@@ -53,11 +57,11 @@ def page_csp(page: str, *, frame_ancestors: str = "'none'", img_sources: list[st
 
 
 def html_headers(page: str, *, frame_ancestors: str = "'none'", img_sources: list[str] | None = None,
-                 folium: bool = False) -> dict[str, str]:
+                 folium: bool = False, frames: Sequence[str] = ()) -> dict[str, str]:
     """CSP and frame protection for an HTML page (``frame_ancestors`` other than 'none' only
     for the embed; ``folium`` for pages built by ``maps.base.render``)."""
     headers = {"Content-Security-Policy": page_csp(page, frame_ancestors=frame_ancestors, img_sources=img_sources,
-                                                   folium=folium)}
+                                                   folium=folium, frames=frames)}
     if frame_ancestors.strip() == "'none'":
         headers["X-Frame-Options"] = "DENY"  # for browsers that predate frame-ancestors
     return headers

@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from cli.backup import backup as backup_command
 from cli.backup import restore as restore_command
 from cli.boundaries import app as boundaries_app
+from cli.bulletin import bulletin as bulletin_command
 from cli.boundaries import workers_app
 from cli.common import city_config, console, database, err_console, fail, make_parent, parse_level, progress
 from cli.maps import map_app
@@ -46,6 +47,7 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(privacy_app, name="privacy")
 app.command("audit")(audit_command)
+app.command("bulletin")(bulletin_command)
 app.command("match")(match_command)
 app.command("backup")(backup_command)
 app.command("restore")(restore_command)

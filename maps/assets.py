@@ -10,6 +10,9 @@ link fails the tests instead of silently phoning out.
 
 from __future__ import annotations
 
+import base64
+import posixpath
+import re
 from pathlib import Path
 
 from branca.element import Element
@@ -148,3 +151,57 @@ def _copy(assets_dir: Path, rel: str, dest: Path) -> None:
         raise FileNotFoundError(f"map asset {assets_dir / rel} is missing: run `npm ci --ignore-scripts` (make setup)")
     (dest / rel).parent.mkdir(parents=True, exist_ok=True)
     (dest / rel).write_bytes(read_asset(assets_dir, rel))
+
+
+# What an inlined page (one file, nothing beside it) drops: folium links these for markers and
+# icons, which the pages inlined (the bulletin's hot-spot map) do not draw; inlining them
+# would add ~1 MB of CSS and fonts.
+NOT_INLINED = frozenset({
+    "jquery/dist/jquery.min.js", "bootstrap/dist/js/bootstrap.bundle.min.js", "bootstrap/dist/css/bootstrap.min.css",
+    "leaflet.awesome-markers/dist/leaflet.awesome-markers.min.js",
+    "leaflet.awesome-markers/dist/leaflet.awesome-markers.css", "@fortawesome/fontawesome-free/css/all.min.css",
+})
+_CSS_URL = re.compile(r"url\(\s*(['\"]?)(?P<url>[^)'\"]+)\1\s*\)")
+_MIME = {".png": "image/png", ".svg": "image/svg+xml", ".woff2": "font/woff2", ".woff": "font/woff",
+         ".ttf": "font/ttf", ".eot": "application/vnd.ms-fontobject"}
+
+
+def _data_urls(css: str, rel: str, assets_dir: Path) -> str:
+    """``css`` (the file ``rel``) with every url() of a servable asset as a data: URL."""
+    folder = posixpath.dirname(rel)
+
+    def repl(m: re.Match) -> str:
+        url = m.group("url").split("?")[0].split("#")[0]
+        if url.startswith(("data:", "http:", "https:", "//")):
+            return m.group(0)
+        target = posixpath.normpath(posixpath.join(folder, url))
+        mime = _MIME.get(posixpath.splitext(target)[1])
+        if mime is None or not allowed_asset(target) or not (assets_dir / target).is_file():
+            return m.group(0)
+        data = base64.b64encode(read_asset(assets_dir, target)).decode()
+        return f'url("data:{mime};base64,{data}")'
+
+    return _CSS_URL.sub(repl, css)
+
+
+def inline_assets(page: str, used: set[str], *, assets_dir: Path, base: str) -> str:
+    """A page rendered with ``asset_base=base`` made one self-contained file: each linked
+    script and stylesheet pasted in (the CSS's images and fonts as data: URLs), those in
+    NOT_INLINED left out. Raises FileNotFoundError naming a missing asset."""
+    for rel in sorted(used):
+        script, link = f'<script src="{base}/{rel}"></script>', f'<link rel="stylesheet" href="{base}/{rel}"/>'
+        if rel in NOT_INLINED:
+            page = page.replace(script, "").replace(link, "")
+            continue
+        if not (assets_dir / rel).is_file():
+            raise FileNotFoundError(f"map asset {assets_dir / rel} is missing: run `npm ci --ignore-scripts`")
+        text = read_asset(assets_dir, rel).decode("utf-8")
+        if rel.endswith(".js"):
+            # "</script" inside the code would end the element early.
+            page = page.replace(script, "<script>" + text.replace("</script", "<\\/script") + "</script>")
+        else:
+            page = page.replace(link, "<style>" + _data_urls(text, rel, assets_dir).replace("</style", "<\\/style")
+                                + "</style>")
+    if f'="{base}/' in page:
+        raise UnmappedAsset(f"an asset link to {base}/ was not inlined")
+    return page

@@ -108,6 +108,8 @@ def call(client, tokens, name: str, role: str):
                "hot spots csv": "/maps/hotspots.csv", "hot spots geojson": "/maps/hotspots.geojson",
                "live reports": "/maps/feeds/reports.geojson", "live workers": "/maps/feeds/workers.geojson"}[name]
         return client.get(url, headers=h)
+    if name == "bulletin":
+        return client.get("/bulletin", params={"period": "week", "end": "2024-03-10"}, headers=h)
     if name == "tiles":
         for url in ("/tiles/grids/0/0/0.mvt", "/tiles/reports/12/3372/1552.mvt", "/tiles/communities.json"):
             r = client.get(url, headers=h)
@@ -247,6 +249,7 @@ MATRIX = {  # request -> (roles allowed, success status)
     "hot spots geojson": (STAFF_MAPS, 200),
     "live reports": (STAFF_MAPS, 200),
     "live workers": (STAFF_MAPS, 200),
+    "bulletin": (STAFF_MAPS, 200),
     "public pages": (ALL, 200),
     "tiles": (ALL, 200),
     "upload boundaries": (PLANNERS, 201),
@@ -281,7 +284,7 @@ COVERED = {
     ("get", "/api/v1/departments"): "departments",
     ("get", "/maps/hotspots"): "hot spots", ("get", "/maps/hotspots.csv"): "hot spots csv",
     ("get", "/maps/hotspots.geojson"): "hot spots geojson", ("get", "/maps/feeds/reports.geojson"): "live reports",
-    ("get", "/maps/feeds/workers.geojson"): "live workers",
+    ("get", "/maps/feeds/workers.geojson"): "live workers", ("get", "/bulletin"): "bulletin",
     **{("get", p): "public pages" for p in ("/embed/hotspots", "/grids/{code}", "/report", "/cases/{report_id}",
                                            "/grids/{code}/qr.{fmt}", "/api/v1/grids", "/api/v1/grids/{code}",
                                            "/api/v1/categories", "/healthz", "/api/v1/locate",
