@@ -140,6 +140,9 @@ class Report(Base):
             "due_at",
             postgresql_where=sa.text("status IN ('registered', 'dispatched', 'in_progress')"),
         ),
+        # A worker's own queue (GET /api/v1/me/cases): their open cases without reading every open row.
+        sa.Index("ix_reports_open_assigned", "assigned_worker_id",
+                 postgresql_where=sa.text("status IN ('registered', 'dispatched', 'in_progress')")),
         # A department's open queue and its overdue backlog.
         sa.Index("ix_reports_department_open", "department_code", "due_at",
                  postgresql_where=sa.text("department_code IS NOT NULL "
