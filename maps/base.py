@@ -90,15 +90,39 @@ class Legend(MacroElement):
         self.css_class = css_class
 
 
+def _nice(x: float) -> int:
+    """The 1-2-5 number (1, 2, 5, 10, 20, 50 …) nearest ``x`` on a log scale."""
+    import math
+
+    e = math.floor(math.log10(x))
+    return int(min((m * 10 ** e for m in (1, 2, 5, 10)), key=lambda c: abs(math.log(c / x))))
+
+
 def count_breaks(values: Sequence[int], *, classes: int = len(COUNT_COLOURS) - 1) -> list[int]:
-    """Upper bounds of up to ``classes`` quantile classes of the non-zero ``values`` (increasing)."""
+    """Upper bounds (increasing, distinct, the last = the largest value) of up to ``classes``
+    classes of the non-zero ``values``; the first class starts at the smallest.
+
+    Counts per area or hexagon are skewed (most hold a few reports, hot spots hundreds), so
+    quantiles put every bound but the last among the smallest counts ("1, 2, 3, 4, 5–796").
+    The bounds are log-spaced between the smallest and largest count instead, rounded to
+    1-2-5 numbers, and a bound whose class would be empty is dropped: every class holds
+    data, and the top ones separate the hot spots. When the values span no more than
+    ``classes`` integers, each is its own class.
+    """
     import numpy as np
 
-    nz = np.asarray([v for v in values if v > 0])
+    nz = np.asarray([v for v in values if v > 0], dtype=float)
     if nz.size == 0:
         return [0]
-    qs = np.unique(np.ceil(np.quantile(nz, np.linspace(0, 1, classes + 1)[1:])).astype(int))
-    return [int(q) for q in qs]
+    lo, hi = int(nz.min()), int(nz.max())
+    if hi - lo + 1 <= classes:
+        present = np.unique(nz).astype(int)
+        return [int(v) for v in present]
+    raw = lo * (hi / lo) ** (np.arange(1, classes) / classes)
+    bounds = sorted({b for b in (_nice(x) for x in raw) if lo < b < hi}) + [hi]
+    counts = np.searchsorted(np.asarray(bounds, dtype=float), np.sort(nz), side="left")
+    held = set(np.unique(counts).tolist())
+    return [b for i, b in enumerate(bounds) if i in held or b == hi]
 
 
 def colour_for(value: int, breaks: Sequence[int]) -> str:
