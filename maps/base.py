@@ -100,14 +100,15 @@ def _nice(x: float) -> int:
 
 def count_breaks(values: Sequence[int], *, classes: int = len(COUNT_COLOURS) - 1) -> list[int]:
     """Upper bounds (increasing, distinct, the last = the largest value) of up to ``classes``
-    classes of the non-zero ``values``; the first class starts at the smallest.
+    classes of the non-zero ``values``; the first class starts at 1.
 
-    Counts per area or hexagon are skewed (most hold a few reports, hot spots hundreds), so
-    quantiles put every bound but the last among the smallest counts ("1, 2, 3, 4, 5–796").
-    The bounds are log-spaced between the smallest and largest count instead, rounded to
-    1-2-5 numbers, and a bound whose class would be empty is dropped: every class holds
-    data, and the top ones separate the hot spots. When the values span no more than
-    ``classes`` integers, each is its own class.
+    Quantile classes when they separate the data: counts spread evenly (a few streets) get
+    equal shares. Skewed counts (most hexagons hold a report or two, hot spots hundreds) make
+    quantiles degenerate into one-count classes at the bottom and one wide class holding
+    every hot spot ("1, 2, 3, 4, 5–796"): then the bounds are log-spaced between the
+    smallest and largest count, rounded to 1-2-5 numbers, and a bound whose class would be
+    empty is dropped ("1–5, 6–20, 21–50, 51–200, 201–796"). When the values span no more
+    than ``classes`` integers, each is its own class.
     """
     import numpy as np
 
@@ -116,12 +117,13 @@ def count_breaks(values: Sequence[int], *, classes: int = len(COUNT_COLOURS) - 1
         return [0]
     lo, hi = int(nz.min()), int(nz.max())
     if hi - lo + 1 <= classes:
-        present = np.unique(nz).astype(int)
-        return [int(v) for v in present]
+        return [int(v) for v in np.unique(nz)]
+    quantiles = [int(q) for q in np.unique(np.ceil(np.quantile(nz, np.linspace(0, 1, classes + 1)[1:])))]
+    if len(quantiles) > 1 and not (np.diff([0, *quantiles])[:-1] == 1).any():
+        return quantiles
     raw = lo * (hi / lo) ** (np.arange(1, classes) / classes)
     bounds = sorted({b for b in (_nice(x) for x in raw) if lo < b < hi}) + [hi]
-    counts = np.searchsorted(np.asarray(bounds, dtype=float), np.sort(nz), side="left")
-    held = set(np.unique(counts).tolist())
+    held = set(np.searchsorted(np.asarray(bounds, dtype=float), nz, side="left").tolist())
     return [b for i, b in enumerate(bounds) if i in held or b == hi]
 
 

@@ -50,3 +50,10 @@ def test_no_one_wide_classes_at_the_bottom_of_a_wide_range():
     labels = [label for _, label in count_legend_items(breaks)]
     assert labels[0] != "1" and labels[1] != "2", labels
     assert len(labels) == len(set(labels))
+
+
+def test_evenly_spread_counts_keep_quantile_classes():
+    """A few streets with similar counts: log spacing would lump them; quantiles separate them."""
+    breaks = count_breaks([20, 31, 64, 78, 92, 104])
+    assert breaks == [31, 64, 78, 92, 104]
+    assert [label for _, label in count_legend_items(breaks)] == ["1–31", "32–64", "65–78", "79–92", "93–104"]
