@@ -127,14 +127,24 @@ def count_breaks(values: Sequence[int], *, classes: int = len(COUNT_COLOURS) - 1
     return [b for i, b in enumerate(bounds) if i in held or b == hi]
 
 
+def class_colours(breaks: Sequence[int]) -> list[str]:
+    """The zero colour, then one colour per class of ``breaks``, spread over the whole ramp
+    (three classes get the light, middle and darkest colours, not the three lightest)."""
+    ramp, k = COUNT_COLOURS[1:], len(breaks)
+    picks = [len(ramp) - 1] if k <= 1 else [round(i * (len(ramp) - 1) / (k - 1)) for i in range(k)]
+    return [COUNT_COLOURS[0], *(ramp[i] for i in picks)]
+
+
 def colour_for(value: int, breaks: Sequence[int]) -> str:
-    """Zero → the lightest colour; otherwise the colour of the first class whose bound holds it."""
+    """Zero → the lightest colour; otherwise the colour of the first class whose bound holds it
+    (``class_colours``; the browser-side layers are given the same list)."""
+    colours = class_colours(breaks)
     if value <= 0:
-        return COUNT_COLOURS[0]
+        return colours[0]
     for i, b in enumerate(breaks):
         if value <= b:
-            return COUNT_COLOURS[1 + min(i, len(COUNT_COLOURS) - 2)]
-    return COUNT_COLOURS[-1]
+            return colours[1 + i]
+    return colours[-1]
 
 
 def count_legend_items(breaks: Sequence[int], *, start: int = 1) -> list[tuple[str, str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from maps.base import COUNT_COLOURS, colour_for, count_breaks, count_legend_items
+from maps.base import COUNT_COLOURS, class_colours, colour_for, count_breaks, count_legend_items
 
 
 def _skewed() -> list[int]:
@@ -57,3 +57,9 @@ def test_evenly_spread_counts_keep_quantile_classes():
     breaks = count_breaks([20, 31, 64, 78, 92, 104])
     assert breaks == [31, 64, 78, 92, 104]
     assert [label for _, label in count_legend_items(breaks)] == ["1–31", "32–64", "65–78", "79–92", "93–104"]
+
+
+def test_few_classes_spread_over_the_whole_ramp():
+    assert class_colours([2, 5, 9]) == [COUNT_COLOURS[0], COUNT_COLOURS[1], COUNT_COLOURS[3], COUNT_COLOURS[5]]
+    assert class_colours([5, 20, 50, 200, 796]) == list(COUNT_COLOURS)
+    assert colour_for(9, [2, 5, 9]) == COUNT_COLOURS[-1] and colour_for(0, [2, 5, 9]) == COUNT_COLOURS[0]
