@@ -90,25 +90,61 @@ class Legend(MacroElement):
         self.css_class = css_class
 
 
+def _nice(x: float) -> int:
+    """The 1-2-5 number (1, 2, 5, 10, 20, 50 …) nearest ``x`` on a log scale."""
+    import math
+
+    e = math.floor(math.log10(x))
+    return int(min((m * 10 ** e for m in (1, 2, 5, 10)), key=lambda c: abs(math.log(c / x))))
+
+
 def count_breaks(values: Sequence[int], *, classes: int = len(COUNT_COLOURS) - 1) -> list[int]:
-    """Upper bounds of up to ``classes`` quantile classes of the non-zero ``values`` (increasing)."""
+    """Upper bounds (increasing, distinct, the last = the largest value) of up to ``classes``
+    classes of the non-zero ``values``; the first class starts at 1.
+
+    Quantile classes when they separate the data: counts spread evenly (a few streets) get
+    equal shares. Skewed counts (most hexagons hold a report or two, hot spots hundreds) make
+    quantiles degenerate into one-count classes at the bottom and one wide class holding
+    every hot spot ("1, 2, 3, 4, 5–796"): then the bounds are log-spaced between the
+    smallest and largest count, rounded to 1-2-5 numbers, and a bound whose class would be
+    empty is dropped ("1–5, 6–20, 21–50, 51–200, 201–796"). When the values span no more
+    than ``classes`` integers, each is its own class.
+    """
     import numpy as np
 
-    nz = np.asarray([v for v in values if v > 0])
+    nz = np.asarray([v for v in values if v > 0], dtype=float)
     if nz.size == 0:
         return [0]
-    qs = np.unique(np.ceil(np.quantile(nz, np.linspace(0, 1, classes + 1)[1:])).astype(int))
-    return [int(q) for q in qs]
+    lo, hi = int(nz.min()), int(nz.max())
+    if hi - lo + 1 <= classes:
+        return [int(v) for v in np.unique(nz)]
+    quantiles = [int(q) for q in np.unique(np.ceil(np.quantile(nz, np.linspace(0, 1, classes + 1)[1:])))]
+    if len(quantiles) > 1 and not (np.diff([0, *quantiles])[:-1] == 1).any():
+        return quantiles
+    raw = lo * (hi / lo) ** (np.arange(1, classes) / classes)
+    bounds = sorted({b for b in (_nice(x) for x in raw) if lo < b < hi}) + [hi]
+    held = set(np.searchsorted(np.asarray(bounds, dtype=float), nz, side="left").tolist())
+    return [b for i, b in enumerate(bounds) if i in held or b == hi]
+
+
+def class_colours(breaks: Sequence[int]) -> list[str]:
+    """The zero colour, then one colour per class of ``breaks``, spread over the whole ramp
+    (three classes get the light, middle and darkest colours, not the three lightest)."""
+    ramp, k = COUNT_COLOURS[1:], len(breaks)
+    picks = [len(ramp) - 1] if k <= 1 else [round(i * (len(ramp) - 1) / (k - 1)) for i in range(k)]
+    return [COUNT_COLOURS[0], *(ramp[i] for i in picks)]
 
 
 def colour_for(value: int, breaks: Sequence[int]) -> str:
-    """Zero → the lightest colour; otherwise the colour of the first class whose bound holds it."""
+    """Zero → the lightest colour; otherwise the colour of the first class whose bound holds it
+    (``class_colours``; the browser-side layers are given the same list)."""
+    colours = class_colours(breaks)
     if value <= 0:
-        return COUNT_COLOURS[0]
+        return colours[0]
     for i, b in enumerate(breaks):
         if value <= b:
-            return COUNT_COLOURS[1 + min(i, len(COUNT_COLOURS) - 2)]
-    return COUNT_COLOURS[-1]
+            return colours[1 + i]
+    return colours[-1]
 
 
 def count_legend_items(breaks: Sequence[int], *, start: int = 1) -> list[tuple[str, str]]:

@@ -18,7 +18,7 @@ from folium.utilities import JsCode
 
 from geo.boundaries.hierarchy import BELOW_CITY
 from geo.readmodels import AreaStatus
-from maps.base import COUNT_COLOURS, Legend, count_breaks, count_legend_items, new_map, script_json
+from maps.base import Legend, class_colours, count_breaks, count_legend_items, new_map, script_json
 from maps.layers import CompactAreas
 from maps.settings import MapSettings
 from maps.vector import VectorAreas, VectorLevel
@@ -103,7 +103,7 @@ def _area_layer(level: str, areas: Sequence[AreaStatus], *, show: bool) -> tuple
     # so the wall shows exactly one level at a time (the tiles stay outside the control).
     group = folium.FeatureGroup(name=level_label(level), overlay=False, show=show)
     rows = [(a.code, a.name, a.worker, a.open, a.overdue, a.geometry_json) for a in areas]
-    CompactAreas(rows, breaks=breaks, colours=COUNT_COLOURS).add_to(group)
+    CompactAreas(rows, breaks=breaks, colours=class_colours(breaks)).add_to(group)
     return group, breaks
 
 

@@ -17,7 +17,7 @@ from folium.elements import JSCSSMixin
 from folium.map import Layer
 from folium.template import Template
 
-from maps.base import COUNT_COLOURS
+from maps.base import class_colours
 
 # folium-style (name, CDN URL) pair; maps.assets.localize points it at /assets.
 VECTORGRID_JS = ("leaflet_vectorgrid", "https://unpkg.com/leaflet.vectorgrid@1.3.0/dist/Leaflet.VectorGrid.bundled.min.js")
@@ -76,4 +76,4 @@ class VectorAreas(JSCSSMixin, Layer):
         self.url = level.url
         self.layer = level.layer
         self.breaks = orjson.dumps(list(level.breaks)).decode()
-        self.colours = orjson.dumps(list(COUNT_COLOURS)).decode()
+        self.colours = orjson.dumps(class_colours(level.breaks)).decode()
