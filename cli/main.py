@@ -95,8 +95,17 @@ def demo_load(
     yes: Annotated[bool, typer.Option("--yes", help=(
         "Also delete what the demo did not create (reports filed, cases moved, boundaries or workers added "
         "since it was loaded, or a city's own data). Without it such a load is refused and lists them."))] = False,
+    now: Annotated[str | None, typer.Option(help=(
+        "The demo's 'now', an ISO 8601 time with its offset (e.g. 2026-11-16T09:30:00+08:00: the tests' "
+        "fixed morning). Default: the latest working day's 09:30 in the city (its calendar), so the "
+        "queue, overdue cases and escalations are this morning's."))] = None,
 ) -> None:
     """Generate the demo city and load it (skipped when already loaded and unchanged).
+
+    Cases are in the state of a working morning: open at every stage, some overdue and
+    escalated, some held by departments. Loaded without --now, the demo stays the same demo on
+    later days (a rerun skips it, keeping what was done with it); --force reloads it as of the
+    latest morning.
 
     A load replaces every area, worker and report in the database. It is refused, with a list
     of what would go, when the database holds anything the demo did not create, unless --yes.
@@ -112,6 +121,7 @@ def demo_load(
     spec = CitySpec(district_codes=("211102",), n_streets=4, n_communities=20, n_grids=120) if small else CitySpec()
     spec = PROVINCE if province else spec
     reports = (0 if province else 1_000_000) if reports is None else reports
+    end, end_label = _demo_now(now)
     with database() as (engine, settings):
         with engine.connect() as conn:
             require_current(connection=conn)
@@ -120,7 +130,7 @@ def demo_load(
         try:
             with progress() as bar:
                 result = load_demo(engine, spec=spec, n_reports=reports, force=force, replace_foreign=yes,
-                                   progress=bar)
+                                   progress=bar, end=end, end_label=end_label)
         except WouldDelete as exc:
             raise fail(
                 f"not loading: the demo replaces everything in {where}, which holds data the demo did not "
@@ -132,7 +142,26 @@ def demo_load(
     if result.skipped:
         console.print(f"demo already loaded and unchanged ({counts}); use --force to reload")
     else:
-        console.print(f"demo loaded in {result.seconds:.1f} s: {counts}")
+        console.print(f"demo loaded in {result.seconds:.1f} s: {counts}; its now: {end.isoformat()}")
+
+
+def _demo_now(value: str | None):
+    """(the demo's now, the fingerprint's label for it): ``value`` parsed, or the latest morning."""
+    from datetime import UTC, datetime
+
+    from fixtures import latest_morning
+
+    config = city_config()
+    if value is None:
+        rule = config.calendar.workday_rule(config.working_hours.weekdays)
+        return latest_morning(datetime.now(UTC), is_workday=rule, zone=config.tz), "latest-morning"
+    try:
+        end = datetime.fromisoformat(value)
+    except ValueError:
+        raise fail(f"--now {value!r} is not an ISO 8601 time", "write it like 2026-11-16T09:30:00+08:00") from None
+    if end.tzinfo is None:
+        raise fail(f"--now {value!r} has no UTC offset", "add one, like 2026-11-16T09:30:00+08:00") from None
+    return end, None
 
 
 @demo_app.command("verify")
