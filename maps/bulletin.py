@@ -16,7 +16,7 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
-from geo.analytics.bulletin import Bulletin, Period, change_percent, change_points
+from geo.analytics.bulletin_model import Bulletin, Period, change_percent, change_points
 from geo.analytics.hotspots import KLASS_LABELS
 from maps.assets import inline_assets
 from maps.base import render
