@@ -69,7 +69,8 @@ def _sign_in(request: Request, principal: Principal, *, next_path: str, error: s
 
 
 PAGE = {200: {"content": {"text/html": {}}, "description": "The page"},
-        401: {"content": {"text/html": {}}, "description": "Not signed in: the sign-in form"},
+        401: {"content": {"text/html": {}, "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+              "description": "Not signed in: the sign-in form (an unknown, revoked or expired token: the JSON error)"},
         403: {"content": {"text/html": {}}, "description": "Signed in with a token that is not a worker's: the form"}}
 
 
