@@ -8,7 +8,7 @@ the flag. This times both, interleaved, on grids drawn from the demo (GRIDMAP_DA
 the routing call alone for passes of 1, 64, 1,000 and 4,000 grids, and a whole in-process
 intake pass (``submit_batch``, rolled back) of 1 and 1,000 reports, at two moments of the
 demo's week: a weekday morning (everyone's shift running, some leaves with covers) and
-``DEMO_END`` (a Sunday midnight: nobody's shift, the fall-backs to backups and leads).
+``DEMO_END`` (the tests' Monday 09:30).
 Prints medians and the rule / flag ratio. A demo loaded before rosters existed gets the
 demo's roster first (fixtures.roster), committed.
 """
