@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from datetime import UTC, datetime
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -22,6 +20,7 @@ from api.auth import Authenticator
 from api.batcher import IntakeBatcher
 from api.errors import install_error_handlers
 from api.gate import Gate
+from api.jobs import run_periodic, warm_up
 from api.headers import html_headers
 from api.limits import BodyRules
 from api.metrics import Metrics
@@ -41,23 +40,13 @@ from api.routes import open311
 from api.routes import metrics as metrics_routes
 from api.settings import ApiSettings
 from api.supervision import watch_supervisor
-from geo.access.retention import run_retention
-from geo.analytics.analysis import analyse_hotspots
 from geo.cityconfig import CityConfig, load_city_config
-from geo.db import make_engine, make_sessionmaker, session_scope
-from geo.boundaries.areas import area_index
-from geo.boundaries.planning import activate_due
-from geo.matching.matcher import matcher_for
-from geo.departments.flow import missing_contacts
-from geo.reports.workflow import escalate_overdue
-from geo.rosters.service import refresh_duty
+from geo.db import make_engine, make_sessionmaker
 from geo.runtime import settle_heap
-from geo.webhooks import deliver_due
 from geo.settings import CitySettings, DatabaseSettings
 from maps.settings import MapSettings
 
 log = logging.getLogger("gridmap.api")
-RETENTION_EVERY_S = 3600.0  # the retention job's period inside the loop (which ticks every minute or so)
 
 
 def create_app(
@@ -94,15 +83,15 @@ def create_app(
             await app.state.intake_batcher.start()
             metrics.queue_depth = app.state.intake_batcher.depth
         settle_heap()
-        warm_up = asyncio.create_task(run_in_threadpool(_warm_up, app), name="warm-up")
+        warming = asyncio.create_task(run_in_threadpool(warm_up, app), name="warm-up")
         escalator = None
         if api_settings.escalation_interval_s > 0:
-            escalator = asyncio.create_task(_escalate_forever(app, api_settings.escalation_interval_s))
+            escalator = asyncio.create_task(run_periodic(app, api_settings.escalation_interval_s))
         try:
             yield
         finally:
-            warm_up.cancel()  # a warm-up already running finishes first (threads cannot be cancelled)
-            await asyncio.gather(warm_up, return_exceptions=True)
+            warming.cancel()  # a warm-up already running finishes first (threads cannot be cancelled)
+            await asyncio.gather(warming, return_exceptions=True)
             if escalator is not None:
                 escalator.cancel()
                 with suppress(asyncio.CancelledError):
@@ -177,103 +166,3 @@ def _install_docs(app: FastAPI) -> None:
         )
         body = page.body.decode()
         return HTMLResponse(body, headers=html_headers(body))
-
-
-def _warm_up(app: FastAPI) -> None:
-    """Build, before the first requests need them, what they would otherwise wait for: the
-    grid matcher of intake, locate and dispatch (~4 s), the area index of locate and dispatch
-    (~1 s), and the hot-spot page's area adjacency and city outline (~0.5 s, by analysing the
-    default view once). Then freeze the heap they made."""
-    try:
-        _activate_due(app)  # a scheduled activation missed while no server ran happens now
-        with session_scope(app.state.sessionmaker) as session:
-            generation, _ = matcher_for(session)
-            area_index(session, generation=generation)
-            analyse_hotspots(session, generation=generation, label="all", categories=None,
-                             max_cells=app.state.map_settings.hex_max_cells, zone=app.state.city_config.timezone)
-    except Exception:  # noqa: BLE001 - no boundaries loaded yet, or the database is down
-        log.warning("warm-up skipped; the first requests will build what they need", exc_info=True)
-    _check_departments(app)
-    settle_heap()
-
-
-def _check_departments(app: FastAPI) -> None:
-    """Warn about each department desk or escalation contact that is no worker here (its
-    transfers would wait unassigned, its escalations stay put): a finding, never a crash."""
-    try:
-        with session_scope(app.state.sessionmaker) as session:
-            for problem in missing_contacts(session, config=app.state.city_config):
-                log.warning("%s: add the worker or fix the city configuration", problem)
-    except Exception:  # noqa: BLE001 - the database is down: the warm-up said so already
-        log.debug("department contacts not checked", exc_info=True)
-
-
-def _activate_due(app: FastAPI) -> None:
-    """Activate the draft when its scheduled time has come (once across server processes)."""
-    with session_scope(app.state.sessionmaker) as session:
-        fired = activate_due(session, config=app.state.city_config, now=datetime.now(UTC))
-    if fired is not None:
-        log.info("scheduled activation: generation %d is active (was %d), %d open case(s) moved",
-                 fired.generation, fired.previous, fired.moved)
-
-
-def _retain(app: FastAPI) -> None:
-    """The retention job (``geo.access.retention.run_retention``), at most every
-    RETENTION_EVERY_S; on the next tick again while a first run over years of history is
-    still catching up (each run does a bounded share). A failure waits for the next period."""
-    if time.monotonic() < getattr(app.state, "retention_next", 0.0):
-        return
-    app.state.retention_next = time.monotonic() + RETENTION_EVERY_S
-    with session_scope(app.state.sessionmaker) as session:
-        run = run_retention(session, config=app.state.city_config, now=datetime.now(UTC))
-    if not run.finished:
-        app.state.retention_next = 0.0
-    if run.anonymised or run.audit_deleted:
-        log.info("retention: %d reporter(s) anonymised, %d audit row(s) deleted", run.anonymised, run.audit_deleted)
-
-
-async def _escalate_forever(app: FastAPI, interval_s: float) -> None:
-    """Every ``interval_s`` seconds: a due scheduled activation, the overdue escalation, the
-    matcher of the active generation (rebuilt here, not by the next report, when another
-    process activated new boundaries), the duty flags from the rosters, a webhook delivery pass
-    and, hourly, the retention of personal data. Errors are logged, never fatal."""
-
-    def once():
-        try:
-            _activate_due(app)
-        except Exception:  # noqa: BLE001 - one failing step must not stop the others
-            log.exception("the scheduled activation failed; retrying in %.0f s", interval_s)
-        with session_scope(app.state.sessionmaker) as session:
-            run = escalate_overdue(session, config=app.state.city_config, now=datetime.now(UTC))
-        try:
-            with session_scope(app.state.sessionmaker) as session:
-                matcher_for(session)
-        except Exception:  # noqa: BLE001
-            log.exception("rebuilding the active matcher failed; the next report builds it")
-        try:
-            with session_scope(app.state.sessionmaker) as session:
-                refresh_duty(session, config=app.state.city_config, now=datetime.now(UTC))
-        except Exception:  # noqa: BLE001 - duty flags catch up on the next pass
-            log.exception("refreshing duty from the rosters failed; retrying in %.0f s", interval_s)
-        try:
-            deliver_due(app.state.sessionmaker)
-        except Exception:  # noqa: BLE001 - a receiver or the outbox must never stop the loop
-            log.exception("webhook deliveries failed; retrying in %.0f s", interval_s)
-        try:
-            _retain(app)
-        except Exception:  # noqa: BLE001 - retention must never stop escalation
-            log.exception("the retention job failed; retrying in %.0f s", RETENTION_EVERY_S)
-        return run
-
-    while True:
-        await asyncio.sleep(interval_s)
-        try:
-            run = await run_in_threadpool(once)
-            app.state.metrics.escalation_ran(moved=run.moved, failed=len(run.failed))
-            if run.moved:
-                log.info("escalated %d overdue case(s)", run.moved)
-            if run.failed:
-                log.error("%d overdue case(s) could not be escalated", len(run.failed))
-        except Exception:  # noqa: BLE001 - the loop must survive a database hiccup
-            app.state.metrics.escalation_failed()
-            log.exception("overdue escalation failed; retrying in %.0f s", interval_s)

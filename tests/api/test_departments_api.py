@@ -111,13 +111,13 @@ def test_department_figures_over_the_api(client, city):
 
 
 def test_the_server_warns_of_department_contacts_that_are_no_workers(client, caplog):
-    from api.app import _check_departments
+    from api.jobs import check_departments
 
     config = tiny_config()
     client.app.state.city_config = config.model_copy(update={"departments": [
         config.departments[1].model_copy(update={"contact": "NOBODY-DESK"})]})
     with caplog.at_level("WARNING", logger="gridmap.api"):
-        _check_departments(client.app)  # what the server's warm-up runs at startup
+        check_departments(client.app)  # what the server's warm-up runs at startup
     assert "department roads: the desk contact staff_no 'NOBODY-DESK' is not a worker" in caplog.text
     assert "TD-RD-02" in caplog.text  # its escalation contact: not in this database either (no tiny staff here)
 

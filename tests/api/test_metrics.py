@@ -116,7 +116,7 @@ def test_metrics_after_reports_escalation_and_webhooks(metrics_client, db, tiny,
                  method="GET", route="/metrics", status="200") >= 1
     assert ("gridmap_escalation_last_run_timestamp_seconds", ()) not in after  # never ran
 
-    # What the escalation loop does after each run (api.app._escalate_forever).
+    # What the escalation loop does after each run (api.jobs.run_periodic).
     ran_at = time.time()
     run = escalate_overdue(db, config=client.app.state.city_config, now=datetime.now(UTC))
     client.app.state.metrics.escalation_ran(moved=run.moved, failed=len(run.failed))

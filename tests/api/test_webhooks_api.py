@@ -104,7 +104,7 @@ def test_the_servers_periodic_loop_runs_a_delivery_pass_and_survives_its_errors(
 
     from fastapi.testclient import TestClient
 
-    import api.app as app_module
+    import api.jobs as app_module
     from api.app import create_app
     from api.settings import ApiSettings
     from geo.reports.workflow import EscalationRun
@@ -117,7 +117,7 @@ def test_the_servers_periodic_loop_runs_a_delivery_pass_and_survives_its_errors(
 
     monkeypatch.setattr(app_module, "deliver_due", failing_pass)
     monkeypatch.setattr(app_module, "escalate_overdue", lambda session, **kw: EscalationRun(0, []))
-    monkeypatch.setattr(app_module, "_activate_due", lambda app: None)
+    monkeypatch.setattr(app_module, "activate_scheduled", lambda app: None)
     monkeypatch.setattr(app_module, "matcher_for", lambda session: None)
     app = create_app(engine=engine, api_settings=ApiSettings(escalation_interval_s=0.05, intake_batching=False))
     with TestClient(app):
