@@ -31,6 +31,7 @@ from geo.access.tokens import principal_for, token_hash, tokens_ever_issued, wel
 log = logging.getLogger("gridmap.auth")
 
 STAFF_COOKIE = "gridmap_staff"
+SIGN_IN_HOURS = 12  # how long a browser sign-in (the staff cookie) lasts
 OPEN = Principal(Role.public, open=True)
 
 
@@ -142,3 +143,12 @@ async def resolve(auth: Authenticator, scope: Scope, *, before_lookup=None) -> P
     if principal is None and from_cookie:  # a stale sign-in: the page shows as to anyone
         principal = await auth.principal(None)
     return principal
+
+
+def keep_signed_in(response, *, token: str, https: bool):
+    """``response`` with the staff cookie holding ``token``: HttpOnly (no script reads it),
+    SameSite=Strict (no other site's request carries it), Secure over https, for
+    SIGN_IN_HOURS. The one sign-in rule of /maps/login and /worker/login."""
+    response.set_cookie(STAFF_COOKIE, token, httponly=True, samesite="strict", secure=https,
+                        max_age=SIGN_IN_HOURS * 3600)
+    return response

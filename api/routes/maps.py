@@ -26,7 +26,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.staticfiles import StaticFiles
 
-from api.auth import STAFF_COOKIE
+from api.auth import keep_signed_in
 from api.deps import SessionDep
 from api.headers import html_headers
 from api.page_cache import PageCache
@@ -373,7 +373,5 @@ async def login(request: Request, token: Annotated[str, Form(max_length=512)]):
     principal = await request.app.state.authenticator.principal(token)
     if principal is None or principal.open or not principal.can(Permission.internal_maps):
         raise Unauthorized("that is not a token of a role that may open the internal maps")
-    response = RedirectResponse("/maps/command-center", status_code=303)
-    response.set_cookie(STAFF_COOKIE, token, httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https", max_age=12 * 3600)
-    return response
+    return keep_signed_in(RedirectResponse("/maps/command-center", status_code=303), token=token,
+                          https=request.url.scheme == "https")

@@ -19,7 +19,7 @@ import jinja2
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from api.auth import STAFF_COOKIE
+from api.auth import STAFF_COOKIE, keep_signed_in
 from api.deps import SessionDep
 from api.headers import html_headers
 from api.params import ReportIdPath
@@ -29,7 +29,6 @@ from geo.access.roles import Principal, Role
 from geo.reports.workflow import get_report
 
 router = APIRouter(tags=["maps"])
-SIGN_IN_HOURS = 12  # as /maps/login: a shift
 WORKER_JS = STATIC / "worker.js"
 
 
@@ -120,10 +119,8 @@ async def worker_login(request: Request, token: Annotated[str, Form(max_length=5
     if principal is None or principal.open or not is_worker(principal):
         return _sign_in(request, Principal(Role.public), next_path=target,
                         error="这不是网格员的令牌 That is not a worker's token.")
-    response = RedirectResponse(target, status_code=303)
-    response.set_cookie(STAFF_COOKIE, token.strip(), httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https", max_age=SIGN_IN_HOURS * 3600)
-    return response
+    return keep_signed_in(RedirectResponse(target, status_code=303), token=token.strip(),
+                          https=request.url.scheme == "https")
 
 
 @router.get("/worker/login", response_class=HTMLResponse, include_in_schema=False)
