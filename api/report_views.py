@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 from api.schemas.reports import EventOut, ReportCreated, ReportOut, WorkerBrief
 from geo.access import Principal, may_read_personal, may_see_photos
 from geo.access.privacy import PUBLIC_PRECISION_M, is_sensitive, public_code, public_place
-from geo.access.roles import is_own_case, may_move, sees_exact_locations
+from geo.access.roles import is_own_case, sees_exact_locations
 from geo.models import OPEN_STATUSES, Report, ReportSource, Worker
 from geo.reports.outcomes import BatchOutcome
+from geo.reports.rules import allowed_for
 from geo.reports.workflow import allowed_actions, trail
 
 NAMESPACE = uuid.UUID("6f1b2c9e-5a43-4c1e-9d0b-2f6c7a8e9b10")
@@ -84,8 +85,7 @@ def report_view(session: Session, report: Report, *, viewer: Principal, now: dat
         photos=list(report.photos) if may_see_photos(viewer, report) else [],
         reporter={"name": report.reporter_name, "phone": report.reporter_phone} if personal else None,
     )
-    # A department's staff transfer within their department only: whether they may transfer at all.
-    out.your_actions = [a for a in out.allowed if may_move(viewer, report, a, to_department=viewer.department_code)]
+    out.your_actions = allowed_for(report, viewer)
     if with_trail:
         out.trail = [
             EventOut(at=e.at, action=e.action, actor=e.actor if personal else _public_actor(e),

@@ -21,11 +21,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, defer
 
 from geo.access.privacy import PUBLIC_PRECISION_M, is_sensitive, public_place
-from geo.access.roles import Principal, Role, may_move, may_read_personal, may_upload_photo
+from geo.access.roles import Principal, Role, may_read_personal, may_upload_photo
 from geo.errors import Forbidden
 from geo.models import OPEN_STATUSES, Area, AreaLevel, Report, Worker
 from geo.reports.categories import BY_CODE, SUB_BY_CODE
-from geo.reports.workflow import allowed_actions
+from geo.reports.rules import allowed_for
 
 # A phone's list, not an export: a worker carrying more than this many open cases is a
 # dispatch problem; ``WorkerQueue.total`` says how many there are.
@@ -111,14 +111,11 @@ def worker_queue(session: Session, *, viewer: Principal, now: datetime, limit: i
     ).all()
     name, total = (rows[0][0], rows[0][5]) if rows else (None, 0)
     return WorkerQueue(viewer.worker_id, name, department, total,
-                       [_case(viewer, r, lon, lat, place_name, now, department)
+                       [_case(viewer, r, lon, lat, place_name, now)
                         for _, r, lon, lat, place_name, _ in rows if r is not None])
 
 
-def _case(viewer: Principal, r: Report, lon: float, lat: float, place: str | None, now: datetime,
-          department: str | None) -> QueueCase:
-    # A transfer is offered as the page makes it: to a department; department staff may
-    # move their department's cases only within it, so theirs is to their own.
+def _case(viewer: Principal, r: Report, lon: float, lat: float, place: str | None, now: datetime) -> QueueCase:
     personal = may_read_personal(viewer, r)
     hide = not personal and is_sensitive(r.category)
     lon, lat, grid_code = round(lon, 7), round(lat, 7), r.grid_code
@@ -134,7 +131,7 @@ def _case(viewer: Principal, r: Report, lon: float, lat: float, place: str | Non
         grid_code=grid_code, place=None if hide else place, lon=lon, lat=lat,
         location_precision_m=PUBLIC_PRECISION_M if hide else None, department_code=r.department_code,
         assigned_to_me=r.assigned_worker_id == viewer.worker_id,
-        allowed=tuple(a for a in allowed_actions(r) if may_move(viewer, r, a, to_department=department)),
+        allowed=tuple(allowed_for(r, viewer)),
         photo_count=len(r.photos or ()), may_add_photo=may_upload_photo(viewer, r),
         reporter_name=r.reporter_name if personal else None, reporter_phone=r.reporter_phone if personal else None,
         personal=personal,
