@@ -103,11 +103,14 @@ class CityConfig(BaseModel):
         """The start of ``earliest_report_date`` in the city's time zone."""
         return start_of_day(self.earliest_report_date, self.tz)
 
+    def find_department(self, code: str | None) -> Department | None:
+        """The department with ``code``, or None (no code, or one the configuration lost)."""
+        return next((d for d in self.departments if d.code == code), None) if code else None
+
     def department(self, code: str) -> Department:
         """The department with ``code``. Raises InvalidInput (field ``department``)."""
-        for d in self.departments:
-            if d.code == code:
-                return d
+        if (found := self.find_department(code)) is not None:
+            return found
         known = ", ".join(d.code for d in self.departments) or "none configured"
         raise InvalidInput(f"no department {code!r} (known: {known})", field="department")
 

@@ -42,11 +42,6 @@ class TransferTarget:
     worker: Worker | None
 
 
-def configured(config: CityConfig, code: str | None) -> Department | None:
-    """The configured department ``code``, or None (no code, or one the configuration lost)."""
-    return next((d for d in config.departments if d.code == code), None) if code else None
-
-
 def worker_by_staff_no(session: Session, staff_no: str | None) -> Worker | None:
     return session.scalar(sa.select(Worker).where(Worker.staff_no == staff_no)) if staff_no else None
 
@@ -77,7 +72,7 @@ def transfer_target(session: Session, *, config: CityConfig, department: str | N
     if worker is None:
         raise InvalidInput(f"no worker {worker_id}", field="worker_id")
     if dept is None:
-        dept = configured(config, worker.department_code)
+        dept = config.find_department(worker.department_code)
     elif worker.department_code != dept.code:
         raise InvalidInput(f"worker {worker_id} is not on the staff of {dept.code}", field="worker_id")
     return TransferTarget(dept, worker)
@@ -131,7 +126,7 @@ def escalate(session: Session, report: Report, *, config: CityConfig, now: datet
     """One level up the chain of the department holding ``report`` (the caller has checked it
     is below the city): its next escalation contact, else the city command centre. A contact
     or centre that is not a worker here leaves the assignee as it was (logged)."""
-    dept = configured(config, report.department_code)
+    dept = config.find_department(report.department_code)
     contacts = dept.escalation if dept is not None else []
     level = report.escalation_level
     staff_no = None
