@@ -127,13 +127,13 @@ def main() -> int:
     t0 = time.monotonic()
     try:
         cluster.start()
-        from fixtures.city import CitySpec
+        from fixtures.city import SMALL_CITY
         from fixtures.load import load_demo
         from geo.migrate import upgrade
 
         upgrade(url=cluster.url)
         engine = sa.create_engine(cluster.url)
-        load_demo(engine, spec=CitySpec(district_codes=("211102",), n_streets=4, n_communities=20, n_grids=120),
+        load_demo(engine, spec=SMALL_CITY,
                   n_reports=0)
         with engine.connect() as conn:
             points = conn.execute(sa.text(

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from fixtures.city import CitySpec
+from fixtures.city import SMALL_CITY
 from fixtures.load import load_demo
 from geo.access.retention import anonymise, purge_audit
 from geo.cityconfig import load_city_config
@@ -47,7 +47,7 @@ def main() -> None:
     try:
         upgrade(url=url)
         t = time.perf_counter()
-        load_demo(engine, spec=CitySpec(district_codes=("211102",), n_streets=4, n_communities=20, n_grids=120),
+        load_demo(engine, spec=SMALL_CITY,
                   n_reports=n_reports)
         print(f"loaded {n_reports:,} reports in {time.perf_counter() - t:.1f} s")
         config, now = load_city_config(), datetime.now(UTC)

@@ -110,7 +110,7 @@ def demo_load(
     A load replaces every area, worker and report in the database. It is refused, with a list
     of what would go, when the database holds anything the demo did not create, unless --yes.
     """
-    from fixtures.city import CitySpec
+    from fixtures.city import SMALL_CITY, CitySpec
     from fixtures.load import WouldDelete, describe, load_demo
     from geo.migrate import require_current
 
@@ -118,7 +118,7 @@ def demo_load(
 
     if small and province:
         raise fail("--small and --province exclude each other", "pick one")
-    spec = CitySpec(district_codes=("211102",), n_streets=4, n_communities=20, n_grids=120) if small else CitySpec()
+    spec = SMALL_CITY if small else CitySpec()
     spec = PROVINCE if province else spec
     reports = (0 if province else 1_000_000) if reports is None else reports
     end, end_label = _demo_now(now)

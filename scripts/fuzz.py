@@ -49,11 +49,11 @@ def main() -> int:
     server = None
     try:
         upgrade(url=url)
-        from fixtures.city import CitySpec
+        from fixtures.city import SMALL_CITY
         from fixtures.load import load_demo
 
         engine = sa.create_engine(url)
-        load_demo(engine, spec=CitySpec(district_codes=("211102",), n_streets=4, n_communities=20, n_grids=120),
+        load_demo(engine, spec=SMALL_CITY,
                   n_reports=3000)
         engine.dispose()
         token = "fuzz-" + secrets.token_urlsafe(16)

@@ -162,10 +162,10 @@ STAFF = {"Authorization": f"Bearer {STAFF_TOKEN}"}
 @pytest.fixture(scope="session")
 def small_city(engine: sa.Engine):
     """The generator's one-district test city, loaded (committed) once per session."""
-    from fixtures.city import CitySpec
+    from fixtures.city import SMALL_CITY
     from fixtures.load import load_demo
 
-    spec = CitySpec(district_codes=("211102",), n_streets=4, n_communities=20, n_grids=120)
+    spec = SMALL_CITY
     result = load_demo(engine, spec=spec, n_reports=SMALL_CITY_REPORTS)
     assert not result.skipped
     return result

@@ -20,11 +20,11 @@ def run(*args):
 
 @pytest.fixture()
 def city_db(scratch_database, monkeypatch):
-    from fixtures.city import CitySpec
+    from fixtures.city import SMALL_CITY
     from fixtures.load import load_demo
 
     engine = sa.create_engine(scratch_database)
-    load_demo(engine, spec=CitySpec(district_codes=("211102",), n_streets=4, n_communities=20, n_grids=120),
+    load_demo(engine, spec=SMALL_CITY,
               n_reports=3000)
     monkeypatch.setenv("GRIDMAP_DATABASE_URL", scratch_database)
     yield engine
