@@ -1,0 +1,1 @@
+"""The reports archive: GeoParquet, hive-partitioned by month, for batch work off the serving database."""
