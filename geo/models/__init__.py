@@ -7,7 +7,7 @@ from geo.models.base import SRID, Base
 from geo.models.meta import DatasetStamp
 from geo.models.rosters import ExceptionKind, RosterException, RosterShift
 from geo.models.reports import (
-    CLOSED_STATUSES, OPEN_STATUSES, MatchKind, Report, ReportCurrentGrid, ReportEvent, ReportSource, ReportStatus,
+    CLOSED_STATUSES, OPEN_STATUSES, MatchKind, Report, ReportCurrentGrid, ReportDeparture, ReportEvent, ReportSource, ReportStatus,
 )
 from geo.models.webhooks import DeliveryStatus, WebhookDelivery, WebhookSubscription
 from geo.models.workers import Assignment, AssignmentRole, Worker, WorkerRole
@@ -37,6 +37,7 @@ __all__ = [
     "RateCounter",
     "Report",
     "ReportCurrentGrid",
+    "ReportDeparture",
     "ReportEvent",
     "ReportSource",
     "ReportStatus",

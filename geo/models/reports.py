@@ -107,6 +107,12 @@ class Report(Base):
     updated_at: Mapped[datetime] = mapped_column(
         sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     )
+    # The order rows changed in (sequence reports_change_seq): set on insert by the default and
+    # on every update by a trigger (migration 0020), for the archive's watermark (geo.archive).
+    change_seq: Mapped[int] = mapped_column(
+        sa.BigInteger, nullable=False, server_default=sa.text("nextval('reports_change_seq'::regclass)"),
+        server_onupdate=sa.FetchedValue(),
+    )
 
     __table_args__ = (
         sa.CheckConstraint("category ~ '^[0-9]{2}$'", name="category_code"),
@@ -165,6 +171,28 @@ class Report(Base):
         # serves every reported_at range scan (0006 dropped the plain reported_at index).
         sa.Index("ix_reports_map_cover", "reported_at",
                  postgresql_include=["category", "grid_code", "h3_cell", "public_cell", "location"]),
+        # The archive's "what changed after its watermark" (geo.archive.writer).
+        sa.Index("ix_reports_change_seq", "change_seq"),
+    )
+
+
+class ReportDeparture(Base):
+    """Where reports left a month no remaining row tells of (filled by triggers, migration
+    0020): deleted reports, one row per UTC day with their first and last ``reported_at``; a
+    report whose ``reported_at`` changed, its old time; a TRUNCATE, a row without times
+    (every month). ``change_seq`` is from the reports' sequence (geo.archive.writer)."""
+
+    __tablename__ = "report_departures"
+
+    change_seq: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False,
+                                            server_default=sa.text("nextval('reports_change_seq'::regclass)"))
+    first_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    last_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    reports: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now())
+
+    __table_args__ = (
+        sa.CheckConstraint("(first_at IS NULL) = (last_at IS NULL) AND first_at <= last_at", name="span"),
     )
 
 
