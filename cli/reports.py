@@ -11,11 +11,13 @@ from typing import Annotated
 import typer
 
 from cli.common import city_config, console, database, fail, progress
+from cli.report_archive import archive_reports
 from cli.report_export import export_reports
 
 app = typer.Typer(help="Reports: bulk import and export, re-matching after boundary changes, escalation.",
                   no_args_is_help=True)
 app.command("export")(export_reports)
+app.command("archive")(archive_reports)
 
 IMPORT_NAMESPACE = uuid.UUID("1d9c7a58-6a0e-4a53-8f0b-9d3f0e2b4c61")
 CHUNK = 5_000

@@ -52,12 +52,14 @@ GEOMETRY = "geometry"
 @dataclass
 class ArchiveMeta:
     """``archive.json``: ``watermark`` is the highest ``reports.change_seq`` every change up
-    to which is in the files (0: nothing archived yet); ``months``: rows per month written."""
+    to which is in the files (0: nothing archived yet); ``months``: rows per month written;
+    ``city``: the city's name (CityConfig.name; "" in archives written before it was kept)."""
 
     timezone: str
     watermark: int = 0
     format: int = FORMAT
     months: dict[str, int] = field(default_factory=dict)
+    city: str = ""
 
 
 def read_meta(root: Path) -> ArchiveMeta | None:
