@@ -36,10 +36,8 @@ def archive_reports(
         try:
             run = run_archive(engine, out=out, config=config, full=full, lock_timeout_s=lock_timeout,
                               progress=step)
-        except InvalidState as exc:
-            raise fail(exc.message) from None
-        except Busy as exc:
-            raise fail(exc.message, "run the archive again later (or give a longer --lock-timeout)") from None
+        except (InvalidState, Busy) as exc:
+            raise fail(exc.message, exc.details.get("hint")) from None
         except OSError as exc:
             raise fail(f"cannot write the archive in {out}: {exc.strerror or exc}",
                        "check the folder's free space and permissions, then run again (what was written stays "

@@ -97,7 +97,7 @@ def read_watermark(conn: sa.Connection, *, lock_timeout_s: float = 5.0) -> int:
         if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
             raise
         raise Busy(f"reports were being written for more than {lock_timeout_s:g} s (a bulk import, rematch or "
-                   "purge?): retry when it has finished") from None
+                   "purge?)", hint="run the archive again when that has finished (or give a longer --lock-timeout)") from None
     last = conn.scalar(sa.select(sa.func.pg_sequence_last_value(sa.cast(SEQUENCE, REGCLASS))))
     return int(last or 0)
 
@@ -182,7 +182,7 @@ def _exclusive(root: Path) -> Iterator[None]:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise Busy(f"another archive run is writing {root}: wait for it to finish") from None
+            raise Busy(f"another archive run is writing {root}", hint="wait for it to finish") from None
         yield
 
 
@@ -190,12 +190,13 @@ def _check_folder(root: Path, meta: ArchiveMeta | None, config: CityConfig) -> N
     if meta is None:
         stray = sorted(p.name for p in root.iterdir() if p.name not in (REPORTS, META, LOCK))
         if stray:
-            raise InvalidState(f"{root} is not an archive and not empty ({', '.join(stray[:3])}, ...): "
-                               "give an empty or new folder", folder=str(root))
+            raise InvalidState(f"{root} is not an archive and not empty ({', '.join(stray[:3])}, ...)",
+                               hint="give another folder (an empty or a new one)", folder=str(root))
         return
     if meta.timezone != config.timezone or (meta.city and meta.city != config.name):
         raise InvalidState(f"{root} is the archive of {meta.city or 'a city'} in {meta.timezone}, not of "
-                           f"{config.name} in {config.timezone}: give another folder", folder=str(root))
+                           f"{config.name} in {config.timezone}", hint="give another folder for this city's archive",
+                           folder=str(root))
 
 
 def archive_reports(
@@ -216,19 +217,22 @@ def archive_reports(
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
     tz = config.tz
+    if not (root / META).exists():  # refuse a foreign folder before leaving a lock file in it
+        _check_folder(root, None, config)
     with _exclusive(root):
         try:
             meta = read_meta(root)
         except ValueError as exc:
-            raise InvalidState(f"{exc}: give another folder", folder=str(root)) from None
+            raise InvalidState(str(exc), hint="give another folder (or use the gridmap that wrote this one)",
+                               folder=str(root)) from None
         _check_folder(root, meta, config)
         before = meta.watermark if meta is not None and not full else 0
         with _transaction(bind) as conn:
             upto = read_watermark(conn, lock_timeout_s=lock_timeout_s)
         if upto < before:
             raise InvalidState(f"{root} is archived up to change {before:,}, but this database has only issued "
-                               f"{upto:,}: it is another database (or a restored one). Give another folder, or "
-                               "rewrite this one with --full", folder=str(root))
+                               f"{upto:,}: it is another database (or one restored from a backup)",
+                               hint="give another folder, or rewrite this one with --full", folder=str(root))
         with _transaction(bind) as conn:
             todo = changed_months(conn, after=before, upto=upto, tz=tz) if before else None
             if todo is None:

@@ -138,7 +138,7 @@ def test_an_open_writer_is_waited_for_or_never_passed(engine, committed_reports,
     # Still open when the archive runs: it gives up without moving its watermark ...
     rid, writer = _insert_committed_later(engine, committed_reports, at)
     try:
-        with pytest.raises(Busy, match="retry"):
+        with pytest.raises(Busy, match="being written"):
             archive_reports(engine, out=tmp_path, config=CONFIG, lock_timeout_s=0.2)
         assert read_meta(tmp_path).watermark == first.watermark_after
         # ... or waits for it: the row it commits meanwhile is archived by this very run.
