@@ -31,6 +31,7 @@ read with one index range scan on ``reported_at`` per month. No personal data is
 from __future__ import annotations
 
 import fcntl
+import io
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,7 +39,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import REGCLASS
 
@@ -48,12 +52,11 @@ from geo.archive.layout import (
 from geo.cityconfig import CityConfig
 from geo.errors import Busy, InvalidState
 from geo.models import Report, ReportDeparture
+from geo.reports.export import copy_query, joined
+from geo.reports.export_arrow import CSV_BLOCK_BYTES, PiecesReader
 
 SEQUENCE = "reports_change_seq"
-FETCH_ROWS = 20_000  # rows fetched per round trip of the server-side cursor
 LOCK = ".archive.lock"
-_TIMES = tuple(name for name, dtype in COLUMNS.items() if dtype.startswith("datetime"))
-_TEXT = frozenset({"status", "source", "match_kind"})  # enums: read as their stored strings
 
 
 @dataclass
@@ -141,38 +144,72 @@ def database_months(conn: sa.Connection, *, tz: ZoneInfo) -> set[str]:
 
 def _selected():
     cols = [sa.cast(Report.id, sa.String).label("id")]
-    for name in COLUMNS:
-        if name == "id":
-            continue
-        col = Report.__table__.c[name]
-        cols.append(sa.type_coerce(col, sa.String).label(name) if name in _TEXT else col)
+    cols += [Report.__table__.c[name] for name in COLUMNS if name != "id"]
     return [*cols, sa.func.ST_X(Report.location).label("lon"), sa.func.ST_Y(Report.location).label("lat")]
 
 
-def read_month_rows(conn: sa.Connection, *, month: str, tz: ZoneInfo) -> pd.DataFrame:
-    """Every report of ``month`` (in ``tz``) as the archive's columns plus lon/lat (WGS-84
-    degrees), in (reported_at, id) order, fetched through a server-side cursor."""
-    start, end = month_bounds(month, tz)
-    query = (sa.select(*_selected()).where(Report.reported_at >= start, Report.reported_at < end)
-             .order_by(Report.reported_at, Report.id))
-    result = conn.execute(query, execution_options={"stream_results": True, "max_row_buffer": FETCH_ROWS})
-    names = list(result.keys())
-    chunks = [_frame(names, rows) for rows in result.partitions(FETCH_ROWS)]
-    return pd.concat(chunks, ignore_index=True) if chunks else _frame(names, [])
+# How Arrow reads each column of the COPY (times: PostgreSQL's text in UTC, "2026-11-01 08:00:00+00").
+_ARROW = {"string": pa.string(), "Int32": pa.int32(), "Int64": pa.int64(), "int64": pa.int64(),
+          "datetime64[us, UTC]": pa.timestamp("us", tz="UTC")}
 
 
-def _frame(names: list[str], rows) -> pd.DataFrame:
-    """Rows as columns of the archive's types, built column by column: pandas' own inference
-    would turn an integer column with NULLs into floats, and 64-bit H3 cells do not survive that."""
-    values = list(zip(*rows)) if rows else [()] * len(names)
-    out = {}
-    for name, column in zip(names, values):
-        dtype = COLUMNS.get(name, "float64")  # lon, lat
-        if name in _TIMES:
-            out[name] = pd.Series(pd.to_datetime(list(column), utc=True), dtype=dtype)
+def _runs(todo: list[str], tz: ZoneInfo) -> list[tuple[datetime, datetime]]:
+    """The months (ascending) as the fewest [start, end) ranges: consecutive months join."""
+    runs: list[tuple[datetime, datetime]] = []
+    for month in todo:
+        start, end = month_bounds(month, tz)
+        if runs and runs[-1][1] == start:
+            runs[-1] = (runs[-1][0], end)
         else:
-            out[name] = pd.Series(pd.array(list(column), dtype=dtype))
-    return pd.DataFrame(out)
+            runs.append((start, end))
+    return runs
+
+
+def read_months(conn: sa.Connection, *, todo: list[str], tz: ZoneInfo) -> Iterator[tuple[str, pd.DataFrame]]:
+    """Every report of each month of ``todo`` (``YYYY-MM`` in ``tz``, ascending), month by month
+    (an empty frame for a month without reports): the archive's columns plus lon/lat (WGS-84
+    degrees), in (reported_at, id) order.
+
+    One ``COPY`` of all their rows in that order (one scan and sort for a full archive instead
+    of a pass over the table per month: the rows of a month lie all over the table), parsed by
+    Arrow's CSV reader as it streams, so no row becomes a Python object; only the month being
+    cut is held in memory. One statement: one snapshot of the database for the whole run."""
+    if not todo:
+        return
+    bounds = [month_bounds(m, tz) for m in todo]
+    ranges = _runs(todo, tz)
+    query = (sa.select(*_selected())
+             .where(sa.or_(*(sa.and_(Report.reported_at >= a, Report.reported_at < b) for a, b in ranges)))
+             .order_by(Report.reported_at, Report.id))
+    conn.execute(sa.select(sa.func.set_config("TimeZone", "UTC", True)))
+    types = {name: _ARROW[dtype] for name, dtype in COLUMNS.items()} | {"lon": pa.float64(), "lat": pa.float64()}
+    source = io.BufferedReader(PiecesReader(joined(copy_query(conn, query))), 1 << 20)
+    reader = pacsv.open_csv(source, read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
+                            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                            convert_options=pacsv.ConvertOptions(
+                                column_types=types, null_values=[""], strings_can_be_null=True,
+                                quoted_strings_can_be_null=False))
+    ends = np.array([int(b.timestamp() * 1_000_000) for _, b in bounds], dtype=np.int64)  # µs, exclusive
+    current, held = 0, []
+    for batch in reader:
+        at = batch.column("reported_at").cast(pa.int64()).to_numpy()
+        # The rows are in time order: each month's rows are one slice of the batch.
+        cuts = np.searchsorted(at, ends, side="left")
+        lo = 0
+        while current < len(todo) and cuts[current] < len(at):
+            held.append(batch.slice(lo, cuts[current] - lo))
+            yield todo[current], _frame(held, reader.schema)
+            lo, held, current = cuts[current], [], current + 1
+        held.append(batch.slice(lo))
+    while current < len(todo):
+        yield todo[current], _frame(held, reader.schema)
+        held, current = [], current + 1
+
+
+def _frame(batches: list[pa.RecordBatch], schema: pa.Schema) -> pd.DataFrame:
+    # Nullable integers stay integers (a float would not hold a 64-bit H3 cell exactly).
+    mapper = {pa.int32(): pd.Int32Dtype(), pa.int64(): pd.Int64Dtype(), pa.string(): pd.StringDtype()}.get
+    return pa.Table.from_batches(batches, schema=schema).to_pandas(types_mapper=mapper)
 
 
 @contextmanager
@@ -243,22 +280,21 @@ def archive_reports(
         order = sorted(todo)
         if progress:
             progress(0, len(order), "")
-        for done, month in enumerate(order, 1):
-            with _transaction(bind) as conn:
-                frame = read_month_rows(conn, month=month, tz=tz)
-            existed = month in meta.months or month_dir(root, month).exists()
-            rows = write_month(root, month, frame)
-            run.rows += rows
-            if rows:
-                meta.months[month] = rows
-                run.written.append(month)
-            else:
-                meta.months.pop(month, None)
-                if existed:
+        with _transaction(bind) as conn:
+            for done, (month, frame) in enumerate(read_months(conn, todo=order, tz=tz), 1):
+                existed = month in meta.months or month_dir(root, month).exists()
+                rows = write_month(root, month, frame)
+                run.rows += rows
+                if rows:
+                    meta.months[month] = rows
                     run.written.append(month)
-                    run.removed.append(month)
-            if progress:
-                progress(done, len(order), month)
+                else:
+                    meta.months.pop(month, None)
+                    if existed:
+                        run.written.append(month)
+                        run.removed.append(month)
+                if progress:
+                    progress(done, len(order), month)
         meta.watermark = upto
         write_meta(root, meta)
         run.unchanged = len(set(months(root)) - set(order))

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from geo.access.audit import record_audit
@@ -208,8 +209,14 @@ def copy_csv(session: Session, *, export: Export, cols: list[Column] | None = No
         cols = [_formula_safe(c) if c.free_text else c for c in cols]
     cols = [Column(c.name, sa.cast(c.expr, sa.Text), c.kind) if c.kind == "bool" else c for c in cols]
     prepare(session)
-    conn = session.connection()
-    compiled = export_select(export, cols=cols).compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    yield from copy_query(session.connection(), export_select(export, cols=cols),
+                          counted=lambda rows: setattr(export, "rows", rows))
+
+
+def copy_query(conn: Connection, query: sa.Select, *, counted: Callable[[int], None] | None = None) -> Iterator[bytes]:
+    """``query``'s rows from ``COPY (query) TO STDOUT`` as CSV (a header line, then one piece
+    per row, NULL an empty field; times in the session's TimeZone). ``counted(rows)`` once done."""
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     # COPY takes no server-side parameters: psycopg binds them client-side. The statement is
     # SQLAlchemy's compiled SELECT; only the COPY wrapper is spelled here. Enum members go
     # as their values, as the column type's bind processor would send them.
@@ -218,7 +225,8 @@ def copy_csv(session: Session, *, export: Export, cols: list[Column] | None = No
     try:
         with cursor.copy(f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv, HEADER)", params) as copy:
             yield from copy
-        export.rows = cursor.rowcount
+        if counted is not None:
+            counted(cursor.rowcount)
     finally:
         cursor.close()
 

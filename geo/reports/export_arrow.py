@@ -49,7 +49,7 @@ def wkb_points(lon, lat) -> pa.Array:
     return pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(buf)])
 
 
-class _PiecesReader(io.RawIOBase):
+class PiecesReader(io.RawIOBase):
     """A readable file over an iterator of byte pieces (the COPY rows), for Arrow's reader."""
 
     def __init__(self, pieces: Iterator[bytes]) -> None:
@@ -80,7 +80,7 @@ def record_batches(session: Session, *, export: Export,
     schema = arrow_schema(cols)
 
     def batches() -> Iterator[pa.RecordBatch]:
-        source = io.BufferedReader(_PiecesReader(joined(copy_csv(session, export=export, cols=cols))), 1 << 20)
+        source = io.BufferedReader(PiecesReader(joined(copy_csv(session, export=export, cols=cols))), 1 << 20)
         reader = pacsv.open_csv(
             source,
             read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
