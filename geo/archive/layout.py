@@ -53,13 +53,16 @@ GEOMETRY = "geometry"
 class ArchiveMeta:
     """``archive.json``: ``watermark`` is the highest ``reports.change_seq`` every change up
     to which is in the files (0: nothing archived yet); ``months``: rows per month written;
-    ``city``: the city's name (CityConfig.name; "" in archives written before it was kept)."""
+    ``city``: the city's name (CityConfig.name); ``source``: which database and which
+    sequence of change numbers the watermark counts in (geo.archive.writer.source_of; ""
+    unknown, in archives written before these were kept)."""
 
     timezone: str
     watermark: int = 0
     format: int = FORMAT
     months: dict[str, int] = field(default_factory=dict)
     city: str = ""
+    source: str = ""
 
 
 def read_meta(root: Path) -> ArchiveMeta | None:

@@ -109,6 +109,13 @@ def test_refuses_another_city_or_folder_and_a_database_behind_it(db, tiny, tmp_p
     with pytest.raises(InvalidState, match="another database"):
         archive_reports(conn, out=out, config=CONFIG)
     assert archive_reports(conn, out=out, config=CONFIG, full=True).written == months(out)
+    # Numbers of another database (restored with pg_restore, or the sequence made anew): refused too.
+    assert read_meta(out).source.startswith("gridmap_test_")
+    (out / "archive.json").write_text((out / "archive.json").read_text().replace('"source": "', '"source": "x'))
+    with pytest.raises(InvalidState, match="archived from another database"):
+        archive_reports(conn, out=out, config=CONFIG)
+    archive_reports(conn, out=out, config=CONFIG, full=True)
+    assert archive_reports(conn, out=out, config=CONFIG).written == []
 
 
 def test_month_bounds_follow_the_city_clock():
