@@ -1,0 +1,155 @@
+"""GridMatcher at city, province and 40× province scale: build time, memory, raster, points/s.
+
+    PYTHONPATH=. .venv/bin/python bench/matcher_scale_bench.py [--points N] [--cache DIR]
+        [--only demo,province,x40,...]
+
+No database: the grids come from the fixtures' generators (fixtures.city.generate_city with the
+demo's spec, fixtures.province.generate_province), cached as GeoParquet in ``--cache`` so a
+re-run skips the ~1 min of generation. Points come from fixtures.points.province_points (each
+grid drawn by households + 1, then uniform in it), the same generator for every scenario.
+
+Each scenario runs in its own subprocess so its peak RSS (ru_maxrss) is its own:
+
+* ``demo`` / ``province``: the matcher as the service builds it (10 m cells, capped at
+  DEFAULT_MAX_CELLS).
+* ``x40-sim``: what a territory 40× the province (≈ 1.4 M km², ~2 M grids of the province's
+  density) gets: at the cap its cells are √40 × the province's. Same raster size as the
+  province, same grids per cell and mixed-cell share as the 40× territory: built as the province
+  with ``max_cells = DEFAULT_MAX_CELLS / 40``.
+* ``x4-tiled``: 4 shifted copies of the province side by side (200,000 grids, a real build)
+  at the cap, to check that the simulated scenario predicts what a larger territory costs.
+* ``province-<m>m`` / ``demo-<m>m``: its cell forced to ``m`` metres, uncapped (points/s
+  against cell size: the share of points in mixed cells is what costs).
+
+Prints one table; timings are noisy on a shared machine: compare the rows of one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+HERE = Path(__file__).resolve().parent.parent
+DEFAULT_CACHE = Path("/tmp/gridmap_matcher_bench")
+SCENARIOS = ("demo", "province", "x40-sim", "x4-tiled", "province-20m", "province-50m", "province-120m")
+
+
+def _grids(cache: Path, which: str) -> gpd.GeoDataFrame:
+    """Grid rows (code, households, geometry) of the demo city or the province, cached."""
+    path = cache / f"{which}.parquet"
+    if not path.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        if which == "demo":
+            from fixtures.city import CitySpec, generate_city
+            frame = generate_city(CitySpec())
+        else:
+            from fixtures.province import generate_province
+            frame = generate_province()
+        frame[frame["level"] == "grid"][["code", "households", "geometry"]].to_parquet(path)
+    return gpd.read_parquet(path)
+
+
+def _tiled(grids: gpd.GeoDataFrame, copies: int) -> gpd.GeoDataFrame:
+    """``copies`` copies of the grids side by side (columns of 2), codes prefixed by the copy."""
+    minx, miny, maxx, maxy = grids.total_bounds
+    w, h = (maxx - minx) * 1.01, (maxy - miny) * 1.01
+    parts = []
+    for k in range(copies):
+        g = grids.copy()
+        g["geometry"] = shapely.transform(g.geometry.to_numpy(), lambda xy, k=k: xy + [(k % 2) * w, (k // 2) * h])
+        g["code"] = [f"{k:02d}{c}" for c in g["code"]]
+        parts.append(g)
+    return gpd.GeoDataFrame(np.concatenate([p.to_numpy() for p in parts]), columns=grids.columns,
+                            geometry="geometry", crs=grids.crs)
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def run_one(name: str, n_points: int, cache: Path) -> dict:
+    """Build the scenario's matcher and time it on ``n_points`` points (in this process)."""
+    from fixtures.points import province_points
+    from geo.matching.matcher import DEFAULT_MAX_CELLS, GridMatcher
+
+    grids = _grids(cache, "demo" if name.startswith("demo") else "province")
+    kwargs: dict = {}
+    if name == "x40-sim":
+        kwargs["max_cells"] = DEFAULT_MAX_CELLS // 40
+    elif name.startswith(("province-", "demo-")):
+        kwargs["cell_m"] = float(name.split("-")[1].rstrip("m"))
+        kwargs["max_cells"] = 10**12
+    elif name == "x4-tiled":
+        grids = _tiled(grids, 4)
+    codes, geoms = grids["code"].to_numpy(), grids.geometry.to_numpy()
+    pts = [(b.lon, b.lat) for b in province_points(n_points, 7, grids=grids)]
+    lon = np.concatenate([p[0] for p in pts])
+    lat = np.concatenate([p[1] for p in pts])
+    del pts
+    rss0 = _rss_mb()
+    tracemalloc.start()
+    t0, c0 = time.perf_counter(), time.process_time()
+    m = GridMatcher.from_frame(codes, geoms, **kwargs)
+    build_s, build_cpu = time.perf_counter() - t0, time.process_time() - c0
+    np_kept, np_peak = (v / 2**20 for v in tracemalloc.get_traced_memory())
+    tracemalloc.stop()
+    rss_kept = _rss_mb() - rss0
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    m.match_indices_near(lon[:100_000], lat[:100_000])  # warm the caches once
+    best = best_cpu = float("inf")
+    for _ in range(2):
+        t0, c0 = time.perf_counter(), time.process_time()
+        idx, near = m.match_indices_near(lon, lat)
+        best, best_cpu = min(best, time.perf_counter() - t0), min(best_cpu, time.process_time() - c0)
+    return {
+        "scenario": name, "grids": len(codes), "build_s": round(build_s, 2), "build_cpu_s": round(build_cpu, 2),
+        "np_peak_mb": round(np_peak), "np_kept_mb": round(np_kept), "rss_kept_mb": round(rss_kept),
+        "peak_rss_mb": round(peak_rss), "cells": m.stats["cells"], "cell_m": m.stats["cell_m"],
+        "mixed_cells": m.stats["mixed_cells"], "near_share": round(float(near.mean()), 4),
+        "unmatched": int((idx < 0).sum()), "points": int(lon.size), "points_per_s": round(lon.size / best),
+        "points_per_cpu_s": round(lon.size / best_cpu),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", type=int, default=2_000_000, help="points matched per scenario")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where the generated grids are cached")
+    parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated scenarios")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one scenario, print JSON
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(run_one(args.one, args.points, args.cache)))
+        return 0
+    rows = []
+    for name in args.only.split(","):
+        out = subprocess.run([sys.executable, __file__, "--one", name, "--points", str(args.points),
+                              "--cache", str(args.cache)], check=True, capture_output=True, text=True, cwd=HERE)
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    cols = ("scenario", "grids", "build_s", "build_cpu_s", "peak_rss_mb", "rss_kept_mb", "np_peak_mb", "np_kept_mb", "cells",
+            "cell_m", "mixed_cells", "near_share", "points_per_s", "points_per_cpu_s")
+    print(" | ".join(cols))
+    for r in rows:
+        print(" | ".join(f"{r[c]:,}" if isinstance(r[c], int) else str(r[c]) for c in cols))
+    base = next((r for r in rows if r["scenario"] == "demo"), None)
+    if base:
+        for r in rows:
+            print(f"{r['scenario']}: {r['points_per_s'] / base['points_per_s']:.2f}× the demo's points/s "
+                  f"(CPU time: {r['points_per_cpu_s'] / base['points_per_cpu_s']:.2f}×)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
