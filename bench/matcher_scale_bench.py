@@ -18,6 +18,8 @@ Each scenario runs in its own subprocess so its peak RSS (ru_maxrss) is its own:
   with ``max_cells = DEFAULT_MAX_CELLS / 40``.
 * ``x4-tiled``: 4 shifted copies of the province side by side (200,000 grids, a real build)
   at the cap, to check that the simulated scenario predicts what a larger territory costs.
+* ``region``: the province's grids in a 60 km square at its centre, at 10 m: one matcher of a
+  per-region design (regions the demo's size), its cost per region.
 * ``province-<m>m`` / ``demo-<m>m``: its cell forced to ``m`` metres, uncapped (points/s
   against cell size: the share of points in mixed cells is what costs).
 
@@ -39,9 +41,12 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from geo.units import M_PER_DEG_LAT, M_PER_DEG_LON_EQ
+
 HERE = Path(__file__).resolve().parent.parent
 DEFAULT_CACHE = Path("/tmp/gridmap_matcher_bench")
-SCENARIOS = ("demo", "province", "x40-sim", "x4-tiled", "province-20m", "province-50m", "province-120m")
+REGION_KM = 60.0  # a region of the per-region design: 3,600 km², about the demo city's bounding box
+SCENARIOS = ("demo", "province", "x40-sim", "x4-tiled", "region", "province-20m", "province-50m", "province-120m")
 
 
 def _grids(cache: Path, which: str) -> gpd.GeoDataFrame:
@@ -73,6 +78,18 @@ def _tiled(grids: gpd.GeoDataFrame, copies: int) -> gpd.GeoDataFrame:
                             geometry="geometry", crs=grids.crs)
 
 
+def _region(grids: gpd.GeoDataFrame, side_km: float) -> gpd.GeoDataFrame:
+    """The grids whose centroid lies in a ``side_km`` square at the province's centre: one
+    region of a per-region design, sized like the demo city."""
+    minx, miny, maxx, maxy = grids.total_bounds
+    cx, cy = (minx + maxx) / 2, (miny + maxy) / 2
+    hy = side_km * 500 / M_PER_DEG_LAT
+    hx = side_km * 500 / (M_PER_DEG_LON_EQ * np.cos(np.radians(cy)))
+    c = shapely.centroid(grids.geometry.to_numpy())
+    x, y = shapely.get_x(c), shapely.get_y(c)
+    return grids[(abs(x - cx) <= hx) & (abs(y - cy) <= hy)].reset_index(drop=True)
+
+
 def _rss_mb() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * resource.getpagesize() / 2**20
@@ -92,6 +109,8 @@ def run_one(name: str, n_points: int, cache: Path) -> dict:
         kwargs["max_cells"] = 10**12
     elif name == "x4-tiled":
         grids = _tiled(grids, 4)
+    elif name == "region":
+        grids = _region(grids, REGION_KM)
     codes, geoms = grids["code"].to_numpy(), grids.geometry.to_numpy()
     pts = [(b.lon, b.lat) for b in province_points(n_points, 7, grids=grids)]
     lon = np.concatenate([p[0] for p in pts])
