@@ -20,6 +20,9 @@ Each scenario runs in its own subprocess so its peak RSS (ru_maxrss) is its own:
   at the cap, to check that the simulated scenario predicts what a larger territory costs.
 * ``region``: the province's grids in a 60 km square at its centre, at 10 m: one matcher of a
   per-region design (regions the demo's size), its cost per region.
+* ``two-level-sim``: the region's grids under a 123 m coarse raster (the 40× territory's cell) with
+  10 m sub-cells looked up only in mixed coarse cells: the points/s a two-level raster would give
+  at 40× (see docs/README.matcher.md), against the coarse and the 10 m raster alone.
 * ``province-<m>m`` / ``demo-<m>m``: its cell forced to ``m`` metres, uncapped (points/s
   against cell size: the share of points in mixed cells is what costs).
 
@@ -95,10 +98,60 @@ def _rss_mb() -> float:
         return int(f.read().split()[1]) * resource.getpagesize() / 2**20
 
 
+def run_two_level_sim(n_points: int, cache: Path, coarse_m: float = 123.0) -> dict:
+    """What a two-level raster would match per second at the 40× territory's coarse cell, on the
+    region's grids: the coarse raster answers pure coarse cells; a point in a mixed coarse cell
+    looks its 10 m sub-cell up (here: the 10 m matcher's raster); only a point in a mixed sub-cell
+    is tested exactly, against the *coarse* cell's candidates (as the design says). Uses the
+    matchers' private arrays on purpose: it times a structure that does not exist yet."""
+    from fixtures.points import province_points
+    from geo.matching.matcher import _MIXED, GridMatcher
+
+    grids = _region(_grids(cache, "province"), REGION_KM)
+    codes, geoms = grids["code"].to_numpy(), grids.geometry.to_numpy()
+    b = [(p.lon, p.lat) for p in province_points(n_points, 7, grids=grids)]
+    lon, lat = np.concatenate([p[0] for p in b]), np.concatenate([p[1] for p in b])
+    coarse = GridMatcher.from_frame(codes, geoms, cell_m=coarse_m)
+    fine = GridMatcher.from_frame(codes, geoms, cell_m=10.0)
+
+    def lin(m, x, y):
+        r = m._r
+        return ((y - r.y0) * r.ky).astype(np.int64) * r.nx + ((x - r.x0) * r.kx).astype(np.int64)
+
+    def two_level(x, y):  # every point is on both rasters: they are drawn inside the grids
+        lc = lin(coarse, x, y)
+        out = coarse._raster[lc].astype(np.int32)
+        mixed = np.flatnonzero(out == _MIXED)
+        sub = fine._raster[lin(fine, x[mixed], y[mixed])].astype(np.int32)
+        exact = sub == _MIXED
+        sub[exact] = coarse._exact(lc[mixed[exact]], x[mixed[exact]], y[mixed[exact]])
+        out[mixed] = sub
+        return out, exact.sum()
+
+    ref = coarse.match_indices(lon, lat)
+    got, n_exact = two_level(lon, lat)
+    assert (got == ref).all(), "two-level answers differ"
+    rates = {}
+    for name, fn in (("coarse", coarse.match_indices), ("fine", fine.match_indices), ("two", two_level)):
+        fn(lon[:100_000], lat[:100_000])
+        c0 = time.process_time()
+        fn(lon, lat)
+        rates[name] = round(lon.size / (time.process_time() - c0))
+    return {"scenario": "two-level-sim", "grids": len(codes), "coarse_cell_m": coarse.stats["cell_m"],
+            "mixed_coarse_share": round(float((coarse._raster[lin(coarse, lon, lat)] == _MIXED).mean()), 4),
+            "exact_share": round(float(n_exact / lon.size), 4), "sub_raster_mb_if_int8": round(
+                coarse.stats["mixed_cells"] * int(np.ceil(coarse_m / 10.0)) ** 2 / 2**20),
+            "points_per_cpu_s_coarse_only": rates["coarse"], "points_per_cpu_s_fine_only": rates["fine"],
+            "points_per_cpu_s_two_level": rates["two"]}
+
+
 def run_one(name: str, n_points: int, cache: Path) -> dict:
     """Build the scenario's matcher and time it on ``n_points`` points (in this process)."""
     from fixtures.points import province_points
     from geo.matching.matcher import DEFAULT_MAX_CELLS, GridMatcher
+
+    if name == "two-level-sim":
+        return run_two_level_sim(n_points, cache)
 
     grids = _grids(cache, "demo" if name.startswith("demo") else "province")
     kwargs: dict = {}
@@ -157,6 +210,9 @@ def main() -> int:
                               "--cache", str(args.cache)], check=True, capture_output=True, text=True, cwd=HERE)
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    if any(r["scenario"] == "two-level-sim" for r in rows):
+        print(json.dumps(next(r for r in rows if r["scenario"] == "two-level-sim")))
+        rows = [r for r in rows if r["scenario"] != "two-level-sim"]
     cols = ("scenario", "grids", "build_s", "build_cpu_s", "peak_rss_mb", "rss_kept_mb", "np_peak_mb", "np_kept_mb", "cells",
             "cell_m", "mixed_cells", "near_share", "points_per_s", "points_per_cpu_s")
     print(" | ".join(cols))
