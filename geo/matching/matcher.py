@@ -48,8 +48,8 @@ DEFAULT_CELL_M = 10.0
 PLANNING_CELL_M = 100.0
 DEFAULT_MAX_CELLS = 120_000_000  # ≈ 240 MB of int16 raster; the cell grows beyond this
 # Sub-cells (geo.matching.subcells) inside mixed cells, when asked for with ``sub_m``: at most
-# this many (≈ 1 GB of int32), the sub-cell grows beyond.
-DEFAULT_MAX_SUB_CELLS = 250_000_000
+# this many (one byte each: ≈ 480 MB), the sub-cell grows beyond.
+DEFAULT_MAX_SUB_CELLS = 500_000_000
 CHUNK = 1_000_000  # points per internal step: bounds the temporaries of one call
 _PIECE = 0.45  # densify spacing as a fraction of a cell (must stay < 0.5)
 _SLACK = 1e-3  # marking slack as a fraction of a cell: absorbs rounding (~1e-12 cell)
@@ -163,7 +163,7 @@ class GridMatcher:
     Build with ``from_session`` (the grids of one generation) or ``from_frame``; a matcher is
     immutable and thread-safe for reads. Memory ≈ 2 bytes per raster cell (≤ ~240 MB by
     default; 4 beyond 32,766 grids) plus the per-mixed-cell candidate lists, plus with
-    ``sub_m`` (metres, e.g. 10.0) 2–4 bytes per sub-cell of the mixed cells (≤
+    ``sub_m`` (metres, e.g. 10.0) 1 byte per sub-cell of the mixed cells (≤
     ``max_sub_cells``): the same answers, fewer exact tests where the cell is coarse.
     """
 
@@ -268,7 +268,7 @@ class GridMatcher:
         self._sub = None
         if self._f > 1:
             self._sub = subcells.build_subcells(self.geoms, self.tree, self._r, self._mixed_cells, self._f,
-                                                self._raster.dtype)
+                                                self._cand, self._ptr, self._default)
         self.stats.update(sub=self._f, sub_mb=round(self._sub.nbytes / 2**20, 1) if self._sub is not None else 0.0)
 
     def _overlap_defaults(self, n: int) -> np.ndarray:
@@ -364,12 +364,14 @@ class GridMatcher:
         val = self._raster[lin].astype(np.int32)
         mixed = np.flatnonzero(val == _MIXED)
         if mixed.size and self._sub is not None:
+            from geo.matching import subcells
+
             # The sub-cell of a point: floor(u * f), exact for f a power of two (subcells' docstring).
             f = self._f
             su = np.floor(fx[on[mixed]] * f).astype(np.int64) - lin[mixed] % r.nx * f
             sv = np.floor(fy[on[mixed]] * f).astype(np.int64) - lin[mixed] // r.nx * f
             slot = np.searchsorted(self._mixed_cells, lin[mixed])
-            val[mixed] = self._sub[slot * (f * f) + sv * f + su]
+            val[mixed] = subcells.lookup(self._sub, f, slot, su, sv, self._cand, self._ptr, self._default)
             mixed = mixed[val[mixed] == _MIXED]
         if mixed.size:
             val[mixed] = self._exact(lin[mixed], x[on[mixed]], y[on[mixed]])

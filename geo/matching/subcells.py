@@ -27,6 +27,9 @@ from scipy import ndimage
 from geo.matching import matcher as _m
 
 BAND_CELLS = 40_000_000  # sub-cells per band: bounds the build's temporaries (~0.5 GB)
+# One byte a sub-cell: its answer as a position in its cell's (ascending) candidate list, or:
+_SUB_DEFAULT = 127  # the cell's default (a grid covering the whole cell, or none)
+_SUB_MIXED = -2  # a boundary touches the sub-cell: test exactly
 
 
 def sub_factor(cell_m: float, sub_m: float | None, n_mixed: int, max_sub_cells: int) -> int:
@@ -41,13 +44,15 @@ def sub_factor(cell_m: float, sub_m: float | None, n_mixed: int, max_sub_cells: 
 
 
 def build_subcells(geoms: np.ndarray, tree: shapely.STRtree, r, mixed_cells: np.ndarray, f: int,
-                   dtype) -> np.ndarray:
-    """Per mixed cell (in ``mixed_cells`` order) its f × f sub-cells, row-major: the index of
-    the smallest grid covering the sub-cell, -1 for none, _MIXED when a boundary touches it."""
+                   cand: np.ndarray, ptr: np.ndarray, default: np.ndarray) -> np.ndarray:
+    """Per mixed cell (in ``mixed_cells`` order) its f × f sub-cells, row-major, int8: the
+    smallest grid covering the sub-cell as a position in the cell's candidates (``cand``
+    from ``ptr[slot]``), _SUB_DEFAULT for the cell's ``default``, _SUB_MIXED when a boundary
+    touches it (or the answer has no short code, which only costs an exact test)."""
     fine = _m._Raster(r.x0, r.y0, r.kx * f, r.ky * f, r.nx * f, r.ny * f)  # never allocated whole
     rings, owner = _m._rings(geoms)
     ring_rows = (shapely.bounds(rings)[:, [1, 3]] - r.y0) * r.ky  # ring extent in coarse rows
-    out = np.empty(len(mixed_cells) * f * f, dtype=dtype)
+    out = np.empty(len(mixed_cells) * f * f, dtype=np.int8)
     cy, cx = np.divmod(mixed_cells, r.nx)
     rows_per_band = max(1, BAND_CELLS // (fine.nx * f))
     sub_y, sub_x = np.divmod(np.arange(f * f), f)
@@ -60,7 +65,34 @@ def build_subcells(geoms: np.ndarray, tree: shapely.STRtree, r, mixed_cells: np.
         # Sub-cell (a, b) of coarse cell (cx, cy) is band cell (cx·f + a, (cy - r0)·f + b).
         rows = (cy[in_band, None] - r0) * f + sub_y
         cols = cx[in_band, None] * f + sub_x
-        out.reshape(-1, f * f)[in_band] = values[rows * fine.nx + cols]
+        out.reshape(-1, f * f)[in_band] = _encode(values[rows * fine.nx + cols], in_band, cand, ptr, default)
+    return out
+
+
+def _encode(values: np.ndarray, slots: np.ndarray, cand, ptr, default) -> np.ndarray:
+    """(cells, f²) grid indexes / -1 / _MIXED of the mixed cells ``slots`` → int8 codes."""
+    out = np.full(values.shape, _SUB_MIXED, dtype=np.int8)
+    dflt = np.where(default[slots] == _m._NONE, -1, default[slots])
+    out[values == dflt[:, None]] = _SUB_DEFAULT
+    start, count = ptr[slots], ptr[slots + 1] - ptr[slots]
+    for k in range(min(int(count.max()), _SUB_DEFAULT - 1)):
+        grid = np.full(len(slots), _m._MIXED, dtype=np.int64)  # matches no answer
+        has = count > k
+        grid[has] = cand[start[has] + k]
+        out[(values == grid[:, None]) & (values >= 0)] = k
+    return out
+
+
+def lookup(sub: np.ndarray, f: int, slot: np.ndarray, su: np.ndarray, sv: np.ndarray, cand, ptr, default
+           ) -> np.ndarray:
+    """Answers of sub-cells (column ``su``, row ``sv`` of mixed cell ``slot``): grid index, -1,
+    or _MIXED where the point needs the exact test."""
+    code = sub[slot * (f * f) + sv * f + su].astype(np.int64)
+    out = np.full(len(code), _m._MIXED, dtype=np.int32)
+    d = code == _SUB_DEFAULT
+    out[d] = np.where(default[slot[d]] == _m._NONE, -1, default[slot[d]])
+    c = (code >= 0) & ~d
+    out[c] = cand[ptr[slot[c]] + code[c]]
     return out
 
 

@@ -102,3 +102,18 @@ def test_property_equals_one_level_and_shapely(geoms, max_cells, f, seed):
     assert (m.match_indices(x, y) == plain.match_indices(x, y)).all()
     assert (m.match(x, y) == shapely_truth(m.codes, m.geoms, x, y)).all()
     assert (match_points(m, x, y, fallback=no_fallback).kinds == match_points(plain, x, y, fallback=no_fallback).kinds).all()
+
+
+@pytest.mark.parametrize("outer,inner", [("009", "005"), ("001", "005")])
+def test_nested_overlap_takes_smallest_code(outer, inner, band_cells):
+    """A grid inside another: sub-cells cut by the inner boundary answer through the cell's
+    default (the outer grid covers the whole cell without its boundary touching it)."""
+    m = with_sub([outer, inner], [square(0, 0, 1.0), square(0.3, 0.3, 0.2)], 4, max_cells=2_000)
+    rng = np.random.default_rng(3)
+    x, y = rng.uniform(-0.1, 1.1, 20_000), rng.uniform(-0.1, 1.1, 20_000)
+    bx, by = boundary_points(m.geoms, rng, 2_000)
+    x, y = np.concatenate([x, bx]), np.concatenate([y, by])
+    assert (m.match(x, y) == shapely_truth(m.codes, m.geoms, x, y)).all()
+    assert m.match([0.4], [0.4])[0] == min(outer, inner)
+    assert m.match([0.29], [0.4])[0] == outer
+    assert (m._default < np.iinfo(np.int32).max).any()  # the default path did run
