@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 
 from geo.boundaries.cache import Fingerprint, GenerationCache, generation_fingerprint
 from geo.boundaries.generations import valid_in
+from geo.matching import subcells  # builds on this module's raster helpers, read at call time
 from geo.models import Area, AreaLevel
 from geo.units import M_PER_DEG_LAT, M_PER_DEG_LON_EQ
 
@@ -262,8 +263,6 @@ class GridMatcher:
         }
 
     def _build_sub(self, sub_m: float | None, max_sub_cells: int) -> None:
-        from geo.matching import subcells  # it builds on this module's raster helpers
-
         self._f = subcells.sub_factor(self.stats["cell_m"], sub_m, len(self._mixed_cells), max_sub_cells)
         self._sub = None
         if self._f > 1:
@@ -364,8 +363,6 @@ class GridMatcher:
         val = self._raster[lin].astype(np.int32)
         mixed = np.flatnonzero(val == _MIXED)
         if mixed.size and self._sub is not None:
-            from geo.matching import subcells
-
             # The sub-cell of a point: floor(u * f), exact for f a power of two (subcells' docstring).
             f = self._f
             su = np.floor(fx[on[mixed]] * f).astype(np.int64) - lin[mixed] % r.nx * f
