@@ -20,9 +20,13 @@ Each scenario runs in its own subprocess so its peak RSS (ru_maxrss) is its own:
   at the cap, to check that the simulated scenario predicts what a larger territory costs.
 * ``region``: the province's grids in a 60 km square at its centre, at 10 m: one matcher of a
   per-region design (regions the demo's size), its cost per region.
+* ``<scenario>+sub``: the same with ``sub_m=10`` (10 m sub-cells in mixed cells, f a power of
+  two, within the default budget of sub-cells; x40-sim+sub gets 1/40 of it, as its raster).
 * ``two-level-sim``: the region's grids under a 123 m coarse raster (the 40× territory's cell) with
   10 m sub-cells looked up only in mixed coarse cells: the points/s a two-level raster would give
   at 40× (see docs/README.matcher.md), against the coarse and the 10 m raster alone.
+* ``sub-check``: the region at 123 m with and without sub-cells: asserts equal codes and kinds
+  on random points plus every vertex and edge midpoint.
 * ``province-<m>m`` / ``demo-<m>m``: its cell forced to ``m`` metres, uncapped (points/s
   against cell size: the share of points in mixed cells is what costs).
 
@@ -145,16 +149,53 @@ def run_two_level_sim(n_points: int, cache: Path, coarse_m: float = 123.0) -> di
             "points_per_cpu_s_two_level": rates["two"]}
 
 
+def run_sub_check(n_points: int, cache: Path) -> dict:
+    """The region's grids at 123 m cells with and without sub-cells (``sub_m`` 10 and 40): the
+    same codes and ``match_points`` kinds on random points plus every vertex and edge midpoint."""
+    from fixtures.points import province_points
+    from geo.matching.matcher import GridMatcher
+    from geo.matching.rule import MatchOutcome, match_points
+    from geo.models import MatchKind
+
+    grids = _region(_grids(cache, "province"), REGION_KM)
+    codes, geoms = grids["code"].to_numpy(), grids.geometry.to_numpy()
+    b = [(p.lon, p.lat) for p in province_points(n_points, 11, grids=grids)]
+    xy, ring = shapely.get_coordinates(shapely.get_rings(shapely.get_parts(geoms)), return_index=True)
+    same = np.flatnonzero(ring[1:] == ring[:-1])
+    mid = (xy[same] + xy[same + 1]) / 2
+    x = np.concatenate([p[0] for p in b] + [xy[:, 0], mid[:, 0]])
+    y = np.concatenate([p[1] for p in b] + [xy[:, 1], mid[:, 1]])
+
+    def unassigned(lon, lat):
+        return [MatchOutcome(MatchKind.unassigned, 1)] * len(lon)
+
+    ref = match_points(GridMatcher.from_frame(codes, geoms, cell_m=123.0), x, y, fallback=unassigned)
+    out = {"scenario": "sub-check", "points": int(x.size)}
+    for sub_m in (10.0, 40.0):
+        m = GridMatcher.from_frame(codes, geoms, cell_m=123.0, sub_m=sub_m)
+        got = match_points(m, x, y, fallback=unassigned)
+        assert (got.codes == ref.codes).all() and (got.kinds == ref.kinds).all(), f"sub_m={sub_m} differs"
+        out[f"sub_m={sub_m:g}"] = f"f={m.stats['sub']}, equal"
+    return out
+
+
 def run_one(name: str, n_points: int, cache: Path) -> dict:
     """Build the scenario's matcher and time it on ``n_points`` points (in this process)."""
     from fixtures.points import province_points
-    from geo.matching.matcher import DEFAULT_MAX_CELLS, GridMatcher
+    from geo.matching.matcher import DEFAULT_MAX_CELLS, DEFAULT_MAX_SUB_CELLS, GridMatcher
 
     if name == "two-level-sim":
         return run_two_level_sim(n_points, cache)
+    if name == "sub-check":
+        return run_sub_check(n_points, cache)
 
     grids = _grids(cache, "demo" if name.startswith("demo") else "province")
     kwargs: dict = {}
+    if name.endswith("+sub"):  # sub-cells of 10 m in mixed cells, within the default budget
+        kwargs["sub_m"] = 10.0
+        name = name[: -len("+sub")]
+        if name == "x40-sim":  # the budget a 40× territory gets, scaled like its raster
+            kwargs["max_sub_cells"] = DEFAULT_MAX_SUB_CELLS // 40
     if name == "x40-sim":
         kwargs["max_cells"] = DEFAULT_MAX_CELLS // 40
     elif name.startswith(("province-", "demo-")):
@@ -185,7 +226,8 @@ def run_one(name: str, n_points: int, cache: Path) -> dict:
         idx, near = m.match_indices_near(lon, lat)
         best, best_cpu = min(best, time.perf_counter() - t0), min(best_cpu, time.process_time() - c0)
     return {
-        "scenario": name, "grids": len(codes), "build_s": round(build_s, 2), "build_cpu_s": round(build_cpu, 2),
+        "scenario": name + ("+sub" if "sub_m" in kwargs else ""), "grids": len(codes), "sub": m.stats["sub"],
+        "sub_mb": m.stats["sub_mb"], "build_s": round(build_s, 2), "build_cpu_s": round(build_cpu, 2),
         "np_peak_mb": round(np_peak), "np_kept_mb": round(np_kept), "rss_kept_mb": round(rss_kept),
         "peak_rss_mb": round(peak_rss), "cells": m.stats["cells"], "cell_m": m.stats["cell_m"],
         "mixed_cells": m.stats["mixed_cells"], "near_share": round(float(near.mean()), 4),
@@ -210,10 +252,14 @@ def main() -> int:
                               "--cache", str(args.cache)], check=True, capture_output=True, text=True, cwd=HERE)
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    if any(r["scenario"] == "two-level-sim" for r in rows):
-        print(json.dumps(next(r for r in rows if r["scenario"] == "two-level-sim")))
-        rows = [r for r in rows if r["scenario"] != "two-level-sim"]
-    cols = ("scenario", "grids", "build_s", "build_cpu_s", "peak_rss_mb", "rss_kept_mb", "np_peak_mb", "np_kept_mb", "cells",
+    for special in ("two-level-sim", "sub-check"):
+        for r in rows:
+            if r["scenario"] == special:
+                print(json.dumps(r))
+        rows = [r for r in rows if r["scenario"] != special]
+    if not rows:
+        return 0
+    cols = ("scenario", "grids", "sub", "sub_mb", "build_s", "build_cpu_s", "peak_rss_mb", "rss_kept_mb", "np_peak_mb", "np_kept_mb", "cells",
             "cell_m", "mixed_cells", "near_share", "points_per_s", "points_per_cpu_s")
     print(" | ".join(cols))
     for r in rows:
