@@ -13,7 +13,10 @@ How it stays exact:
 * Unmarked (*pure*) cells form connected regions that no boundary crosses, so every point of
   a region is covered by the same grids. Each region is classified once, exactly, with
   shapely at one representative point.
-* A point in a mixed cell is tested exactly (``shapely.intersects_xy``: for a point,
+* With ``sub_m``, a mixed cell holds f × f sub-cells classified the same way
+  (geo.matching.subcells): at province scale and beyond, where the cap makes cells coarse, only
+  points in sub-cells a boundary crosses are tested exactly.
+* A point in a mixed (sub-)cell is tested exactly (``shapely.intersects_xy``: for a point,
   intersects == covers) against the grids whose boundary touches that cell. A grid that
   covers the whole cell without its boundary touching it can only matter where grids overlap
   (the generated city has ~1e-6 m² slivers); such grids are found at build time from the
@@ -35,6 +38,7 @@ from sqlalchemy.orm import Session
 
 from geo.boundaries.cache import Fingerprint, GenerationCache, generation_fingerprint
 from geo.boundaries.generations import valid_in
+from geo.matching import subcells  # builds on this module's raster helpers, read at call time
 from geo.models import Area, AreaLevel
 from geo.units import M_PER_DEG_LAT, M_PER_DEG_LON_EQ
 
@@ -44,6 +48,9 @@ DEFAULT_CELL_M = 10.0
 # build is ~10× faster (0.5 s instead of 5.7 s for the demo city).
 PLANNING_CELL_M = 100.0
 DEFAULT_MAX_CELLS = 120_000_000  # ≈ 240 MB of int16 raster; the cell grows beyond this
+# Sub-cells (geo.matching.subcells) inside mixed cells, when asked for with ``sub_m``: at most
+# this many (one byte each: ≈ 480 MB), the sub-cell grows beyond.
+DEFAULT_MAX_SUB_CELLS = 500_000_000
 CHUNK = 1_000_000  # points per internal step: bounds the temporaries of one call
 _PIECE = 0.45  # densify spacing as a fraction of a cell (must stay < 0.5)
 _SLACK = 1e-3  # marking slack as a fraction of a cell: absorbs rounding (~1e-12 cell)
@@ -156,11 +163,14 @@ class GridMatcher:
 
     Build with ``from_session`` (the grids of one generation) or ``from_frame``; a matcher is
     immutable and thread-safe for reads. Memory ≈ 2 bytes per raster cell (≤ ~240 MB by
-    default) plus the per-mixed-cell candidate lists.
+    default; 4 beyond 32,766 grids) plus the per-mixed-cell candidate lists, plus with
+    ``sub_m`` (metres, e.g. 10.0) 1 byte per sub-cell of the mixed cells (≤
+    ``max_sub_cells``): the same answers, fewer exact tests where the cell is coarse.
     """
 
     def __init__(self, codes: Sequence[str], geoms: Sequence, *, cell_m: float = DEFAULT_CELL_M,
-                 max_cells: int = DEFAULT_MAX_CELLS) -> None:
+                 max_cells: int = DEFAULT_MAX_CELLS, sub_m: float | None = None,
+                 max_sub_cells: int = DEFAULT_MAX_SUB_CELLS) -> None:
         codes_arr = np.asarray([str(c) for c in codes], dtype=object)
         geoms_arr = np.asarray(geoms, dtype=object)
         if len(codes_arr) != len(geoms_arr):
@@ -179,6 +189,7 @@ class GridMatcher:
         self._boundaries = shapely.boundary(self.geoms)
         shapely.prepare(self._boundaries)
         self._build(cell_m, max_cells)
+        self._build_sub(sub_m, max_sub_cells)
 
     @classmethod
     def from_frame(cls, codes: Sequence[str], geoms: Sequence, **kwargs) -> GridMatcher:
@@ -250,6 +261,14 @@ class GridMatcher:
             "cells": r.size, "mixed_cells": len(self._mixed_cells), "regions": int(n_labels),
             "cell_m": round(M_PER_DEG_LAT / r.ky, 3), "raster_mb": round(self._raster.nbytes / 2**20, 1),
         }
+
+    def _build_sub(self, sub_m: float | None, max_sub_cells: int) -> None:
+        self._f = subcells.sub_factor(self.stats["cell_m"], sub_m, len(self._mixed_cells), max_sub_cells)
+        self._sub = None
+        if self._f > 1:
+            self._sub = subcells.build_subcells(self.geoms, self.tree, self._r, self._mixed_cells, self._f,
+                                                self._cand, self._ptr, self._default)
+        self.stats.update(sub=self._f, sub_mb=round(self._sub.nbytes / 2**20, 1) if self._sub is not None else 0.0)
 
     def _overlap_defaults(self, n: int) -> np.ndarray:
         """Per mixed cell: the smallest grid covering the whole cell without touching it, else _NONE.
@@ -343,6 +362,14 @@ class GridMatcher:
         lin = fy[on].astype(np.int64) * r.nx + fx[on].astype(np.int64)
         val = self._raster[lin].astype(np.int32)
         mixed = np.flatnonzero(val == _MIXED)
+        if mixed.size and self._sub is not None:
+            # The sub-cell of a point: floor(u * f), exact for f a power of two (subcells' docstring).
+            f = self._f
+            su = np.floor(fx[on[mixed]] * f).astype(np.int64) - lin[mixed] % r.nx * f
+            sv = np.floor(fy[on[mixed]] * f).astype(np.int64) - lin[mixed] // r.nx * f
+            slot = np.searchsorted(self._mixed_cells, lin[mixed])
+            val[mixed] = subcells.lookup(self._sub, f, slot, su, sv, self._cand, self._ptr, self._default)
+            mixed = mixed[val[mixed] == _MIXED]
         if mixed.size:
             val[mixed] = self._exact(lin[mixed], x[on[mixed]], y[on[mixed]])
             near[on[mixed]] = True
