@@ -13,9 +13,7 @@ How it stays exact:
 * Unmarked (*pure*) cells form connected regions that no boundary crosses, so every point of
   a region is covered by the same grids. Each region is classified once, exactly, with
   shapely at one representative point.
-* With ``sub_m``, a mixed cell holds f × f sub-cells classified the same way
-  (geo.matching.subcells): at province scale and beyond, where the cap makes cells coarse, only
-  points in sub-cells a boundary crosses are tested exactly.
+* With ``sub_m``, a mixed cell holds f × f sub-cells classified alike (geo.matching.subcells).
 * A point in a mixed (sub-)cell is tested exactly (``shapely.intersects_xy``: for a point,
   intersects == covers) against the grids whose boundary touches that cell. A grid that
   covers the whole cell without its boundary touching it can only matter where grids overlap
@@ -48,8 +46,7 @@ DEFAULT_CELL_M = 10.0
 # build is ~10× faster (0.5 s instead of 5.7 s for the demo city).
 PLANNING_CELL_M = 100.0
 DEFAULT_MAX_CELLS = 120_000_000  # ≈ 240 MB of int16 raster; the cell grows beyond this
-# Sub-cells (geo.matching.subcells) inside mixed cells, when asked for with ``sub_m``: at most
-# this many (one byte each: ≈ 480 MB), the sub-cell grows beyond.
+# Sub-cells (geo.matching.subcells) with ``sub_m``: at most this many (1 byte each), then coarser.
 DEFAULT_MAX_SUB_CELLS = 500_000_000
 CHUNK = 1_000_000  # points per internal step: bounds the temporaries of one call
 _PIECE = 0.45  # densify spacing as a fraction of a cell (must stay < 0.5)
@@ -163,9 +160,8 @@ class GridMatcher:
 
     Build with ``from_session`` (the grids of one generation) or ``from_frame``; a matcher is
     immutable and thread-safe for reads. Memory ≈ 2 bytes per raster cell (≤ ~240 MB by
-    default; 4 beyond 32,766 grids) plus the per-mixed-cell candidate lists, plus with
-    ``sub_m`` (metres, e.g. 10.0) 1 byte per sub-cell of the mixed cells (≤
-    ``max_sub_cells``): the same answers, fewer exact tests where the cell is coarse.
+    default; 4 beyond 32,766 grids) plus the per-mixed-cell candidate lists, plus with ``sub_m``
+    (metres) 1 byte per sub-cell of the mixed cells (≤ ``max_sub_cells``): fewer exact tests.
     """
 
     def __init__(self, codes: Sequence[str], geoms: Sequence, *, cell_m: float = DEFAULT_CELL_M,
@@ -194,9 +190,7 @@ class GridMatcher:
     @classmethod
     def from_frame(cls, codes: Sequence[str], geoms: Sequence, **kwargs) -> GridMatcher:
         """Matcher over explicit grids: codes and shapely (Multi)Polygons in EPSG:4326 degrees.
-
-        Raises ValueError for mismatched lengths, duplicate codes, empty or non-polygon geometry.
-        """
+        Raises ValueError for mismatched lengths, duplicate codes, empty or non-polygon geometry."""
         return cls(codes, geoms, **kwargs)
 
     @classmethod
