@@ -15,6 +15,10 @@ class ApiSettings(BaseSettings):
     host: str = Field("127.0.0.1", description="Interface `gridmap serve` binds to.")
     port: int = Field(8000, ge=1, le=65535)
     workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes.")
+    # uvicorn's own 5 s killed workers that were merely starved of CPU (their start-up imports
+    # on a busy two-core machine), over and over, so a second worker never came up.
+    worker_healthcheck_s: int = Field(60, ge=1, le=3600, description=(
+        "How long `gridmap serve` waits for a worker process to answer its liveness check before killing it."))
     page_size: int = Field(100, ge=1, le=10_000, description="Default page size of listings.")
     max_page_size: int = Field(1000, ge=1, le=10_000)
     title: str = "gridmap"

@@ -297,6 +297,7 @@ def serve(
     uvicorn.run(
         "api.app:create_app", factory=True, host=bind_host, port=bind_port,
         workers=workers or settings.workers, log_level="info", access_log=access_log,
+        timeout_worker_healthcheck=settings.worker_healthcheck_s,
         log_config=log_config(settings.log_format),  # request ids on every line; GRIDMAP_LOG_FORMAT=json
     )
 

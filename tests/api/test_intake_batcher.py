@@ -156,3 +156,30 @@ def test_the_batched_endpoint_refuses_unknown_query_parameters_too(engine, small
     assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == "dryrun"
     with Session(engine) as s:
         assert s.get(Report, uuid.UUID(payload["id"])) is None
+
+
+def test_a_pass_the_database_refuses_is_run_again_isolated(engine, small_city, committed_reports, monkeypatch):
+    """The batcher writes a pass without a savepoint; when the database refuses the write (a
+    NUL slipped past validation) the pass is rolled back and run again isolated: the refused
+    report alone is not stored, its neighbours are, each with its trail."""
+    import geo.reports.intake
+
+    monkeypatch.setattr(geo.reports.intake, "check_text", lambda value, *, field: None)  # let a NUL through
+    with Session(engine) as s:
+        points = s.execute(sa.select(sa.func.ST_X(Report.location), sa.func.ST_Y(Report.location)).limit(5)).all()
+    items = [ReportInput(id=uuid.uuid4(), category="30", description="slips \u0000 past" if k == 2 else "refused pass",
+                         source=ReportSource.citizen, x=x, y=y, reported_at=datetime.now(UTC))
+             for k, (x, y) in enumerate(points)]
+    committed_reports.extend(i.id for i in items)
+    batcher = IntakeBatcher(engine, load_city_config())
+    try:
+        outcomes = batcher._register(items)  # one pass of all five
+    finally:
+        if batcher._conn is not None:
+            batcher._conn.close()
+    assert [o.kind.value for o in outcomes] == ["created", "created", "not_stored", "created", "created"]
+    good = [i.id for k, i in enumerate(items) if k != 2]
+    with Session(engine) as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(Report).where(Report.id.in_(good))) == 4
+        assert s.get(Report, items[2].id) is None
+        assert s.scalar(sa.select(sa.func.count()).select_from(ReportEvent).where(ReportEvent.report_id.in_(good))) >= 4
