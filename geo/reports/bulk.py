@@ -135,7 +135,10 @@ def _write(session: Session, rows: list[ReportRow], events: list[TrailEvent]) ->
         with session.begin_nested():
             _stage(session)
             _copy(session, rows, events)
-            return set(session.connection().execute(_insert_statement()).scalars()), set()
+            inserted = set(session.connection().execute(_insert_statement()).scalars())
+            # Dropped now, not only at commit: the caller may register more slices in this transaction.
+            session.connection().exec_driver_sql(f"DROP TABLE {_STAGE}, {_STAGE_EVENTS}")  # our constants
+            return inserted, set()
     except sa.exc.DBAPIError as exc:
         if isinstance(exc, sa.exc.OperationalError) or getattr(exc, "connection_invalidated", False):
             raise
