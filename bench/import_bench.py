@@ -33,7 +33,7 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from geo.db import make_engine  # noqa: E402
-from geo.models import Area, AreaLevel, Report  # noqa: E402
+from geo.models import Report  # noqa: E402
 from geo.reports.categories import BY_CODE, SUB_BY_CODE  # noqa: E402
 from geo.reports.maintenance import purge_reports, vacuum_reports  # noqa: E402
 from geo.settings import DatabaseSettings  # noqa: E402
@@ -42,11 +42,21 @@ MARK = "import-bench"
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def write_csv(path: Path, n: int, *, box, seed: int) -> None:
-    """``n`` reports at random points of ``box`` (lon/lat degrees, widened by 1 %)."""
+def sample_points(engine, n: int, *, seed: int) -> np.ndarray:
+    """``n`` (lon, lat) of the demo's own reports (where a city's reports are), jittered by up
+    to ±50 m: the ones at the city's edge then snap or stay unassigned, as in a real export."""
+    with engine.connect() as conn:
+        conn.execute(sa.select(sa.func.setseed(0.5)))
+        pts = np.array(conn.execute(sa.select(sa.func.ST_X(Report.location), sa.func.ST_Y(Report.location))
+                                    .order_by(sa.func.random()).limit(n)).all(), dtype=float)
     rng = np.random.default_rng(seed)
-    minx, miny, maxx, maxy = box
-    dx, dy = (maxx - minx) * 0.01, (maxy - miny) * 0.01
+    pts = pts[rng.integers(0, len(pts), n)] + rng.uniform(-0.0005, 0.0005, (n, 2))
+    return pts
+
+
+def write_csv(path: Path, n: int, *, points: np.ndarray, seed: int) -> None:
+    """``n`` reports at ``points`` ((n, 2) lon/lat degrees), random categories and times."""
+    rng = np.random.default_rng(seed)
     cats = sorted(BY_CODE)
     subs = {c: [s for s in SUB_BY_CODE if s.startswith(c)] for c in cats}
     cat = rng.choice(cats, n)
@@ -55,7 +65,7 @@ def write_csv(path: Path, n: int, *, box, seed: int) -> None:
     when = [(base + timedelta(seconds=int(s))).isoformat() for s in rng.integers(0, 29 * 86400, n)]
     pd.DataFrame({
         "category": cat, "subcategory": sub, "description": [f"{MARK} {i}" for i in range(n)],
-        "lon": rng.uniform(minx - dx, maxx + dx, n).round(7), "lat": rng.uniform(miny - dy, maxy + dy, n).round(7),
+        "lon": points[:n, 0].round(7), "lat": points[:n, 1].round(7),
         "reported_at": when, "reporter_phone": ["1380000%04d" % (i % 10000) for i in range(n)],
     }).to_csv(path, index=False)
 
@@ -80,7 +90,9 @@ def copy_ceiling(engine, ids_where) -> tuple[int, float]:
         cur = raw.cursor()
         cur.execute("CREATE TEMPORARY TABLE bench_copy (LIKE reports INCLUDING DEFAULTS) ON COMMIT DROP")
         buf = io.BytesIO()
-        select = sa.select(Report.__table__).where(ids_where).compile(conn, compile_kwargs={"literal_binds": True})
+        # SELECT *: the table's own column order, which its LIKE copy has.
+        select = (sa.select(sa.text("*")).select_from(Report.__table__).where(ids_where)
+                  .compile(conn, compile_kwargs={"literal_binds": True}))
         with cur.copy(f"COPY ({select}) TO STDOUT (FORMAT binary)") as cp:
             for block in cp:
                 buf.write(block)
@@ -124,17 +136,15 @@ def main() -> None:
     args = parser.parse_args()
     engine = make_engine(DatabaseSettings())
     with engine.connect() as conn:
-        box = conn.execute(sa.select(sa.func.ST_XMin(sa.func.ST_Extent(Area.geom)), sa.func.ST_YMin(sa.func.ST_Extent(Area.geom)),
-                                     sa.func.ST_XMax(sa.func.ST_Extent(Area.geom)), sa.func.ST_YMax(sa.func.ST_Extent(Area.geom)))
-                           .where(Area.level == AreaLevel.grid)).one()
         before = conn.scalar(sa.select(sa.func.count()).select_from(Report))
-    print(f"demo city: {before:,} reports stored; box {tuple(round(v, 4) for v in box)}")
+    print(f"demo city: {before:,} reports stored")
+    points = sample_points(engine, max(args.rows, args.small_rows), seed=3)
     mark = Report.description.startswith(MARK)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             small, large = Path(tmp) / "small.csv", Path(tmp) / "large.csv"
-            write_csv(small, args.small_rows, box=box, seed=1)
-            write_csv(large, args.rows, box=box, seed=2)
+            write_csv(small, args.small_rows, points=points[::-1], seed=1)
+            write_csv(large, args.rows, points=points, seed=2)
             print(f"files: {args.small_rows:,} rows ({small.stat().st_size / 1e6:.1f} MB), "
                   f"{args.rows:,} rows ({large.stat().st_size / 1e6:.1f} MB)")
             for name, path, n in (("small", small, args.small_rows), ("large", large, args.rows)):

@@ -14,6 +14,7 @@ slice, it is written again through intake's bisecting writer, so one bad row fai
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -21,8 +22,10 @@ from functools import lru_cache
 from operator import attrgetter
 
 import orjson
+import psycopg
 import sqlalchemy as sa
 from psycopg import sql
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
@@ -39,6 +42,7 @@ from geo.reports.store import ReportRow
 from geo.reports.trail import TrailEvent
 from geo.spatial import point
 
+log = logging.getLogger("gridmap.import")
 CONFLICT = "this report id was already used with a different body"
 
 
@@ -67,14 +71,21 @@ _PHOTOS = _COLUMNS.index("photos")
 _DUPS = _COLUMNS.index("suggested_duplicates")
 
 
+@lru_cache(maxsize=1)
+def _staging_select() -> str:
+    """The SELECT whose columns the staging table takes (``reports``' own types, enums
+    included, without its NOT NULLs or defaults), as SQL text: our constant, never input."""
+    table = Report.__table__
+    query = sa.select(*(table.c[n] for n in _REPORT_COLUMNS),
+                      sa.cast(sa.null(), sa.Float(53)).label("lon"), sa.cast(sa.null(), sa.Float(53)).label("lat"))
+    return str(query.compile(dialect=postgresql.dialect()))
+
+
 def _stage(session: Session) -> None:
-    """The two staging tables, dropped when the transaction ends. ``LIKE reports``: the
-    table's own column types (enums included), whatever columns it gains."""
+    """The two staging tables, dropped when the transaction ends (or after the slice)."""
     cur = session.connection().connection.driver_connection.cursor()
-    cur.execute(sql.SQL("CREATE TEMPORARY TABLE {} (LIKE reports, lon double precision, lat double precision) "
-                        "ON COMMIT DROP").format(sql.Identifier(_STAGE)))
-    # The point is built from lon/lat by the INSERT (geo.spatial.point), as intake builds it.
-    cur.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN location DROP NOT NULL").format(sql.Identifier(_STAGE)))
+    cur.execute(sql.SQL("CREATE TEMPORARY TABLE {} ON COMMIT DROP AS {} WITH NO DATA")
+                .format(sql.Identifier(_STAGE), sql.SQL(_staging_select())))
     cur.execute(sql.SQL("CREATE TEMPORARY TABLE {} (report_id uuid, action text, actor text, from_status text, "
                         "to_status text, data jsonb, seq integer) ON COMMIT DROP").format(sql.Identifier(_STAGE_EVENTS)))
 
@@ -142,11 +153,10 @@ def _write(session: Session, rows: list[ReportRow], events: list[TrailEvent]) ->
     except sa.exc.DBAPIError as exc:
         if isinstance(exc, sa.exc.OperationalError) or getattr(exc, "connection_invalidated", False):
             raise
-    except Exception as exc:  # psycopg's own errors from COPY are not wrapped by SQLAlchemy
-        import psycopg
-
-        if not isinstance(exc, psycopg.DataError | psycopg.IntegrityError | psycopg.ProgrammingError):
-            raise
+        problem = exc
+    except (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError) as exc:
+        problem = exc  # psycopg's own errors from COPY are not wrapped by SQLAlchemy
+    log.warning("the database refused a slice of %d reports by COPY; writing it row-isolated: %s", len(rows), problem)
     return write_isolating(session, rows, events)
 
 
