@@ -128,11 +128,53 @@ def old_path(engine, path: Path, rows: int) -> float:
     return len(items) / (time.perf_counter() - t)
 
 
+def phases(engine, path: Path, rows: int) -> dict[str, float]:
+    """µs per report of each step of ``import_slice`` on ``rows`` rows, in one transaction
+    rolled back: where the time goes (the indexed INSERT is the database's share)."""
+    import uuid
+
+    from sqlalchemy.orm import Session
+
+    from geo.boundaries.generations import hold_intake_lock
+    from geo.cityconfig import load_city_config
+    from geo.matching.matcher import matcher_for
+    from geo.reports import bulk
+    from geo.reports.import_files import open_slices, row_input
+    from geo.reports.planning import plan_reports
+    from geo.reports.registration import accept_items, place_reports
+
+    config, now, clock = load_city_config(None), datetime.now(UTC), time.perf_counter
+    crs, _, slices = open_slices(path, crs=None)
+    records = next(slices).rows[:rows]
+    took: dict[str, float] = {}
+    with Session(engine) as session:
+        matcher_for(session)  # built once per process; not part of a slice
+        t = clock()
+        items = [(i, row_input(r, crs=crs, source="hotline_12345", rid=uuid.uuid4())) for i, r in enumerate(records)]
+        took["read rows"], t = clock() - t, clock()
+        accepted = accept_items(items, config=config, now=now, earliest=None, outcomes={})
+        took["validate+convert"], t = clock() - t, clock()
+        hold_intake_lock(session)
+        generation, matcher = matcher_for(session)
+        placement = place_reports(session, accepted, generation=generation, matcher=matcher, config=config, now=now)
+        took["match+route"], t = clock() - t, clock()
+        plan = plan_reports(accepted, placement=placement, config=config, now=now)
+        took["plan"], t = clock() - t, clock()
+        bulk._stage(session)
+        bulk._copy(session, plan.rows, plan.events)
+        took["COPY to staging"], t = clock() - t, clock()
+        session.connection().execute(bulk._insert_statement()).all()
+        took["INSERT reports+trail"] = clock() - t
+        session.rollback()
+    return {k: v / len(records) * 1e6 for k, v in took.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--small-rows", type=int, default=50_000)
     parser.add_argument("--old-rows", type=int, default=20_000, help="rows through the old path (0: skip)")
+    parser.add_argument("--phase-rows", type=int, default=20_000, help="rows of the per-step breakdown (0: skip)")
     args = parser.parse_args()
     engine = make_engine(DatabaseSettings())
     with engine.connect() as conn:
@@ -154,6 +196,10 @@ def main() -> None:
             print(f"re-import   : {args.rows / seconds:10,.0f} rows/s ({seconds:.1f} s), peak RSS {rss:,} MB; {summary}")
             rows, copy_s = copy_ceiling(engine, Report.description.startswith(MARK + " "))
             print(f"COPY ceiling: {rows / copy_s:10,.0f} rows/s ({rows:,} rows in {copy_s:.1f} s, unindexed table)")
+            if args.phase_rows:
+                split = phases(engine, large, args.phase_rows)
+                print("per step, µs/report: " + ", ".join(f"{k} {v:,.0f}" for k, v in split.items())
+                      + f" (total {sum(split.values()):,.0f})")
             if args.old_rows:
                 print(f"old path    : {old_path(engine, large, args.old_rows):10,.0f} reports/s "
                       f"(submit_batch × 5,000, {args.old_rows:,} rows)")

@@ -25,8 +25,8 @@ from geo.reports.intake import ReportInput
 # Ids of rows without one: uuid5(IMPORT_NAMESPACE, "<sha256 of the file>:<row index>").
 IMPORT_NAMESPACE = uuid.UUID("1d9c7a58-6a0e-4a53-8f0b-9d3f0e2b4c61")
 REQUIRED = frozenset({"category", "reported_at", "lon", "lat"})
-_BLOCK_BYTES = 8 << 20  # a CSV slice: ~8 MB of text (≈ 60,000 rows of a hotline export)
-_ROWS = 50_000  # a Parquet / GeoJSON slice
+_BLOCK_BYTES = 4 << 20  # a CSV slice: ~4 MB of text (≈ 40,000 rows of a hotline export)
+_ROWS = 40_000  # a Parquet / GeoJSON slice
 
 
 @dataclass
