@@ -112,3 +112,19 @@ def test_rejections_agree_with_submit_batch_row_by_row(db, tiny):
                                                                duplicates=False) if o.error is not None}
     got = import_slice(db, items=items("v2"), config=config, now=NOW).rejected
     assert len(expected) == len(BAD) - 1 and got == expected
+
+
+def test_a_slice_the_database_refuses_is_written_row_isolated(db, tiny, monkeypatch):
+    import psycopg
+
+    from geo.reports import bulk
+
+    def refuse(*_a, **_k):
+        raise psycopg.errors.DataError("refused")
+
+    monkeypatch.setattr(bulk, "_copy", refuse)
+    ids = [uuid.uuid4() for _ in POINTS]
+    result = import_slice(db, items=_items("isolated", ids), config=load_city_config(), now=NOW)
+    assert (result.created, result.rejected) == (len(POINTS), {})
+    assert db.scalar(sa.select(sa.func.count()).select_from(ReportEvent).where(ReportEvent.report_id.in_(ids))) \
+        >= len(POINTS)
