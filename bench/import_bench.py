@@ -176,7 +176,7 @@ def main() -> None:
     parser.add_argument("--old-rows", type=int, default=20_000, help="rows through the old path (0: skip)")
     parser.add_argument("--phase-rows", type=int, default=20_000, help="rows of the per-step breakdown (0: skip)")
     args = parser.parse_args()
-    engine = make_engine(DatabaseSettings())
+    engine = make_engine(DatabaseSettings(), statement_timeout=False)  # the clean-up deletes 100,000s
     with engine.connect() as conn:
         before = conn.scalar(sa.select(sa.func.count()).select_from(Report))
     print(f"demo city: {before:,} reports stored")
