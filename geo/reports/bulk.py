@@ -148,7 +148,8 @@ def _write(session: Session, rows: list[ReportRow], events: list[TrailEvent]) ->
             _copy(session, rows, events)
             inserted = set(session.connection().execute(_insert_statement()).scalars())
             # Dropped now, not only at commit: the caller may register more slices in this transaction.
-            session.connection().exec_driver_sql(f"DROP TABLE {_STAGE}, {_STAGE_EVENTS}")  # our constants
+            session.connection().connection.driver_connection.execute(
+                sql.SQL("DROP TABLE {}, {}").format(sql.Identifier(_STAGE), sql.Identifier(_STAGE_EVENTS)))
             return inserted, set()
     except sa.exc.DBAPIError as exc:
         if isinstance(exc, sa.exc.OperationalError) or getattr(exc, "connection_invalidated", False):
