@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -19,78 +17,32 @@ app = typer.Typer(help="Reports: bulk import and export, re-matching after bound
 app.command("export")(export_reports)
 app.command("archive")(archive_reports)
 
-IMPORT_NAMESPACE = uuid.UUID("1d9c7a58-6a0e-4a53-8f0b-9d3f0e2b4c61")
-CHUNK = 5_000
-
-
-def _read(path: Path, crs: str | None):
-    """The file as a pandas DataFrame with lon/lat columns and the crs they are in."""
-    import geopandas as gpd
-    import pandas as pd
-
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        frame = pd.read_csv(path, dtype={"category": str, "subcategory": str, "id": str})
-    elif suffix == ".parquet":
-        try:
-            frame = gpd.read_parquet(path)
-        except ValueError:  # plain Parquet without geo metadata
-            frame = pd.read_parquet(path)
-    else:
-        frame = gpd.read_file(path, engine="pyogrio")
-    if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame:
-        epsg = frame.crs.to_epsg() if frame.crs is not None else 4326
-        frame = pd.DataFrame(frame.assign(lon=frame.geometry.x, lat=frame.geometry.y).drop(columns=frame.geometry.name))
-        crs = crs or ("wgs84" if epsg == 4326 else f"EPSG:{epsg}")
-    return frame, crs or "wgs84"
-
-
-def _row_input(row: dict, *, crs: str, source: str, rid: uuid.UUID):
-    from geo.models import ReportSource
-    from geo.reports.intake import ReportInput
-
-    def text(key):
-        value = row.get(key)
-        return None if value is None or value != value else str(value)
-
-    reported_at = datetime.fromisoformat(str(row["reported_at"]))
-    return ReportInput(
-        id=rid, category=str(row["category"]).zfill(2), subcategory=text("subcategory"),
-        description=text("description") or "", source=ReportSource(text("source") or source),
-        x=float(row["lon"]), y=float(row["lat"]), crs=text("crs") or crs, reported_at=reported_at,
-        reporter_name=text("reporter_name"), reporter_phone=text("reporter_phone"),
-    )
-
-
-def _csv_lines(path: Path) -> list[int]:
-    """The line each record of a CSV starts on (the header is line 1), as pandas reads the
-    records: a quoted field may span lines, and blank lines hold no record."""
+def _rejects_writer(out: Path, *, crs: str):
+    """Appends rejected rows to ``out`` as they can be fixed and imported again: ``row`` (the
+    CSV line, or the feature's position from 1), ``reason``, then the row itself with the id
+    it was given (so a re-import cannot store a row twice) and the crs its coordinates are
+    in. Written slice by slice: memory flat however many rows are rejected."""
     import csv
 
-    starts, previous = [], 0
-    with path.open(encoding="utf-8", newline="") as f:
-        reader = csv.reader(f)
-        for record in reader:
-            if record:
-                starts.append(previous + 1)
-            previous = reader.line_num
-    return starts[1:]  # after the header
+    state: dict = {}
 
+    def write(columns: list[str], rows: list[tuple[int, str, dict]]) -> None:
+        if "writer" not in state:
+            names = [c for c in columns if c not in ("row", "reason")]
+            names += [c for c in ("id", "crs") if c not in names]
+            state["names"], state["file"] = names, out.open("w", encoding="utf-8", newline="")
+            state["writer"] = csv.writer(state["file"])
+            state["writer"].writerow(["row", "reason", *names])
+        for line, why, row in rows:
+            given = row.get("crs")
+            row = {**row, "crs": given if given is not None and given == given and given != "" else crs}
+            state["writer"].writerow([line, why, *("" if row.get(c) is None else row[c] for c in state["names"])])
 
-def _write_rejected(out: Path, frame, rejected: dict[int, str], *, used_ids: dict[int, str], crs: str,
-                    lines: list[int] | None) -> None:
-    """The rejected rows, as they can be fixed and imported again: ``row`` (the CSV line, or
-    the feature's position from 1), ``reason``, then the row itself with the id it was given
-    (so a re-import cannot store a row twice) and the crs its coordinates are in."""
-    import pandas as pd
+    def close() -> None:
+        if "file" in state:
+            state["file"].close()
 
-    index = sorted(rejected)
-    rows = frame.iloc[index].drop(columns=["row", "reason"], errors="ignore").reset_index(drop=True)
-    rows["id"] = [used_ids.get(i, rows["id"].iloc[k] if "id" in rows else None) for k, i in enumerate(index)]
-    given = rows["crs"] if "crs" in rows else pd.Series([None] * len(rows))
-    rows["crs"] = given.where(given.notna() & (given.astype(str) != ""), crs)
-    head = pd.DataFrame({"row": [lines[i] if lines else i + 1 for i in index], "reason": [rejected[i] for i in index]})
-    head.join(rows).to_csv(out, index=False)
+    return write, close
 
 
 @app.command("import")
@@ -110,67 +62,77 @@ def import_reports(
     it (in a CSV the line it starts on, the header being line 1; in other files the
     feature's position from 1), the reason, and the row itself with the id and crs it was
     read with, so it can be fixed and imported again. Exits with 1 when any row was rejected
-    (the others are stored)."""
+    (the others are stored). The file is read in slices (memory flat in its size), each
+    slice registered and committed on its own: an interrupted import is resumed by running
+    it again."""
     from sqlalchemy.orm import Session
 
-    from geo.reports.registration import submit_batch
+    from geo.reports.bulk import import_slice
+    from geo.reports.import_files import ImportFileError, csv_line_starts, file_digest, open_slices, row_id, row_input
 
     if not file.exists():
         raise fail(f"{file} does not exist")
+    hint = "give a CSV with lon,lat columns, a GeoJSON/GPKG or a (Geo)Parquet"
     try:
-        frame, file_crs = _read(file, crs)
-    except Exception as exc:  # noqa: BLE001 - any reader error means the same thing to the user
-        raise fail(f"cannot read {file}: {exc}", "give a CSV with lon,lat columns, a GeoJSON/GPKG or a (Geo)Parquet")
-    missing = {"category", "reported_at", "lon", "lat"} - set(frame.columns)
-    if missing:
-        raise fail(f"{file} lacks column(s) {', '.join(sorted(missing))}", "required: category, reported_at and a location")
-    digest = hashlib.sha256(file.read_bytes()).hexdigest()
+        file_crs, total, slices = open_slices(file, crs=crs)
+    except ImportFileError as exc:
+        if str(exc).startswith("lacks"):
+            raise fail(f"{file} {exc}", "required: category, reported_at and a location") from None
+        raise fail(f"cannot read {file}: {exc}", hint) from None
     config = city_config()
     floor = None
     if earliest is not None:
         if earliest.year < 1900:
             raise fail("--earliest must not be before 1900-01-01", "older times cannot be read back reliably")
         floor = earliest.replace(tzinfo=config.tz)
-    rejected: dict[int, str] = {}  # record index -> reason
-    used_ids: dict[int, str] = {}
-    totals = {"created": 0, "replayed": 0, "rejected": 0}
-    records = frame.to_dict("records")
-    with database() as (engine, _), progress() as bar:
-        task = bar.add_task(f"importing {file.name}", total=len(records))
-        for start in range(0, len(records), CHUNK):
-            items = []
-            for i, row in enumerate(records[start:start + CHUNK], start):
-                given = row.get("id")
-                try:
+    digest = file_digest(file)
+    lines = csv_line_starts(file) if file.suffix.lower() == ".csv" else None
+    out = file.with_name(file.stem + ".rejected.csv")
+    write_rejects, close_rejects = _rejects_writer(out, crs=file_crs)
+    totals = {"created": 0, "replayed": 0, "rejected": 0, "rows": 0}
+    try:
+        with database() as (engine, _), progress() as bar:
+            task = bar.add_task(f"importing {file.name}", total=total)  # a CSV's count is known at its end
+            for part in _read_slices(slices, hint=hint, file=file):
+                items, rejected = [], {}
+                for i, row in enumerate(part.rows, part.start):
                     try:
-                        rid = uuid.UUID(str(given)) if given == given and given else \
-                            uuid.uuid5(IMPORT_NAMESPACE, f"{digest}:{i}")
-                    except ValueError:
-                        raise ValueError(f"id: {given!r} is not a UUID") from None
-                    used_ids[i] = str(rid)
-                    items.append((i, _row_input(row, crs=file_crs, source=source, rid=rid)))
-                except (KeyError, TypeError, ValueError) as exc:
-                    rejected[i] = str(exc)
-            with Session(engine) as session:
-                outcomes = submit_batch(session, items=items, config=config, now=datetime.now(UTC), duplicates=False,
-                                        earliest=floor)
-                session.commit()
-            for o in outcomes:
-                if o.error is not None:
-                    field = o.error.details.get("field", "")
-                    rejected[o.index] = f"{field}: {o.error.message}" if field else o.error.message
-                else:
-                    totals["created" if o.created else "replayed"] += 1
-            bar.advance(task, min(CHUNK, len(records) - start))
-    totals["rejected"] = len(rejected)
+                        rid = row_id(row, index=i, digest=digest)
+                        row["id"] = str(rid)  # the id it was given travels with a rejected row
+                        items.append((i, row_input(row, crs=file_crs, source=source, rid=rid)))
+                    except (KeyError, TypeError, ValueError) as exc:
+                        rejected[i] = str(exc)
+                with Session(engine) as session:
+                    result = import_slice(session, items=items, config=config, now=datetime.now(UTC), earliest=floor)
+                    session.commit()
+                rejected.update(result.rejected)
+                totals["created"] += result.created
+                totals["replayed"] += result.replayed
+                totals["rejected"] += len(rejected)
+                totals["rows"] += len(part.rows)
+                starts = [next(lines, None) for _ in part.rows] if lines is not None else None
+                write_rejects(part.columns, [
+                    (starts[i - part.start] if starts else i + 1, rejected[i], part.rows[i - part.start])
+                    for i in sorted(rejected)])
+                bar.advance(task, len(part.rows))
+            bar.update(task, total=totals["rows"])
+    finally:
+        close_rejects()
     console.print(f"created {totals['created']:,}, already there {totals['replayed']:,}, rejected {totals['rejected']:,}")
-    if rejected:
-        out = file.with_name(file.stem + ".rejected.csv")
-        _write_rejected(out, frame, rejected, used_ids=used_ids, crs=file_crs,
-                        lines=_csv_lines(file) if file.suffix.lower() == ".csv" else None)
-        raise fail(f"{len(rejected):,} of {len(records):,} row(s) rejected (the others were stored); "
+    if totals["rejected"]:
+        raise fail(f"{totals['rejected']:,} of {totals['rows']:,} row(s) rejected (the others were stored); "
                    f"each with its reason in {out}",
                    f"fix those rows and import {out.name} (rows already stored are not stored twice)")
+
+
+def _read_slices(slices, *, hint: str, file: Path):
+    from geo.reports.import_files import ImportFileError
+
+    try:
+        yield from slices
+    except ImportFileError as exc:
+        raise fail(f"cannot read {file} past the rows stored so far: {exc}",
+                   f"fix the file and import it again (rows already stored are not stored twice); {hint}") from None
 
 
 @app.command("rematch")

@@ -247,3 +247,11 @@ def submit_report(session: Session, *, item: ReportInput, config: CityConfig, no
     if outcome.error is not None:
         raise outcome.error
     return outcome
+
+
+# The steps of a pass, for the bulk import (geo.reports.bulk), which runs the same rules and
+# writes the plan by COPY instead: one definition of each step, two writers.
+accept_items = _accept
+place_reports = _place
+write_isolating = _write_isolating
+refused_outcome = _refused

@@ -121,3 +121,65 @@ def test_rematch_dry_run_stores_nothing(monkeypatch, database_url, engine, small
     # The city was matched to the active generation: nothing would move, and nothing was written.
     assert "dry run" in out and ", 0 would change grid" in out and "nothing was stored" in out
     assert state() == before
+
+
+def test_import_geojson_and_parquet_with_content_derived_ids(tmp_path, monkeypatch, database_url, engine, small_city):
+    import hashlib
+    import uuid
+
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    with Session(engine) as s:
+        points = s.execute(sa.select(sa.func.ST_X(Report.location), sa.func.ST_Y(Report.location)).limit(3)).all()
+    frame = gpd.GeoDataFrame({"category": ["30", "20", "30"], "description": [f"{MARK}-fmt"] * 3,
+                              "reported_at": ["2026-11-20T10:00:00+08:00"] * 3},
+                             geometry=[Point(x, y) for x, y in points], crs=4326)
+    paths = [tmp_path / "r.geojson", tmp_path / "r.parquet", tmp_path / "plain.parquet"]
+    frame.to_file(paths[0], driver="GeoJSON")
+    frame.assign(description=f"{MARK}-fmt geo").to_parquet(paths[1])
+    # Plain Parquet: lon/lat columns in a projected crs the file names per row.
+    from pyproj import Transformer
+
+    xs, ys = Transformer.from_crs(4326, 4547, always_xy=True).transform([p[0] for p in points], [p[1] for p in points])
+    pd.DataFrame({"category": ["30"] * 3, "description": [f"{MARK}-fmt plain"] * 3, "lon": xs, "lat": ys,
+                  "crs": ["EPSG:4547"] * 3, "reported_at": ["2026-11-20T10:00:00+08:00"] * 3}).to_parquet(paths[2])
+    monkeypatch.setenv("GRIDMAP_DATABASE_URL", database_url)
+    try:
+        for path in paths:
+            r = CliRunner().invoke(app, ["reports", "import", str(path)])
+            assert r.exit_code == 0 and "created 3" in r.output, r.output
+            again = CliRunner().invoke(app, ["reports", "import", str(path)])
+            assert again.exit_code == 0 and "created 0, already there 3" in again.output, again.output
+            # The ids of rows without one are what the import has always given them (a file
+            # imported before re-imports as "already there").
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            namespace = uuid.UUID("1d9c7a58-6a0e-4a53-8f0b-9d3f0e2b4c61")
+            with Session(engine) as s:
+                stored = set(s.scalars(sa.select(Report.id).where(Report.id.in_(
+                    [uuid.uuid5(namespace, f"{digest}:{i}") for i in range(3)]))))
+            assert len(stored) == 3
+        with Session(engine) as s:
+            plain = s.execute(sa.select(sa.func.ST_X(Report.location), sa.func.ST_Y(Report.location), Report.orig_crs)
+                              .where(Report.description == f"{MARK}-fmt plain").order_by(Report.orig_x)).all()
+        assert {c for *_, c in plain} == {"EPSG:4547"}
+        for (x, y, _), (px, py) in zip(plain, sorted(points, key=lambda p: xs[points.index(p)])):
+            assert abs(x - px) < 1e-7 and abs(y - py) < 1e-7
+    finally:
+        with engine.begin() as conn:
+            purge_reports(conn, where=Report.description.startswith(f"{MARK}-fmt"))
+
+
+def test_a_reused_id_with_another_body_is_rejected(tmp_path, monkeypatch, database_url, engine, small_city):
+    with Session(engine) as s:
+        rid, x, y = s.execute(sa.select(Report.id, sa.func.ST_X(Report.location), sa.func.ST_Y(Report.location))
+                              .limit(1)).one()
+    path = tmp_path / "reuse.csv"
+    pd.DataFrame([{"id": str(rid), "category": "30", "description": f"{MARK}-reuse", "lon": x, "lat": y,
+                   "reported_at": "2026-11-20T10:00:00+08:00"}]).to_csv(path, index=False)
+    monkeypatch.setenv("GRIDMAP_DATABASE_URL", database_url)
+    r = CliRunner().invoke(app, ["reports", "import", str(path)])
+    assert r.exit_code == 1 and "created 0, already there 0, rejected 1" in r.output, r.output
+    rejected = pd.read_csv(tmp_path / "reuse.rejected.csv", dtype=str)
+    assert list(rejected["row"]) == ["2"] and "different body" in rejected["reason"][0]
+    assert rejected["id"][0] == str(rid)
