@@ -1,0 +1,108 @@
+"""Where batch work runs: a Dask cluster (a real one at an address, else a LocalCluster on
+this machine), the archive's parts as tasks, and the matcher shipped once per worker.
+
+Workers never see the database: they read GeoParquet parts and compute; whatever needs
+PostgreSQL (the matching rule's fallback, the rematch hand-over, writing back) runs on the
+client. Pure of web imports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import shapely
+from distributed import Client, Future, LocalCluster
+
+from geo.archive.layout import GEOMETRY, month_paths, read_meta
+
+DEFAULT_MEMORY_LIMIT = "2GiB"  # per worker: the province's matcher is ~0.5 GB, a 1 M-row part ~0.3 GB
+
+
+class ArchiveMissing(ValueError):
+    """The directory holds no reports archive (no archive.json, or no month yet)."""
+
+
+@contextmanager
+def batch_client(*, scheduler: str | None = None, workers: int = 2, memory_limit: str = DEFAULT_MEMORY_LIMIT,
+                 processes: bool = True) -> Iterator[Client]:
+    """A client on the scheduler at ``scheduler`` (``tcp://host:8786``: a cluster started with
+    ``dask scheduler`` / ``dask worker``), else on a LocalCluster of ``workers`` processes with
+    one thread each (matching is CPU-bound numpy/GEOS: processes, not threads, scale) and
+    ``memory_limit`` each. ``processes=False``: threads in this process (tests)."""
+    if scheduler:
+        with Client(scheduler) as client:
+            yield client
+        return
+    with LocalCluster(n_workers=workers, threads_per_worker=1, memory_limit=memory_limit, processes=processes,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        yield client
+
+
+def archive_parts(root: Path) -> list[Path]:
+    """The archive's part files (one a month, in month order). Raises ArchiveMissing."""
+    root = Path(root)
+    if read_meta(root) is None:
+        raise ArchiveMissing(f"{root} holds no reports archive (no archive.json)")
+    parts = month_paths(root)
+    if not parts:
+        raise ArchiveMissing(f"the archive at {root} holds no month yet")
+    return parts
+
+
+def archive_zone(root: Path) -> str:
+    """The city time zone the archive was written in (its months and the weekly counts follow it)."""
+    meta = read_meta(Path(root))
+    if meta is None:
+        raise ArchiveMissing(f"{root} holds no reports archive (no archive.json)")
+    return meta.timezone
+
+
+def month_of(part: Path) -> str:
+    """``YYYY-MM`` of a part file (its hive directory ``month=YYYY-MM``)."""
+    return part.parent.name.split("=", 1)[1]
+
+
+def read_archive(root: Path, columns: list[str] | None = None):
+    """The whole archive as a dask_geopandas GeoDataFrame, one partition per month (lazy)."""
+    import dask_geopandas
+
+    return dask_geopandas.read_parquet([str(p) for p in archive_parts(root)], columns=columns)
+
+
+def read_points(part: Path, columns: list[str]):
+    """(pyarrow table of ``columns`` plus the WKB geometry, lon, lat) of one part: WGS-84
+    degrees, NaN for a missing or empty point."""
+    table = pq.read_table(part, columns=[*columns, GEOMETRY])
+    geoms = shapely.from_wkb(table.column(GEOMETRY).to_numpy(zero_copy_only=False))
+    return table, np.asarray(shapely.get_x(geoms), dtype=np.float64), np.asarray(shapely.get_y(geoms), dtype=np.float64)
+
+
+def ship(client: Client, obj) -> Future:
+    """``obj`` (the matcher) on every worker once: tasks given the future share that copy
+    instead of receiving it with each task."""
+    return client.scatter(obj, broadcast=True, hash=False)
+
+
+def ready(matcher):
+    """The matcher as shipped, with its geometries prepared again (pickling drops GEOS's
+    prepared state, which makes the exact tests ~10× slower). Done in place, once per worker:
+    every task on a worker receives the same object."""
+    for value in vars(matcher).values():
+        if (isinstance(value, np.ndarray) and value.dtype == object and value.size
+                and isinstance(value.flat[0], shapely.Geometry) and not shapely.is_prepared(value.flat[0])):
+            shapely.prepare(value)
+    return matcher
+
+
+def peak_memory(client: Client) -> dict[str, int]:
+    """Peak resident memory of each worker process so far, in bytes (getrusage's maxrss)."""
+    def maxrss() -> int:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+
+    return client.run(maxrss)
