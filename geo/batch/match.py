@@ -117,7 +117,7 @@ def patch_part(part: PartMatches, resolved: tuple[np.ndarray, np.ndarray, list])
     for name, values in (("grid_code", codes), ("match_kind", kinds), ("snap_distance_m", snaps)):
         column = table.column(name).to_numpy(zero_copy_only=False).astype(object)
         column[part.pending] = values
-        columns[name] = pa.array(column, table.schema.field(name).type)
+        columns[name] = pa.array(column, table.schema.field(name).type, from_pandas=True)  # NaN back to null
     for name, column in columns.items():
         table = table.set_column(table.schema.get_field_index(name), name, column)
     return part.month, table
