@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -28,15 +28,16 @@ GenerationOpt = Annotated[int | None, typer.Option(help="Generation to match aga
 def _cluster(scheduler: str | None, workers: int, memory_limit: str):
     from geo.batch.engine import batch_client
 
-    try:
-        with batch_client(scheduler=scheduler, workers=workers, memory_limit=memory_limit) as client:
-            yield client
-    except (OSError, TimeoutError) as exc:
-        if scheduler is None:
-            raise
-        raise fail(f"cannot reach the Dask scheduler at {scheduler}: {exc}",
-                   "start one (`dask scheduler`, then `dask worker ADDRESS` on each machine), or drop "
-                   "--scheduler to run on this machine") from None
+    with ExitStack() as stack:
+        try:
+            client = stack.enter_context(batch_client(scheduler=scheduler, workers=workers, memory_limit=memory_limit))
+        except (OSError, TimeoutError) as exc:
+            if scheduler is None:
+                raise
+            raise fail(f"cannot reach the Dask scheduler at {scheduler}: {exc}",
+                       "start one (`dask scheduler`, then `dask worker ADDRESS` on each machine), or drop "
+                       "--scheduler to run on this machine") from None
+        yield client
 
 
 def _parts(archive: Path):

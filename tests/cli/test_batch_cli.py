@@ -85,3 +85,18 @@ def test_batch_errors_say_what_to_do(tmp_path, monkeypatch, database_url):
     assert r.exit_code == 1 and "--out" in r.output
     r = run("batch", "match", "--archive", tmp_path, "--table", "reports")
     assert r.exit_code == 1 and "table of its own" in r.output
+
+
+def test_an_unreachable_scheduler_says_how_to_start_one(tmp_path, monkeypatch, database_url):
+    import dask
+
+    from geo.archive.layout import ArchiveMeta, write_meta, write_month
+
+    monkeypatch.setenv("GRIDMAP_DATABASE_URL", database_url)
+    write_month(tmp_path, "2026-11", pd.DataFrame({"id": ["a"], "category": "30", "h3_cell": 0, "change_seq": 0,
+                                                   "reported_at": pd.Timestamp("2026-11-02T00:00Z"),
+                                                   "lon": [116.4], "lat": [39.9]}))
+    write_meta(tmp_path, ArchiveMeta(timezone="Asia/Shanghai"))
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        r = run("batch", "aggregate", "--archive", tmp_path, "--scheduler", "tcp://127.0.0.1:9")
+    assert r.exit_code == 1 and "dask scheduler" in r.output, r.output
