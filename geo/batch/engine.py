@@ -77,8 +77,34 @@ def read_points(part: Path, columns: list[str]):
     """(pyarrow table of ``columns`` plus the WKB geometry, lon, lat) of one part: WGS-84
     degrees, NaN for a missing or empty point."""
     table = pq.read_table(part, columns=[*columns, GEOMETRY])
-    geoms = shapely.from_wkb(table.column(GEOMETRY).to_numpy(zero_copy_only=False))
+    column = table.column(GEOMETRY).combine_chunks()
+    fast = _wkb_points(column)
+    if fast is not None:
+        return table, *fast
+    geoms = shapely.from_wkb(column.to_numpy(zero_copy_only=False))
     return table, np.asarray(shapely.get_x(geoms), dtype=np.float64), np.asarray(shapely.get_y(geoms), dtype=np.float64)
+
+
+_POINT_WKB = 21  # byte order (1), type (4), x and y (8 each)
+
+
+def _wkb_points(column) -> tuple[np.ndarray, np.ndarray] | None:
+    """lon/lat straight from a WKB column of little-endian 2-D points (what the archive holds:
+    ~100× faster than shapely.from_wkb, which builds a GEOS object per point); None when any
+    value is something else (null, big-endian, another type), for shapely to decode.
+    An empty point's WKB holds NaN coordinates, as shapely gives."""
+    if column.null_count or not len(column):
+        return None
+    offsets = np.frombuffer(column.buffers()[1], dtype=np.int32, count=len(column) + 1, offset=column.offset * 4)
+    starts = offsets[:-1]
+    if not (np.diff(offsets) == _POINT_WKB).all():
+        return None
+    data = np.frombuffer(column.buffers()[2], dtype=np.uint8)
+    head = data[starts[:, None] + np.arange(5)]
+    if not ((head[:, 0] == 1) & (head[:, 1] == 1) & (head[:, 2:] == 0).all(axis=1)).all():
+        return None
+    xy = data[starts[:, None] + np.arange(5, _POINT_WKB)].copy().view("<f8")
+    return xy[:, 0].astype(np.float64), xy[:, 1].astype(np.float64)
 
 
 def ship(client: Client, obj) -> Future:
