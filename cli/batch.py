@@ -21,6 +21,9 @@ SchedulerOpt = Annotated[str | None, typer.Option(help=(
     "at the same path). Default: a LocalCluster here."))]
 WorkersOpt = Annotated[int, typer.Option("--workers", min=1, help="LocalCluster worker processes (one thread each).")]
 MemoryOpt = Annotated[str, typer.Option(help="LocalCluster memory limit per worker.")]
+ShipOpt = Annotated[Path | None, typer.Option(help=(
+    "Folder the matcher is written to for the workers to load (default: a temporary folder here; "
+    "with --scheduler on other machines, a folder they all read at the same path)."))]
 GenerationOpt = Annotated[int | None, typer.Option(help="Generation to match against (default: active).")]
 
 
@@ -66,6 +69,7 @@ def batch_match(
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = 2,
     memory_limit: MemoryOpt = "2GiB",
+    ship_dir: ShipOpt = None,
 ) -> None:
     """Match every archived report to a generation's grids (the intake rule: covers, edge → smallest
     code, snapping): grid_code, match_kind and snap distance per report id."""
@@ -90,7 +94,7 @@ def batch_match(
         with _cluster(scheduler, workers, memory_limit) as client, progress() as bar:
             tick = _ticker(bar, len(parts), ("match", "write") if out else ("match",))
             futures = match_archive(client, session, parts=parts, matcher=matcher, generation=gid,
-                                    snap_tolerance_m=config.snap_tolerance_m, progress=tick)
+                                    snap_tolerance_m=config.snap_tolerance_m, progress=tick, ship_dir=ship_dir)
             rows = write_results(client, futures, out=out, generation=gid, progress=tick) if out else None
             if table:
                 stored = store_matches(session, table=table, results=(f.result()[1] for f in futures))
@@ -110,6 +114,7 @@ def batch_rematch(
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = 2,
     memory_limit: MemoryOpt = "2GiB",
+    ship_dir: ShipOpt = None,
 ) -> None:
     """Re-match the archive's open cases to a generation (default: active): the plan `gridmap reports
     rematch` would make for them, as a dry run, a Parquet file or applied (--write-back)."""
@@ -133,7 +138,7 @@ def batch_rematch(
         with _cluster(scheduler, workers, memory_limit) as client, progress() as bar:
             matches = open_matches(client, session, parts=parts, matcher=matcher, generation=gid,
                                    snap_tolerance_m=config.snap_tolerance_m,
-                                   progress=_ticker(bar, len(parts), ("match",)))
+                                   progress=_ticker(bar, len(parts), ("match",)), ship_dir=ship_dir)
         for plan in batch_plans(session, matches=matches, generation=gid):
             examined, moved = examined + len(plan.reports), moved + len(plan.moves)
             if out:

@@ -28,7 +28,7 @@ from distributed import Client, Future, as_completed
 from sqlalchemy.orm import Session
 
 from geo.archive.layout import GEOMETRY, PART
-from geo.batch.engine import month_of, read_points, ready, ship
+from geo.batch.engine import Shipped, forget, month_of, read_points, ship
 from geo.matching.matcher import GridMatcher
 from geo.matching.rule import MatchOutcome, database_fallback, match_points
 from geo.models import MatchKind
@@ -50,10 +50,10 @@ class PartMatches:
     lat: np.ndarray
 
 
-def match_part(part: Path, matcher: GridMatcher, generation: int, statuses: Sequence[str] | None = None) -> PartMatches:
+def match_part(part: Path, shipped: Shipped, generation: int, statuses: Sequence[str] | None = None) -> PartMatches:
     """Worker task: ``match_points`` over one part (its reports in ``statuses`` only, when
     given), the points no grid covers left pending for the client's fallback."""
-    matcher = ready(matcher)
+    matcher = shipped.get()
     table, lon, lat = read_points(part, ["id", "status"] if statuses is not None else ["id"])
     if statuses is not None:
         keep = pc.is_in(table.column("status"), value_set=pa.array(list(statuses), pa.string())).to_numpy(
@@ -125,16 +125,18 @@ def patch_part(part: PartMatches, resolved: tuple[np.ndarray, np.ndarray, list])
 
 def match_archive(client: Client, session: Session, *, parts: Sequence[Path], matcher: GridMatcher,
                   generation: int, snap_tolerance_m: float, statuses: Sequence[str] | None = None,
-                  progress: Progress | None = None) -> list[Future]:
+                  progress: Progress | None = None, ship_dir: Path | None = None) -> list[Future]:
     """Match every part on the cluster; returns one future per part of (month, results
     table), kept on the workers (write them with ``write_results`` or gather them one by one).
-    ``statuses``: only the reports in these statuses (rematch: the open ones)."""
-    shipped = ship(client, matcher)
-    matched = [client.submit(match_part, str(p), shipped, generation, statuses, pure=False) for p in parts]
-    pending = [client.submit(_pending_points, m) for m in matched]
-    for _ in as_completed(pending):
-        if progress:
-            progress("match")
+    ``statuses``: only the reports in these statuses (rematch: the open ones); ``ship_dir``:
+    where the matcher is written for the workers (see geo.batch.engine.ship)."""
+    with ship(matcher, ship_dir) as shipped:
+        matched = [client.submit(match_part, str(p), shipped, generation, statuses, pure=False) for p in parts]
+        pending = [client.submit(_pending_points, m) for m in matched]
+        for _ in as_completed(pending):  # every part matched: the workers hold their copy
+            if progress:
+                progress("match")
+        client.run(forget, shipped.path)
     resolved = resolve_pending(session, matcher=matcher, generation=generation, snap_tolerance_m=snap_tolerance_m,
                                points=client.gather(pending))
     futures = [client.submit(patch_part, m, r, pure=False) for m, r in zip(matched, resolved)]

@@ -31,11 +31,11 @@ CHUNK = 50_000  # reports planned (and applied) per transaction, as rematch_chun
 
 def open_matches(client: Client, session: Session, *, parts: Sequence[Path], matcher: GridMatcher,
                  generation: int, snap_tolerance_m: float,
-                 progress: Callable[[str], None] | None = None) -> dict[uuid.UUID, tuple]:
+                 progress: Callable[[str], None] | None = None, ship_dir: Path | None = None) -> dict[uuid.UUID, tuple]:
     """Report id -> (grid_code, match_kind, snap_distance_m) for every archived open case."""
     futures = match_archive(client, session, parts=parts, matcher=matcher, generation=generation,
                             snap_tolerance_m=snap_tolerance_m, statuses=[s.value for s in OPEN_STATUSES],
-                            progress=progress)
+                            progress=progress, ship_dir=ship_dir)
     out: dict[uuid.UUID, tuple] = {}
     for fut in futures:  # one part at a time: the open cases are a small share of the archive
         _, table = fut.result()
