@@ -172,7 +172,7 @@ def bench_demo(args) -> None:
             sa.cast(sa.column("id"), sa.String), sa.column("grid_code"), sa.cast(sa.column("match_kind"), sa.String))
             .select_from(sa.table("reports")).where(sa.column("generation_id") == gen)).all(),
             columns=["id", "grid_code", "match_kind"]).set_index("id")
-        joined = a.join(stored, rsuffix="_stored", how="inner")
+        joined = a.join(stored, suffixes=("", "_stored"), how="inner")
         same = ((joined.grid_code == joined.grid_code_stored) | (joined.grid_code.isna() & joined.grid_code_stored.isna()))
         print(f"batch vs stored grid codes (reports matched in generation {gen}): OK {int(same.sum()):,} "
               f"DIFF {int((~same).sum()):,}")
