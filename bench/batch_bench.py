@@ -8,8 +8,9 @@ province: the 50,000-grid province in gridmap_province (read only; `make provinc
 parts under --archive (reused when it already holds that many), then times
   * the baseline: match_points over every point at once in this process (read, match);
   * for each worker count, a LocalCluster (processes, one thread each, 2 GiB each): shipping
-    the matcher, the match stage (read parts → match_points on the workers → the client's
-    fallback pass) and end to end (with writing the GeoParquet results), points/s, the
+    the matcher, the match stage (read parts → each worker loading the matcher and running
+    match_points, results written pending) and end to end (plus the client's fallback pass
+    and the results renamed into place as GeoParquet), points/s, the
     speed-up over the first worker count, and each worker's peak RSS (getrusage maxrss).
 demo: a database with the demo city loaded (never gridmap itself by default): archives its
 reports (fixtures.batch_archive) unless --archive holds them, then prints OK/DIFF counts of
@@ -35,7 +36,7 @@ from fixtures.batch_archive import archive_from_database
 from geo.archive.layout import ArchiveMeta, read_meta, write_meta, write_month
 from geo.batch.aggregate import aggregate_archive, equal_counts, postgis_counts
 from geo.batch.engine import archive_parts, batch_client, peak_memory, read_points, ready, ship
-from geo.batch.match import match_archive, single_machine, write_results
+from geo.batch.match import match_archive, result_tables, single_machine
 from geo.cityconfig import load_city_config
 from geo.matching.matcher import matcher_for
 from geo.matching.rule import database_fallback, match_points
@@ -120,16 +121,15 @@ def bench_province(args) -> None:
                 with ship(matcher):
                     ship_s = time.perf_counter() - t  # pickling to the file the workers load
                 t = time.perf_counter()
-                futures = match_archive(client, session, parts=parts, matcher=matcher, generation=gen,
-                                        snap_tolerance_m=snap)
-                wait(futures)
-                match_s = time.perf_counter() - t
-                write_results(client, futures, out=out, generation=gen)
+                stages = {}
+                rows = match_archive(client, session, parts=parts, matcher=matcher, generation=gen,
+                                     snap_tolerance_m=snap, out=out,
+                                     progress=lambda step: stages.__setitem__(step, time.perf_counter() - t))
+                match_s = stages["match"]  # the last part matched (and written pending)
                 e2e_s = time.perf_counter() - t
                 mem = peak_memory(client)
-                codes = np.concatenate([f.result()[1].column("grid_code").to_numpy(zero_copy_only=False)
-                                        for f in futures])
-                del futures
+            codes = np.concatenate([tb.column("grid_code").to_numpy(zero_copy_only=False)
+                                    for tb in result_tables(out, rows)])
             diff = int((codes != base_codes).sum())
             rate = n / match_s
             first = first or rate
@@ -154,9 +154,11 @@ def bench_demo(args) -> None:
         gen, matcher = matcher_for(session)
         with batch_client(workers=args.workers[-1], memory_limit=args.memory_limit) as client:
             t = time.perf_counter()
-            futures = match_archive(client, session, parts=parts, matcher=matcher, generation=gen,
-                                    snap_tolerance_m=config.snap_tolerance_m)
-            batch = pd.concat([f.result()[1].to_pandas() for f in futures], ignore_index=True)
+            out = root.parent / (root.name + "_out")
+            rows = match_archive(client, session, parts=parts, matcher=matcher, generation=gen,
+                                 snap_tolerance_m=config.snap_tolerance_m, out=out)
+            batch = pd.concat([tb.to_pandas() for tb in result_tables(out, rows)], ignore_index=True)
+            shutil.rmtree(out)
             print(f"batch match: {len(batch):,} reports in {time.perf_counter() - t:.1f} s")
             t = time.perf_counter()
             counts = {res: aggregate_archive(client, parts=parts, zone=config.timezone, res=res) for res in (None, 8)}

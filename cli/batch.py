@@ -75,7 +75,9 @@ def batch_match(
     code, snapping): grid_code, match_kind and snap distance per report id."""
     from sqlalchemy.orm import Session
 
-    from geo.batch.match import match_archive, write_results
+    import tempfile
+
+    from geo.batch.match import match_archive, result_tables
     from geo.batch.tables import check_table_name, store_matches
     from geo.errors import InvalidInput
     from geo.matching.matcher import matcher_for
@@ -91,15 +93,18 @@ def batch_match(
     with database() as (engine, _), Session(engine) as session:
         with console.status("building the matcher"):
             gid, matcher = matcher_for(session, generation=generation)
-        with _cluster(scheduler, workers, memory_limit) as client, progress() as bar:
-            tick = _ticker(bar, len(parts), ("match", "write") if out else ("match",))
-            futures = match_archive(client, session, parts=parts, matcher=matcher, generation=gid,
-                                    snap_tolerance_m=config.snap_tolerance_m, progress=tick, ship_dir=ship_dir)
-            rows = write_results(client, futures, out=out, generation=gid, progress=tick) if out else None
+        with ExitStack() as stack:
+            # Only --table: the workers still write the results, to a folder removed afterwards.
+            target = out or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gridmap-batch-", dir=ship_dir)))
+            with _cluster(scheduler, workers, memory_limit) as client, progress() as bar:
+                rows = match_archive(client, session, parts=parts, matcher=matcher, generation=gid,
+                                     snap_tolerance_m=config.snap_tolerance_m, out=target, ship_dir=ship_dir,
+                                     progress=_ticker(bar, len(parts), ("match", "write")))
             if table:
-                stored = store_matches(session, table=table, results=(f.result()[1] for f in futures))
+                with console.status(f"storing in table {table}"):
+                    store_matches(session, table=table, results=result_tables(target, rows))
                 session.commit()
-    total = sum(rows.values()) if rows else stored
+    total = sum(rows.values())
     console.print(f"matched {total:,} reports in {len(parts)} month(s) to generation {gid}"
                   + (f"; wrote {out}" if out else "") + (f"; stored in table {table}" if table else ""))
 
@@ -118,6 +123,7 @@ def batch_rematch(
 ) -> None:
     """Re-match the archive's open cases to a generation (default: active): the plan `gridmap reports
     rematch` would make for them, as a dry run, a Parquet file or applied (--write-back)."""
+    import tempfile
     from datetime import UTC, datetime
 
     import pyarrow as pa
@@ -135,10 +141,11 @@ def batch_rematch(
     with database() as (engine, _), Session(engine) as session:
         with console.status("building the matcher"):
             gid, matcher = matcher_for(session, generation=generation)
-        with _cluster(scheduler, workers, memory_limit) as client, progress() as bar:
+        with (tempfile.TemporaryDirectory(prefix="gridmap-batch-", dir=ship_dir) as work,
+              _cluster(scheduler, workers, memory_limit) as client, progress() as bar):
             matches = open_matches(client, session, parts=parts, matcher=matcher, generation=gid,
-                                   snap_tolerance_m=config.snap_tolerance_m,
-                                   progress=_ticker(bar, len(parts), ("match",)), ship_dir=ship_dir)
+                                   snap_tolerance_m=config.snap_tolerance_m, work_dir=Path(work),
+                                   progress=_ticker(bar, len(parts), ("match", "write")), ship_dir=ship_dir)
         for plan in batch_plans(session, matches=matches, generation=gid):
             examined, moved = examined + len(plan.reports), moved + len(plan.moves)
             if out:

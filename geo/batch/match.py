@@ -7,6 +7,9 @@ and the client runs ``match_points`` over them all with ``database_fallback`` in
 Every point no grid covers goes to the fallback either way, so each report gets exactly
 what ``match_points`` over all points at once gives it.
 
+Each worker writes a part's results next to the output as soon as it has matched them and
+keeps only the few pending points, so its memory is the matcher plus one part.
+
 Results per report: ``id``, ``grid_code`` (None: unassigned), ``match_kind`` and
 ``snap_distance_m`` (metres, snapped reports only), ``generation_id``, and the report's
 point (GeoParquet, EPSG:4326).
@@ -24,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from distributed import Client, Future, as_completed
+from distributed import Client, as_completed
 from sqlalchemy.orm import Session
 
 from geo.archive.layout import GEOMETRY, PART
@@ -34,27 +37,33 @@ from geo.matching.rule import MatchOutcome, database_fallback, match_points
 from geo.models import MatchKind
 
 RESULTS = "matches.json"
+PENDING = PART + ".pending"  # a part's results written before the client's fallback pass
 Progress = Callable[[str], None]  # called with a step's name each time one part finishes it
 
 
 @dataclass
-class PartMatches:
-    """One part matched on a worker: ``table`` (id, grid_code, match_kind, snap_distance_m,
-    generation_id, geometry) and, by row position, the points no grid covers (``pending``,
-    their lon/lat), whose columns the client fills in (see ``resolve_pending``)."""
+class PartPending:
+    """What a worker hands back for one part (its results are on disk): the month and, by
+    row position, the points no grid covers with their lon/lat, for the client's fallback."""
 
     month: str
-    table: pa.Table
+    rows: int
     pending: np.ndarray
     lon: np.ndarray
     lat: np.ndarray
 
 
-def match_part(part: Path, shipped: Shipped, generation: int, statuses: Sequence[str] | None = None) -> PartMatches:
+def _target(out: str, month: str) -> Path:
+    return Path(out) / f"month={month}"
+
+
+def match_part(part: str, shipped: Shipped, generation: int, out: str,
+               statuses: Sequence[str] | None = None) -> PartPending:
     """Worker task: ``match_points`` over one part (its reports in ``statuses`` only, when
-    given), the points no grid covers left pending for the client's fallback."""
+    given), written to ``out/month=…/part-0.parquet.pending``; the points no grid covers are
+    left for the client's fallback. A worker holds one part at a time, never the run's results."""
     matcher = shipped.get()
-    table, lon, lat = read_points(part, ["id", "status"] if statuses is not None else ["id"])
+    table, lon, lat = read_points(Path(part), ["id", "status"] if statuses is not None else ["id"])
     if statuses is not None:
         keep = pc.is_in(table.column("status"), value_set=pa.array(list(statuses), pa.string())).to_numpy(
             zero_copy_only=False)
@@ -65,8 +74,12 @@ def match_part(part: Path, shipped: Shipped, generation: int, statuses: Sequence
 
     matched = match_points(matcher, lon, lat, fallback=later)
     pending = np.fromiter(matched.fallbacks, dtype=np.int64, count=len(matched.fallbacks))
-    out = _results(table, matched.codes, matched.kinds, matched.snap_distances, generation)
-    return PartMatches(month_of(Path(part)), out, pending, lon[pending], lat[pending])
+    month = month_of(Path(part))
+    target = _target(out, month)
+    target.mkdir(parents=True, exist_ok=True)
+    pq.write_table(_results(table, matched.codes, matched.kinds, matched.snap_distances, generation),
+                   target / PENDING, compression="zstd")
+    return PartPending(month, table.num_rows, pending, lon[pending], lat[pending])
 
 
 def _results(table: pa.Table, codes, kinds, snaps, generation: int) -> pa.Table:
@@ -82,10 +95,6 @@ def _results(table: pa.Table, codes, kinds, snaps, generation: int) -> pa.Table:
     }
     geo = (table.schema.metadata or {}).get(b"geo")
     return pa.table(cols, metadata={b"geo": geo} if geo else None)
-
-
-def _pending_points(part: PartMatches) -> tuple[np.ndarray, np.ndarray]:
-    return part.lon, part.lat
 
 
 def resolve_pending(session: Session, *, matcher: GridMatcher, generation: int, snap_tolerance_m: float,
@@ -107,72 +116,65 @@ def resolve_pending(session: Session, *, matcher: GridMatcher, generation: int, 
     return out
 
 
-def patch_part(part: PartMatches, resolved: tuple[np.ndarray, np.ndarray, list]) -> tuple[str, pa.Table]:
-    """Worker task: (month, results) with the client's answers for the pending points."""
-    table = part.table
-    if not len(part.pending):
-        return part.month, table
-    codes, kinds, snaps = resolved
-    columns = {}
-    for name, values in (("grid_code", codes), ("match_kind", kinds), ("snap_distance_m", snaps)):
-        column = table.column(name).to_numpy(zero_copy_only=False).astype(object)
-        column[part.pending] = values
-        columns[name] = pa.array(column, table.schema.field(name).type, from_pandas=True)  # NaN back to null
-    for name, column in columns.items():
-        table = table.set_column(table.schema.get_field_index(name), name, column)
-    return part.month, table
+def finish_part(out: str, month: str, pending: np.ndarray, resolved: tuple[np.ndarray, np.ndarray, list]) -> str:
+    """Worker task: the client's answers for the pending points patched in, and the month's
+    results renamed into place (whole, never half). Returns the month."""
+    target = _target(out, month)
+    if len(pending):
+        table = pq.read_table(target / PENDING)
+        codes, kinds, snaps = resolved
+        for name, values in (("grid_code", codes), ("match_kind", kinds), ("snap_distance_m", snaps)):
+            column = table.column(name).to_numpy(zero_copy_only=False).astype(object)
+            column[pending] = values
+            patched = pa.array(column, table.schema.field(name).type, from_pandas=True)  # NaN back to null
+            table = table.set_column(table.schema.get_field_index(name), name, patched)
+        tmp = target / (PART + ".tmp")
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, target / PART)
+        (target / PENDING).unlink()
+    else:
+        os.replace(target / PENDING, target / PART)
+    return month
 
 
 def match_archive(client: Client, session: Session, *, parts: Sequence[Path], matcher: GridMatcher,
-                  generation: int, snap_tolerance_m: float, statuses: Sequence[str] | None = None,
-                  progress: Progress | None = None, ship_dir: Path | None = None) -> list[Future]:
-    """Match every part on the cluster; returns one future per part of (month, results
-    table), kept on the workers (write them with ``write_results`` or gather them one by one).
-    ``statuses``: only the reports in these statuses (rematch: the open ones); ``ship_dir``:
-    where the matcher is written for the workers (see geo.batch.engine.ship)."""
+                  generation: int, snap_tolerance_m: float, out: Path, statuses: Sequence[str] | None = None,
+                  progress: Progress | None = None, ship_dir: Path | None = None) -> dict[str, int]:
+    """Match every part on the cluster into ``out`` (GeoParquet, hive by month like the
+    archive: ``out/month=YYYY-MM/part-0.parquet``, then ``out/matches.json`` with the
+    generation and rows per month). Returns rows per month. ``statuses``: only the reports in
+    these statuses (rematch: the open ones); ``ship_dir``: where the matcher is written for the
+    workers (geo.batch.engine.ship). ``out`` must be readable by the workers and the client."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     with ship(matcher, ship_dir) as shipped:
-        matched = [client.submit(match_part, str(p), shipped, generation, statuses, pure=False) for p in parts]
-        pending = [client.submit(_pending_points, m) for m in matched]
-        for _ in as_completed(pending):  # every part matched: the workers hold their copy
+        futures = [client.submit(match_part, str(p), shipped, generation, str(out), statuses, pure=False)
+                   for p in parts]
+        found: list[PartPending] = []
+        for fut in as_completed(futures):
+            found.append(fut.result())
+            fut.release()
             if progress:
                 progress("match")
         client.run(forget, shipped.path)
     resolved = resolve_pending(session, matcher=matcher, generation=generation, snap_tolerance_m=snap_tolerance_m,
-                               points=client.gather(pending))
-    futures = [client.submit(patch_part, m, r, pure=False) for m, r in zip(matched, resolved)]
-    del matched, pending  # the patched tables replace the unpatched ones on the workers
-    return futures
-
-
-def write_part(month_table: tuple[str, pa.Table], out: str) -> tuple[str, int]:
-    """Worker task: one month's results to ``out/month=YYYY-MM/part-0.parquet`` (whole, via a
-    temporary file renamed into place). Returns (month, rows)."""
-    month, table = month_table
-    target = Path(out) / f"month={month}"
-    target.mkdir(parents=True, exist_ok=True)
-    tmp = target / (PART + ".tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, target / PART)
-    return month, table.num_rows
-
-
-def write_results(client: Client, futures: Sequence[Future], *, out: Path, generation: int,
-                  progress: Progress | None = None) -> dict[str, int]:
-    """Write every part's results under ``out`` (hive by month, GeoParquet, like the archive)
-    and ``out/matches.json`` (generation, rows per month) last. Returns rows per month."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    written = [client.submit(write_part, f, str(out), pure=False) for f in futures]
-    rows: dict[str, int] = {}
-    for fut in as_completed(written):
-        month, n = fut.result()
-        rows[month] = n
+                               points=[(f.lon, f.lat) for f in found])
+    finishing = [client.submit(finish_part, str(out), f.month, f.pending, r, pure=False)
+                 for f, r in zip(found, resolved)]
+    for _ in as_completed(finishing):
         if progress:
             progress("write")
+    rows = dict(sorted((f.month, f.rows) for f in found))
     tmp = out / (RESULTS + ".tmp")
-    tmp.write_text(json.dumps({"generation": generation, "months": dict(sorted(rows.items()))}, indent=1))
+    tmp.write_text(json.dumps({"generation": generation, "months": rows}, indent=1))
     os.replace(tmp, out / RESULTS)
-    return dict(sorted(rows.items()))
+    return rows
+
+
+def result_tables(out: Path, rows: dict[str, int]):
+    """The results of ``match_archive`` month by month (pyarrow tables), for the client."""
+    for month in rows:
+        yield pq.read_table(_target(str(out), month) / PART)
 
 
 def single_machine(session: Session, *, parts: Sequence[Path], matcher: GridMatcher, generation: int,

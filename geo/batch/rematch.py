@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from distributed import Client
 from sqlalchemy.orm import Session
 
-from geo.batch.match import match_archive
+from geo.batch.match import match_archive, result_tables
 from geo.matching.matcher import GridMatcher
 from geo.models import OPEN_STATUSES, Report
 from geo.reports.rematch import RematchPlan, plan_from_matches
@@ -30,18 +30,17 @@ CHUNK = 50_000  # reports planned (and applied) per transaction, as rematch_chun
 
 
 def open_matches(client: Client, session: Session, *, parts: Sequence[Path], matcher: GridMatcher,
-                 generation: int, snap_tolerance_m: float,
+                 generation: int, snap_tolerance_m: float, work_dir: Path,
                  progress: Callable[[str], None] | None = None, ship_dir: Path | None = None) -> dict[uuid.UUID, tuple]:
-    """Report id -> (grid_code, match_kind, snap_distance_m) for every archived open case."""
-    futures = match_archive(client, session, parts=parts, matcher=matcher, generation=generation,
-                            snap_tolerance_m=snap_tolerance_m, statuses=[s.value for s in OPEN_STATUSES],
-                            progress=progress, ship_dir=ship_dir)
+    """Report id -> (grid_code, match_kind, snap_distance_m) for every archived open case
+    (matched into ``work_dir``, which the workers and the client share)."""
+    rows = match_archive(client, session, parts=parts, matcher=matcher, generation=generation,
+                         snap_tolerance_m=snap_tolerance_m, out=work_dir, statuses=[s.value for s in OPEN_STATUSES],
+                         progress=progress, ship_dir=ship_dir)
     out: dict[uuid.UUID, tuple] = {}
-    for fut in futures:  # one part at a time: the open cases are a small share of the archive
-        _, table = fut.result()
+    for table in result_tables(work_dir, rows):  # the open cases are a small share of the archive
         cols = [table.column(c).to_pylist() for c in ("id", "grid_code", "match_kind", "snap_distance_m")]
         out.update((uuid.UUID(i), (c, k, s)) for i, c, k, s in zip(*cols))
-        fut.release()
     return out
 
 

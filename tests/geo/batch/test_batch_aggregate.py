@@ -86,7 +86,7 @@ def test_batch_rematch_plans_what_plan_rematch_plans(db, tiny, tmp_path, dask_cl
 
     expected = plan_rematch(db, matcher=matcher, generation=new, config=config)
     matches = open_matches(dask_client, db, parts=archive_parts(tmp_path), matcher=matcher, generation=new,
-                           snap_tolerance_m=config.snap_tolerance_m)
+                           snap_tolerance_m=config.snap_tolerance_m, work_dir=tmp_path / "work")
     got = [r for plan in batch_plans(db, matches=matches, generation=new, chunk=4) for r in plan.reports]
     assert got == expected.reports
     assert {ids[1], ids[5]}.isdisjoint(r.report_id for r in got) and len(got) == len(ids) - 2

@@ -14,7 +14,7 @@ from pyproj import Geod
 
 from geo.archive.layout import ArchiveMeta, write_meta, write_month
 from geo.batch.engine import archive_parts
-from geo.batch.match import match_archive, single_machine, write_results
+from geo.batch.match import match_archive, result_tables, single_machine
 from geo.batch.tables import store_matches
 from geo.errors import InvalidInput
 from geo.matching.matcher import matcher_for
@@ -51,9 +51,11 @@ def test_batch_match_gives_the_known_answers_and_equals_the_single_machine_path(
     points = list(KNOWN)
     parts = _archive(tmp_path / "archive", {"2026-10": points[:3] * 2, "2026-11": points[3:] + points[:1]})
     gen, matcher = matcher_for(db)
-    futures = match_archive(dask_client, db, parts=parts, matcher=matcher, generation=gen, snap_tolerance_m=SNAP_M)
-    written = write_results(dask_client, futures, out=tmp_path / "out", generation=gen)
+    written = match_archive(dask_client, db, parts=parts, matcher=matcher, generation=gen, snap_tolerance_m=SNAP_M,
+                            out=tmp_path / "out")
     assert written == {"2026-10": 6, "2026-11": 4}
+    assert sorted(p.name for p in (tmp_path / "out").rglob("*") if p.is_file()) == [
+        "matches.json", "part-0.parquet", "part-0.parquet"]  # nothing pending or temporary left
 
     out = pd.concat([gpd.read_parquet(tmp_path / "out" / f"month={m}" / "part-0.parquet") for m in written])
     got = {(round(g.x, 6), round(g.y, 6)): (None if pd.isna(c) else c, k)
@@ -76,8 +78,9 @@ def test_write_back_is_an_upsert_into_a_table_of_its_own(db, tiny, tmp_path, das
     parts = _archive(tmp_path / "archive", {"2026-11": list(KNOWN)})
     gen, matcher = matcher_for(db)
     for _ in range(2):  # a retried run replaces its rows
-        futures = match_archive(dask_client, db, parts=parts, matcher=matcher, generation=gen, snap_tolerance_m=SNAP_M)
-        assert store_matches(db, table="batch_matches_test", results=(f.result()[1] for f in futures)) == len(KNOWN)
+        rows = match_archive(dask_client, db, parts=parts, matcher=matcher, generation=gen, snap_tolerance_m=SNAP_M,
+                             out=tmp_path / "out")
+        assert store_matches(db, table="batch_matches_test", results=result_tables(tmp_path / "out", rows)) == len(KNOWN)
     rows = db.execute(sa.text("SELECT grid_code, match_kind FROM batch_matches_test")).all()
     assert sorted(rows, key=str) == sorted(KNOWN.values(), key=str)
     with pytest.raises(InvalidInput):
@@ -94,8 +97,8 @@ def test_open_cases_only_when_asked(db, tiny, tmp_path, dask_client):
     write_month(root, "2026-11", frame)
     write_meta(root, ArchiveMeta(timezone="Asia/Shanghai"))
     gen, matcher = matcher_for(db)
-    futures = match_archive(dask_client, db, parts=archive_parts(root), matcher=matcher, generation=gen,
-                            snap_tolerance_m=SNAP_M, statuses=["registered", "in_progress"])
-    (month, table), = [f.result() for f in futures]
+    rows = match_archive(dask_client, db, parts=archive_parts(root), matcher=matcher, generation=gen,
+                         snap_tolerance_m=SNAP_M, statuses=["registered", "in_progress"], out=tmp_path / "out")
+    (table,) = result_tables(tmp_path / "out", rows)
     assert sorted(table.column("id").to_pylist()) == sorted(frame.id[frame.status != "closed"])
     assert pq.read_table(archive_parts(root)[0]).num_rows == 3
