@@ -22,8 +22,8 @@ SchedulerOpt = Annotated[str | None, typer.Option(help=(
 WorkersOpt = Annotated[int, typer.Option("--workers", min=1, help="LocalCluster worker processes (one thread each).")]
 MemoryOpt = Annotated[str, typer.Option(help="LocalCluster memory limit per worker.")]
 ShipOpt = Annotated[Path | None, typer.Option(help=(
-    "Folder the matcher is written to for the workers to load (default: a temporary folder here; "
-    "with --scheduler on other machines, a folder they all read at the same path)."))]
+    "Folder for the matcher the workers load (and, without --out, the results they write): default a "
+    "temporary folder here; with --scheduler on other machines, a folder they all share at the same path."))]
 GenerationOpt = Annotated[int | None, typer.Option(help="Generation to match against (default: active).")]
 
 
