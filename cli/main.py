@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 
 from cli.backup import backup as backup_command
 from cli.backup import restore as restore_command
+from cli.batch import app as batch_app
 from cli.boundaries import app as boundaries_app
 from cli.bulletin import bulletin as bulletin_command
 from cli.boundaries import workers_app
@@ -46,6 +47,7 @@ app.add_typer(reports_app, name="reports")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(privacy_app, name="privacy")
+app.add_typer(batch_app, name="batch")
 app.command("audit")(audit_command)
 app.command("bulletin")(bulletin_command)
 app.command("match")(match_command)

@@ -10,6 +10,8 @@ from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+import numpy as np
+import pandas as pd
 import sqlalchemy as sa
 
 from geo.models import Report
@@ -48,6 +50,24 @@ def week_number(bin_: sa.ColumnElement, zone: str) -> sa.ColumnElement:
     offset = _fixed_offset_s(zone)
     shift = (offset or 0) + _MONDAY_SHIFT_S  # a local-time bin's epoch is already local
     return sa.cast((sa.extract("epoch", bin_) + shift) / _WEEK, sa.Integer)
+
+
+def week_numbers(instants: pd.Series | pd.DatetimeIndex, zone: str) -> np.ndarray:
+    """Per instant (timezone-aware, any zone): the number of its week, Monday 00:00 in
+    ``zone``, equal to ``week_number(week_bin(zone), zone)`` in SQL (int64; the batch jobs
+    bin in pandas what the database bins in SQL). Raises ValueError for a missing instant."""
+    ts = pd.DatetimeIndex(instants)
+    if ts.tz is None:
+        raise ValueError("week_numbers needs timezone-aware instants")
+    if ts.hasnans:
+        raise ValueError("week_numbers: a missing instant has no week")
+    offset = _fixed_offset_s(zone)
+    if offset is None:  # daylight saving: the local wall clock, as week_bin converts first
+        seconds = ts.tz_convert(zone).tz_localize(None).as_unit("us").asi8 // 1_000_000
+        offset = 0
+    else:
+        seconds = ts.as_unit("us").asi8 // 1_000_000
+    return (seconds + offset + _MONDAY_SHIFT_S) // _WEEK
 
 
 def week_start(week: int) -> date:

@@ -10,7 +10,7 @@ a dry run: the planner's diff of a draft) and then stored (``apply_rematch``).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -95,13 +95,22 @@ def plan_rematch(
     # The rule intake applies, so a re-matched report stores what intake would have stored.
     matched = match_points(matcher, lon, lat, fallback=database_fallback(
         session, generation=generation, snap_tolerance_m=config.snap_tolerance_m))
-    codes, kinds, snaps = matched.codes, matched.kinds, matched.snap_distances
+    return plan_from_matches(session, generation=generation, rows=[(r[0], r[3], r[4], r[5], r[6]) for r in rows],
+                             codes=matched.codes, kinds=matched.kinds, snaps=matched.snap_distances)
+
+
+def plan_from_matches(session: Session, *, generation: int, rows: Sequence[tuple], codes: Sequence[str | None],
+                      kinds: Sequence[str], snaps: Sequence[float | None]) -> RematchPlan:
+    """The plan for reports already matched to ``generation`` (by ``match_points``; the batch
+    jobs match on a cluster): ``rows`` are (id, grid_code, status, escalation_level,
+    department_code) as stored, in id order, ``codes``/``kinds``/``snaps`` their matches in the
+    same order. Who gets a moved case is decided here, once."""
     handed = [k for k, r in enumerate(rows)
-              if codes[k] and codes[k] != r[3] and r[4] in OPEN_STATUSES and r[5] == 0 and r[6] is None]
+              if codes[k] and codes[k] != r[1] and r[2] in OPEN_STATUSES and r[3] == 0 and r[4] is None]
     workers = responsible_workers(session, grid_codes=[codes[k] for k in handed])
     new_worker = {k: w.id for k in handed if (w := workers.get(codes[k])) is not None}
     return RematchPlan(generation, [
-        Rematched(r[0], r[4], r[3], codes[k], kinds[k], snaps[k], new_worker.get(k)) for k, r in enumerate(rows)
+        Rematched(r[0], r[2], r[1], codes[k], kinds[k], snaps[k], new_worker.get(k)) for k, r in enumerate(rows)
     ])
 
 
