@@ -24,7 +24,7 @@ import numpy as np
 import shapely
 from scipy import ndimage
 
-from geo.matching import matcher as _m
+from geo.matching import raster as _m
 
 BAND_CELLS = 40_000_000  # sub-cells per band: bounds the build's temporaries (~0.5 GB)
 # One byte a sub-cell: its answer as a position in its cell's (ascending) candidate list, or:
