@@ -152,7 +152,7 @@ def main() -> int:
     parser.add_argument("--small", default=os.environ.get("GRIDMAP_HISTORY_1M", BASE + "gridmap_history_1m"))
     parser.add_argument("--large", default=os.environ.get("GRIDMAP_HISTORY_20M", BASE + "gridmap_history_20m"))
     parser.add_argument("--rounds", type=int, default=4, help="ABAB rounds")
-    parser.add_argument("--runs", type=int, default=15, help="timed calls per figure per round")
+    parser.add_argument("--runs", type=int, default=5, help="timed calls per figure per round")
     parser.add_argument("--only", default="", help="run only the figures whose name contains this")
     args = parser.parse_args()
     settle_heap()
