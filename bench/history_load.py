@@ -9,7 +9,7 @@ report) and the report's trail copied with it. Old history is closed: a copy of 
 open is closed three days after it was reported. Each copy is one transaction (INSERT ... SELECT in
 the server, no rows through Python), so an interrupted run keeps whole copies and the next one goes
 on from there. The secondary indexes of `reports` are dropped while copying and rebuilt after (as a
-bulk load would), then VACUUM ANALYZE (this machine's cluster runs with autovacuum off).
+bulk load would), and so are the foreign keys of reports and its trail, then VACUUM ANALYZE (this machine's cluster runs with autovacuum off).
 19 copies: ~19 M more reports, ~3.8 M more trail rows; prints the database size before and after.
 """
 
@@ -50,7 +50,7 @@ def originals(latest):
     return R.c.reported_at > latest - SPAN
 
 
-def copy_reports(conn, k: int, latest) -> int:
+def copy_reports(conn, k: int, latest, last_event: int) -> int:
     shift = SPAN * k
     cols = {c.name: c for c in R.c}
     values = dict(cols)
@@ -69,9 +69,34 @@ def copy_reports(conn, k: int, latest) -> int:
     trail = dict(E.c)
     trail["report_id"] = copy_id(E.c.report_id, k)
     trail["at"] = E.c.at - shift
-    src = sa.select(*[trail[c] for c in ev]).join_from(E, R, R.c.id == E.c.report_id).where(originals(latest))
+    # The demo's trail is the events up to its last id (copies come after): no join to reports.
+    src = sa.select(*[trail[c] for c in ev]).where(E.c.id <= last_event)
     conn.execute(sa.insert(E).from_select(ev, src))
     return n
+
+
+def demo_last_event(conn, latest) -> int:
+    """The highest trail id of the demo's own reports (every copied event has a higher one)."""
+    return conn.scalar(sa.select(sa.func.max(E.c.id)).join_from(E, R, R.c.id == E.c.report_id)
+                       .where(originals(latest))) or 0
+
+
+# Dropped while copying and made again after, as a bulk load does: per-row index upkeep and
+# foreign-key checks (two per report) cost more than building them once.
+def bulk_objects():
+    fks = [fk for t in (R, E) for fk in t.foreign_key_constraints]
+    return [*R.indexes, *E.indexes], fks
+
+
+def drop_bulk_objects(conn) -> None:
+    indexes, fks = bulk_objects()
+    inspector = sa.inspect(conn)
+    present = {(t, fk["name"]) for t in (R.name, E.name) for fk in inspector.get_foreign_keys(t)}
+    for fk in fks:
+        if (fk.table.name, fk.name) in present:
+            conn.execute(sa.schema.DropConstraint(fk))
+    for index in indexes:
+        index.drop(conn, checkfirst=True)
 
 
 def db_size(conn) -> int:
@@ -94,7 +119,7 @@ def main() -> int:
     t0 = time.perf_counter()
     with engine.connect() as conn:
         latest = conn.scalar(sa.select(sa.func.max(R.c.reported_at)))
-        first = conn.scalar(sa.select(sa.func.min(R.c.id)).where(originals(latest)))
+        first = conn.scalar(sa.select(R.c.id).where(originals(latest)).order_by(R.c.id).limit(1))
         if first is None:
             print("load the demo city first: `gridmap demo load --yes --force` (or run this with --demo)")
             return 1
@@ -102,23 +127,32 @@ def main() -> int:
         todo = [k for k in range(1, args.copies + 1)
                 if not conn.scalar(sa.select(sa.exists().where(R.c.id == copy_id(sa.literal(first, sa.Uuid), k))))]
     print(f"database {before / 2**30:.2f} GiB; copies to make: {len(todo)} of {args.copies}")
+    indexes, fks = bulk_objects()
     with progress() as bar:
         if todo:
             with engine.begin() as conn:
-                for index in R.indexes:
-                    index.drop(conn, checkfirst=True)
+                last_event = demo_last_event(conn, latest)
+                drop_bulk_objects(conn)
             task = bar.add_task("copying two years of reports back in time", total=len(todo))
             for k in todo:
                 with engine.begin() as conn:
                     conn.execute(sa.text("SET LOCAL synchronous_commit = off"))
-                    copy_reports(conn, k, latest)
+                    copy_reports(conn, k, latest, last_event)
                 bar.advance(task)
-        task = bar.add_task("rebuilding the indexes of reports", total=len(R.indexes))
-        for index in R.indexes:
+                print(f"copy {k} done at {(time.perf_counter() - t0) / 60:.1f} min", flush=True)
+        task = bar.add_task("rebuilding the indexes and foreign keys", total=len(indexes) + len(fks))
+        for index in indexes:
             with engine.begin() as conn:
                 # Session settings a bulk load may take without superuser rights.
                 conn.execute(sa.text("SET LOCAL maintenance_work_mem = '1GB'"))
                 index.create(conn, checkfirst=True)
+            bar.advance(task)
+        with engine.connect() as conn:
+            present = {(t, fk["name"]) for t in (R.name, E.name) for fk in sa.inspect(conn).get_foreign_keys(t)}
+        for fk in fks:
+            if (fk.table.name, fk.name) not in present:
+                with engine.begin() as conn:  # one join per key instead of a check per row
+                    conn.execute(sa.schema.AddConstraint(fk))
             bar.advance(task)
     vacuum_reports(engine)
     with engine.connect() as conn:
