@@ -40,7 +40,7 @@ pg_memory_plan() {
   echo "work_mem = $(_pg_mb "$wm")"
   echo "maintenance_work_mem = $(_pg_mb "$mwm")"
   echo "max_wal_size = $(_pg_mb "$wal")"
-  echo "wal_compression = on"
+  echo "wal_compression = pglz"
   echo "max_parallel_workers_per_gather = ${par}"
   echo "max_parallel_maintenance_workers = $(_pg_clamp $((cpus / 2)) 1 4)"
   if [ "$ssd" = 1 ]; then

@@ -4,7 +4,8 @@
 #
 # Only a cluster this script set up is tuned: one it created (or Debian's package created when the
 # script installed PostgreSQL) gets conf.d/gridmap-memory.conf with the line "# gridmap-owner:
-# created", and later runs re-size it only while that file is there and says so. A cluster that
+# created" and the cluster's system identifier, and later runs re-size it only while that file is
+# there and names this very cluster. A cluster that
 # existed before is left alone unless GRIDMAP_TUNE_POSTGRES=1 (then "# gridmap-owner: opt-in": the
 # file is written and reloaded, but the cluster is never restarted for you).
 # GRIDMAP_TUNE_POSTGRES=0 never touches anything; GRIDMAP_TUNE_POSTGRES=dry-run prints what it
@@ -13,10 +14,13 @@
 
 tune_postgres_memory() {
   local conf_dir="/etc/postgresql/$major/$cluster/conf.d"
-  local marker="$conf_dir/gridmap-memory.conf" owner="" mode="${GRIDMAP_TUNE_POSTGRES:-}"
+  local marker="$conf_dir/gridmap-memory.conf" owner="" mode="${GRIDMAP_TUNE_POSTGRES:-}" sysid
+  # The cluster's identity: pg_dropcluster leaves conf.d behind, and a file written for the
+  # dropped cluster says nothing about the one created in its place by someone else.
+  sysid=$(psql_su -c "SELECT system_identifier FROM pg_control_system()")
   if [ -n "$created" ]; then
     owner=created
-  elif [ -f "$marker" ]; then
+  elif [ -f "$marker" ] && grep -qx "# gridmap-cluster: $sysid" "$marker"; then
     owner=$(sed -n 's/^# gridmap-owner: //p' "$marker")
   fi
   case "$mode" in
@@ -39,8 +43,8 @@ tune_postgres_memory() {
   [ "$(echo "$rota" | tr -d ' ')" = 0 ] && ssd=1
   conns=$(psql_su -c "SHOW max_connections")
   plan=$(pg_memory_plan "$ram_mb" "$cpus" "$ssd" "$conns")
-  new=$(printf '# gridmap-owner: %s\n# Written by gridmap scripts/ensure-postgis.sh for %s MB RAM, %s CPUs, %s; delete this file and restart to undo.\n%s\n' \
-    "$owner" "$ram_mb" "$cpus" "$([ "$ssd" = 1 ] && echo SSD || echo disk)" "$plan")
+  new=$(printf '# gridmap-owner: %s\n# gridmap-cluster: %s\n# Written by gridmap scripts/ensure-postgis.sh for %s MB RAM, %s CPUs, %s; delete this file and restart to undo.\n%s\n' \
+    "$owner" "$sysid" "$ram_mb" "$cpus" "$([ "$ssd" = 1 ] && echo SSD || echo disk)" "$plan")
 
   local changed="" name value old
   while read -r name _ value; do
@@ -57,16 +61,16 @@ tune_postgres_memory() {
   fi
   if [ -f "$marker" ] && [ "$(cat "$marker")" = "$new" ]; then
     log "PostgreSQL memory settings already sized for this machine ($marker)"
-    return 0
+  else
+    log "sizing PostgreSQL $major/$cluster for ${ram_mb} MB RAM and ${cpus} CPUs in $marker"
+    local tmp
+    tmp=$(mktemp)
+    printf '%s\n' "$new" >"$tmp"
+    as_root install -m 644 -o postgres -g postgres "$tmp" "$marker"
+    rm -f "$tmp"
+    psql_su -c "SELECT pg_reload_conf()" >/dev/null
+    sleep 1
   fi
-  log "sizing PostgreSQL $major/$cluster for ${ram_mb} MB RAM and ${cpus} CPUs in $marker"
-  local tmp
-  tmp=$(mktemp)
-  printf '%s\n' "$new" >"$tmp"
-  as_root install -m 644 -o postgres -g postgres "$tmp" "$marker"
-  rm -f "$tmp"
-  psql_su -c "SELECT pg_reload_conf()" >/dev/null
-  sleep 1
 
   local pending
   pending=$(psql_su -c "SELECT string_agg(name, ', ') FROM pg_settings WHERE pending_restart")

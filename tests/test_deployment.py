@@ -70,7 +70,7 @@ def test_postgres_memory_is_sized_from_the_machine():
     plan = memory_plan(24 * 1024, 2, 0)
     assert plan["shared_buffers"] == "6GB" and plan["effective_cache_size"] == "17203MB"
     assert plan["work_mem"] == "61MB" and plan["maintenance_work_mem"] == "1536MB"
-    assert plan["max_wal_size"] == "4GB" and plan["wal_compression"] == "on"
+    assert plan["max_wal_size"] == "4GB" and plan["wal_compression"] == "pglz"
     assert plan["max_parallel_workers_per_gather"] == "1" and plan["random_page_cost"] == "4"
     big = memory_plan(256 * 1024, 32, 1)
     # Capped: past 8 GB of shared buffers the kernel's page cache does as well.
