@@ -19,6 +19,7 @@ import argparse
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -106,6 +107,7 @@ def db_size(conn) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--copies", type=int, default=19, help="copies of the demo's two years (19: ~20 M reports)")
+    parser.add_argument("--workers", type=int, default=3, help="connections copying (and indexing) side by side")
     parser.add_argument("--demo", action="store_true", help="load the demo city first when the database has none")
     args = parser.parse_args()
     engine = make_engine(DatabaseSettings(), statement_timeout=False)
@@ -134,19 +136,28 @@ def main() -> int:
                 last_event = demo_last_event(conn, latest)
                 drop_bulk_objects(conn)
             task = bar.add_task("copying two years of reports back in time", total=len(todo))
-            for k in todo:
+
+            def one_copy(k: int) -> None:
                 with engine.begin() as conn:
                     conn.execute(sa.text("SET LOCAL synchronous_commit = off"))
                     copy_reports(conn, k, latest, last_event)
                 bar.advance(task)
                 print(f"copy {k} done at {(time.perf_counter() - t0) / 60:.1f} min", flush=True)
+
+            # Copies are independent (distinct ids): --workers connections write them side by side.
+            with ThreadPoolExecutor(args.workers) as pool:
+                list(pool.map(one_copy, todo))
         task = bar.add_task("rebuilding the indexes and foreign keys", total=len(indexes) + len(fks))
-        for index in indexes:
+
+        def one_index(index) -> None:
             with engine.begin() as conn:
                 # Session settings a bulk load may take without superuser rights.
                 conn.execute(sa.text("SET LOCAL maintenance_work_mem = '1GB'"))
                 index.create(conn, checkfirst=True)
             bar.advance(task)
+
+        with ThreadPoolExecutor(args.workers) as pool:  # CREATE INDEX on one table may run side by side
+            list(pool.map(one_index, indexes))
         with engine.connect() as conn:
             present = {(t, fk["name"]) for t in (R.name, E.name) for fk in sa.inspect(conn).get_foreign_keys(t)}
         for fk in fks:
