@@ -41,8 +41,8 @@ help:
 	@echo "                  from gridmap_template (dropped after): row counts, demo verify and media equal (~1 min)"
 	@echo "  make bench      the benchmarks under bench/, on the demo loaded into BENCH_DATABASE_URL (gridmap_bench)"
 	@echo "  make bench-history  the serving side on 1 M vs 20 M reports (intake, hot spots, command centre, listings):"
-	@echo "                  databases gridmap_history_1m and gridmap_history_20m, made once and kept (~18 GB of disk,"
-	@echo "                  ~30-60 min the first time on 2 cores), then bench/history_bench.py (~5 min); not in make test"
+	@echo "                  databases gridmap_history_1m and gridmap_history_20m, made once and kept (~13 GB of disk;"
+	@echo "                  the first time ~40 min on 2 busy cores), then bench/history_bench.py (~8 min); not in make test"
 	@echo "  make clean      delete .venv, node_modules and the test caches (not the database)"
 
 setup: $(VENV)/.installed node_modules/.installed
