@@ -10,8 +10,12 @@ BENCH_DATABASE_URL ?= postgresql+psycopg://gridmap:gridmap@127.0.0.1:5432/gridma
 # The 50,000-grid province (`make province`) lives in a database of its own, made from the template.
 PROVINCE_DB ?= gridmap_province
 PROVINCE_DATABASE_URL ?= postgresql+psycopg://gridmap:gridmap@127.0.0.1:5432/$(PROVINCE_DB)
+# `make bench-history`: the demo city (1 M reports) and the same with 19 M reports of older history.
+HISTORY_1M ?= gridmap_history_1m
+HISTORY_20M ?= gridmap_history_20m
+HISTORY_URL ?= postgresql+psycopg://gridmap:gridmap@127.0.0.1:5432
 
-.PHONY: help setup db migrate demo demo-small province serve test fuzz fault backup-test verify bench clean
+.PHONY: help setup db migrate demo demo-small province serve test fuzz fault backup-test verify bench bench-history clean
 
 help:
 	@echo "The two commands:"
@@ -36,6 +40,9 @@ help:
 	@echo "  make backup-test  gridmap backup and restore of the small demo city, each in a throwaway database made"
 	@echo "                  from gridmap_template (dropped after): row counts, demo verify and media equal (~1 min)"
 	@echo "  make bench      the benchmarks under bench/, on the demo loaded into BENCH_DATABASE_URL (gridmap_bench)"
+	@echo "  make bench-history  the serving side on 1 M vs 20 M reports (intake, hot spots, command centre, listings):"
+	@echo "                  databases gridmap_history_1m and gridmap_history_20m, made once and kept (~13 GB of disk;"
+	@echo "                  the first time ~40 min on 2 busy cores), then bench/history_bench.py (~8 min); not in make test"
 	@echo "  make clean      delete .venv, node_modules and the test caches (not the database)"
 
 setup: $(VENV)/.installed node_modules/.installed
@@ -98,6 +105,15 @@ bench: setup db
 	GRIDMAP_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/gridmap demo load --yes
 	@for f in bench/match_bench.py bench/maps_bench.py bench/ingest_bench.py bench/boundaries_bench.py bench/tiles_bench.py bench/open311_bench.py bench/webhooks_bench.py bench/load_demo.py; do \
 		echo "== $$f"; GRIDMAP_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python $$f || exit 1; done
+
+bench-history: setup db
+	@for d in $(HISTORY_1M) $(HISTORY_20M); do \
+		PGPASSWORD=gridmap psql -h 127.0.0.1 -U gridmap -d gridmap -Atqc "SELECT 1 FROM pg_database WHERE datname = '$$d'" \
+			| grep -q 1 || PGPASSWORD=gridmap createdb -h 127.0.0.1 -U gridmap -T gridmap_template $$d || exit 1; \
+		GRIDMAP_DATABASE_URL=$(HISTORY_URL)/$$d $(BIN)/gridmap db migrate || exit 1; done
+	GRIDMAP_DATABASE_URL=$(HISTORY_URL)/$(HISTORY_1M) $(BIN)/gridmap demo load --yes
+	GRIDMAP_DATABASE_URL=$(HISTORY_URL)/$(HISTORY_20M) $(BIN)/python bench/history_load.py --demo
+	$(BIN)/python bench/history_bench.py --small $(HISTORY_URL)/$(HISTORY_1M) --large $(HISTORY_URL)/$(HISTORY_20M)
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .hypothesis .ruff_cache

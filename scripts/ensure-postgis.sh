@@ -6,7 +6,9 @@
 # PostGIS when missing, starts the cluster when it is down, and creates
 #   role gridmap (password gridmap, CREATEDB), databases gridmap and gridmap_bench (the
 #   benchmarks' own) with postgis + btree_gist,
-#   and template database gridmap_template (the same extensions) for the test databases.
+#   and template database gridmap_template (the same extensions) for the test databases,
+#   and sizes PostgreSQL's memory settings for the machine on a cluster it created itself
+#   (scripts/pg-memory.sh; GRIDMAP_TUNE_POSTGRES=1 opts an existing cluster in, =dry-run shows).
 # Safe to re-run: every step checks before it acts.
 set -euo pipefail
 
@@ -24,9 +26,19 @@ if [ -n "${GRIDMAP_DATABASE_URL:-}" ]; then
   exit 0
 fi
 
-# 1. PostgreSQL itself.
+# 1. PostgreSQL itself. `created` remembers whether this run made the cluster (Debian's package
+# creates one on install): only such a cluster is ours to size and restart (step 5).
+created=""
 if ! command -v pg_lsclusters >/dev/null 2>&1; then
   apt_install postgresql postgresql-contrib
+  created=1
+fi
+if [ -z "$(pg_lsclusters --no-header)" ]; then
+  major=$(find /usr/lib/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -n | tail -1)
+  [ -n "$major" ] || die "no PostgreSQL server installed: apt-get install postgresql"
+  log "creating PostgreSQL cluster $major/main"
+  as_root pg_createcluster "$major" main >/dev/null
+  created=1
 fi
 read -r major cluster status < <(pg_lsclusters --no-header | awk 'NR==1 {print $1, $2, $4}') \
   || die "no PostgreSQL cluster found: create one with pg_createcluster"
@@ -58,7 +70,13 @@ for db in gridmap gridmap_bench gridmap_template; do
 done
 psql_su -c "ALTER DATABASE gridmap_template IS_TEMPLATE true" >/dev/null
 
-# 4. The role must be able to log in over TCP (password or trust, whatever pg_hba says).
+# 4. Memory settings sized for this machine, only on a cluster this script set up
+# (scripts/pg-memory.sh says which and when).
+# shellcheck source=scripts/pg-memory.sh
+. "$(dirname "$0")/pg-memory.sh"
+tune_postgres_memory
+
+# 5. The role must be able to log in over TCP (password or trust, whatever pg_hba says).
 PGPASSWORD=gridmap psql -h 127.0.0.1 -U gridmap -d gridmap -Atqc "SELECT postgis_lib_version()" >/dev/null \
   || die "role gridmap cannot log in on 127.0.0.1: allow md5/scram-sha-256 for host connections in pg_hba.conf"
 log "PostGIS ready: postgresql+psycopg://gridmap:gridmap@127.0.0.1:5432/gridmap"

@@ -55,3 +55,37 @@ def test_make_help_lists_every_target():
     listed = set(re.findall(r"^\s+make (\S+)", shown, flags=re.M))
     assert set(targets) - {"help"} <= listed, f"make help leaves out {set(targets) - {'help'} - listed}"
     assert "ruff" in shown and "Chromium" in shown and "delete .venv, node_modules" in shown
+
+
+def memory_plan(ram_mb: int, cpus: int, ssd: int, connections: int = 100) -> dict[str, str]:
+    """scripts/lib.sh's pg_memory_plan for a machine of these figures, as {setting: value}."""
+    shown = subprocess.run(
+        ["bash", "-c", f'. scripts/lib.sh && pg_memory_plan {ram_mb} {cpus} {ssd} {connections}'],
+        cwd=REPO, capture_output=True, text=True, check=True,
+    ).stdout
+    return dict(line.split(" = ", 1) for line in shown.splitlines())
+
+
+def test_postgres_memory_is_sized_from_the_machine():
+    plan = memory_plan(24 * 1024, 2, 0)
+    assert plan["shared_buffers"] == "6GB" and plan["effective_cache_size"] == "17203MB"
+    assert plan["work_mem"] == "61MB" and plan["maintenance_work_mem"] == "1536MB"
+    assert plan["max_wal_size"] == "4GB" and plan["wal_compression"] == "pglz"
+    assert plan["max_parallel_workers_per_gather"] == "1" and plan["random_page_cost"] == "4"
+    big = memory_plan(256 * 1024, 32, 1)
+    # Capped: past 8 GB of shared buffers the kernel's page cache does as well.
+    assert big["shared_buffers"] == "8GB" and big["maintenance_work_mem"] == "2GB"
+    assert big["work_mem"] == "64MB" and big["max_parallel_workers_per_gather"] == "4"
+    assert big["random_page_cost"] == "1.1" and big["effective_io_concurrency"] == "200"
+    small = memory_plan(1024, 1, 1)
+    assert small["shared_buffers"] == "256MB" and small["work_mem"] == "4MB"
+    assert small["max_parallel_workers_per_gather"] == "0" and small["max_wal_size"] == "1GB"
+
+
+def test_only_a_cluster_the_setup_created_is_tuned_and_restarted():
+    script = (REPO / "scripts" / "pg-memory.sh").read_text()
+    setup = (REPO / "scripts" / "ensure-postgis.sh").read_text()
+    assert "tune_postgres_memory" in setup and "created=1" in setup
+    # Ownership is the marker file's first line; a restart only for a cluster the script created.
+    assert "# gridmap-owner: %s" in script and 'if [ "$owner" = created ]' in script
+    assert 'restart' in script.split('if [ "$owner" = created ]')[1].split("else")[0]

@@ -238,7 +238,8 @@ class DuplicatesOut(BaseModel):
 
 class ReportPage(BaseModel):
     items: list[ReportOut]
-    numberMatched: int
+    numberMatched: int | None = Field(description=(
+        "How many reports match; null past 100,000 (counting them all would cost more than the page)."))
     numberReturned: int
     next: str | None
 

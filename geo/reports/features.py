@@ -21,10 +21,7 @@ from sqlalchemy.orm import Session
 from geo.access.privacy import PUBLIC_PRECISION_M, is_sensitive, public_place
 from geo.access.roles import Principal, may_read_personal
 from geo.models import OPEN_STATUSES, Report
-from geo.reports.queries import ReportFilter
-
-# Past this many matches an exact count costs more than a page: numberMatched is left out.
-COUNT_CAP = 100_000
+from geo.reports.queries import ReportFilter, count_matched
 
 _COLUMNS = (
     Report.id, Report.category, Report.subcategory, Report.status, Report.source, Report.reported_at,
@@ -80,8 +77,7 @@ def report_features(
     conds = filters.conditions(now)
     if report_id is not None:
         conds.append(Report.id == report_id)
-    capped = sa.select(sa.literal(1)).select_from(Report).where(*conds).limit(COUNT_CAP + 1).subquery()
-    total = session.scalar(sa.select(sa.func.count()).select_from(capped)) or 0
+    total = count_matched(session, conds)
     page = []
     if after is not None:
         at, rid = after
@@ -89,7 +85,7 @@ def report_features(
     rows = session.execute(
         sa.select(*_COLUMNS).where(*conds, *page).order_by(Report.reported_at.desc(), Report.id).limit(limit)
     ).all()
-    return [_record(r, viewer, now) for r in rows], (total if total <= COUNT_CAP else None)
+    return [_record(r, viewer, now) for r in rows], total
 
 
 def reported_range(session: Session) -> tuple[datetime | None, datetime | None]:

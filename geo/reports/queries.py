@@ -92,14 +92,28 @@ def area_prefix(session: Session, *, code: str, generation: int) -> str | None:
     return None if area.level == AreaLevel.city else code
 
 
+# Past this many matches an exact count costs more than a page, and more with every year of
+# history kept (20 M reports: 20 x the 1 M count): numberMatched is left out instead.
+COUNT_CAP = 100_000
+
+
+def count_matched(session: Session, conds: list, *, cap: int = COUNT_CAP) -> int | None:
+    """How many reports match ``conds``, or None when more than ``cap``: the count stops after
+    ``cap`` + 1 rows, so a listing costs the same however much history lies behind it."""
+    capped = sa.select(sa.literal(1)).select_from(Report).where(*conds).limit(cap + 1).subquery()
+    total = session.scalar(sa.select(sa.func.count()).select_from(capped)) or 0
+    return total if total <= cap else None
+
+
 def list_reports(
     session: Session, *, filters: ReportFilter, now: datetime, limit: int, offset: int = 0,
     after: tuple[datetime, uuid.UUID] | None = None,
-) -> tuple[list[Report], int]:
+) -> tuple[list[Report], int | None]:
     """One page of reports matching ``filters``, newest first (ties by id), and the total
-    matched. ``after`` pages by key: the reports after (reported_at, id) in that order."""
+    matched (``count_matched``: None past ``COUNT_CAP``). ``after`` pages by key: the reports
+    after (reported_at, id) in that order."""
     conds = filters.conditions(now)
-    total = session.scalar(sa.select(sa.func.count()).select_from(Report).where(*conds)) or 0
+    total = count_matched(session, conds)
     page = []
     if after is not None:
         at, rid = after
