@@ -13,7 +13,7 @@ parts under --archive (reused when it already holds that many), then times
     and the results renamed into place as GeoParquet), points/s, the
     speed-up over the first worker count, and each worker's peak RSS (getrusage maxrss).
 demo: a database with the demo city loaded (never gridmap itself by default): archives its
-reports (fixtures.batch_archive) unless --archive holds them, then prints OK/DIFF counts of
+reports with gridmap reports archive's writer (incremental), then prints OK/DIFF counts of
 batch match against the stored grid codes (reports matched in the active generation) and the
 single-machine matcher, and of batch aggregate (per grid and per H3 res 8) against PostGIS.
 """
@@ -32,8 +32,8 @@ import sqlalchemy as sa
 from distributed import wait
 from sqlalchemy.orm import Session
 
-from fixtures.batch_archive import archive_from_database
 from geo.archive.layout import ArchiveMeta, read_meta, write_meta, write_month
+from geo.archive.writer import archive_reports
 from geo.batch.aggregate import aggregate_archive, equal_counts, postgis_counts
 from geo.batch.engine import archive_parts, batch_client, peak_memory, read_points, ready, ship
 from geo.batch.match import match_archive, result_tables, single_machine
@@ -146,10 +146,11 @@ def bench_demo(args) -> None:
     root = Path(args.archive or "/work/scratch/batch_demo_archive")
     config = load_city_config()
     with Session(engine) as session:
-        if read_meta(root) is None:
-            t = time.perf_counter()
-            months = archive_from_database(session, root, zone=config.timezone)
-            print(f"archive: {sum(months.values()):,} reports in {len(months)} months in {time.perf_counter() - t:.0f} s")
+        # The real writer (gridmap reports archive): up to date with the database, incrementally.
+        t = time.perf_counter()
+        run = archive_reports(engine, out=root, config=config)
+        print(f"archive: {run.rows:,} reports rewritten in {len(run.written)} months in {time.perf_counter() - t:.0f} s "
+              f"(watermark {run.watermark_after:,})")
         parts = archive_parts(root)
         gen, matcher = matcher_for(session)
         with batch_client(workers=args.workers[-1], memory_limit=args.memory_limit) as client:

@@ -32,12 +32,14 @@ class ArchiveMissing(ValueError):
 
 
 @contextmanager
-def batch_client(*, scheduler: str | None = None, workers: int = 2, memory_limit: str = DEFAULT_MEMORY_LIMIT,
+def batch_client(*, scheduler: str | None = None, workers: int = 2, memory_limit: str | int = DEFAULT_MEMORY_LIMIT,
                  processes: bool = True) -> Iterator[Client]:
     """A client on the scheduler at ``scheduler`` (``tcp://host:8786``: a cluster started with
     ``dask scheduler`` / ``dask worker``), else on a LocalCluster of ``workers`` processes with
     one thread each (matching is CPU-bound numpy/GEOS: processes, not threads, scale) and
-    ``memory_limit`` each. ``processes=False``: threads in this process (tests)."""
+    ``memory_limit`` each (0: none). ``processes=False``: threads in this process (tests; give
+    ``memory_limit=0`` there: a thread worker measures the whole process, whose memory is not
+    its own, and pauses itself above 80 % of its limit)."""
     if scheduler:
         with Client(scheduler) as client:
             yield client

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from cli.main import app
-from fixtures.batch_archive import archive_from_database
+from tests.batch_archive import archive_from_database
 from geo.batch.engine import archive_parts, batch_client
 from geo.batch.match import single_machine
 from geo.cityconfig import load_city_config
@@ -24,7 +24,7 @@ TABLE = "batch_cli_test_matches"
 
 @pytest.fixture(scope="module")
 def scheduler():
-    with batch_client(workers=1, processes=False, memory_limit="1GiB") as client:
+    with batch_client(workers=1, processes=False, memory_limit=0) as client:
         yield client.scheduler.address
 
 

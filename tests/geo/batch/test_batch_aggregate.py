@@ -19,7 +19,7 @@ from geo.models import AreaLevel, Report, ReportSource, ReportStatus
 from geo.reports.intake import ReportInput
 from geo.reports.registration import submit_report
 from geo.reports.rematch import plan_rematch
-from fixtures.batch_archive import archive_from_database
+from tests.batch_archive import archive_from_database
 from tests.tiny_city import COMMUNITY, add_area
 
 G1, G2 = f"{COMMUNITY}001", f"{COMMUNITY}002"
