@@ -68,16 +68,18 @@ def import_reports(
     from sqlalchemy.orm import Session
 
     from geo.reports.bulk import import_slice
-    from geo.reports.import_files import ImportFileError, csv_line_starts, file_digest, open_slices, row_id, row_input
+    from geo.reports.import_files import (
+        ImportFileError, MissingColumns, csv_line_starts, file_digest, open_slices, row_id, row_input,
+    )
 
     if not file.exists():
         raise fail(f"{file} does not exist")
     hint = "give a CSV with lon,lat columns, a GeoJSON/GPKG or a (Geo)Parquet"
     try:
         file_crs, total, slices = open_slices(file, crs=crs)
+    except MissingColumns as exc:
+        raise fail(f"{file} {exc}", "required: category, reported_at and a location") from None
     except ImportFileError as exc:
-        if str(exc).startswith("lacks"):
-            raise fail(f"{file} {exc}", "required: category, reported_at and a location") from None
         raise fail(f"cannot read {file}: {exc}", hint) from None
     config = city_config()
     floor = None

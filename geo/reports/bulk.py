@@ -37,13 +37,14 @@ from geo.matching.matcher import matcher_for
 from geo.models import Report, ReportEvent
 from geo.reports.intake import ReportInput
 from geo.reports.planning import Accepted, plan_reports
-from geo.reports.registration import accept_items, place_reports, refused_outcome, write_isolating
+from geo.reports.registration import (
+    REUSED_ID, accept_items, not_the_rows, place_reports, refused_outcome, write_isolating,
+)
 from geo.reports.store import ReportRow
 from geo.reports.trail import TrailEvent
 from geo.spatial import point
 
 log = logging.getLogger("gridmap.import")
-CONFLICT = "this report id was already used with a different body"
 
 
 @dataclass
@@ -152,7 +153,7 @@ def _write(session: Session, rows: list[ReportRow], events: list[TrailEvent]) ->
                 sql.SQL("DROP TABLE {}, {}").format(sql.Identifier(_STAGE), sql.Identifier(_STAGE_EVENTS)))
             return inserted, set()
     except sa.exc.DBAPIError as exc:
-        if isinstance(exc, sa.exc.OperationalError) or getattr(exc, "connection_invalidated", False):
+        if not_the_rows(exc):
             raise
         problem = exc
     except (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError) as exc:
@@ -207,7 +208,7 @@ def import_slice(
         if stored.get(r.id) == r.fingerprint:
             result.replayed += 1
         else:
-            result.rejected[r.index] = CONFLICT
+            result.rejected[r.index] = REUSED_ID
     return result
 
 

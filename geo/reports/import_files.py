@@ -42,6 +42,10 @@ class ImportFileError(Exception):
     """The file cannot be read as reports (the message says why)."""
 
 
+class MissingColumns(ImportFileError):
+    """The file lacks required columns (the message names them)."""
+
+
 def file_digest(path: Path) -> str:
     """sha256 (hex) of the file's bytes, read in blocks (a multi-GB file is never held)."""
     with path.open("rb") as f:
@@ -67,7 +71,7 @@ def open_slices(path: Path, *, crs: str | None) -> tuple[str, int | None, Iterat
         raise ImportFileError(str(exc)) from exc
     missing = REQUIRED - set(columns)
     if missing:
-        raise ImportFileError(f"lacks column(s) {', '.join(sorted(missing))}")
+        raise MissingColumns(f"lacks column(s) {', '.join(sorted(missing))}")
     return crs or file_crs or "wgs84", total, _guarded(it)
 
 

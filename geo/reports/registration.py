@@ -35,6 +35,8 @@ from geo.reports.trail import TrailEvent
 from geo.rosters.rules import DutyClock
 
 MAX_BATCH = 10_000
+# What a reused id with another body is told, by intake and by the bulk import alike.
+REUSED_ID = "this report id was already used with a different body"
 log = logging.getLogger("gridmap.intake")
 
 
@@ -176,7 +178,7 @@ def submit_batch(
         report = stored[r.id]
         if report.request_hash != r.fingerprint:
             outcomes[r.index] = BatchOutcome(index=r.index, kind=Outcome.conflict, report_id=r.id, error=IdempotencyConflict(
-                "this report id was already used with a different body", report_id=str(r.id)))
+                REUSED_ID, report_id=str(r.id)))
         else:
             outcomes[r.index] = _replayed(r.index, report, replay_workers.get(report.assigned_worker_id))
     return [outcomes[i] for i in sorted(outcomes)]
@@ -255,3 +257,4 @@ accept_items = _accept
 place_reports = _place
 write_isolating = _write_isolating
 refused_outcome = _refused
+not_the_rows = _not_the_rows

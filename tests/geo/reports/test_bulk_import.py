@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from geo.cityconfig import load_city_config
 from geo.matching.coords import wgs84_to_gcj02
 from geo.models import Report, ReportEvent, ReportSource
-from geo.reports.bulk import CONFLICT, import_slice, reason
+from geo.reports.bulk import import_slice, reason
+from geo.reports.registration import REUSED_ID
 from geo.reports.intake import ReportInput
 from geo.reports.registration import submit_batch
 
@@ -77,7 +78,7 @@ def test_second_import_adds_nothing_and_a_reused_id_is_a_conflict(db, tiny):
     # Another body under a stored id, and an id repeated inside the slice with another body.
     other = _items("other", ids[:1]) + [(1, _items("twice", ids)[0][1]), (2, _items("inner", ids[1:2])[0][1])]
     mixed = import_slice(db, items=other, config=config, now=NOW)
-    assert mixed.rejected == {0: CONFLICT, 2: CONFLICT} and mixed.replayed == 1 and mixed.created == 0
+    assert mixed.rejected == {0: REUSED_ID, 2: REUSED_ID} and mixed.replayed == 1 and mixed.created == 0
     assert db.scalar(sa.select(sa.func.count()).select_from(Report)
                      .where(Report.description.startswith("twice "))) == len(POINTS)
 
