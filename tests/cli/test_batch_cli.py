@@ -24,7 +24,9 @@ TABLE = "batch_cli_test_matches"
 
 @pytest.fixture(scope="module")
 def scheduler():
-    with batch_client(workers=1, processes=False, memory_limit=0) as client:
+    # Worker processes, as a real cluster has: an in-process (threaded) cluster that a second
+    # client joins through --scheduler stalled now and then in the full suite.
+    with batch_client(workers=1, processes=True, memory_limit="1GiB") as client:
         yield client.scheduler.address
 
 
